@@ -1,0 +1,92 @@
+"""Typed sections of the configuration. Every section forbids unknown keys, so a typo is an error."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from ces.config.secrets import EnvRef, SecretsModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_URL = re.compile(r"^https?://[^\s/?#]+(?::\d+)?(/[^\s?#]*)?$")
+
+
+def check_http_url(value: str) -> str:
+    if not _URL.match(value or ""):
+        raise ValueError(f"{value!r} is not an http(s) URL such as https://example.com")
+    return value.rstrip("/")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SmtpSettings(SecretsModel):
+    secret_names = {"username": False, "password": False}
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    sender: str = "Support <support@example.com>"
+    reply_to: str | None = None
+    username_env: EnvRef = None
+    username_file: str | None = None
+    password_env: EnvRef = None
+    password_file: str | None = None
+    starttls: bool = False
+    ssl: bool = False
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class SurveySettings(Section):
+    company: str = "Our team"
+    scale: Literal["ces7", "effort5"] = "ces7"
+    default_locale: str = "en"
+    delay_seconds: int = Field(0, ge=0)
+    response_days: int = Field(28, ge=1)
+
+
+class IntakeSettings(Section):
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    retry_after_seconds: int = Field(30, ge=1)
+    batch_max: int = Field(500, ge=1)
+    db_timeout_seconds: float = Field(10.0, gt=0)
+
+
+class WorkerSettings(Section):
+    pool: Literal["threads", "prefork", "solo"] = "threads"
+    concurrency: int = Field(8, ge=1)
+    lease_seconds: float = Field(120.0, gt=0)
+    requeue_after_seconds: float = Field(30.0, gt=0)
+    max_attempts: int = Field(8, ge=1)
+    retry_base_seconds: float = Field(10.0, gt=0)
+    retry_max_seconds: float = Field(3600.0, gt=0)
+    visibility_timeout_seconds: int = Field(3600, ge=1)
+    sweep_interval_seconds: float = Field(1.0, gt=0)
+
+
+class HttpSettings(Section):
+    connect_timeout_seconds: float = Field(5.0, gt=0)
+    read_timeout_seconds: float = Field(20.0, gt=0)
+    retries: int = Field(2, ge=0)
+    backoff_base_seconds: float = Field(0.5, ge=0)
+    backoff_max_seconds: float = Field(8.0, ge=0)
+
+
+class ConnectorSettings(SecretsModel):
+    """Keys every connector has; each kind adds its own in its own module."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    kind: str
+    enabled: bool = True
+    dry_run: bool = False
+    base_url: str | None = None
+    timestamp_tolerance_seconds: int = Field(300, ge=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value)
+
+
+class DemoSettings(Section):
+    mail_dir: str | None = None

@@ -1,0 +1,83 @@
+"""Secrets are never written in the TOML: a key `<name>_env` names an environment variable
+(or a list of them, for rotation) and `<name>_file` names a file that holds the value."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+EnvRef = str | list[str] | None
+
+
+class MissingSecret(Exception):
+    def __init__(self, key: str, message: str, fix: str):
+        self.key, self.message, self.fix = key, message, fix
+        super().__init__(f"{key}: {message}")
+
+
+class SecretsModel(BaseModel):
+    """Base of every config model that holds secrets.
+
+    `secret_names` maps each secret's name to whether it is required.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    secret_names: ClassVar[dict[str, bool]] = {}
+
+    @model_validator(mode="after")
+    def _one_source_per_secret(self):
+        for name, required in self.secret_names.items():
+            env, file = getattr(self, f"{name}_env", None), getattr(self, f"{name}_file", None)
+            if env and file:
+                raise ValueError(f"set either {name}_env or {name}_file, not both")
+            if required and not env and not file and not self._secret_optional(name):
+                raise ValueError(
+                    f"missing {name}_env (name of the environment variable that holds it) or {name}_file"
+                )
+        return self
+
+    def _secret_optional(self, name: str) -> bool:
+        """Subclasses relax a requirement when an alternative is configured (e.g. OAuth instead of a token)."""
+        return False
+
+    def has_secret(self, name: str) -> bool:
+        return bool(getattr(self, f"{name}_env", None) or getattr(self, f"{name}_file", None))
+
+    def secret_values(self, name: str) -> list[str]:
+        """Every configured value of a secret (several during a rotation); raises MissingSecret."""
+        env, file = getattr(self, f"{name}_env", None), getattr(self, f"{name}_file", None)
+        if file:
+            path = Path(file)
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise MissingSecret(f"{name}_file", f"cannot read {file}: {exc.strerror}",
+                                    "point it at a readable file that holds the secret") from None
+            if not value:
+                raise MissingSecret(f"{name}_file", f"{file} is empty", "write the secret into the file")
+            return [value]
+        values = []
+        for var in [env] if isinstance(env, str) else (env or []):
+            value = os.environ.get(var, "")
+            if not value:
+                raise MissingSecret(f"{name}_env", f"environment variable {var} is not set",
+                                    f"export {var}=... before starting, or use {name}_file")
+            values.append(value)
+        return values
+
+    def secret(self, name: str) -> str | None:
+        """The current value of a secret (the first during a rotation), or None if not configured."""
+        values = self.secret_values(name)
+        return values[0] if values else None
+
+    def secret_problems(self) -> list[tuple[str, str, str]]:
+        problems = []
+        for name in self.secret_names:
+            try:
+                self.secret_values(name)
+            except MissingSecret as exc:
+                problems.append((exc.key, exc.message, exc.fix))
+        return problems

@@ -1,0 +1,58 @@
+"""Errors a connector raises; intake and tasks map them to HTTP answers and retry decisions."""
+
+from __future__ import annotations
+
+
+class WebhookRejected(Exception):
+    """Bad input at intake: the request changes nothing."""
+
+    code = "bad_request"
+    status = 400
+
+    def __init__(self, detail: str):
+        self.detail = detail
+        super().__init__(detail)
+
+
+class BadSignature(WebhookRejected):
+    code, status = "bad_signature", 401
+
+
+class StaleTimestamp(WebhookRejected):
+    code, status = "stale_timestamp", 401
+
+
+class Unparseable(WebhookRejected):
+    code, status = "unparseable", 422
+
+
+class Unsupported(Exception):
+    """The helpdesk (or this connector) cannot do this, e.g. no history API."""
+
+
+class ApiError(Exception):
+    """A helpdesk API call failed. `permanent` errors are not retried."""
+
+    permanent = False
+
+    def __init__(self, detail: str, *, status: int | None = None):
+        self.detail, self.status = detail, status
+        super().__init__(detail)
+
+
+class PermanentApiError(ApiError):
+    permanent = True  # 401, 403, 404, other 4xx: retrying changes nothing
+
+
+class TransientApiError(ApiError):
+    pass  # 5xx, timeouts, connection errors, after the client's own bounded retries
+
+
+class RateLimited(TransientApiError):
+    def __init__(self, detail: str, *, retry_after: float, status: int = 429):
+        super().__init__(detail, status=status)
+        self.retry_after = retry_after
+
+
+class UncertainApiError(ApiError):
+    """A non-idempotent call timed out after it was sent: the helpdesk may have applied it."""

@@ -1,0 +1,124 @@
+"""The one HTTP client for every outbound call.
+
+Every call has a (connect, read) timeout. Transient failures (connection errors, 5xx) are retried a
+bounded number of times with exponential backoff and jitter; a 429 is never slept on inside a worker:
+it raises RateLimited with the server's Retry-After so that the caller reschedules in the database.
+Non-idempotent calls (a note, a reply) are retried only when the request surely never arrived.
+URLs can be secrets (Slack and Teams webhook URLs): errors and logs name only the host and a label.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+import structlog
+from ces.config.models import HttpSettings
+from ces.connectors.errors import (
+    PermanentApiError,
+    RateLimited,
+    TransientApiError,
+    UncertainApiError,
+)
+from urllib3.exceptions import NewConnectionError
+
+log = structlog.get_logger("ces.http")
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+GATEWAY_ERRORS = frozenset({502, 503, 504})
+
+
+class RateLimiter(Protocol):
+    def acquire(self, key: str, per_minute: int) -> None: ...
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with 'equal jitter': half fixed, half random, so retries spread out."""
+    ceiling = min(cap, base * (2 ** attempt))
+    return ceiling / 2 + rand() * ceiling / 2
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After is either seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+class HttpClient:
+    def __init__(self, settings: HttpSettings, *, limiter: RateLimiter | None = None,
+                 sleep: Callable[[float], None] = time.sleep, user_agent: str = "ces-worker"):
+        self.settings = settings
+        self.limiter = limiter
+        self.sleep = sleep
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = user_agent
+
+    def request(self, method: str, url: str, *, label: str = "", idempotent: bool | None = None,
+                rate_key: str | None = None, per_minute: int | None = None, **kwargs: Any) -> requests.Response:
+        method = method.upper()
+        idempotent = method in IDEMPOTENT if idempotent is None else idempotent
+        host = urlsplit(url).hostname or "?"
+        what = f"{label or method} at {host}"
+        s = self.settings
+        timeout = (s.connect_timeout_seconds, s.read_timeout_seconds)
+        attempt = 0
+        while True:
+            if self.limiter and rate_key and per_minute:
+                self.limiter.acquire(rate_key, per_minute)
+            started = time.monotonic()
+            try:
+                resp = self.session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+            except requests.RequestException as exc:
+                kind = type(exc).__name__
+                log.info("http_error", call=label, host=host, error=kind, attempt=attempt)
+                safe = idempotent or _never_sent(exc)
+                if not safe:
+                    raise UncertainApiError(f"{what}: {kind} after the request was sent") from None
+                if attempt < s.retries:
+                    self.sleep(backoff_delay(attempt, s.backoff_base_seconds, s.backoff_max_seconds))
+                    attempt += 1
+                    continue
+                raise TransientApiError(f"{what}: {kind} ({attempt + 1} attempts)") from None
+            status = resp.status_code
+            log.debug("http_call", call=label, host=host, status=status,
+                      ms=round((time.monotonic() - started) * 1000, 1))
+            if status < 300:
+                return resp
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            if status == 429 or (status == 503 and retry_after is not None):
+                raise RateLimited(f"{what}: {status}, retry after {retry_after or 0:g} s",
+                                  retry_after=retry_after if retry_after is not None else s.backoff_max_seconds,
+                                  status=status)
+            if status >= 500 or status in (408,):
+                if (idempotent or status in GATEWAY_ERRORS) and attempt < s.retries:
+                    self.sleep(backoff_delay(attempt, s.backoff_base_seconds, s.backoff_max_seconds))
+                    attempt += 1
+                    continue
+                raise TransientApiError(f"{what}: {status} {resp.reason or ''}".rstrip(), status=status)
+            if 300 <= status < 400:
+                raise PermanentApiError(f"{what}: unexpected redirect {status}; check base_url", status=status)
+            raise PermanentApiError(f"{what}: {status} {resp.reason or ''}".rstrip(), status=status)

@@ -1,0 +1,28 @@
+"""Timestamps as helpdesks write them."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+_FRACTION = re.compile(r"(\.\d{1,6})\d*")
+
+
+def parse_time(value: object) -> datetime | None:
+    """ISO 8601 (with Z, offsets, up to nanoseconds) or Unix seconds/milliseconds → aware UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000 if value > 10_000_000_000 else value
+        return datetime.fromtimestamp(seconds, timezone.utc)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return parse_time(int(text))
+    text = _FRACTION.sub(r"\1", text.replace("Z", "+00:00").replace("z", "+00:00"), count=1)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)

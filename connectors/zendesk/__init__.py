@@ -1,0 +1,5 @@
+"""Zendesk: webhooks (event subscription or trigger), signature, Support API."""
+
+from ces.connectors.zendesk.connector import ZendeskConnector, ZendeskSettings
+
+__all__ = ["ZendeskConnector", "ZendeskSettings"]

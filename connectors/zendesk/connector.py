@@ -1,0 +1,297 @@
+"""Zendesk connector.
+
+Facts (../shared/reference/helpdesks.md §1): the signature is base64 HMAC-SHA256 over the
+X-Zendesk-Webhook-Signature-Timestamp header string followed by the raw body, the secret used
+verbatim; the invocation id is the idempotency key. A webhook reaches us either from an event
+subscription (fixed schema: ticket in `detail`, status in `event.current`, UPPERCASE) or from a
+trigger whose body the admin pastes (the one `setup` prints). Trigger placeholders render
+display-formatted, possibly translated text, so only the ticket id is trusted and everything else
+is re-fetched from the API.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ces.config.models import ConnectorSettings
+from ces.config.secrets import EnvRef
+from ces.connectors.base import Connector
+from ces.connectors.errors import ApiError, BadSignature, StaleTimestamp, Unparseable
+from ces.connectors.models import (
+    Channel,
+    CheckResult,
+    EventKind,
+    InboundRequest,
+    Person,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+from ces.connectors.timeparse import parse_time
+from pydantic import Field, model_validator
+
+STATUS_EVENT = "zen:event-type:ticket.status_changed"
+TRIGGER_SOLVED = "ticket.solved"
+TRIGGER_UNSOLVED = "ticket.unsolved"
+
+_STATUSES = {s.value: s for s in Status}
+_STATUSES.update({"archived": Status.CLOSED, "scrubbed": Status.DELETED})
+
+# via.channel values → the channel a customer used.
+_CHANNELS = {
+    "email": Channel.EMAIL,
+    "chat": Channel.CHAT,
+    "native_messaging": Channel.MESSAGING,
+    "messaging": Channel.MESSAGING,
+    "sunshine_conversations_api": Channel.MESSAGING,
+    "whatsapp": Channel.MESSAGING,
+    "sms": Channel.MESSAGING,
+    "line": Channel.MESSAGING,
+    "wechat": Channel.MESSAGING,
+    "telegram": Channel.MESSAGING,
+    "voice": Channel.PHONE,
+    "phone": Channel.PHONE,
+    "web": Channel.WEB,
+    "web_form": Channel.WEB,
+    "web_widget": Channel.WEB,
+    "mobile": Channel.WEB,
+    "mobile_sdk": Channel.WEB,
+    "help_center": Channel.WEB,
+    "twitter": Channel.SOCIAL,
+    "facebook": Channel.SOCIAL,
+    "instagram_dm": Channel.SOCIAL,
+    "api": Channel.API,
+    "web_service": Channel.API,
+}
+
+
+def status_of(value: object) -> Status | None:
+    return _STATUSES.get(str(value).strip().lower()) if value else None
+
+
+def channel_of(value: object) -> Channel:
+    return _CHANNELS.get(str(value or "").lower(), Channel.OTHER)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+class ZendeskSettings(ConnectorSettings):
+    secret_names = {"webhook_secret": True, "api_token": False, "oauth_token": False}
+    kind: str = "zendesk"
+    subdomain: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    email: str | None = None
+    api_token_env: EnvRef = None
+    api_token_file: str | None = None
+    oauth_token_env: EnvRef = None
+    oauth_token_file: str | None = None
+    webhook_secret_env: EnvRef = None
+    webhook_secret_file: str | None = None
+    api_user_id: str | None = None  # our own API user: its changes are never customer or agent activity
+    rate_limit_per_minute: int = Field(200, ge=1)  # Team plan; Growth/Professional 400, Enterprise 700
+
+    @model_validator(mode="after")
+    def _where_and_how(self):
+        if not self.base_url and not self.subdomain:
+            raise ValueError("set subdomain (e.g. \"acme\") or base_url (e.g. \"https://acme.zendesk.com\")")
+        if self.base_url and self.subdomain:
+            raise ValueError("set either subdomain or base_url, not both")
+        has_token, has_oauth = self.has_secret("api_token"), self.has_secret("oauth_token")
+        if has_token and has_oauth:
+            raise ValueError("set either api_token_env/_file or oauth_token_env/_file, not both")
+        if not has_token and not has_oauth:
+            raise ValueError("missing API credentials: set oauth_token_env (recommended) or api_token_env with email")
+        if has_token and not self.email:
+            raise ValueError("api_token needs email (the agent the token belongs to)")
+        return self
+
+    @property
+    def api_base(self) -> str:
+        return self.base_url or f"https://{self.subdomain}.zendesk.com"
+
+
+class ZendeskConnector(Connector):
+    kind = "zendesk"
+    title = "Zendesk"
+    Settings = ZendeskSettings
+    default_rate_limit_per_minute = 200
+    settings: ZendeskSettings
+
+    # --- intake -------------------------------------------------------------------------------
+    def verify(self, request: InboundRequest) -> None:
+        signature = request.header("x-zendesk-webhook-signature")
+        timestamp = request.header("x-zendesk-webhook-signature-timestamp")
+        if not signature or not timestamp:
+            raise BadSignature("missing X-Zendesk-Webhook-Signature or X-Zendesk-Webhook-Signature-Timestamp")
+        if not any(hmac.compare_digest(sign(secret, timestamp, request.body).encode(), signature.encode())
+                   for secret in self.settings.secret_values("webhook_secret")):
+            raise BadSignature("signature does not match the webhook's signing secret")
+        sent = parse_time(timestamp)
+        if sent is None:
+            raise StaleTimestamp(f"unreadable signature timestamp {timestamp[:40]!r}")
+        tolerance = self.settings.timestamp_tolerance_seconds
+        if abs((request.received_at - sent).total_seconds()) > tolerance:
+            raise StaleTimestamp(f"signature timestamp is more than {tolerance} s away from now")
+
+    def parse(self, request: InboundRequest) -> list[TicketEvent]:
+        try:
+            data = json.loads(request.body)
+        except (UnicodeDecodeError, ValueError):
+            raise Unparseable("body is not JSON") from None
+        if not isinstance(data, dict):
+            raise Unparseable("body is not a JSON object")
+        invocation = request.header("x-zendesk-webhook-invocation-id")
+        event_type = data.get("type")
+        if isinstance(event_type, str) and event_type.startswith("zen:event-type:"):
+            return [self._parse_event(data, event_type, invocation, request.received_at)]
+        return [self._parse_trigger(data, invocation, request)]
+
+    def _parse_event(self, data: dict, event_type: str, invocation: str | None,
+                     received_at: datetime) -> TicketEvent:
+        detail = data.get("detail") if isinstance(data.get("detail"), dict) else {}
+        delivery = invocation or data.get("id")
+        if not delivery:
+            raise Unparseable("no X-Zendesk-Webhook-Invocation-Id header and no event id")
+        occurred = parse_time(data.get("time")) or parse_time(detail.get("updated_at")) or received_at
+        if not event_type.startswith("zen:event-type:ticket."):
+            return TicketEvent(delivery_id=str(delivery), kind=EventKind.IGNORED, occurred_at=occurred,
+                               summary=event_type.removeprefix("zen:event-type:"))
+        ticket_id = _ticket_id(detail.get("id")) or _ticket_id(str(data.get("subject", "")).rpartition(":")[2])
+        if not ticket_id:
+            raise Unparseable("no ticket id in detail.id or subject")
+        base = dict(delivery_id=str(delivery), ticket_id=ticket_id, occurred_at=occurred,
+                    actor_id=_str(detail.get("actor_id")), payload=data)
+        if event_type != STATUS_EVENT:
+            return TicketEvent(kind=EventKind.IGNORED, summary=event_type.removeprefix("zen:event-type:"), **base)
+        change = data.get("event") if isinstance(data.get("event"), dict) else {}
+        current = status_of(change.get("current")) or status_of(detail.get("status"))
+        if current is None:
+            raise Unparseable("status event without a known status in event.current")
+        previous = status_of(change.get("previous"))
+        return TicketEvent(kind=EventKind.STATUS, status=current, previous_status=previous,
+                           summary=f"status {previous or '?'} → {current}", **base)
+
+    def _parse_trigger(self, data: dict, invocation: str | None, request: InboundRequest) -> TicketEvent:
+        ticket_id = _ticket_id(data.get("ticket_id"))
+        if not ticket_id:
+            raise Unparseable("no ticket_id in the body (paste the body `ces connectors setup` prints)")
+        if not invocation:
+            raise Unparseable("missing X-Zendesk-Webhook-Invocation-Id header")
+        occurred = parse_time(request.header("x-zendesk-webhook-signature-timestamp")) or request.received_at
+        base = dict(delivery_id=invocation, ticket_id=ticket_id, occurred_at=occurred, payload=data)
+        which = data.get("ces_event")
+        if which == TRIGGER_SOLVED:
+            return TicketEvent(kind=EventKind.STATUS, status=Status.SOLVED, summary="trigger: solved", **base)
+        if which == TRIGGER_UNSOLVED:
+            # The trigger fires on "status changed from Solved, status is not Closed"; the rendered
+            # status label may be translated, so only an exact English name refines it.
+            now = status_of(data.get("status"))
+            now = now if now not in (None, Status.SOLVED, Status.CLOSED) else Status.OPEN
+            return TicketEvent(kind=EventKind.STATUS, status=now, previous_status=Status.SOLVED,
+                               summary=f"trigger: solved → {now}", **base)
+        return TicketEvent(kind=EventKind.IGNORED, summary="trigger body without ces_event", **base)
+
+    # --- API ----------------------------------------------------------------------------------
+    def _auth(self) -> dict[str, Any]:
+        if self.settings.has_secret("oauth_token"):
+            return {"headers": {"Authorization": f"Bearer {self.settings.secret('oauth_token')}"}}
+        return {"auth": (f"{self.settings.email}/token", self.settings.secret("api_token"))}
+
+    def _get(self, path: str, label: str, **params: Any) -> dict:
+        resp = self.http.request("GET", f"{self.settings.api_base}/api/v2/{path}", label=f"Zendesk {label}",
+                                 params=params or None, rate_key=f"zendesk:{self.settings.api_base}",
+                                 per_minute=self.settings.rate_limit_per_minute, **self._auth())
+        return resp.json()
+
+    def fetch_ticket(self, ticket_id: str) -> Ticket:
+        data = self._get(f"tickets/{ticket_id}.json", "ticket", include="users,groups,organizations")
+        return ticket_from_api(data, self.settings.api_base)
+
+    def post_internal_note(self, ticket_id: str, text: str) -> None:
+        self._comment(ticket_id, text, public=False)
+
+    def post_public_reply(self, ticket_id: str, text: str) -> None:
+        self._comment(ticket_id, text, public=True)
+
+    def _comment(self, ticket_id: str, text: str, *, public: bool) -> None:
+        body = {"ticket": {"comment": {"body": text, "public": public}}}
+        self.http.request("PUT", f"{self.settings.api_base}/api/v2/tickets/{ticket_id}.json",
+                          label="Zendesk comment", json=body, rate_key=f"zendesk:{self.settings.api_base}",
+                          per_minute=self.settings.rate_limit_per_minute, **self._auth())
+
+    # --- admin --------------------------------------------------------------------------------
+    def setup_instructions(self) -> str:
+        template = (Path(__file__).parent / "setup.txt").read_text(encoding="utf-8")
+        secret_var = self.settings.webhook_secret_env or "ZENDESK_WEBHOOK_SECRET"
+        if isinstance(secret_var, list):
+            secret_var = secret_var[0]
+        return template.format(id=self.id, webhook_url=self.webhook_url, base=self.settings.api_base,
+                               secret_var=secret_var)
+
+    def check(self) -> list[CheckResult]:
+        results = []
+        try:
+            me = self._get("users/me.json", "current user").get("user") or {}
+        except ApiError as exc:
+            return [CheckResult("authentication", False, exc.detail)]
+        if not me.get("id"):
+            return [CheckResult("authentication", False, "Zendesk answered as an anonymous user: check the credentials")]
+        role = me.get("role")
+        results.append(CheckResult("authentication", True, f"signed in as {me.get('name')} ({role})",
+                                   {"user_id": str(me["id"])}))
+        results.append(CheckResult("internal notes", role in ("agent", "admin"),
+                                   "agents and admins can add internal notes" if role in ("agent", "admin")
+                                   else f"role {role!r} cannot add internal notes"))
+        if self.settings.api_user_id and self.settings.api_user_id != str(me["id"]):
+            results.append(CheckResult("api_user_id", False,
+                                       f"api_user_id is {self.settings.api_user_id} but the credentials belong "
+                                       f"to user {me['id']}"))
+        return results
+
+
+def _str(value: object) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _ticket_id(value: object) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text if text.isdigit() else None
+
+
+def ticket_from_api(data: dict, base: str) -> Ticket:
+    t = data.get("ticket") or {}
+    users = {str(u.get("id")): u for u in data.get("users") or []}
+    groups = {str(g.get("id")): g for g in data.get("groups") or []}
+    orgs = {str(o.get("id")): o for o in data.get("organizations") or []}
+    req = users.get(str(t.get("requester_id")), {})
+    assignee = users.get(str(t.get("assignee_id")), {})
+    via = t.get("via") or {}
+    source = via.get("source") or {}
+    merged = source.get("rel") == "merge" or "closed_by_merge" in (t.get("tags") or [])
+    return Ticket(
+        id=str(t["id"]),
+        status=status_of(t.get("status")) or Status.OPEN,
+        subject=t.get("subject"),
+        requester=Person(id=_str(t.get("requester_id")), email=req.get("email"), name=req.get("name"),
+                         locale=req.get("locale"), time_zone=req.get("iana_time_zone")) if req else
+        Person(id=_str(t.get("requester_id"))),
+        assignee=assignee.get("name"),
+        group=(groups.get(str(t.get("group_id"))) or {}).get("name"),
+        brand=_str(t.get("brand_id")),
+        organization=(orgs.get(str(t.get("organization_id"))) or {}).get("name"),
+        channel=channel_of(via.get("channel")),
+        raw_channel=_str(via.get("channel")),
+        tags=list(t.get("tags") or []),
+        created_at=parse_time(t.get("created_at")),
+        updated_at=parse_time(t.get("updated_at")),
+        url=f"{base}/agent/tickets/{t['id']}",
+        merged=merged,
+    )

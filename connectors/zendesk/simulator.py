@@ -1,0 +1,203 @@
+"""A simulated Zendesk: the Support API calls ces-worker makes, and webhooks it sends when a
+ticket's status changes (as an event subscription or as the triggers `setup` prints), signed
+like Zendesk signs them. Used by the demo, the tests and the benchmarks."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import requests
+from ces.connectors.simulator import StubRequest, StubResponse, StubServer
+from ces.connectors.zendesk.connector import sign
+
+
+def _now(precise: bool = False) -> str:
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z" if precise else now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class SimTicket:
+    id: int
+    subject: str
+    requester_id: int
+    status: str = "new"
+    channel: str = "email"
+    group_id: int | None = None
+    assignee_id: int | None = None
+    tags: list[str] = field(default_factory=list)
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+    comments: list[dict] = field(default_factory=list)
+
+
+class ZendeskSimulator:
+    def __init__(self, *, email: str = "admin@acme.test", token: str = "sim-token", secret: str = "sim-secret",
+                 port: int = 0):
+        self.email, self.token, self.secret = email, token, secret
+        self.server = StubServer(port=port)
+        self.users: dict[int, dict] = {}
+        self.groups: dict[int, dict] = {}
+        self.tickets: dict[int, SimTicket] = {}
+        self.webhook_url: str | None = None
+        self.deliveries: list[dict] = []  # what we sent: {"invocation", "status", "body"}
+        self._ids = itertools.count(1001)
+        self._lock = threading.Lock()
+        self.api_user_id = self.add_user("CES integration", email, role="admin")
+        s = self.server
+        s.route("GET", r"/api/v2/tickets/(?P<id>\d+)\.json")(self._get_ticket)
+        s.route("PUT", r"/api/v2/tickets/(?P<id>\d+)\.json")(self._put_ticket)
+        s.route("GET", r"/api/v2/users/me\.json")(self._me)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> ZendeskSimulator:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    # --- data ---------------------------------------------------------------------------------
+    def add_user(self, name: str, email: str | None, *, locale: str = "en-US", role: str = "end-user",
+                 time_zone: str = "Europe/London") -> int:
+        uid = next(self._ids)
+        self.users[uid] = {"id": uid, "name": name, "email": email, "locale": locale, "role": role,
+                           "iana_time_zone": time_zone, "time_zone": time_zone, "active": True}
+        return uid
+
+    def add_group(self, name: str) -> int:
+        gid = next(self._ids)
+        self.groups[gid] = {"id": gid, "name": name}
+        return gid
+
+    def create_ticket(self, requester_id: int, subject: str, *, channel: str = "email", group_id: int | None = None,
+                      assignee_id: int | None = None, tags: list[str] | None = None) -> SimTicket:
+        with self._lock:
+            tid = next(self._ids)
+            ticket = SimTicket(tid, subject, requester_id, "open", channel, group_id, assignee_id, tags or [])
+            self.tickets[tid] = ticket
+        return ticket
+
+    def api_ticket(self, t: SimTicket) -> dict:
+        return {"id": t.id, "url": f"{self.url}/api/v2/tickets/{t.id}.json", "subject": t.subject,
+                "raw_subject": t.subject, "status": t.status, "requester_id": t.requester_id,
+                "submitter_id": t.requester_id, "assignee_id": t.assignee_id, "group_id": t.group_id,
+                "organization_id": None, "brand_id": 360000001, "tags": t.tags, "priority": "normal",
+                "type": "question", "via": {"channel": t.channel, "source": {"from": {}, "to": {}, "rel": None}},
+                "created_at": t.created_at, "updated_at": t.updated_at, "is_public": True,
+                "custom_status_id": 1, "ticket_form_id": 1, "satisfaction_rating": None}
+
+    # --- API ----------------------------------------------------------------------------------
+    def _authorized(self, req: StubRequest) -> bool:
+        auth = req.headers.get("authorization", "")
+        if auth.startswith("Bearer "):
+            return auth[7:] == self.token
+        if auth.startswith("Basic "):
+            try:
+                user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError:
+                return False
+            return user == f"{self.email}/token" and password == self.token
+        return False
+
+    def _unauthorized(self) -> StubResponse:
+        return StubResponse(401, {"error": "Couldn't authenticate you"})
+
+    def _get_ticket(self, req: StubRequest) -> StubResponse:
+        if not self._authorized(req):
+            return self._unauthorized()
+        t = self.tickets.get(int(req.params["id"]))
+        if t is None:
+            return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
+        body: dict = {"ticket": self.api_ticket(t)}
+        include = ",".join(req.query.get("include", [])).split(",")
+        if "users" in include:
+            ids = {t.requester_id, t.assignee_id} - {None}
+            body["users"] = [self.users[i] for i in ids if i in self.users]
+        if "groups" in include:
+            body["groups"] = [self.groups[t.group_id]] if t.group_id in self.groups else []
+        if "organizations" in include:
+            body["organizations"] = []
+        return StubResponse(200, body)
+
+    def _put_ticket(self, req: StubRequest) -> StubResponse:
+        if not self._authorized(req):
+            return self._unauthorized()
+        t = self.tickets.get(int(req.params["id"]))
+        if t is None:
+            return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
+        if t.status == "closed":
+            return StubResponse(422, {"error": "RecordInvalid", "description": "Record validation errors",
+                                      "details": {"status": [{"description": "Status: closed prevents ticket update"}]}})
+        change = (req.json() or {}).get("ticket", {})
+        if "comment" in change:
+            t.comments.append({"author_id": self.api_user_id, **change["comment"]})
+        t.updated_at = _now()
+        return StubResponse(200, {"ticket": self.api_ticket(t), "audit": {"id": next(self._ids)}})
+
+    def _me(self, req: StubRequest) -> StubResponse:
+        if not self._authorized(req):
+            return StubResponse(200, {"user": {"id": None, "name": "Anonymous user", "role": "end-user"}})
+        return StubResponse(200, {"user": self.users[self.api_user_id]})
+
+    # --- webhooks -----------------------------------------------------------------------------
+    def set_status(self, ticket_id: int, status: str, *, style: str = "event", deliveries: int = 1,
+                   send: bool = True) -> list[requests.Response]:
+        """Change a ticket's status as an agent would; deliver the webhook(s) Zendesk would send."""
+        t = self.tickets[ticket_id]
+        previous, t.status, t.updated_at = t.status, status, _now()
+        if not send:
+            return []
+        if style == "event":
+            body = self.status_event(t, previous)
+        else:
+            if status == "solved":
+                which = "ticket.solved"
+            elif previous == "solved" and status != "closed":
+                which = "ticket.unsolved"
+            else:
+                return []  # no trigger of ours matches this change
+            body = {"ces_event": which, "ticket_id": str(t.id), "status": status.capitalize()}
+        return self.deliver(body, repeat=deliveries)
+
+    def status_event(self, t: SimTicket, previous: str) -> dict:
+        return {
+            "type": "zen:event-type:ticket.status_changed", "account_id": 22129848, "id": str(uuid.uuid4()),
+            "time": _now(precise=True), "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{t.id}",
+            "detail": {"actor_id": str(t.assignee_id or t.requester_id), "assignee_id": str(t.assignee_id or ""),
+                       "brand_id": "360000001", "created_at": t.created_at, "description": t.subject,
+                       "external_id": None, "form_id": "1", "group_id": str(t.group_id or ""), "id": str(t.id),
+                       "is_public": True, "organization_id": None, "priority": "NORMAL",
+                       "requester_id": str(t.requester_id), "status": t.status.upper(), "subject": t.subject,
+                       "submitter_id": str(t.requester_id), "tags": t.tags, "type": "QUESTION",
+                       "updated_at": t.updated_at, "via": {"channel": t.channel}},
+            "event": {"current": t.status.upper(), "previous": previous.upper()},
+        }
+
+    def deliver(self, body: dict, *, repeat: int = 1, invocation: str | None = None) -> list[requests.Response]:
+        """POST a signed webhook; a repeat reuses the invocation id, as Zendesk's retries do."""
+        assert self.webhook_url, "set webhook_url first"
+        raw = json.dumps(body).encode()
+        invocation = invocation or str(uuid.uuid4())
+        out = []
+        for _ in range(repeat):
+            ts = _now()
+            headers = {"Content-Type": "application/json", "User-Agent": "Zendesk Webhook",
+                       "X-Zendesk-Account-Id": "22129848", "X-Zendesk-Webhook-Id": "01HSIMWEBHOOK",
+                       "X-Zendesk-Webhook-Invocation-Id": invocation,
+                       "X-Zendesk-Webhook-Signature-Timestamp": ts,
+                       "X-Zendesk-Webhook-Signature": sign(self.secret, ts, raw)}
+            resp = requests.post(self.webhook_url, data=raw, headers=headers, timeout=15)
+            self.deliveries.append({"invocation": invocation, "status": resp.status_code, "body": body})
+            out.append(resp)
+        return out

@@ -1,0 +1,212 @@
+"""Test fixtures on the real services: PostgreSQL and Redis on localhost, an SMTP server.
+
+Each test session creates its own PostgreSQL database and uses its own Redis key prefix and
+queue, so that runs never see each other's data. Database tests run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+import responses
+from sqlalchemy import text
+
+from tests.support import ZENDESK_SECRET, ZENDESK_TOKEN, Queue, free_port
+
+PG_ADMIN = os.environ.get("CES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("CES_TEST_REDIS", "redis://127.0.0.1:6379/0")
+SESSION = uuid.uuid4().hex[:10]
+TABLES = ["answers", "survey_attempts", "surveys", "solves", "tickets", "webhook_events"]
+
+
+@pytest.fixture(scope="session")
+def redis_prefix():
+    prefix = f"ces-test-{SESSION}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    name = f"ces_test_{SESSION}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    from ces.worker.db.engine import make_engine
+    from ces.worker.db.migrate import upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _truncate(url: str) -> None:
+    from ces.worker.db.engine import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ces.db'}"
+        from ces.worker.db.engine import make_engine
+        from ces.worker.db.migrate import upgrade
+
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        return url
+    url = request.getfixturevalue("pg_database")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def sink():
+    from ces.worker.demo.smtp_sink import MailSink
+
+    s = MailSink().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def app_port() -> int:
+    return free_port()
+
+
+BASE_TOML = """
+public_url = "http://127.0.0.1:{port}"
+database_url = "{db_url}"
+broker_url = "{redis_url}"
+broker_prefix = "{prefix}"
+queue = "ces-test-{session}"
+log_level = "WARNING"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+sender = "Acme Support <support@acme.test>"
+reply_to = "support@acme.test"
+timeout_seconds = 5
+
+[survey]
+company = "Acme"
+
+[worker]
+lease_seconds = 5
+requeue_after_seconds = 0.5
+max_attempts = 3
+retry_base_seconds = 0.05
+retry_max_seconds = 0.2
+sweep_interval_seconds = 0.1
+visibility_timeout_seconds = 30
+concurrency = 4
+
+[http]
+connect_timeout_seconds = 1
+read_timeout_seconds = 2
+retries = 2
+backoff_base_seconds = 0.01
+backoff_max_seconds = 0.05
+
+[intake]
+db_timeout_seconds = 5
+retry_after_seconds = 30
+
+[[connectors]]
+id = "zendesk-main"
+kind = "zendesk"
+base_url = "{zendesk_url}"
+email = "admin@acme.test"
+api_token_env = "TEST_ZENDESK_TOKEN"
+webhook_secret_env = "TEST_ZENDESK_SECRET"
+api_user_id = "8447388090400"
+"""
+
+
+class ConfigWriter:
+    """Writes the test's TOML and sets CES_CONFIG and the secrets, as an admin would."""
+
+    def __init__(self, tmp_path: Path, monkeypatch, db_url: str, prefix: str, app_port: int):
+        self.path = tmp_path / "ces.toml"
+        self.monkeypatch = monkeypatch
+        self.values = dict(db_url=db_url, redis_url=REDIS_URL, prefix=prefix, session=SESSION, port=app_port,
+                           smtp_port=1, zendesk_url="https://acme.zendesk.com")
+        monkeypatch.setenv("TEST_ZENDESK_TOKEN", ZENDESK_TOKEN)
+        monkeypatch.setenv("TEST_ZENDESK_SECRET", ZENDESK_SECRET)
+        for key in [k for k in os.environ if k.startswith("CES_") and k not in ("CES_TEST_POSTGRES", "CES_TEST_REDIS")]:
+            monkeypatch.delenv(key)
+
+    def write(self, extra: str = "", **values) -> Path:
+        self.values.update(values)
+        self.path.write_text(BASE_TOML.format(**self.values) + extra, encoding="utf-8")
+        self.monkeypatch.setenv("CES_CONFIG", str(self.path))
+        return self.path
+
+    def env(self) -> dict[str, str]:
+        """The environment a child process (`ces serve`, `ces worker`) needs."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CES_")}
+        env.update(CES_CONFIG=str(self.path), TEST_ZENDESK_TOKEN=ZENDESK_TOKEN, TEST_ZENDESK_SECRET=ZENDESK_SECRET)
+        return env
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch, db_url, redis_prefix, app_port, sink) -> ConfigWriter:
+    writer = ConfigWriter(tmp_path, monkeypatch, db_url, redis_prefix, app_port)
+    writer.write(smtp_port=sink.port)
+    return writer
+
+
+@pytest.fixture
+def queue() -> Queue:
+    return Queue()
+
+
+@pytest.fixture
+def make_rt(config, queue):
+    """Build a Runtime from the written configuration (rewrite it first to change settings)."""
+    from ces.config import load_settings
+    from ces.worker.runtime import Runtime, set_runtime
+
+    built = []
+
+    def build(clock=None):
+        kwargs = {"clock": clock} if clock else {}
+        rt = Runtime(load_settings(), enqueue=queue, **kwargs)
+        built.append(rt)
+        set_runtime(rt)
+        return rt
+
+    yield build
+    set_runtime(None)
+    for rt in built:
+        rt.close()
+
+
+@pytest.fixture
+def rt(make_rt):
+    return make_rt()
+
+
+@pytest.fixture
+def zendesk_api():
+    """Zendesk's API, mocked in-process at the HTTP boundary; local servers pass through."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("http://127.0.0.1")
+        yield mock

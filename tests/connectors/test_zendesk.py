@@ -1,0 +1,289 @@
+"""Zendesk: signature, payload parsing (one test per captured-shape fixture), API, setup text."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+import responses
+from ces.config.models import HttpSettings
+from ces.connectors.errors import (
+    BadSignature,
+    PermanentApiError,
+    RateLimited,
+    StaleTimestamp,
+    TransientApiError,
+    Unparseable,
+)
+from ces.connectors.http import HttpClient
+from ces.connectors.models import Channel, EventKind, InboundRequest, Status
+from ces.connectors.zendesk import ZendeskConnector, ZendeskSettings
+from ces.connectors.zendesk.connector import sign
+
+from tests.support import ZENDESK_SECRET, ZENDESK_TOKEN, fixture_bytes, fixture_json, zendesk_headers
+
+BASE = "https://acme.zendesk.com"
+NOW = datetime(2026, 11, 23, 10, 16, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def zendesk(monkeypatch) -> ZendeskConnector:
+    monkeypatch.setenv("ZD_SECRET", ZENDESK_SECRET)
+    monkeypatch.setenv("ZD_TOKEN", ZENDESK_TOKEN)
+    settings = ZendeskSettings(id="zendesk-main", kind="zendesk", subdomain="acme", email="admin@acme.test",
+                               api_token_env="ZD_TOKEN", webhook_secret_env="ZD_SECRET")
+    http = HttpClient(HttpSettings(connect_timeout_seconds=1, read_timeout_seconds=1, retries=2,
+                                   backoff_base_seconds=0, backoff_max_seconds=0))
+    return ZendeskConnector(settings, http=http, public_url="https://surveys.acme.test")
+
+
+def inbound(body: bytes, headers: dict[str, str], at: datetime = NOW) -> InboundRequest:
+    return InboundRequest(method="POST", path="/webhooks/zendesk-main", query="",
+                          headers={k.lower(): v for k, v in headers.items()}, body=body, received_at=at,
+                          public_url="https://surveys.acme.test")
+
+
+def signed(name: str, *, invocation: str = "01JINVOCATION", at: datetime = NOW) -> InboundRequest:
+    body = fixture_bytes("zendesk", name)
+    return inbound(body, zendesk_headers(body, invocation=invocation, timestamp=at.strftime("%Y-%m-%dT%H:%M:%SZ")), at)
+
+
+# --- signature ----------------------------------------------------------------------------------
+def test_signature_matches_the_documented_scheme():
+    # Zendesk's test vector: the secret used verbatim, the timestamp string then the raw body.
+    assert sign("dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==", "2021-03-25T05:09:27Z",
+                b'{"event":"ticket.updated","id":123}') == "S/RDdU2ERmj7LHDDoWJ2onPYH+t7/f2+LTM4dL7UiLM="
+
+
+def test_verify_accepts_a_correctly_signed_request(zendesk):
+    zendesk.verify(signed("status_changed_solved.json"))
+
+
+def test_verify_rejects_a_wrong_signature(zendesk):
+    body = fixture_bytes("zendesk", "status_changed_solved.json")
+    headers = zendesk_headers(body, secret="another-secret", timestamp="2026-11-23T10:16:00Z")
+    with pytest.raises(BadSignature):
+        zendesk.verify(inbound(body, headers))
+
+
+def test_verify_rejects_a_body_changed_after_signing(zendesk):
+    body = fixture_bytes("zendesk", "status_changed_solved.json")
+    headers = zendesk_headers(body, timestamp="2026-11-23T10:16:00Z")
+    with pytest.raises(BadSignature):
+        zendesk.verify(inbound(body.replace(b"5158", b"5159"), headers))
+
+
+@pytest.mark.parametrize("missing", ["X-Zendesk-Webhook-Signature", "X-Zendesk-Webhook-Signature-Timestamp"])
+def test_verify_rejects_missing_headers(zendesk, missing):
+    body = fixture_bytes("zendesk", "status_changed_solved.json")
+    headers = zendesk_headers(body, timestamp="2026-11-23T10:16:00Z")
+    del headers[missing]
+    with pytest.raises(BadSignature):
+        zendesk.verify(inbound(body, headers))
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=-6), timedelta(minutes=6)])
+def test_verify_rejects_a_stale_or_future_timestamp(zendesk, skew):
+    body = fixture_bytes("zendesk", "status_changed_solved.json")
+    headers = zendesk_headers(body, timestamp=(NOW + skew).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    with pytest.raises(StaleTimestamp):
+        zendesk.verify(inbound(body, headers))
+
+
+def test_verify_accepts_a_timestamp_within_tolerance(zendesk):
+    body = fixture_bytes("zendesk", "status_changed_solved.json")
+    headers = zendesk_headers(body, timestamp=(NOW - timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    zendesk.verify(inbound(body, headers))
+
+
+def test_verify_accepts_any_secret_during_rotation(monkeypatch, zendesk):
+    monkeypatch.setenv("ZD_SECRET_NEW", "the-new-secret")
+    zendesk.settings = zendesk.settings.model_copy(update={"webhook_secret_env": ["ZD_SECRET_NEW", "ZD_SECRET"]})
+    zendesk.verify(signed("status_changed_solved.json"))  # still signed with the old one
+    body = fixture_bytes("zendesk", "status_changed_solved.json")
+    zendesk.verify(inbound(body, zendesk_headers(body, secret="the-new-secret", timestamp="2026-11-23T10:16:00Z")))
+
+
+# --- parsing: one test per fixture ---------------------------------------------------------------
+def test_event_subscription_solved(zendesk):
+    [event] = zendesk.parse(signed("status_changed_solved.json", invocation="inv-77"))
+    assert event.kind == EventKind.STATUS
+    assert (event.ticket_id, event.status, event.previous_status) == ("5158", Status.SOLVED, Status.OPEN)
+    assert event.delivery_id == "inv-77"
+    assert event.occurred_at == datetime(2026, 11, 23, 10, 15, 45, 789012, tzinfo=timezone.utc)
+    assert event.actor_id == "8447388090495"
+
+
+def test_event_subscription_reopened(zendesk):
+    [event] = zendesk.parse(signed("status_changed_reopened.json"))
+    assert (event.status, event.previous_status) == (Status.OPEN, Status.SOLVED)
+
+
+def test_event_subscription_closed(zendesk):
+    [event] = zendesk.parse(signed("status_changed_closed.json"))
+    assert event.status == Status.CLOSED
+
+
+def test_event_subscription_pending(zendesk):
+    [event] = zendesk.parse(signed("status_changed_pending.json"))
+    assert (event.status, event.previous_status) == (Status.PENDING, Status.OPEN)
+
+
+def test_event_subscription_other_ticket_event_is_ignored(zendesk):
+    [event] = zendesk.parse(signed("comment_added.json"))
+    assert event.kind == EventKind.IGNORED and event.ticket_id == "5158"
+
+
+def test_event_subscription_non_ticket_event_is_ignored(zendesk):
+    [event] = zendesk.parse(signed("user_created.json"))
+    assert event.kind == EventKind.IGNORED and event.ticket_id is None
+
+
+def test_trigger_solved(zendesk):
+    [event] = zendesk.parse(signed("trigger_solved.json", invocation="inv-9"))
+    assert (event.kind, event.ticket_id, event.status, event.delivery_id) == (EventKind.STATUS, "5158", Status.SOLVED, "inv-9")
+    assert event.occurred_at == NOW
+
+
+def test_trigger_unsolved_with_a_translated_status_label(zendesk):
+    # "Abierto" is the Spanish label: only the ticket id is trusted, the status defaults to open.
+    [event] = zendesk.parse(signed("trigger_unsolved.json"))
+    assert (event.status, event.previous_status) == (Status.OPEN, Status.SOLVED)
+
+
+def test_trigger_body_written_by_an_admin_is_ignored(zendesk):
+    [event] = zendesk.parse(signed("trigger_admin_written.json"))
+    assert event.kind == EventKind.IGNORED and event.ticket_id == "7"
+
+
+def test_trigger_without_ticket_id_is_unparseable(zendesk):
+    with pytest.raises(Unparseable):
+        zendesk.parse(signed("trigger_without_ticket_id.json"))
+
+
+def test_a_body_that_is_not_json_is_unparseable(zendesk):
+    with pytest.raises(Unparseable):
+        zendesk.parse(signed("form_encoded_body.txt"))
+
+
+def test_trigger_needs_the_invocation_id(zendesk):
+    req = signed("trigger_solved.json")
+    headers = dict(req.headers)
+    del headers["x-zendesk-webhook-invocation-id"]
+    with pytest.raises(Unparseable):
+        zendesk.parse(inbound(req.body, headers))
+
+
+# --- API ----------------------------------------------------------------------------------------
+TICKET_URL = f"{BASE}/api/v2/tickets/5158.json"
+
+
+@responses.activate
+def test_fetch_ticket_reads_requester_group_and_channel(zendesk):
+    responses.get(TICKET_URL, json=fixture_json("zendesk", "api_ticket_show.json"))
+    ticket = zendesk.fetch_ticket("5158")
+    assert ticket.status == Status.SOLVED
+    assert ticket.requester.email == "maria.garcia@example.com"
+    assert (ticket.requester.name, ticket.requester.locale, ticket.requester.time_zone) == ("María García", "es", "Europe/Madrid")
+    assert (ticket.assignee, ticket.group, ticket.organization) == ("Priya Patel", "Billing", "Globex Iberia")
+    assert ticket.channel == Channel.EMAIL and ticket.url == f"{BASE}/agent/tickets/5158"
+    request = responses.calls[0].request
+    assert "include=users%2Cgroups%2Corganizations" in request.url
+    assert request.headers["Authorization"].startswith("Basic ")
+
+
+@responses.activate
+def test_fetch_ticket_uses_oauth_when_configured(monkeypatch, zendesk):
+    monkeypatch.setenv("ZD_OAUTH", "oauth-access-token")
+    zendesk.settings = ZendeskSettings(id="zendesk-main", kind="zendesk", subdomain="acme",
+                                       oauth_token_env="ZD_OAUTH", webhook_secret_env="ZD_SECRET")
+    responses.get(TICKET_URL, json=fixture_json("zendesk", "api_ticket_show.json"))
+    zendesk.fetch_ticket("5158")
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer oauth-access-token"
+
+
+@responses.activate
+def test_fetch_ticket_404_is_permanent(zendesk):
+    responses.get(TICKET_URL, status=404, json=fixture_json("zendesk", "api_error_not_found.json"))
+    with pytest.raises(PermanentApiError) as err:
+        zendesk.fetch_ticket("5158")
+    assert err.value.status == 404 and len(responses.calls) == 1
+
+
+@responses.activate
+def test_fetch_ticket_401_is_permanent_and_names_no_secret(zendesk):
+    responses.get(TICKET_URL, status=401, json={"error": "Couldn't authenticate you"})
+    with pytest.raises(PermanentApiError) as err:
+        zendesk.fetch_ticket("5158")
+    assert ZENDESK_TOKEN not in str(err.value)
+
+
+@responses.activate
+def test_fetch_ticket_429_reports_retry_after(zendesk):
+    responses.get(TICKET_URL, status=429, headers={"Retry-After": "17"})
+    with pytest.raises(RateLimited) as err:
+        zendesk.fetch_ticket("5158")
+    assert err.value.retry_after == 17 and len(responses.calls) == 1
+
+
+@responses.activate
+def test_fetch_ticket_retries_a_5xx_then_succeeds(zendesk):
+    responses.get(TICKET_URL, status=503)
+    responses.get(TICKET_URL, status=500)
+    responses.get(TICKET_URL, json=fixture_json("zendesk", "api_ticket_show.json"))
+    assert zendesk.fetch_ticket("5158").id == "5158"
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_fetch_ticket_gives_up_after_bounded_retries(zendesk):
+    for _ in range(5):
+        responses.get(TICKET_URL, body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(TransientApiError):
+        zendesk.fetch_ticket("5158")
+    assert len(responses.calls) == 3  # one try and two retries
+
+
+@responses.activate
+def test_internal_note_is_private(zendesk):
+    responses.put(TICKET_URL, json={"ticket": {"id": 5158}})
+    zendesk.post_internal_note("5158", "Customer reported high effort")
+    assert json.loads(responses.calls[0].request.body) == {
+        "ticket": {"comment": {"body": "Customer reported high effort", "public": False}}}
+
+
+@responses.activate
+def test_check_reports_authentication(zendesk):
+    responses.get(f"{BASE}/api/v2/users/me.json", json=fixture_json("zendesk", "api_users_me.json"))
+    results = zendesk.check()
+    assert all(r.ok for r in results)
+    assert results[0].extra["user_id"] == "8447388090400"
+
+
+@responses.activate
+def test_check_says_when_credentials_are_wrong(zendesk):
+    responses.get(f"{BASE}/api/v2/users/me.json", json=fixture_json("zendesk", "api_users_me_anonymous.json"))
+    [result] = zendesk.check()
+    assert not result.ok and "credentials" in result.detail
+
+
+# --- setup --------------------------------------------------------------------------------------
+def test_setup_instructions(zendesk):
+    text = zendesk.setup_instructions()
+    assert "https://surveys.acme.test/webhooks/zendesk-main" in text
+    assert "zen:event-type:ticket.status_changed" in text
+    assert '"ces_event": "ticket.solved", "ticket_id": "{{ticket.id}}"' in text
+    assert '"ces_event": "ticket.unsolved"' in text
+    assert "Changed to | Solved" in text and "Changed from | Solved" in text
+    assert "satisfaction" in text.lower() and "export ZD_SECRET=" in text
+
+
+def test_settings_need_a_place_and_credentials():
+    with pytest.raises(ValueError, match="subdomain"):
+        ZendeskSettings(id="z", kind="zendesk", api_token_env="T", email="a@b.c", webhook_secret_env="S")
+    with pytest.raises(ValueError, match="credentials"):
+        ZendeskSettings(id="z", kind="zendesk", subdomain="acme", webhook_secret_env="S")
+    with pytest.raises(ValueError, match="email"):
+        ZendeskSettings(id="z", kind="zendesk", subdomain="acme", api_token_env="T", webhook_secret_env="S")

@@ -1,0 +1,83 @@
+"""Driving the plain pipeline functions in-process: store a webhook, run what it enqueues."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta, timezone
+
+from ces.connectors.models import InboundRequest
+from ces.worker.db.models import Answer, Survey, WebhookEvent
+from ces.worker.intake import event_row, store_batch
+from sqlalchemy import select
+
+from tests.support import fixture_bytes, fixture_json, zendesk_headers
+
+ZENDESK = "https://acme.zendesk.com"
+
+
+class Clock:
+    def __init__(self, start: datetime | None = None):
+        self.now = start or datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def receive(rt, fixture: str, invocation: str, *, body: bytes | None = None, connector: str = "zendesk-main"):
+    """What intake does with one webhook, without HTTP: verify, parse, store, enqueue."""
+    body = body if body is not None else fixture_bytes("zendesk", fixture)
+    now = rt.now()
+    headers = {k.lower(): v for k, v in
+               zendesk_headers(body, invocation=invocation, timestamp=now.strftime("%Y-%m-%dT%H:%M:%SZ")).items()}
+    req = InboundRequest("POST", f"/webhooks/{connector}", "", headers, body, now, rt.settings.public_url)
+    conn = rt.connector(connector)
+    conn.verify(req)
+    rows = [event_row(connector, e, now, rt.settings.worker.requeue_after_seconds) for e in conn.parse(req)]
+    [ids] = store_batch(rt, [rows])
+    for row, event_id in zip(rows, ids):
+        if event_id and row["state"] == "received":
+            rt.enqueue("ces.process_event", event_id)
+    return ids
+
+
+def status_body(status: str, previous: str, *, ticket_id: str = "5158", time: str | None = None) -> bytes:
+    import json
+
+    d = fixture_json("zendesk", "status_changed_solved.json")
+    d["detail"]["id"], d["subject"] = ticket_id, f"zen:ticket:{ticket_id}"
+    d["detail"]["status"] = status.upper()
+    d["event"] = {"current": status.upper(), "previous": previous.upper()}
+    d["time"] = time or datetime.now(timezone.utc).isoformat()
+    return json.dumps(d).encode()
+
+
+def ticket_json(ticket_id: str = "5158", *, status: str = "solved", email: str | None = "maria.garcia@example.com",
+                locale: str = "es", name: str = "María García", channel: str = "email") -> dict:
+    d = copy.deepcopy(fixture_json("zendesk", "api_ticket_show.json"))
+    d["ticket"]["id"] = int(ticket_id)
+    d["ticket"]["status"] = status
+    d["ticket"]["via"]["channel"] = channel
+    d["users"][0].update(email=email, locale=locale, name=name)
+    return d
+
+
+def mock_ticket(api, ticket_id: str = "5158", **kw):
+    api.get(f"{ZENDESK}/api/v2/tickets/{ticket_id}.json", json=ticket_json(ticket_id, **kw))
+
+
+def surveys(rt) -> list[Survey]:
+    with rt.transaction() as s:
+        return list(s.scalars(select(Survey).order_by(Survey.id)))
+
+
+def events(rt) -> list[WebhookEvent]:
+    with rt.transaction() as s:
+        return list(s.scalars(select(WebhookEvent).order_by(WebhookEvent.id)))
+
+
+def answers(rt) -> list[Answer]:
+    with rt.transaction() as s:
+        return list(s.scalars(select(Answer).order_by(Answer.id)))

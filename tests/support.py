@@ -1,0 +1,108 @@
+"""Helpers shared by the tests: configuration on disk, signed webhooks, a server on a socket."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+import uvicorn
+from ces.connectors.zendesk.connector import sign
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ZENDESK_SECRET = "s3cr3t-zendesk-signing-key"
+ZENDESK_TOKEN = "zd-api-token-123"
+
+
+def fixture_bytes(kind: str, name: str) -> bytes:
+    return (FIXTURES / kind / name).read_bytes()
+
+
+def fixture_json(kind: str, name: str) -> dict:
+    return json.loads(fixture_bytes(kind, name))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def zendesk_headers(body: bytes, *, secret: str = ZENDESK_SECRET, invocation: str = "inv-1",
+                    timestamp: str | None = None) -> dict[str, str]:
+    ts = timestamp or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"Content-Type": "application/json", "X-Zendesk-Webhook-Invocation-Id": invocation,
+            "X-Zendesk-Webhook-Signature-Timestamp": ts, "X-Zendesk-Webhook-Signature": sign(secret, ts, body),
+            "X-Zendesk-Webhook-Id": "01HTESTWEBHOOK", "X-Zendesk-Account-Id": "22129848"}
+
+
+class Queue:
+    """Stands in for the broker in plain-function tests: records what would be enqueued."""
+
+    def __init__(self):
+        self.items: deque[tuple[str, int]] = deque()
+        self.down = False
+
+    def __call__(self, task: str, row_id: int) -> None:
+        if self.down:
+            raise ConnectionError("broker down (test)")
+        self.items.append((task, row_id))
+
+    def drain(self, rt, limit: int = 1000) -> list[tuple[str, int]]:
+        """Run what was enqueued, in order, as a worker would (without Celery)."""
+        from ces.worker.events import process_event
+        from ces.worker.surveys.send import send_survey
+
+        run = {"ces.process_event": process_event, "ces.send_survey": send_survey}
+        done = []
+        while self.items and len(done) < limit:
+            task, row_id = self.items.popleft()
+            run[task](rt, row_id)
+            done.append((task, row_id))
+        return done
+
+
+class ServedApp:
+    """The real HTTP app, served by uvicorn on a socket, in a thread."""
+
+    def __init__(self, app, port: int):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServedApp:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def post(self, path: str, body: bytes, headers: dict | None = None, **kw) -> requests.Response:
+        return requests.post(self.url + path, data=body, headers=headers or {}, timeout=10, **kw)
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return requests.get(self.url + path, timeout=10, **kw)
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {message}")

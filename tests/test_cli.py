@@ -1,0 +1,127 @@
+"""The admin's commands: configuration check, migrations, setup text, listings, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from ces.worker.cli import main
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    proc = subprocess.run([sys.executable, "-m", "ces.worker.cli", *args], capture_output=True, text=True,
+                          timeout=60)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def call(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    out = capsys.readouterr()
+    return done.value.code, out.out, out.err
+
+
+def test_config_check_passes_on_a_valid_file(config, capsys):
+    code, out, _ = call(capsys, "config", "check")
+    assert code == 0 and "configuration is valid (1 connector(s))" in out
+
+
+def test_config_check_names_file_key_and_fix(config, capsys):
+    config.write(extra='bogus_key = 1\nbase_url_typo = "x"\n', smtp_port=25)
+    text = config.path.read_text().replace('[survey]', '[survey]\ncolour = "red"')
+    text = text.replace('public_url = "http://127.0.0.1', 'public_url = "ftp://127.0.0.1')
+    config.path.write_text(text)
+    code, _, err = call(capsys, "config", "check")
+    lines = err.strip().splitlines()
+    assert code == 1
+    path = str(config.path)
+    assert f"{path}: survey.colour: unknown key (fix: remove it" in err
+    assert f"{path}: public_url: 'ftp://127.0.0.1" in err and "not an http(s) URL" in err
+    assert f"{path}: connectors[0].bogus_key: unknown key" in err
+    assert all(line.startswith(path) for line in lines)
+
+
+def test_config_check_reports_a_missing_secret_variable(config, capsys, monkeypatch):
+    monkeypatch.delenv("TEST_ZENDESK_SECRET")
+    code, _, err = call(capsys, "config", "check")
+    assert code == 1
+    assert (f"{config.path}: connectors[0].webhook_secret_env: environment variable TEST_ZENDESK_SECRET is not set"
+            in err) and "fix: export TEST_ZENDESK_SECRET" in err
+
+
+def test_config_check_on_broken_toml(config, capsys):
+    config.path.write_text("public_url = [unclosed\n")
+    code, _, err = call(capsys, "config", "check")
+    assert code == 1 and "not valid TOML" in err and len(err.strip().splitlines()) == 1
+
+
+def test_environment_overrides_the_file(config, monkeypatch):
+    from ces.config import load_settings
+
+    monkeypatch.setenv("CES_SMTP__PORT", "2525")
+    monkeypatch.setenv("CES_PUBLIC_URL", "https://surveys.acme.test/")
+    settings = load_settings()
+    assert settings.smtp.port == 2525 and settings.public_url == "https://surveys.acme.test"
+    assert settings.smtp.host == "127.0.0.1"  # the rest of [smtp] still comes from the file
+
+
+def test_setup_prints_the_webhook_url_and_steps(config, capsys):
+    code, out, _ = call(capsys, "connectors", "setup", "zendesk-main")
+    assert code == 0
+    assert "/webhooks/zendesk-main" in out and "ticket.status_changed" in out and "Satisfaction" in out
+
+
+def test_unknown_connector_is_one_line_exit_1(config, capsys):
+    code, _, err = call(capsys, "connectors", "setup", "nope")
+    assert code == 1 and err.strip() == "ces: no connector 'nope' (known: zendesk-main)"
+
+
+def test_usage_errors_exit_2(config):
+    code, _, err = run("surveys", "--format", "xml")
+    assert code == 2 and "Traceback" not in err
+
+
+def test_commands_refuse_a_schema_that_is_behind(config, tmp_path):
+    config.write(db_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    code, _, err = run("surveys")
+    assert code == 1
+    assert err.strip().splitlines() == ["ces: database schema is at nothing, this version needs 0001: run `ces migrate`"]
+    code, out, _ = run("migrate")
+    assert code == 0 and "database schema at 0001" in out
+    assert run("surveys")[0] == 0
+
+
+def test_an_unreachable_database_is_one_line(config):
+    config.write(db_url="postgresql://postgres@127.0.0.1:1/none")
+    code, _, err = run("events")
+    assert code == 1 and err.startswith("ces: database:") and len(err.strip().splitlines()) == 1
+
+
+def test_listings_in_json(config, rt, queue, sink, zendesk_api, capsys):
+    from tests.pipeline import receive
+
+    zendesk_api.get("https://acme.zendesk.com/api/v2/tickets/5158.json", status=404, json={"error": "RecordNotFound"})
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    code, out, _ = call(capsys, "surveys", "--failed", "--format", "json")
+    [row] = json.loads(out)
+    assert code == 0 and row["state"] == "failed" and "404" in row["reason"]
+    code, out, _ = call(capsys, "events", "--format", "csv")
+    assert out.splitlines()[0] == "id,connector,ticket,event,state,attempts,received,outcome"
+    code, out, _ = call(capsys, "connectors", "list", "--format", "json")
+    [conn] = json.loads(out)
+    assert conn["id"] == "zendesk-main" and conn["webhook_url"].endswith("/webhooks/zendesk-main")
+    assert conn["last_event"] is not None and conn["mode"] == "enabled"
+
+
+@pytest.mark.parametrize("name", ["ces.example.toml", "ces.compose.toml"])
+def test_the_shipped_example_configurations_are_valid(name, monkeypatch, capsys):
+    from pathlib import Path
+
+    for var in ("ZENDESK_OAUTH_TOKEN", "ZENDESK_WEBHOOK_SECRET", "SMTP_USER", "SMTP_PASSWORD"):
+        monkeypatch.setenv(var, "x")
+    monkeypatch.setenv("CES_CONFIG", str(Path(__file__).parent.parent / "config" / name))
+    code, out, err = call(capsys, "config", "check")
+    assert code == 0, err

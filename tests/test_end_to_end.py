@@ -1,0 +1,137 @@
+"""The whole pipeline with real processes: `ces serve`, `ces worker` (Celery on Redis) and
+`ces scheduler` against a simulated Zendesk (a local server speaking its API, called by the
+worker from another process), a real SMTP server, and a click on the link in the mail."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from ces.connectors.zendesk.simulator import ZendeskSimulator
+
+from tests.support import ZENDESK_SECRET, ZENDESK_TOKEN, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+class Service:
+    def __init__(self, env: dict, port: int):
+        self.env, self.port = env, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, *commands: list[str]) -> Service:
+        for args in commands:
+            self.procs.append(subprocess.Popen([sys.executable, "-m", "ces.worker.cli", *args], env=self.env,
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        return self
+
+    def wait_ready(self) -> None:
+        def ready():
+            for p in self.procs:
+                if p.poll() is not None:
+                    raise AssertionError(f"process exited: {p.stderr.read().decode()[-2000:]}")
+            try:
+                return requests.get(f"{self.url}/readyz", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(ready, 30, 0.1, "the server to be ready")
+        time.sleep(1.0)  # let the worker connect to the broker
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "ces.worker.cli", *args], env=self.env, capture_output=True,
+                              text=True, timeout=60)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+@pytest.fixture
+def db_url(pg_database):
+    """Process-level runs use PostgreSQL, as a scaled-out installation does; `ces demo` covers SQLite."""
+    from tests.conftest import _truncate
+
+    _truncate(pg_database)
+    return pg_database
+
+
+@pytest.fixture
+def zendesk():
+    sim = ZendeskSimulator(email="admin@acme.test", token=ZENDESK_TOKEN, secret=ZENDESK_SECRET).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def service(config, zendesk, sink, app_port):
+    config.write(smtp_port=sink.port, zendesk_url=zendesk.url)
+    zendesk.webhook_url = f"http://127.0.0.1:{app_port}/webhooks/zendesk-main"
+    svc = Service(config.env(), app_port).start(["serve", "--port", str(app_port)], ["worker"], ["scheduler"])
+    try:
+        svc.wait_ready()
+        yield svc
+    finally:
+        svc.stop()
+
+
+def link_in(mail, score: int) -> str:
+    text = mail.get_body(("plain",)).get_content()
+    return re.search(rf"(http://\S+/s/[\w-]+/{score})\b", text).group(1)
+
+
+def test_from_signed_webhook_to_clicked_link_to_report(service, zendesk, sink):
+    agent = zendesk.add_user("Priya Patel", "priya@acme.test", role="agent")
+    group = zendesk.add_group("Billing")
+    latencies = []
+    tickets = []
+    for i in range(20):
+        customer = zendesk.add_user(f"Customer {i}", f"customer{i}@example.com", locale="en-US")
+        ticket = zendesk.create_ticket(customer, f"Question {i}", group_id=group, assignee_id=agent)
+        tickets.append(ticket)
+        started = time.perf_counter()
+        [resp] = zendesk.set_status(ticket.id, "solved", style="event" if i % 2 else "trigger")
+        assert resp.status_code == 202 and resp.json() == {"status": "accepted", "events": 1}
+        wait_until(lambda n=i + 1: len(sink.messages) == n, 15, 0.005, f"mail {i + 1}")
+        latencies.append(time.perf_counter() - started)
+    median = statistics.median(latencies)
+    print(f"\nwebhook -> mail accepted by SMTP, median of 20: {median * 1000:.0f} ms "
+          f"(min {min(latencies) * 1000:.0f}, max {max(latencies) * 1000:.0f})")
+
+    # Zendesk retries a delivery (same invocation id) and the trigger tells the same solve again.
+    last = zendesk.deliveries[-1]
+    [again] = zendesk.deliver(last["body"], invocation=last["invocation"])
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    [other_way] = zendesk.deliver({"ces_event": "ticket.solved", "ticket_id": str(tickets[0].id)})
+    assert other_way.status_code == 202
+    time.sleep(1.5)
+    assert len(sink.messages) == 20  # still one survey per solve
+
+    mail = sink.messages[0]
+    assert mail["To"] == "Customer 0 <customer0@example.com>"
+    page = requests.get(link_in(mail, 2), timeout=10)
+    assert page.status_code == 200 and "What made it hard?" in page.text
+    token_url = link_in(mail, 2).rsplit("/", 1)[0]
+    saved = requests.post(token_url, data={"score": "2", "comment": "Transferred twice."}, timeout=10)
+    assert saved.status_code == 200 and "saved" in saved.text
+    requests.get(link_in(sink.messages[1], 6), timeout=10)
+
+    done = service.cli("report", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)["rows"]
+    assert row == {"surveys_sent": 20, "responses": 2, "response_rate": 0.1, "ces": 0.5, "mean": 4.0}
+    listing = service.cli("surveys", "--failed", "--format", "json")
+    assert json.loads(listing.stdout) == []

@@ -1,0 +1,164 @@
+"""POST /webhooks/{connector_id} on the real app over a socket, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from ces.worker.db.models import EventState, WebhookEvent
+from ces.worker.web.app import create_app
+from sqlalchemy import select
+
+from tests.support import ServedApp, fixture_bytes, wait_until, zendesk_headers
+
+PATH = "/webhooks/zendesk-main"
+
+
+@pytest.fixture
+def app(rt, app_port):
+    with ServedApp(create_app(rt), app_port) as served:
+        yield served
+
+
+def stored(rt) -> list[WebhookEvent]:
+    with rt.transaction() as s:
+        return list(s.scalars(select(WebhookEvent).order_by(WebhookEvent.id)))
+
+
+def post_fixture(app, name: str, invocation: str = "inv-1", **kw):
+    body = fixture_bytes("zendesk", name)
+    return app.post(PATH, body, zendesk_headers(body, invocation=invocation, **kw))
+
+
+def test_a_signed_solve_is_stored_and_enqueued(app, rt, queue):
+    resp = post_fixture(app, "status_changed_solved.json")
+    assert resp.status_code == 202
+    assert resp.json() == {"status": "accepted", "events": 1}
+    [event] = stored(rt)
+    assert (event.ticket_id, event.status, event.state, event.delivery_id) == ("5158", "solved", "received", "inv-1")
+    # The push to the broker follows the answer (best effort).
+    wait_until(lambda: list(queue.items) == [("ces.process_event", event.id)], 5, message="enqueue")
+
+
+def test_the_same_invocation_twice_is_a_duplicate(app, rt):
+    assert post_fixture(app, "trigger_solved.json", "inv-dup").status_code == 202
+    resp = post_fixture(app, "trigger_solved.json", "inv-dup")
+    assert resp.status_code == 200 and resp.json() == {"status": "duplicate", "events": 0}
+    assert len(stored(rt)) == 1
+
+
+def test_concurrent_duplicates_store_one_event(app, rt):
+    body = fixture_bytes("zendesk", "trigger_solved.json")
+    headers = zendesk_headers(body, invocation="inv-storm")
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda _: app.post(PATH, body, headers).status_code, range(32)))
+    assert codes.count(202) == 1 and codes.count(200) == 31
+    assert len(stored(rt)) == 1
+
+
+def test_concurrent_webhooks_are_all_stored(app, rt):
+    body = fixture_bytes("zendesk", "trigger_solved.json")
+
+    def send(i):
+        return app.post(PATH, body, zendesk_headers(body, invocation=f"inv-{i}")).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(send, range(60)))
+    assert codes == [202] * 60
+    assert len({e.delivery_id for e in stored(rt)}) == 60
+
+
+def test_irrelevant_events_are_stored_as_ignored_and_not_enqueued(app, rt, queue):
+    resp = post_fixture(app, "comment_added.json", "inv-c")
+    assert resp.status_code == 202 and resp.json() == {"status": "ignored", "events": 1}
+    [event] = stored(rt)
+    assert event.state == EventState.IGNORED
+    assert queue.items == type(queue.items)()
+
+
+@pytest.mark.parametrize("name,headers,status,code", [
+    ("bad_signature", {"secret": "wrong"}, 401, "bad_signature"),
+    ("stale", {"timestamp": "2026-01-01T00:00:00Z"}, 401, "stale_timestamp"),
+])
+def test_signature_problems_are_401_and_store_nothing(app, rt, queue, name, headers, status, code):
+    resp = post_fixture(app, "status_changed_solved.json", **headers)
+    assert resp.status_code == status
+    assert resp.json()["error"] == code and resp.json()["detail"]
+    assert stored(rt) == [] and not queue.items
+
+
+def test_missing_signature_is_401(app, rt):
+    resp = app.post(PATH, fixture_bytes("zendesk", "trigger_solved.json"), {"Content-Type": "application/json"})
+    assert resp.status_code == 401 and resp.json()["error"] == "bad_signature"
+    assert stored(rt) == []
+
+
+def test_unknown_connector_is_404(app, rt):
+    body = fixture_bytes("zendesk", "trigger_solved.json")
+    resp = app.post("/webhooks/nope", body, zendesk_headers(body))
+    assert resp.status_code == 404 and resp.json()["error"] == "unknown_connector"
+    assert stored(rt) == []
+
+
+def test_oversized_body_is_413(app, rt):
+    body = b'{"ticket_id": "1", "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    resp = app.post(PATH, body, zendesk_headers(body))
+    assert resp.status_code == 413 and resp.json()["error"] == "payload_too_large"
+    assert stored(rt) == []
+
+
+@pytest.mark.parametrize("fixture", ["form_encoded_body.txt", "trigger_without_ticket_id.json"])
+def test_signed_but_unparseable_is_422(app, rt, fixture):
+    resp = post_fixture(app, fixture)
+    assert resp.status_code == 422 and resp.json()["error"] == "unparseable"
+    assert stored(rt) == []
+
+
+def test_database_down_is_503_with_retry_after(config, make_rt, app_port, sink):
+    config.write(db_url="postgresql://postgres@127.0.0.1:1/none", smtp_port=sink.port)
+    rt = make_rt()
+    with ServedApp(create_app(rt), app_port) as app:
+        resp = post_fixture(app, "trigger_solved.json")
+    assert resp.status_code == 503
+    assert resp.json()["error"] == "database_unavailable"
+    assert resp.headers["Retry-After"] == "30"
+
+
+def test_broker_down_still_answers_202_and_the_scheduler_enqueues_later(app, rt, queue):
+    from ces.worker.scheduler import tick
+
+    queue.down = True
+    resp = post_fixture(app, "trigger_solved.json", "inv-rd")
+    assert resp.status_code == 202
+    [event] = stored(rt)
+    assert event.state == EventState.RECEIVED
+    queue.down = False
+    wait_until(lambda: tick(rt)["events"] == 1, 5, message="scheduler enqueue after requeue_after")
+    assert list(queue.items) == [("ces.process_event", event.id)]
+
+
+def test_json_error_shape_for_unknown_paths(app):
+    resp = app.get("/nope")
+    assert resp.status_code == 404 and set(resp.json()) == {"error", "detail"}
+
+
+def test_healthz_and_readyz(app):
+    assert app.get("/healthz").json() == {"status": "ok"}
+    resp = app.get("/readyz")
+    assert resp.status_code == 200 and resp.json() == {"database": "ok", "broker": "ok"}
+
+
+def test_readyz_says_which_part_is_down(config, make_rt, app_port, sink):
+    config.write(redis_url="redis://127.0.0.1:1/0", smtp_port=sink.port)
+    rt = make_rt()
+    with ServedApp(create_app(rt), app_port) as app:
+        resp = app.get("/readyz")
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["database"] == "ok" and body["broker"].startswith("unavailable")
+
+
+def test_metrics_count_webhooks(app):
+    post_fixture(app, "trigger_solved.json", "inv-m")
+    text = app.get("/metrics").text
+    assert 'ces_webhooks_total{connector="zendesk-main",outcome="accepted"}' in text

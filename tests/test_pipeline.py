@@ -1,0 +1,281 @@
+"""Solve → survey → mail, as plain functions on the real database and a real SMTP server.
+The Zendesk API is mocked at the HTTP boundary with `responses`."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
+from ces.worker.events import process_event
+from ces.worker.scheduler import tick
+from ces.worker.surveys.send import send_survey
+from sqlalchemy import update
+
+from tests.pipeline import ZENDESK, Clock, events, mock_ticket, receive, status_body, surveys
+
+TICKET = f"{ZENDESK}/api/v2/tickets/5158.json"
+
+
+def test_a_solve_sends_one_ces_mail(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.SENT and survey.sent_at
+    assert (survey.email, survey.name, survey.assignee, survey.group_name, survey.channel) == (
+        "maria.garcia@example.com", "María García", "Priya Patel", "Billing", "email")
+    assert survey.expires_at - survey.sent_at == timedelta(days=28)
+    [mail] = sink.messages
+    assert mail["To"] == "María García <maria.garcia@example.com>"
+    assert mail["Auto-Submitted"] == "auto-generated" and mail["Reply-To"] == "support@acme.test"
+    assert mail["Message-ID"] == survey.message_id
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert "Acme made it easy for me to handle my issue." in text
+    links = re.findall(r"http://127\.0\.0\.1:\d+/s/([\w-]+)/(\d)", text)
+    assert [int(score) for _, score in links] == [1, 2, 3, 4, 5, 6, 7]
+    assert {token for token, _ in links} == {survey.token} and len(survey.token) >= 43
+    assert all(f"/s/{survey.token}/{n}" in html for n in range(1, 8))
+    assert "Strongly disagree" in html and "Strongly agree" in html and "<script" not in html
+
+
+def test_the_same_solve_told_twice_gives_one_survey(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-event")
+    receive(rt, "trigger_solved.json", "inv-trigger")  # the trigger tells the same solve
+    queue.drain(rt)
+    assert len(surveys(rt)) == 1 and len(sink.messages) == 1
+    assert [e.outcome.split(";")[0] for e in events(rt)] == ["solve #1 recorded", "solve #1 already recorded"]
+
+
+def test_closed_after_solved_is_not_a_new_solve(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    receive(rt, "x", "inv-2", body=status_body("closed", "solved"))
+    queue.drain(rt)
+    assert len(surveys(rt)) == 1
+
+
+def test_closed_without_a_recorded_solve_counts_as_one(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api, status="closed")
+    receive(rt, "x", "inv-1", body=status_body("closed", "open"))
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.SENT
+
+
+def test_a_reopen_before_the_send_cancels_the_survey(config, make_rt, queue, sink, zendesk_api):
+    config.write(extra="", smtp_port=sink.port)
+    text = config.path.read_text().replace('company = "Acme"', 'company = "Acme"\ndelay_seconds = 3600')
+    config.path.write_text(text)
+    rt = make_rt()
+    receive(rt, "status_changed_solved.json", "inv-1")
+    receive(rt, "status_changed_reopened.json", "inv-2")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.CANCELLED and "reopened" in survey.reason
+    assert sink.messages == []
+
+
+def test_a_ticket_reopened_by_send_time_gets_no_survey(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api, status="open")
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.SKIPPED and "reopened" in survey.reason
+    assert sink.messages == []
+
+
+def test_out_of_order_events_change_nothing(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)
+    receive(rt, "x", "inv-new", body=status_body("solved", "open", time="2026-11-23T10:00:00Z"))
+    receive(rt, "x", "inv-old", body=status_body("open", "solved", time="2026-11-23T09:00:00Z"))
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.SENT
+    assert events(rt)[1].outcome.startswith("stale")
+
+
+def test_a_pending_change_told_after_the_solve_is_not_a_reopen(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)
+    receive(rt, "x", "inv-solve", body=status_body("solved", "pending", time="2026-11-23T10:00:00Z"))
+    receive(rt, "x", "inv-pend", body=status_body("pending", "open", time="2026-11-23T10:00:00Z"))
+    queue.drain(rt)
+    assert surveys(rt)[0].state == SurveyState.SENT
+
+
+def test_changes_by_our_own_api_user_are_ignored(rt, queue, sink, zendesk_api):
+    import json
+
+    body = json.loads(status_body("solved", "open"))
+    body["detail"]["actor_id"] = "8447388090400"  # api_user_id in the test configuration
+    receive(rt, "x", "inv-own", body=json.dumps(body).encode())
+    queue.drain(rt)
+    assert surveys(rt) == [] and events(rt)[0].state == EventState.IGNORED
+
+
+def test_api_404_fails_the_survey_with_the_reason(rt, queue, sink, zendesk_api):
+    zendesk_api.get(TICKET, status=404, json={"error": "RecordNotFound", "description": "Not found"})
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.FAILED and "404" in survey.reason
+    assert len(zendesk_api.calls) == 1 and sink.messages == []
+
+
+def test_api_429_waits_for_retry_after(config, make_rt, queue, sink, zendesk_api):
+    clock = Clock()
+    rt = make_rt(clock=clock)
+    zendesk_api.get(TICKET, status=429, headers={"Retry-After": "30"})
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.PENDING and "429" in survey.reason
+    assert survey.send_after == clock.now + timedelta(seconds=30)
+    assert send_survey(rt, survey.id) is None  # not yet due: nothing happens
+    clock.advance(31)
+    assert tick(rt)["surveys"] == 1
+    queue.drain(rt)
+    assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
+
+
+def test_a_temporary_smtp_refusal_is_retried(config, make_rt, queue, sink, zendesk_api):
+    clock = Clock()
+    rt = make_rt(clock=clock)
+    mock_ticket(zendesk_api)
+    sink.refuse_next(1, "451 4.7.1 Greylisted, try again")
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.PENDING and "451" in survey.reason
+    clock.advance(1)
+    tick(rt)
+    queue.drain(rt)
+    assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
+    with rt.transaction() as s:
+        outcomes = [a.outcome for a in s.query(SurveyAttempt).order_by(SurveyAttempt.number)]
+    assert outcomes == ["retry", "sent"]
+
+
+def test_a_permanent_smtp_refusal_fails_the_survey(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)
+    sink.refuse_next(1, "550 5.1.1 No such user")
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.FAILED and "550" in survey.reason
+
+
+def test_smtp_down_is_retried_then_failed(config, make_rt, queue, sink, zendesk_api):
+    config.write(smtp_port=1)
+    clock = Clock()
+    rt = make_rt(clock=clock)
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    for _ in range(3):
+        clock.advance(5)
+        tick(rt)
+        queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.FAILED and "cannot reach the mail server" in survey.reason
+    assert survey.attempts == 3  # max_attempts in the test configuration
+
+
+def test_no_requester_email_is_skipped(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api, email=None)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.SKIPPED and "e-mail" in survey.reason
+
+
+def test_dry_run_decides_and_sends_nothing(config, make_rt, queue, sink, zendesk_api):
+    config.write(extra="dry_run = true\n", smtp_port=sink.port)
+    rt = make_rt()
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.SKIPPED and "dry run" in survey.reason and sink.messages == []
+
+
+def test_concurrent_sends_of_one_survey_send_one_mail(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt, limit=1)  # process the event only
+    [(task, survey_id)] = list(queue.items)
+    threads = [threading.Thread(target=send_survey, args=(rt, survey_id)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(sink.messages) == 1 and surveys(rt)[0].state == SurveyState.SENT
+
+
+def test_a_worker_dying_after_the_handover_leaves_the_survey_uncertain(config, make_rt, queue, sink, zendesk_api):
+    clock = Clock()
+    rt = make_rt(clock=clock)
+    mock_ticket(zendesk_api, status="solved")
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt, limit=1)
+    [(_, survey_id)] = list(queue.items)
+    # A worker claimed it and handed it to the mail server, then died before recording it.
+    with rt.transaction() as s:
+        s.execute(update(Survey).where(Survey.id == survey_id).values(
+            state=SurveyState.SENDING, attempts=1, lease_until=clock.now + timedelta(seconds=5)))
+    clock.advance(6)
+    assert tick(rt)["uncertain"] == 1
+    assert send_survey(rt, survey_id) is None
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.UNCERTAIN and sink.messages == []
+
+
+def test_a_worker_dying_before_the_handover_is_retried(config, make_rt, queue, sink, zendesk_api):
+    clock = Clock()
+    rt = make_rt(clock=clock)
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt, limit=1)
+    [(_, survey_id)] = list(queue.items)
+    with rt.transaction() as s:
+        s.execute(update(Survey).where(Survey.id == survey_id).values(
+            state=SurveyState.PREPARING, attempts=1, lease_until=clock.now + timedelta(seconds=5)))
+    queue.items.clear()
+    assert send_survey(rt, survey_id) is None  # leased by the (dead) worker
+    clock.advance(6)
+    assert tick(rt)["surveys"] == 1
+    queue.drain(rt)
+    assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
+
+
+def test_a_poison_event_is_parked_as_failed_and_replayable(config, make_rt, queue, sink, zendesk_api):
+    clock = Clock()
+    rt = make_rt(clock=clock)
+    [event_id] = receive(rt, "status_changed_solved.json", "inv-1")
+    with rt.transaction() as s:  # a stored event the handler cannot process
+        s.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(status="bogus"))
+    for _ in range(3):
+        queue.drain(rt)
+        clock.advance(1)
+        tick(rt)
+    [event] = events(rt)
+    assert event.state == EventState.FAILED and event.attempts == 3 and "bogus" in event.error
+    assert process_event(rt, event_id) is None  # failed events are not picked up again by themselves
+    with rt.transaction() as s:
+        s.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(status="solved"))
+    from ces.worker.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["events", "replay", str(event_id)])
+    assert exit_.value.code == 0
+    mock_ticket(zendesk_api)
+    queue.drain(rt)  # the replay enqueued through the configured broker; the scheduler would too
+    clock.advance(1)
+    tick(rt)
+    queue.drain(rt)
+    assert events(rt)[0].state == EventState.DONE and surveys(rt)[0].state == SurveyState.SENT

@@ -1,0 +1,394 @@
+"""`ces`: run the service and look after it. Errors are one line; exit 0 fine, 1 problems, 2 usage."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timezone
+from enum import Enum
+from typing import Optional
+
+import structlog
+import typer
+from ces.config import ConfigError, Settings, load_settings
+from ces.config.settings import check_settings, config_source
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="ces-worker: Customer Effort Score surveys after every solved ticket.")
+config_app = typer.Typer(no_args_is_help=True, help="Check the configuration.")
+connectors_app = typer.Typer(no_args_is_help=True, help="Helpdesk connectors: list, test, setup steps.")
+surveys_app = typer.Typer(help="Surveys: list them (with --failed, the ones that need a look).")
+events_app = typer.Typer(help="Stored webhook events: list them, replay a failed one.")
+app.add_typer(config_app, name="config")
+app.add_typer(connectors_app, name="connectors")
+app.add_typer(surveys_app, name="surveys")
+app.add_typer(events_app, name="events")
+
+
+class CliError(Exception):
+    """One line for the admin; exit code 1."""
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FORMAT = typer.Option(Format.table, "--format", help="table, json or csv")
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _runtime(check_schema: bool = True):
+    from ces.worker import logs
+    from ces.worker.db.migrate import require_current
+    from ces.worker.runtime import Runtime, set_runtime
+
+    settings = _settings()
+    logs.configure(settings.log_level)
+    rt = Runtime(settings)
+    if check_schema:
+        require_current(rt.engine)
+    set_runtime(rt)
+    return rt
+
+
+def _out(text: str) -> None:
+    typer.echo(text)
+
+
+@app.callback()
+def _main(config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML file (else CES_CONFIG)")):
+    if config:
+        os.environ["CES_CONFIG"] = config
+
+
+# --- running ------------------------------------------------------------------------------------
+@app.command()
+def migrate():
+    """Create or upgrade the database schema (Alembic)."""
+    from ces.worker.db.migrate import upgrade
+
+    rt = _runtime(check_schema=False)
+    before, after = upgrade(rt.engine)
+    _out(f"database schema at {after}" + (" (was " + (before or "empty") + ")" if before != after else ", up to date"))
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
+          port: int = typer.Option(8000, help="port to listen on")):
+    """Run the HTTP server (webhooks, survey pages, health, metrics)."""
+    import uvicorn
+    from ces.worker.web.app import create_app
+
+    rt = _runtime()
+    uvicorn.run(create_app(rt), host=host, port=port, access_log=False, log_config=None,
+                lifespan="on", timeout_graceful_shutdown=5)
+
+
+@app.command()
+def worker(concurrency: Optional[int] = typer.Option(None, help="tasks at once (default from [worker])"),
+           pool: Optional[str] = typer.Option(None, help="threads, prefork or solo (default from [worker])")):
+    """Run a Celery worker; start as many as you like, on any machine."""
+    import socket
+
+    from celery.signals import worker_process_init
+    from ces.worker.celery_app import make_celery
+
+    rt = _runtime()
+    settings = rt.settings
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        import warnings
+
+        from celery.exceptions import SecurityWarning
+
+        warnings.filterwarnings("ignore", category=SecurityWarning)
+        structlog.get_logger("ces.worker").warning("running_as_root", advice="run workers as an unprivileged user")
+
+    @worker_process_init.connect(weak=False)
+    def _after_fork(**_):
+        rt.engine.dispose(close=False)  # a forked child must not share the parent's connections
+
+    celery = make_celery(settings)
+    celery.worker_main(["--quiet", "worker", "-Q", settings.queue, "-P", pool or settings.worker.pool,
+                        "-c", str(concurrency or settings.worker.concurrency), "-l", settings.log_level,
+                        "-n", f"ces-{os.getpid()}@{socket.gethostname()}",
+                        "--without-gossip", "--without-mingle", "--without-heartbeat"])
+
+
+@app.command()
+def scheduler():
+    """Run the scheduler: exactly one per installation."""
+    from ces.worker import scheduler as sched
+
+    rt = _runtime()
+    stop = _stop_on_signals()
+    sched.run(rt, stop)
+
+
+def _stop_on_signals():
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _no_config() -> bool:
+    return not os.environ.get("CES_CONFIG")
+
+
+@app.command()
+def up(host: str = typer.Option("127.0.0.1", help="address to listen on"),
+       port: int = typer.Option(8000, help="port to listen on")):
+    """Server, worker and scheduler on this machine in one command (with no config: the demo)."""
+    if _no_config():
+        _out("No configuration (CES_CONFIG is not set): running the demo. See README to configure.")
+        return demo(keep=False, port=port, tickets=None)
+    from ces.worker.db.migrate import upgrade
+
+    rt = _runtime(check_schema=False)
+    upgrade(rt.engine)
+    rt.close()
+    sys.exit(supervise([["serve", "--host", host, "--port", str(port)], ["worker"], ["scheduler"]]))
+
+
+def supervise(commands: list[list[str]], env: dict | None = None) -> int:
+    """Run `ces <command>` children; when one stops, or on Ctrl-C, stop them all."""
+    children = [subprocess.Popen([sys.executable, "-m", "ces.worker.cli", *cmd], env=env) for cmd in commands]
+    stop = _stop_on_signals()
+    code = 0
+    try:
+        while not stop.is_set():
+            exited = [c for c in children if c.poll() is not None]
+            if exited:
+                code = exited[0].returncode or 0
+                break
+            stop.wait(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + 15
+        for child in children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return code
+
+
+@app.command()
+def demo(keep: bool = typer.Option(False, "--keep", help="leave everything running to click around"),
+         port: int = typer.Option(8000, help="port of the demo's HTTP server"),
+         tickets: Optional[int] = typer.Option(None, help="how many tickets the simulated Zendesk solves")):
+    """A simulated Zendesk solves tickets; customers answer; prints `ces report`."""
+    from ces.worker.demo.run import run_demo
+
+    sys.exit(run_demo(keep=keep, port=port, tickets=tickets))
+
+
+# --- configuration ------------------------------------------------------------------------------
+@config_app.command("check")
+def config_check():
+    """Validate the configuration: one line per problem, naming file, key and fix."""
+    try:
+        settings = _settings()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(1) from None
+    problems = check_settings(settings)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        raise typer.Exit(1)
+    _out(f"{config_source()}: configuration is valid ({len(settings.connectors)} connector(s))")
+
+
+# --- connectors ---------------------------------------------------------------------------------
+def _connector(rt, connector_id: str):
+    conn = rt.connector(connector_id)
+    if conn is None:
+        known = ", ".join(rt.connectors) or "none configured"
+        raise CliError(f"no connector {connector_id!r} (known: {known})")
+    return conn
+
+
+@connectors_app.command("list")
+def connectors_list(fmt: Format = FORMAT):
+    """Connectors with their webhook URL, state, last event and last error."""
+    from ces.worker import listing
+    from ces.worker.db.models import EventState, WebhookEvent
+    from sqlalchemy import func
+
+    rt = _runtime()
+    rows = []
+    with rt.transaction() as s:
+        for conn in rt.connectors.values():
+            last = s.scalar(select(func.max(WebhookEvent.received_at)).where(WebhookEvent.connector_id == conn.id))
+            error = s.execute(select(WebhookEvent.error, WebhookEvent.received_at)
+                              .where(WebhookEvent.connector_id == conn.id, WebhookEvent.state == EventState.FAILED)
+                              .order_by(WebhookEvent.id.desc()).limit(1)).first()
+            mode = "disabled" if not conn.settings.enabled else ("dry-run" if conn.settings.dry_run else "enabled")
+            rows.append(dict(id=conn.id, kind=conn.kind, webhook_url=conn.webhook_url, mode=mode,
+                             last_event=last, last_error=error[0][:120] if error else None))
+    _out(listing.render(rows, ["id", "kind", "webhook_url", "mode", "last_event", "last_error"], fmt.value))
+
+
+@connectors_app.command("setup")
+def connectors_setup(connector_id: str):
+    """Print the webhook URL and the exact steps to take in the helpdesk."""
+    rt = _runtime(check_schema=False)
+    _out(_connector(rt, connector_id).setup_instructions())
+
+
+@connectors_app.command("test")
+def connectors_test(connector_id: str):
+    """Call the helpdesk with the configured credentials and say what works."""
+    rt = _runtime(check_schema=False)
+    conn = _connector(rt, connector_id)
+    results = conn.check()
+    for r in results:
+        _out(f"{'ok  ' if r.ok else 'FAIL'}  {r.name}: {r.detail}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+# --- reports and listings -----------------------------------------------------------------------
+def _date(value: Optional[str], name: str) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-01-31", param_hint=name) from None
+
+
+@app.command()
+def report(since: Optional[str] = typer.Option(None, help="first day, UTC (default: 30 days ago)"),
+           until: Optional[str] = typer.Option(None, help="day after the last, UTC, exclusive (default: tomorrow)"),
+           scale: str = typer.Option("ces7", help="ces7 or effort5 (never mixed)"),
+           by: Optional[str] = typer.Option(None, help="connector, channel, group, agent or week"),
+           fmt: Format = FORMAT):
+    """Surveys sent, responses, response rate, CES (share of 5-7) and mean."""
+    from ces.worker import listing
+    from ces.worker.reports import GROUPS, ces_report, default_range
+
+    if scale not in ("ces7", "effort5"):
+        raise typer.BadParameter("use ces7 or effort5", param_hint="--scale")
+    if by is not None and by not in GROUPS:
+        raise typer.BadParameter(f"use one of {', '.join(GROUPS)}", param_hint="--by")
+    d_since, d_until = default_range(datetime.now(timezone.utc).date())
+    d_since = _date(since, "--since") or d_since
+    d_until = _date(until, "--until") or d_until
+    if d_until <= d_since:
+        raise typer.BadParameter("--until must be after --since", param_hint="--until")
+    rt = _runtime()
+    result = ces_report(rt, d_since, d_until, scale=scale, by=by)
+    columns = ([by] if by else []) + ["surveys_sent", "responses", "response_rate", "ces", "mean"]
+    text = listing.render(result["rows"], columns, fmt.value, json_obj=result)
+    if fmt == Format.table:
+        text = f"CES report {result['since']} to {result['until']} (exclusive), scale {scale}\n{text}"
+    _out(text)
+
+
+@surveys_app.callback(invoke_without_command=True)
+def surveys(ctx: typer.Context, failed: bool = typer.Option(False, "--failed", help="only failed and uncertain"),
+            limit: int = typer.Option(50, help="how many, newest first"), fmt: Format = FORMAT):
+    """Surveys with their state and reason, newest first."""
+    if ctx.invoked_subcommand:
+        return
+    from ces.worker import listing
+    from ces.worker.db.models import Survey, SurveyState
+
+    rt = _runtime()
+    with rt.transaction() as s:
+        stmt = select(Survey).order_by(Survey.id.desc()).limit(limit)
+        if failed:
+            stmt = stmt.where(Survey.state.in_(SurveyState.PROBLEMS))
+        rows = [dict(id=v.id, connector=v.connector_id, ticket=v.ticket_external_id, state=v.state,
+                     to=v.email, created=v.created_at, sent=v.sent_at, attempts=v.attempts, reason=v.reason)
+                for v in s.scalars(stmt)]
+    _out(listing.render(rows, ["id", "connector", "ticket", "state", "to", "created", "sent", "attempts", "reason"],
+                        fmt.value))
+
+
+@events_app.callback(invoke_without_command=True)
+def events(ctx: typer.Context, failed: bool = typer.Option(False, "--failed", help="only failed events"),
+           limit: int = typer.Option(50, help="how many, newest first"), fmt: Format = FORMAT):
+    """Stored webhook events with their state and outcome, newest first."""
+    if ctx.invoked_subcommand:
+        return
+    from ces.worker import listing
+    from ces.worker.db.models import EventState, WebhookEvent
+
+    rt = _runtime()
+    with rt.transaction() as s:
+        stmt = select(WebhookEvent).order_by(WebhookEvent.id.desc()).limit(limit)
+        if failed:
+            stmt = stmt.where(WebhookEvent.state == EventState.FAILED)
+        rows = [dict(id=e.id, connector=e.connector_id, ticket=e.ticket_id, event=e.summary, state=e.state,
+                     attempts=e.attempts, received=e.received_at,
+                     outcome=(e.error or e.outcome or "")[:160] or None)
+                for e in s.scalars(stmt)]
+    _out(listing.render(rows, ["id", "connector", "ticket", "event", "state", "attempts", "received", "outcome"],
+                        fmt.value))
+
+
+@events_app.command("replay")
+def events_replay(event_id: int):
+    """Process a failed (or done) event again; duplicates of its effects are still prevented."""
+    from ces.worker.db.models import EventState, WebhookEvent
+    from ces.worker.intake import PROCESS_EVENT
+
+    rt = _runtime()
+    now = rt.now()
+    with rt.transaction() as s:
+        event = s.get(WebhookEvent, event_id)
+        if event is None:
+            raise CliError(f"no event {event_id}")
+        if event.state in EventState.PENDING:
+            raise CliError(f"event {event_id} is {event.state} already")
+        if event.state == EventState.IGNORED:
+            raise CliError(f"event {event_id} was ignored ({event.outcome}); nothing to replay")
+        event.state, event.attempts, event.error, event.next_try_at = EventState.RECEIVED, 0, None, now
+    queued = rt.enqueue(PROCESS_EVENT, event_id)
+    _out(f"event {event_id} queued again" + ("" if queued else " (broker down: the scheduler will enqueue it)"))
+
+
+# --- entry point --------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    """Usage errors are Typer's (exit 2); every other error is one line and exit 1, no traceback."""
+    from ces.worker.db.migrate import SchemaBehind
+
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="ces", standalone_mode=True)
+    except (CliError, SchemaBehind) as exc:
+        message = f"ces: {exc}"
+    except ConfigError as exc:
+        message = f"ces: configuration: {exc}"
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if getattr(exc, "orig", None) else type(exc).__name__
+        message = f"ces: database: {reason}"
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        message = f"ces: unexpected error: {type(exc).__name__}: {detail}"
+    typer.echo(message, err=True)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""What is stored. The rows are the truth; Celery messages only carry their ids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ces.worker.db.types import UTCDateTime
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class EventState:
+    RECEIVED = "received"  # stored, waiting for a worker
+    PROCESSING = "processing"  # claimed by a worker until lease_until
+    DONE = "done"
+    IGNORED = "ignored"  # nothing to do (irrelevant event, our own change)
+    FAILED = "failed"  # gave up after max attempts; `ces events replay ID` retries it
+
+    PENDING = (RECEIVED, PROCESSING)
+
+
+class WebhookEvent(Base):
+    """One event from one webhook delivery: the outbox that nothing accepted is lost from."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("connector_id", "delivery_id", name="uq_webhook_events_delivery"),
+        Index("ix_webhook_events_pending", "next_try_at",
+              postgresql_where=text("state IN ('received', 'processing')"),
+              sqlite_where=text("state IN ('received', 'processing')")),
+        Index("ix_webhook_events_ticket", "connector_id", "ticket_id"),
+        Index("ix_webhook_events_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connector_id: Mapped[str] = mapped_column(String(64))
+    delivery_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    ticket_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str | None] = mapped_column(String(16))
+    previous_status: Mapped[str | None] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(String(200), default="")
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any] | None]
+    state: Mapped[str] = mapped_column(String(16), default=EventState.RECEIVED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    # When the scheduler should (re)enqueue it if no worker has taken it by then: the safety net
+    # for a push lost while Redis was down, and the time of the next try after a failure.
+    next_try_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(300))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Ticket(Base):
+    """What we know of a helpdesk ticket's lifecycle: its solves and reopens."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("connector_id", "external_id", name="uq_tickets_external"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connector_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str | None] = mapped_column(String(16))
+    status_at: Mapped[datetime | None]  # when the last applied status change happened
+    solve_count: Mapped[int] = mapped_column(Integer, default=0)
+    open_solve: Mapped[int | None] = mapped_column(Integer)  # number of the solve not yet reopened
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Solve(Base):
+    """One resolution of a ticket: (connector, ticket, number). At most one survey each."""
+
+    __tablename__ = "solves"
+    __table_args__ = (UniqueConstraint("ticket_pk", "number", name="uq_solves_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    solved_at: Mapped[datetime]
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id", ondelete="SET NULL"))
+    reopened_at: Mapped[datetime | None]
+
+
+class SurveyState:
+    PENDING = "pending"  # waiting for send_after
+    PREPARING = "preparing"  # claimed by a worker until lease_until; nothing sent yet
+    SENDING = "sending"  # handed to the mail server; a crash here leaves it uncertain
+    SENT = "sent"
+    UNCERTAIN = "uncertain"  # may or may not have been delivered: never resent automatically
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the ticket was reopened before the send
+    SKIPPED = "skipped"  # policy said no (reason says why)
+
+    OPEN = (PENDING, PREPARING, SENDING)
+    PROBLEMS = (FAILED, UNCERTAIN)
+
+
+class Survey(Base):
+    __tablename__ = "surveys"
+    __table_args__ = (
+        Index("ix_surveys_due", "next_try_at",
+              postgresql_where=text("state IN ('pending', 'preparing', 'sending')"),
+              sqlite_where=text("state IN ('pending', 'preparing', 'sending')")),
+        Index("ix_surveys_sent_at", "sent_at"),
+        Index("ix_surveys_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    solve_id: Mapped[int] = mapped_column(ForeignKey("solves.id", ondelete="CASCADE"), unique=True)
+    connector_id: Mapped[str] = mapped_column(String(64))
+    ticket_external_id: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default=SurveyState.PENDING)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    scale: Mapped[str] = mapped_column(String(8))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    # Snapshot at send time, so a later reassignment never orphans the score.
+    email: Mapped[str | None] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    group_name: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    ticket_url: Mapped[str | None] = mapped_column(String(500))
+    send_after: Mapped[datetime]  # not before
+    lease_until: Mapped[datetime | None]
+    next_try_at: Mapped[datetime | None]  # as on webhook_events
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(300))
+
+
+class SurveyAttempt(Base):
+    """Every try at sending a survey, whatever came of it."""
+
+    __tablename__ = "survey_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), unique=True)
+    scale: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    changes: Mapped[int] = mapped_column(Integer, default=0)

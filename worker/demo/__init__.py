@@ -1,0 +1,1 @@
+"""`ces demo`: the real service against a simulated Zendesk and a local mail sink."""

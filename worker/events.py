@@ -1,0 +1,136 @@
+"""What a stored webhook event does to a ticket: solves, closes, reopens.
+
+A solve is (connector, ticket, solve number). SOLVED starts a solve unless one is already open
+(the same solve told twice, e.g. by a trigger and an event subscription); CLOSED counts only when
+no solve was recorded since the last reopen (Zendesk closes solved tickets by itself); a change
+away from solved on a ticket with an open solve is a reopen, which cancels a survey not yet sent.
+Events can arrive out of order: a status change older than the last one applied is recorded
+and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+from ces.connectors.models import RESOLVED, EventKind, Status
+from ces.worker.claims import claim
+from ces.worker.db.models import EventState, Solve, Survey, SurveyState, Ticket, WebhookEvent
+from ces.worker.retry import GiveUp, decide
+from ces.worker.runtime import Runtime
+from ces.worker.surveys.create import SEND_SURVEY, create_survey
+from ces.worker.tickets import lock_ticket
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+log = structlog.get_logger("ces.events")
+
+
+def process_event(rt: Runtime, event_id: int) -> str | None:
+    """Apply one stored event exactly once; returns its outcome, or None if another worker has it."""
+    now = rt.now()
+    with rt.transaction() as s:
+        attempt = claim(s, WebhookEvent, event_id, ready=WebhookEvent.id.isnot(None),
+                        ready_state=EventState.RECEIVED, working_state=EventState.PROCESSING,
+                        now=now, lease_seconds=rt.settings.worker.lease_seconds)
+    if attempt is None:
+        return None
+    due_now: list[int] = []
+    try:
+        with rt.transaction() as s:
+            event = s.get(WebhookEvent, event_id)
+            outcome, due_now = apply_event(rt, s, event)
+            event.state = EventState.IGNORED if outcome.startswith("ignored") else EventState.DONE
+            event.outcome, event.error = outcome[:300], None
+            event.processed_at, event.lease_until, event.next_try_at = rt.now(), None, None
+    except Exception as exc:
+        _failed(rt, event_id, attempt, exc)
+        return None
+    for survey_id in due_now:
+        rt.enqueue(SEND_SURVEY, survey_id)
+    log.info("event_processed", event_id=event_id, outcome=outcome)
+    return outcome
+
+
+def _failed(rt: Runtime, event_id: int, attempt: int, exc: Exception) -> None:
+    decision = decide(attempt, exc, rt.settings.worker)
+    now = rt.now()
+    detail = f"{type(exc).__name__}: {exc}"[:2000]
+    log.warning("event_failed", event_id=event_id, attempt=attempt, error=type(exc).__name__,
+                gave_up=isinstance(decision, GiveUp))
+    values = dict(error=detail, lease_until=None)
+    if isinstance(decision, GiveUp):
+        values.update(state=EventState.FAILED, next_try_at=None, processed_at=now,
+                      outcome=f"failed after {attempt} attempts")
+    else:
+        values.update(state=EventState.RECEIVED, next_try_at=now + timedelta(seconds=decision.delay))
+    with rt.transaction() as s:
+        s.execute(update(WebhookEvent).where(WebhookEvent.id == event_id,
+                                             WebhookEvent.state == EventState.PROCESSING).values(**values))
+
+
+def apply_event(rt: Runtime, s: Session, event: WebhookEvent) -> tuple[str, list[int]]:
+    """Change the ticket's lifecycle; returns (outcome, ids of surveys due now)."""
+    conn = rt.connector(event.connector_id)
+    if conn is None:
+        return "ignored: connector no longer configured", []
+    if event.kind != EventKind.STATUS or not event.ticket_id or not event.status:
+        return "ignored: not a status change", []
+    own = getattr(conn.settings, "api_user_id", None)
+    if own and event.actor_id == own:
+        return "ignored: change made by ces-worker's own API user", []
+
+    ticket = lock_ticket(s, event.connector_id, event.ticket_id, rt.now())
+    status = Status(event.status)
+    if ticket.status_at and event.occurred_at < ticket.status_at and ticket.status != status.value:
+        return f"stale: a later status ({ticket.status}) was already applied", []
+
+    if (status not in RESOLVED and ticket.open_solve is not None and event.previous_status
+            and Status(event.previous_status) not in RESOLVED):
+        # e.g. open → pending, told after the solve that followed it: not a reopen.
+        return f"status {event.previous_status} → {status.value} is from before solve #{ticket.open_solve}", []
+    if ticket.status != status.value:
+        ticket.status, ticket.status_at = status.value, event.occurred_at
+    ticket.updated_at = rt.now()
+
+    if status in RESOLVED:
+        if ticket.open_solve is not None:
+            return f"solve #{ticket.open_solve} already recorded", []
+        return _new_solve(rt, s, ticket, event)
+    if status == Status.DELETED:
+        cancelled = _cancel_open_surveys(s, ticket, "ticket deleted in the helpdesk")
+        ticket.open_solve = None
+        return f"ticket deleted{'; survey cancelled' if cancelled else ''}", []
+    if ticket.open_solve is None:
+        return f"status {status.value}; no solve to reopen", []
+    return _reopen(s, ticket, event), []
+
+
+def _new_solve(rt: Runtime, s: Session, ticket: Ticket, event: WebhookEvent) -> tuple[str, list[int]]:
+    number = ticket.solve_count + 1
+    solve = Solve(ticket_pk=ticket.id, number=number, solved_at=event.occurred_at, event_id=event.id)
+    s.add(solve)
+    ticket.solve_count, ticket.open_solve = number, number
+    s.flush()
+    survey = create_survey(rt, s, ticket, solve)
+    due = [survey.id] if survey.state == SurveyState.PENDING and survey.send_after <= rt.now() else []
+    how = "survey due now" if due else (f"survey {survey.state}" + (f": {survey.reason}" if survey.reason else ""))
+    return f"solve #{number} recorded; {how}", due
+
+
+def _reopen(s: Session, ticket: Ticket, event: WebhookEvent) -> str:
+    number = ticket.open_solve
+    s.execute(update(Solve).where(Solve.ticket_pk == ticket.id, Solve.number == number)
+              .values(reopened_at=event.occurred_at))
+    ticket.open_solve = None
+    ticket.reopen_count += 1
+    cancelled = _cancel_open_surveys(s, ticket, "ticket reopened before the survey was sent")
+    return f"reopen after solve #{number}" + ("; survey cancelled" if cancelled else "")
+
+
+def _cancel_open_surveys(s: Session, ticket: Ticket, reason: str) -> int:
+    solve_ids = select(Solve.id).where(Solve.ticket_pk == ticket.id)
+    return s.execute(update(Survey).where(Survey.solve_id.in_(solve_ids),
+                                          Survey.state.in_([SurveyState.PENDING, SurveyState.PREPARING]))
+                     .values(state=SurveyState.CANCELLED, reason=reason, lease_until=None,
+                             next_try_at=None)).rowcount

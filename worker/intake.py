@@ -1,0 +1,165 @@
+"""Intake: verify → parse → store (the stored event is the outbox) → answer → enqueue.
+
+Webhooks that arrive together share one transaction: requests hand their rows to one writer,
+which inserts everything waiting in one multi-row INSERT … ON CONFLICT DO NOTHING and commits
+once. A 2xx still means "in the database"; the commit is simply shared (group commit). The push
+to the broker happens after the answer and is best effort: the scheduler enqueues what it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from ces.connectors.models import EventKind, TicketEvent
+from ces.worker.db.models import EventState, WebhookEvent
+from ces.worker.runtime import Runtime
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+log = structlog.get_logger("ces.intake")
+
+PROCESS_EVENT = "ces.process_event"
+
+
+class DatabaseUnavailable(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    status: str  # accepted | duplicate | ignored
+    events: int  # events newly stored by this request
+
+    @property
+    def http_status(self) -> int:
+        return 202 if self.events else 200
+
+
+def event_row(connector_id: str, event: TicketEvent, received_at: datetime, requeue_after: float) -> dict[str, Any]:
+    ignored = event.kind == EventKind.IGNORED
+    return {
+        "connector_id": connector_id,
+        "delivery_id": event.delivery_id[:255],
+        "kind": event.kind.value,
+        "ticket_id": event.ticket_id,
+        "status": event.status.value if event.status else None,
+        "previous_status": event.previous_status.value if event.previous_status else None,
+        "actor_id": event.actor_id,
+        "summary": event.summary[:200],
+        "occurred_at": event.occurred_at,
+        "received_at": received_at,
+        "payload": event.payload,
+        "state": EventState.IGNORED if ignored else EventState.RECEIVED,
+        "attempts": 0,
+        "next_try_at": None if ignored else received_at + timedelta(seconds=requeue_after),
+        "outcome": "nothing to do for this event" if ignored else None,
+    }
+
+
+def insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Insert the rows whose (connector, delivery) is new; return the new ids by that key."""
+    if not rows:
+        return {}
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    stmt = (dialect.insert(WebhookEvent).values(rows)
+            .on_conflict_do_nothing(index_elements=["connector_id", "delivery_id"])
+            .returning(WebhookEvent.id, WebhookEvent.connector_id, WebhookEvent.delivery_id))
+    return {(c, d): i for i, c, d in session.execute(stmt)}
+
+
+def store_batch(rt: Runtime, batch: list[list[dict[str, Any]]]) -> list[list[int | None]]:
+    """One transaction for several requests. For each request, each row's new id or None (a duplicate)."""
+    first: dict[tuple[str, str], tuple[int, int]] = {}
+    unique_rows = []
+    for r, rows in enumerate(batch):
+        for k, row in enumerate(rows):
+            key = (row["connector_id"], row["delivery_id"])
+            if key not in first:
+                first[key] = (r, k)
+                unique_rows.append(row)
+    with rt.transaction() as session:
+        new = insert_new(session, unique_rows)
+    out = []
+    for r, rows in enumerate(batch):
+        ids = []
+        for k, row in enumerate(rows):
+            key = (row["connector_id"], row["delivery_id"])
+            ids.append(new.get(key) if first[key] == (r, k) else None)
+        out.append(ids)
+    return out
+
+
+def result_of(rows: list[dict[str, Any]], ids: list[int | None]) -> IntakeResult:
+    new = [row for row, i in zip(rows, ids) if i is not None]
+    if not new:
+        return IntakeResult("duplicate" if rows else "ignored", 0)
+    if all(row["state"] == EventState.IGNORED for row in new):
+        return IntakeResult("ignored", len(new))
+    return IntakeResult("accepted", len(new))
+
+
+class EventWriter:
+    """Shares one commit among the webhooks waiting at the same moment."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self._queue: asyncio.Queue | None = None
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="ces-intake-db")
+        self._push = ThreadPoolExecutor(1, thread_name_prefix="ces-intake-push")
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(), name="ces-event-writer")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._db.shutdown(wait=True)
+        self._push.shutdown(wait=True)
+
+    async def submit(self, rows: list[dict[str, Any]]) -> list[int | None]:
+        assert self._queue is not None, "EventWriter.start() was not awaited"
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((rows, future))
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.rt.settings.intake.db_timeout_seconds)
+        except asyncio.TimeoutError:
+            raise DatabaseUnavailable("the database did not answer in time") from None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        limit = self.rt.settings.intake.batch_max
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < limit:
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await loop.run_in_executor(self._db, store_batch, self.rt, [rows for rows, _ in batch])
+            except Exception as exc:
+                log.warning("intake_store_failed", error=type(exc).__name__, requests=len(batch))
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(DatabaseUnavailable(type(exc).__name__))
+                continue
+            new_ids = []
+            for (rows, fut), ids in zip(batch, results):
+                if not fut.done():
+                    fut.set_result(ids)
+                new_ids += [i for row, i in zip(rows, ids) if i is not None and row["state"] == EventState.RECEIVED]
+            if new_ids:
+                self._push.submit(self._enqueue, new_ids)
+
+    def _enqueue(self, ids: list[int]) -> None:
+        for event_id in ids:
+            if not self.rt.enqueue(PROCESS_EVENT, event_id):
+                break  # the broker is down: the scheduler picks these up once it is back

@@ -1,0 +1,94 @@
+"""SMTP delivery that tells apart the three outcomes that matter for "exactly once":
+not delivered (safe to retry), refused (the server's code says whether to retry), and uncertain
+(the connection broke after the message was handed over: never resent automatically)."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from email.message import EmailMessage
+
+from ces.config.models import SmtpSettings
+from ces.worker.retry import Permanent, Transient
+
+
+class MailRefused(Exception):
+    def __init__(self, code: int, detail: str):
+        self.code, self.detail = code, detail
+        super().__init__(f"{code} {detail}")
+
+
+class MailNotSent(Transient):
+    """Nothing was handed over (connection refused, timeout before DATA…)."""
+
+
+class MailRefusedTemporarily(Transient):
+    pass
+
+
+class MailRefusedPermanently(Permanent):
+    pass
+
+
+class MailUncertain(Exception):
+    """The server may have accepted the message."""
+
+
+def _refused(code: int, text: bytes | str) -> Exception:
+    detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    detail = f"mail server answered {code} {detail}"[:300]
+    return MailRefusedPermanently(detail) if code >= 500 else MailRefusedTemporarily(detail)
+
+
+def send_mail(settings: SmtpSettings, message: EmailMessage) -> None:
+    sender = message["Sender"] or message["From"]
+    recipients = [addr for field in ("To", "Cc", "Bcc") for addr in (message.get_all(field) or [])]
+    try:
+        cls = smtplib.SMTP_SSL if settings.ssl else smtplib.SMTP
+        smtp = cls(settings.host, settings.port, timeout=settings.timeout_seconds)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailNotSent(f"cannot reach the mail server {settings.host}:{settings.port}: "
+                          f"{type(exc).__name__}") from None
+    try:
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            if settings.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            username, password = settings.secret("username"), settings.secret("password")
+            if username and password:
+                smtp.login(username, password)
+            code, text = smtp.mail(_addr(sender))
+            if code != 250:
+                raise _refused(code, text)
+            for rcpt in recipients:
+                code, text = smtp.rcpt(_addr(rcpt))
+                if code not in (250, 251):
+                    raise _refused(code, text)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise MailRefusedPermanently(f"mail server refused the login: {exc.smtp_code}") from None
+        except smtplib.SMTPResponseException as exc:
+            raise _refused(exc.smtp_code, exc.smtp_error) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailNotSent(f"mail server connection failed before the message: {type(exc).__name__}") from None
+        # From here on the message may reach the server: only a clear refusal is definite.
+        try:
+            code, text = smtp.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+        except smtplib.SMTPDataError as exc:
+            raise _refused(exc.smtp_code, exc.smtp_error) from None
+        except (OSError, socket.timeout, smtplib.SMTPException) as exc:
+            raise MailUncertain(f"connection lost while handing over the message: {type(exc).__name__}") from None
+        if code != 250:
+            raise _refused(code, text)
+    finally:
+        try:
+            smtp.quit()
+        except Exception:
+            smtp.close()
+
+
+def _addr(value: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(value)[1] or value

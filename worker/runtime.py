@@ -1,0 +1,87 @@
+"""What a process needs to do its work: settings, database, connectors, the queue, the clock.
+
+Plain domain functions take a Runtime, so that tests build one against the real services and
+call them without Celery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cached_property
+
+import structlog
+from ces.config import Settings, load_settings
+from ces.connectors.base import Connector
+from ces.connectors.http import HttpClient
+from ces.connectors.registry import connector_class
+from ces.worker.db.engine import make_engine, make_sessionmaker
+from ces.worker.db.types import utcnow
+from sqlalchemy.orm import Session
+
+log = structlog.get_logger("ces.runtime")
+
+Enqueue = Callable[[str, int], None]
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, enqueue: Enqueue | None = None,
+                 clock: Callable[[], datetime] = utcnow):
+        self.settings = settings
+        self.engine = make_engine(settings.database_url, connect_timeout=settings.intake.db_timeout_seconds)
+        self.sessions = make_sessionmaker(self.engine)
+        self._enqueue = enqueue
+        self.now = clock
+
+    @cached_property
+    def http(self) -> HttpClient:
+        from ces.worker.ratelimit import RedisRateLimiter
+
+        return HttpClient(self.settings.http, limiter=RedisRateLimiter(self.settings), user_agent="ces-worker")
+
+    @cached_property
+    def connectors(self) -> dict[str, Connector]:
+        return {c.id: connector_class(c.kind)(c, http=self.http, public_url=self.settings.public_url)
+                for c in self.settings.connectors}
+
+    def connector(self, connector_id: str) -> Connector | None:
+        return self.connectors.get(connector_id)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def enqueue(self, task: str, row_id: int) -> bool:
+        """Best effort: a row that is not enqueued now is enqueued by the scheduler later."""
+        try:
+            if self._enqueue is not None:
+                self._enqueue(task, row_id)
+            else:
+                from ces.worker.celery_app import send
+
+                send(self.settings, task, row_id)
+            return True
+        except Exception as exc:  # the broker being down must never lose or fail the caller's work
+            log.warning("enqueue_failed", task=task, id=row_id, error=type(exc).__name__)
+            return False
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """The process-wide runtime, built from the configuration on first use."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings())
+    return _runtime
+
+
+def set_runtime(rt: Runtime | None) -> None:
+    global _runtime
+    _runtime = rt

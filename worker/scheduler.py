@@ -1,0 +1,79 @@
+"""The scheduler (exactly one per installation): every sweep it enqueues what is due.
+
+It is the safety net that makes the broker best effort: events whose push was lost (Redis was
+down), retries whose time has come, delayed surveys, and work whose worker died (lease expired).
+A survey whose worker died after handing it to the mail server is marked uncertain, never resent.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import structlog
+from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
+from ces.worker.intake import PROCESS_EVENT
+from ces.worker.runtime import Runtime
+from ces.worker.surveys.create import SEND_SURVEY
+from sqlalchemy import and_, or_, select, update
+
+log = structlog.get_logger("ces.scheduler")
+
+BATCH = 1000
+
+
+def _due(rt: Runtime, model, ready_state: str, working_state: str, task: str) -> int:
+    now = rt.now()
+    with rt.transaction() as s:
+        ids = s.scalars(select(model.id).where(or_(
+            and_(model.state == ready_state, model.next_try_at <= now),
+            and_(model.state == working_state, model.lease_until < now),
+        )).order_by(model.id).limit(BATCH)).all()
+    sent = []
+    for row_id in ids:
+        if not rt.enqueue(task, row_id):
+            break
+        sent.append(row_id)
+    if sent:
+        with rt.transaction() as s:
+            s.execute(update(model).where(model.id.in_(sent))
+                      .values(next_try_at=now + timedelta(seconds=rt.settings.worker.requeue_after_seconds)))
+    return len(sent)
+
+
+def _abandoned_sends(rt: Runtime) -> int:
+    now = rt.now()
+    reason = "the worker stopped after handing the survey to the mail server; not resent automatically"
+    with rt.transaction() as s:
+        ids = s.scalars(select(Survey.id).where(Survey.state == SurveyState.SENDING, Survey.lease_until < now)
+                        .limit(BATCH)).all()
+        if ids:
+            s.execute(update(Survey).where(Survey.id.in_(ids), Survey.state == SurveyState.SENDING)
+                      .values(state=SurveyState.UNCERTAIN, reason=reason, lease_until=None, next_try_at=None))
+            s.execute(update(SurveyAttempt).where(SurveyAttempt.survey_id.in_(ids),
+                                                  SurveyAttempt.finished_at.is_(None))
+                      .values(outcome=SurveyState.UNCERTAIN, detail=reason, finished_at=now))
+    return len(ids)
+
+
+def tick(rt: Runtime) -> dict[str, int]:
+    done = {
+        "events": _due(rt, WebhookEvent, EventState.RECEIVED, EventState.PROCESSING, PROCESS_EVENT),
+        "surveys": _due(rt, Survey, SurveyState.PENDING, SurveyState.PREPARING, SEND_SURVEY),
+        "uncertain": _abandoned_sends(rt),
+    }
+    if any(done.values()):
+        log.info("scheduler_tick", **done)
+    return done
+
+
+def run(rt: Runtime, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    interval = rt.settings.worker.sweep_interval_seconds
+    log.info("scheduler_started", interval=interval)
+    while not stop.is_set():
+        try:
+            tick(rt)
+        except Exception as exc:  # the database may be down for a while; keep sweeping
+            log.warning("scheduler_tick_failed", error=type(exc).__name__, detail=str(exc)[:200])
+        stop.wait(interval)

@@ -1,0 +1,1 @@
+"""Surveys: created at a solve, sent once, answered with one click."""

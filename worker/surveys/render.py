@@ -1,0 +1,105 @@
+"""Survey mail and pages, rendered in the requester's language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid, parseaddr
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from babel.dates import format_date
+from ces.worker.i18n import direction, translations
+from ces.worker.surveys.scales import Scale
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+TEMPLATE_DIRS = [Path(__file__).parent / "templates", Path(__file__).parent.parent / "web" / "templates"]
+
+# Red to green for ces7 (higher is better); reversed for effort5. Colours pass WCAG AA with white text.
+_COLOURS = ["#b3261e", "#c2410c", "#a16207", "#4b5563", "#3f6212", "#15803d", "#166534"]
+
+
+@cache
+def environment(locale: str) -> Environment:
+    env = Environment(loader=FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
+                      autoescape=select_autoescape(["html"]), extensions=["jinja2.ext.i18n"],
+                      trim_blocks=True, lstrip_blocks=True)
+    env.install_gettext_translations(translations(locale), newstyle=True)
+    return env
+
+
+def gettext_for(locale: str):
+    return translations(locale).gettext
+
+
+def render(template: str, locale: str, **context) -> str:
+    return environment(locale).get_template(template).render(lang=locale, dir=direction(locale), **context)
+
+
+def colours(scale: Scale) -> list[str]:
+    picked = [_COLOURS[round(i * (len(_COLOURS) - 1) / (scale.points - 1))] for i in range(scale.points)]
+    return picked if scale.higher_is_better else picked[::-1]
+
+
+def question(scale: Scale, company: str, locale: str) -> str:
+    _ = gettext_for(locale)
+    if scale.key == "ces7":
+        return _("%(company)s made it easy for me to handle my issue.") % {"company": company}
+    return _("How much effort did you personally have to put forth to handle your request?")
+
+
+def labels(scale: Scale, locale: str) -> list[str]:
+    _ = gettext_for(locale)
+    return [_(label) for label in scale.labels]
+
+
+@dataclass
+class SurveyMail:
+    to_email: str
+    to_name: str | None
+    ticket_id: str
+    subject_line: str | None  # the ticket's subject, shown for context
+    token: str
+    scale: Scale
+    locale: str
+    company: str
+    public_url: str
+    expires_at: datetime
+
+    def link(self, score: int | None = None) -> str:
+        base = f"{self.public_url}/s/{self.token}"
+        return base if score is None else f"{base}/{score}"
+
+    def context(self) -> dict:
+        return dict(
+            name=self.to_name, ticket_id=self.ticket_id, ticket_subject=self.subject_line,
+            question=question(self.scale, self.company, self.locale), company=self.company,
+            options=[dict(score=s, label=lab, colour=c, url=self.link(s))
+                     for s, lab, c in zip(self.scale.scores, labels(self.scale, self.locale), colours(self.scale))],
+            survey_url=self.link(),
+            until=format_date(self.expires_at.date(), format="long", locale=self.locale.replace("-", "_")),
+            scale=self.scale,
+        )
+
+    def subject(self) -> str:
+        _ = gettext_for(self.locale)
+        return _("How easy was it to get help with request #%(ticket)s?") % {"ticket": self.ticket_id}
+
+    def message(self, *, sender: str, reply_to: str | None) -> EmailMessage:
+        ctx = self.context()
+        msg = EmailMessage()
+        msg["Subject"] = self.subject()
+        msg["From"] = sender
+        msg["To"] = formataddr((self.to_name or "", self.to_email))
+        if reply_to:
+            msg["Reply-To"] = reply_to
+        domain = parseaddr(sender)[1].rpartition("@")[2] or urlsplit(self.public_url).hostname or "localhost"
+        msg["Message-ID"] = make_msgid("ces", domain=domain)
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg["Content-Language"] = self.locale
+        msg.set_content(render("email.txt", self.locale, **ctx))
+        msg.add_alternative(render("email.html", self.locale, **ctx), subtype="html")
+        return msg

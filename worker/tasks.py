@@ -1,0 +1,18 @@
+"""Thin Celery tasks: each carries one row id and calls a plain function."""
+
+from __future__ import annotations
+
+from celery import Celery
+from ces.worker.events import process_event
+from ces.worker.runtime import get_runtime
+from ces.worker.surveys.send import send_survey
+
+
+def register_tasks(app: Celery) -> None:
+    @app.task(name="ces.process_event")
+    def process_event_task(event_id: int) -> None:
+        process_event(get_runtime(), event_id)
+
+    @app.task(name="ces.send_survey")
+    def send_survey_task(survey_id: int) -> None:
+        send_survey(get_runtime(), survey_id)

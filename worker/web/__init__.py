@@ -1,0 +1,1 @@
+"""The HTTP app: webhook intake, health, metrics, and the customer's survey pages."""

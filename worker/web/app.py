@@ -1,0 +1,73 @@
+"""The HTTP app. JSON for machines (webhooks, health), HTML for people (survey pages)."""
+
+from __future__ import annotations
+
+import re
+import time
+from contextlib import asynccontextmanager
+
+import structlog
+from ces.worker.intake import EventWriter
+from ces.worker.runtime import Runtime, get_runtime
+from ces.worker.web import health, pages, webhooks
+from ces.worker.web.errors import json_error
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger("ces.http")
+
+# Survey, unsubscribe and alert links carry secrets: access logs show only their shape.
+_TOKEN_PATH = re.compile(r"^/([sua])/[^/]+")
+HTML_PREFIXES = ("/s/", "/u/", "/a/")
+
+
+def redact(path: str) -> str:
+    return _TOKEN_PATH.sub(lambda m: f"/{m.group(1)}/<token>", path)
+
+
+def create_app(rt: Runtime | None = None) -> FastAPI:
+    rt = rt or get_runtime()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        writer = EventWriter(rt)
+        await writer.start()
+        app.state.writer = writer
+        try:
+            yield
+        finally:
+            await writer.stop()
+
+    app = FastAPI(title="ces-worker", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.rt = rt
+    app.include_router(webhooks.router)
+    app.include_router(health.router)
+    app.include_router(pages.router)
+    if rt.settings.demo.mail_dir:
+        from ces.worker.demo.mailview import router as demo_router
+
+        app.include_router(demo_router)
+
+    @app.middleware("http")
+    async def access_log(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info("request", method=request.method, path=redact(request.url.path), status=response.status_code,
+                 ms=round((time.perf_counter() - started) * 1000, 1))
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if request.url.path.startswith(HTML_PREFIXES):
+            return HTMLResponse("<!DOCTYPE html><title>Not found</title><p>Not found.</p>", status_code=exc.status_code)
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return json_error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        return json_error(422, "invalid_request", "; ".join(e.get("msg", "") for e in exc.errors())[:500])
+
+    return app
+
