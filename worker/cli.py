@@ -111,7 +111,7 @@ def worker(concurrency: Optional[int] = typer.Option(None, help="tasks at once (
         from celery.exceptions import SecurityWarning
 
         warnings.filterwarnings("ignore", category=SecurityWarning)
-        structlog.get_logger("ces.worker").warning("running_as_root", advice="run workers as an unprivileged user")
+        structlog.get_logger("ces.worker").info("running_as_root", advice="run workers as an unprivileged user")
 
     @worker_process_init.connect(weak=False)
     def _after_fork(**_):
