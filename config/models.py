@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from ces.config.secrets import EnvRef, SecretsModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ces.config.secrets import EnvRef, SecretsModel
 
 _URL = re.compile(r"^https?://[^\s/?#]+(?::\d+)?(/[^\s?#]*)?$")
 
@@ -81,6 +82,7 @@ class ConnectorSettings(SecretsModel):
     dry_run: bool = False
     base_url: str | None = None
     timestamp_tolerance_seconds: int = Field(300, ge=1)
+    rate_limit_per_minute: int | None = Field(None, ge=1)  # default: the helpdesk's, see its connector
 
     @field_validator("base_url")
     @classmethod

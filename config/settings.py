@@ -7,6 +7,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+
 from ces.config.models import (
     ConnectorSettings,
     DemoSettings,
@@ -18,8 +21,6 @@ from ces.config.models import (
     check_http_url,
 )
 from ces.config.problems import ConfigError, Problem
-from pydantic import Field, PrivateAttr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
 
 class Settings(BaseSettings):

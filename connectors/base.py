@@ -2,25 +2,41 @@
 
 A connector is the only place that knows a helpdesk's wire format. Intake calls verify() and
 parse() on the exact bytes received; tasks call the API methods. Capabilities a helpdesk lacks
-raise Unsupported, and the caller records that instead of failing.
+raise Unsupported, and the caller records that instead of failing. `capabilities` says up front
+what works, for `ces connectors list`, the README table and the alert routes.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import requests
 
 from ces.config.models import ConnectorSettings
 from ces.connectors.errors import Unsupported
 from ces.connectors.http import HttpClient
-from ces.connectors.models import CheckResult, InboundRequest, Ticket, TicketEvent
+from ces.connectors.models import CheckResult, EntryKind, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
+
+# What a connector may be able to do (its `capabilities`):
+TICKET = "ticket"  # fetch_ticket
+HISTORY = "history"  # fetch_history
+RECENT = "recent_tickets"  # recent_tickets
+NOTE = "note"  # post_internal_note
+REPLY = "public_reply"  # post_public_reply
+TAGS = "tags"  # add_tags
+REOPEN = "reopen"  # reopen
+FOLLOWUP = "followup"  # create_followup
 
 
 class Connector(ABC):
     kind: ClassVar[str]
     title: ClassVar[str]  # the helpdesk's name, for people
     Settings: ClassVar[type[ConnectorSettings]]
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    # History the API cannot tell, taken from the webhooks we stored instead.
+    history_from_webhooks: ClassVar[frozenset[EntryKind]] = frozenset()
     default_rate_limit_per_minute: ClassVar[int] = 100
 
     def __init__(self, settings: ConnectorSettings, *, http: HttpClient, public_url: str):
@@ -36,6 +52,32 @@ class Connector(ABC):
     def webhook_url(self) -> str:
         return f"{self.public_url}/webhooks/{self.id}"
 
+    @property
+    def rate_limit(self) -> int:
+        return self.settings.rate_limit_per_minute or self.default_rate_limit_per_minute
+
+    @property
+    def rate_key(self) -> str:
+        """One budget per helpdesk account, whichever connector or worker spends it."""
+        return f"{self.kind}:{self.settings.base_url or self.id}"
+
+    def auth(self) -> dict[str, Any]:
+        """requests keyword arguments that authenticate an API call (headers=… or auth=…)."""
+        return {}
+
+    def request(self, method: str, url: str, *, label: str, **kwargs: Any) -> requests.Response:
+        """An API call through the shared client: timeouts, retries, the shared rate limit, auth."""
+        auth = self.auth()
+        if "headers" in auth and "headers" in kwargs:
+            kwargs["headers"] = {**auth.pop("headers"), **kwargs["headers"]}
+        return self.http.request(method, url, label=f"{self.title} {label}", rate_key=self.rate_key,
+                                 per_minute=self.rate_limit, **auth, **kwargs)
+
+    def is_ours(self, actor_id: str | None) -> bool:
+        """Whether a change was made by ces-worker's own API user (never customer or agent activity)."""
+        own = getattr(self.settings, "api_user_id", None)
+        return bool(own) and actor_id is not None and str(actor_id) == str(own)
+
     # --- intake -------------------------------------------------------------------------------
     @abstractmethod
     def verify(self, request: InboundRequest) -> None:
@@ -46,17 +88,35 @@ class Connector(ABC):
         """Turn a verified request into events; raise Unparseable if it carries no ticket."""
 
     # --- helpdesk API -------------------------------------------------------------------------
-    def fetch_ticket(self, ticket_id: str) -> Ticket:
-        raise Unsupported(f"{self.title} connector cannot fetch tickets")
+    def _unsupported(self, what: str):
+        return Unsupported(f"{self.title} connector cannot {what}")
 
-    def recent_tickets(self, requester_email: str, since: datetime) -> list[Ticket]:
-        raise Unsupported(f"{self.title} connector cannot list a requester's tickets")
+    def fetch_ticket(self, ticket_id: str) -> Ticket:
+        raise self._unsupported("read tickets")
+
+    def fetch_history(self, ticket_id: str) -> TicketHistory:
+        raise self._unsupported("read a ticket's history")
+
+    def recent_tickets(self, requester: Person, since: datetime) -> list[Ticket]:
+        """The requester's tickets created since `since` (any status), newest first."""
+        raise self._unsupported("list a requester's tickets")
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
-        raise Unsupported(f"{self.title} connector cannot post internal notes")
+        raise self._unsupported("post internal notes")
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
-        raise Unsupported(f"{self.title} connector cannot post public replies")
+        raise self._unsupported("post public replies")
+
+    def add_tags(self, ticket_id: str, tags: list[str]) -> None:
+        raise self._unsupported("tag tickets")
+
+    def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
+        """Set the ticket open again (and hand it to `group`, if given) for a follow-up."""
+        raise self._unsupported("reopen tickets")
+
+    def create_followup(self, ticket_id: str, subject: str, text: str) -> str:
+        """A new ticket linked to a closed one; returns its id."""
+        raise self._unsupported("create follow-up tickets")
 
     # --- admin --------------------------------------------------------------------------------
     @abstractmethod
@@ -65,4 +125,4 @@ class Connector(ABC):
 
     def check(self) -> list[CheckResult]:
         """Call the helpdesk with the configured credentials; say plainly what works."""
-        return [CheckResult("api", False, "this connector has no API check")]
+        return [CheckResult("api", False, f"{self.title} connector has no API check")]

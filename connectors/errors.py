@@ -44,6 +44,10 @@ class PermanentApiError(ApiError):
     permanent = True  # 401, 403, 404, other 4xx: retrying changes nothing
 
 
+class TicketLocked(PermanentApiError):
+    """The helpdesk no longer lets us change this ticket (e.g. Zendesk: closed)."""
+
+
 class TransientApiError(ApiError):
     pass  # 5xx, timeouts, connection errors, after the client's own bounded retries
 

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import requests
 import structlog
+from urllib3.exceptions import NewConnectionError
+
 from ces.config.models import HttpSettings
 from ces.connectors.errors import (
     PermanentApiError,
@@ -26,7 +28,6 @@ from ces.connectors.errors import (
     TransientApiError,
     UncertainApiError,
 )
-from urllib3.exceptions import NewConnectionError
 
 log = structlog.get_logger("ces.http")
 

@@ -29,6 +29,21 @@ class EventKind(StrEnum):
     IGNORED = "ignored"  # stored for the record, nothing to do
 
 
+class Actor(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SYSTEM = "system"  # automations, triggers, the helpdesk itself
+    US = "us"  # ces-worker's own API user: never counted as anyone's activity
+
+
+class EntryKind(StrEnum):
+    STATUS = "status"  # value: the new Status, previous: the old one
+    GROUP = "group"  # value: the group (team) now handling the ticket
+    ASSIGNEE = "assignee"  # value: the agent now assigned
+    MESSAGE = "message"  # a message the customer can see, by the customer or an agent
+    NOTE = "note"  # an internal note: not a reply to the customer
+
+
 class Channel(StrEnum):
     EMAIL = "email"
     CHAT = "chat"
@@ -56,6 +71,20 @@ class InboundRequest:
         return self.headers.get(name.lower())
 
 
+class HistoryEntry(BaseModel):
+    """One thing that happened to a ticket, in the order the helpdesk recorded it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    kind: EntryKind
+    actor: Actor = Actor.SYSTEM
+    value: str | None = None
+    previous: str | None = None
+    channel: Channel | None = None  # for messages: the channel it came through
+    source_id: str | None = None  # the helpdesk's own id for this change, if it has one
+
+
 class TicketEvent(BaseModel):
     """One thing that happened to a ticket, as told by a webhook."""
 
@@ -70,6 +99,9 @@ class TicketEvent(BaseModel):
     actor_id: str | None = None
     summary: str = ""  # short description for listings; never the whole payload
     payload: dict[str, Any] | None = None  # kept for replay within the retention window
+    # What the webhook tells of the ticket's history, for helpdesks whose API cannot (Freshdesk's
+    # transfers, the generic connector): stored, then joined with what the API tells.
+    entries: list[HistoryEntry] = []
 
 
 class Person(BaseModel):
@@ -98,6 +130,17 @@ class Ticket(BaseModel):
     updated_at: datetime | None = None
     url: str | None = None  # where an agent opens it
     merged: bool = False
+
+
+class TicketHistory(BaseModel):
+    """What a ticket went through, normalized: the input of every signal."""
+
+    ticket: Ticket
+    entries: list[HistoryEntry] = []
+    # The helpdesk's own counters, used where entries cannot be read (documented keys:
+    # group_stations, assignee_stations, reopens, first_reply_minutes, requester_wait_minutes).
+    counters: dict[str, float] = {}
+    missing: list[str] = []  # what could not be read, and why
 
 
 @dataclass

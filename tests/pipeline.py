@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import select
+
 from ces.connectors.models import InboundRequest
 from ces.worker.db.models import Answer, Survey, WebhookEvent
 from ces.worker.intake import event_row, store_batch
-from sqlalchemy import select
-
 from tests.support import fixture_bytes, fixture_json, zendesk_headers
 
 ZENDESK = "https://acme.zendesk.com"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import requests
 import uvicorn
+
 from ces.connectors.zendesk.connector import sign
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 import requests
-from ces.worker.db.models import Survey
-from ces.worker.web.app import create_app
 from sqlalchemy import update
 
+from ces.worker.db.models import Survey
+from ces.worker.web.app import create_app
 from tests.pipeline import answers, mock_ticket, receive, surveys
 from tests.support import ServedApp
 

@@ -13,8 +13,8 @@ import time
 
 import pytest
 import requests
-from ces.connectors.zendesk.simulator import ZendeskSimulator
 
+from ces.connectors.zendesk.simulator import ZendeskSimulator
 from tests.support import ZENDESK_SECRET, ZENDESK_TOKEN, wait_until
 
 pytestmark = pytest.mark.slow

@@ -5,10 +5,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from ces.worker.db.models import EventState, WebhookEvent
-from ces.worker.web.app import create_app
 from sqlalchemy import select
 
+from ces.worker.db.models import EventState, WebhookEvent
+from ces.worker.web.app import create_app
 from tests.support import ServedApp, fixture_bytes, wait_until, zendesk_headers
 
 PATH = "/webhooks/zendesk-main"

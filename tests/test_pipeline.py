@@ -8,12 +8,12 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
+
 from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.events import process_event
 from ces.worker.scheduler import tick
 from ces.worker.surveys.send import send_survey
-from sqlalchemy import update
-
 from tests.pipeline import ZENDESK, Clock, events, mock_ticket, receive, status_body, surveys
 
 TICKET = f"{ZENDESK}/api/v2/tickets/5158.json"

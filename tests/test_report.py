@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime, timezone
 
 import pytest
+
 from ces.worker.db.models import Answer, Solve, Survey, Ticket
 from ces.worker.reports import ces_report
 

@@ -4,6 +4,7 @@ claims (claims.py) make every task idempotent, so a redelivered message does not
 from __future__ import annotations
 
 from celery import Celery
+
 from ces.config import Settings
 
 

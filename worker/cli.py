@@ -13,10 +13,11 @@ from typing import Optional
 
 import structlog
 import typer
-from ces.config import ConfigError, Settings, load_settings
-from ces.config.settings import check_settings, config_source
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from ces.config import ConfigError, Settings, load_settings
+from ces.config.settings import check_settings, config_source
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="ces-worker: Customer Effort Score surveys after every solved ticket.")
@@ -87,6 +88,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
           port: int = typer.Option(8000, help="port to listen on")):
     """Run the HTTP server (webhooks, survey pages, health, metrics)."""
     import uvicorn
+
     from ces.worker.web.app import create_app
 
     rt = _runtime()
@@ -101,6 +103,7 @@ def worker(concurrency: Optional[int] = typer.Option(None, help="tasks at once (
     import socket
 
     from celery.signals import worker_process_init
+
     from ces.worker.celery_app import make_celery
 
     rt = _runtime()
@@ -227,9 +230,10 @@ def _connector(rt, connector_id: str):
 @connectors_app.command("list")
 def connectors_list(fmt: Format = FORMAT):
     """Connectors with their webhook URL, state, last event and last error."""
+    from sqlalchemy import func
+
     from ces.worker import listing
     from ces.worker.db.models import EventState, WebhookEvent
-    from sqlalchemy import func
 
     rt = _runtime()
     rows = []

@@ -13,6 +13,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
 from ces.connectors.models import RESOLVED, EventKind, Status
 from ces.worker.claims import claim
 from ces.worker.db.models import EventState, Solve, Survey, SurveyState, Ticket, WebhookEvent
@@ -20,8 +23,6 @@ from ces.worker.retry import GiveUp, decide
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.create import SEND_SURVEY, create_survey
 from ces.worker.tickets import lock_ticket
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 log = structlog.get_logger("ces.events")
 

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
 from ces.connectors.models import EventKind, TicketEvent
 from ces.worker.db.models import EventState, WebhookEvent
 from ces.worker.runtime import Runtime
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 log = structlog.get_logger("ces.intake")
 

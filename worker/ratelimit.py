@@ -12,6 +12,7 @@ import uuid
 
 import redis
 import structlog
+
 from ces.config import Settings
 from ces.connectors.errors import RateLimited
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
 from ces.worker.db.models import Answer, Survey, SurveyState
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
 
 GROUPS = ("connector", "channel", "group", "agent", "week")
 

@@ -12,13 +12,14 @@ from datetime import datetime
 from functools import cached_property
 
 import structlog
+from sqlalchemy.orm import Session
+
 from ces.config import Settings, load_settings
 from ces.connectors.base import Connector
 from ces.connectors.http import HttpClient
 from ces.connectors.registry import connector_class
 from ces.worker.db.engine import make_engine, make_sessionmaker
 from ces.worker.db.types import utcnow
-from sqlalchemy.orm import Session
 
 log = structlog.get_logger("ces.runtime")
 

@@ -11,11 +11,12 @@ import threading
 from datetime import timedelta
 
 import structlog
+from sqlalchemy import and_, or_, select, update
+
 from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.intake import PROCESS_EVENT
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.create import SEND_SURVEY
-from sqlalchemy import and_, or_, select, update
 
 log = structlog.get_logger("ces.scheduler")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+
 from ces.worker.events import process_event
 from ces.worker.runtime import get_runtime
 from ces.worker.surveys.send import send_survey

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ces.worker.db.models import Ticket
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from ces.worker.db.models import Ticket
 
 
 def lock_ticket(s: Session, connector_id: str, external_id: str, now: datetime) -> Ticket:

@@ -19,22 +19,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field, model_validator
+
 from ces.config.models import ConnectorSettings
 from ces.config.secrets import EnvRef
+from ces.connectors import base
 from ces.connectors.base import Connector
-from ces.connectors.errors import ApiError, BadSignature, StaleTimestamp, Unparseable
+from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, StaleTimestamp, TicketLocked, Unparseable
 from ces.connectors.models import (
+    Actor,
     Channel,
     CheckResult,
+    EntryKind,
     EventKind,
+    HistoryEntry,
     InboundRequest,
     Person,
     Status,
     Ticket,
     TicketEvent,
+    TicketHistory,
 )
 from ces.connectors.timeparse import parse_time
-from pydantic import Field, model_validator
 
 STATUS_EVENT = "zen:event-type:ticket.status_changed"
 TRIGGER_SOLVED = "ticket.solved"
@@ -96,7 +102,6 @@ class ZendeskSettings(ConnectorSettings):
     webhook_secret_env: EnvRef = None
     webhook_secret_file: str | None = None
     api_user_id: str | None = None  # our own API user: its changes are never customer or agent activity
-    rate_limit_per_minute: int = Field(200, ge=1)  # Team plan; Growth/Professional 400, Enterprise 700
 
     @model_validator(mode="after")
     def _where_and_how(self):
@@ -122,7 +127,9 @@ class ZendeskConnector(Connector):
     kind = "zendesk"
     title = "Zendesk"
     Settings = ZendeskSettings
-    default_rate_limit_per_minute = 200
+    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS,
+                              base.REOPEN, base.FOLLOWUP})
+    default_rate_limit_per_minute = 200  # Team plan; Growth/Professional 400, Enterprise 700
     settings: ZendeskSettings
 
     # --- intake -------------------------------------------------------------------------------
@@ -200,32 +207,138 @@ class ZendeskConnector(Connector):
         return TicketEvent(kind=EventKind.IGNORED, summary="trigger body without ces_event", **base)
 
     # --- API ----------------------------------------------------------------------------------
-    def _auth(self) -> dict[str, Any]:
+    def auth(self) -> dict[str, Any]:
         if self.settings.has_secret("oauth_token"):
             return {"headers": {"Authorization": f"Bearer {self.settings.secret('oauth_token')}"}}
         return {"auth": (f"{self.settings.email}/token", self.settings.secret("api_token"))}
 
+    def _url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.settings.api_base}/api/v2/{path}"
+
     def _get(self, path: str, label: str, **params: Any) -> dict:
-        resp = self.http.request("GET", f"{self.settings.api_base}/api/v2/{path}", label=f"Zendesk {label}",
-                                 params=params or None, rate_key=f"zendesk:{self.settings.api_base}",
-                                 per_minute=self.settings.rate_limit_per_minute, **self._auth())
-        return resp.json()
+        return self.request("GET", self._url(path), label=label, params=params or None).json()
+
+    def _write(self, method: str, path: str, label: str, body: dict) -> dict:
+        try:
+            resp = self.request(method, self._url(path), label=label, json=body)
+        except PermanentApiError as exc:
+            if exc.status == 422:  # "Status: closed prevents ticket update"
+                raise TicketLocked(f"{exc.detail}: the ticket is closed", status=422) from None
+            raise
+        return resp.json() if resp.content else {}
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         data = self._get(f"tickets/{ticket_id}.json", "ticket", include="users,groups,organizations")
         return ticket_from_api(data, self.settings.api_base)
 
+    def fetch_history(self, ticket_id: str) -> TicketHistory:
+        """Audits give the exact sequence; metrics give Zendesk's own counters, which stand in
+        when the audits cannot be read (OAuth tokens need the global read scope for them)."""
+        ticket = self.fetch_ticket(ticket_id)
+        history = TicketHistory(ticket=ticket)
+        try:
+            metric = self._get(f"tickets/{ticket_id}/metrics.json", "ticket metrics").get("ticket_metric") or {}
+            history.counters = metric_counters(metric)
+        except PermanentApiError as exc:
+            history.missing.append(f"metrics: {exc.detail}")
+        try:
+            history.entries = self._audit_entries(ticket_id, ticket)
+        except PermanentApiError as exc:
+            history.missing.append(f"audits: {exc.detail}")
+        return history
+
+    def _audit_entries(self, ticket_id: str, ticket: Ticket) -> list[HistoryEntry]:
+        entries: list[HistoryEntry] = []
+        url: str | None = self._url(f"tickets/{ticket_id}/audits.json")
+        params: dict | None = {"page[size]": 100, "include": "users,groups"}
+        while url:
+            data = self.request("GET", url, label="ticket audits", params=params).json()
+            users = {str(u.get("id")): u for u in data.get("users") or []}
+            groups = {str(g.get("id")): g.get("name") for g in data.get("groups") or []}
+            for audit in data.get("audits") or []:
+                entries.extend(self._audit(audit, users, groups, ticket))
+            more = (data.get("meta") or {}).get("has_more")
+            url, params = ((data.get("links") or {}).get("next"), None) if more else (None, None)
+        return entries
+
+    def _actor(self, author_id: object, users: dict, ticket: Ticket) -> Actor:
+        author = _str(author_id)
+        if author is None or author == "-1":
+            return Actor.SYSTEM
+        if self.is_ours(author):
+            return Actor.US
+        role = (users.get(author) or {}).get("role")
+        if role == "end-user" or (role is None and ticket.requester and author == ticket.requester.id):
+            return Actor.CUSTOMER
+        return Actor.AGENT
+
+    def _audit(self, audit: dict, users: dict, groups: dict, ticket: Ticket) -> list[HistoryEntry]:
+        at = parse_time(audit.get("created_at"))
+        if at is None:
+            return []
+        channel = channel_of((audit.get("via") or {}).get("channel"))
+        out = []
+        for event in audit.get("events") or []:
+            kind = event.get("type")
+            source_id = _str(event.get("id"))
+            if kind == "Comment":
+                actor = self._actor(event.get("author_id", audit.get("author_id")), users, ticket)
+                out.append(HistoryEntry(at=at, kind=EntryKind.MESSAGE if event.get("public") else EntryKind.NOTE,
+                                        actor=actor, channel=channel, source_id=source_id))
+            elif kind in ("Create", "Change"):
+                field_name = event.get("field_name")
+                actor = self._actor(audit.get("author_id"), users, ticket)
+                value, previous = event.get("value"), event.get("previous_value")
+                if field_name == "status":
+                    out.append(HistoryEntry(at=at, kind=EntryKind.STATUS, actor=actor, value=_lower(value),
+                                            previous=_lower(previous), source_id=source_id))
+                elif field_name == "group_id":
+                    out.append(HistoryEntry(at=at, kind=EntryKind.GROUP, actor=actor, value=_name(groups, value),
+                                            previous=_name(groups, previous), source_id=source_id))
+                elif field_name == "assignee_id":
+                    names = {k: u.get("name") for k, u in users.items()}
+                    out.append(HistoryEntry(at=at, kind=EntryKind.ASSIGNEE, actor=actor, value=_name(names, value),
+                                            previous=_name(names, previous), source_id=source_id))
+        return out
+
+    def recent_tickets(self, requester: Person, since: datetime) -> list[Ticket]:
+        if not requester.id:
+            return []
+        out: list[Ticket] = []
+        url: str | None = self._url(f"users/{requester.id}/tickets/requested.json")
+        params: dict | None = {"sort_by": "created_at", "sort_order": "desc", "per_page": 100}
+        while url:
+            data = self.request("GET", url, label="requester's tickets", params=params).json()
+            for raw in data.get("tickets") or []:
+                ticket = ticket_from_api({"ticket": raw}, self.settings.api_base)
+                if ticket.created_at and ticket.created_at < since:
+                    return out
+                out.append(ticket)
+            url, params = data.get("next_page"), None
+        return out
+
     def post_internal_note(self, ticket_id: str, text: str) -> None:
-        self._comment(ticket_id, text, public=False)
+        self._write("PUT", f"tickets/{ticket_id}.json", "internal note",
+                    {"ticket": {"comment": {"body": text, "public": False}}})
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
-        self._comment(ticket_id, text, public=True)
+        self._write("PUT", f"tickets/{ticket_id}.json", "public reply",
+                    {"ticket": {"comment": {"body": text, "public": True}}})
 
-    def _comment(self, ticket_id: str, text: str, *, public: bool) -> None:
-        body = {"ticket": {"comment": {"body": text, "public": public}}}
-        self.http.request("PUT", f"{self.settings.api_base}/api/v2/tickets/{ticket_id}.json",
-                          label="Zendesk comment", json=body, rate_key=f"zendesk:{self.settings.api_base}",
-                          per_minute=self.settings.rate_limit_per_minute, **self._auth())
+    def add_tags(self, ticket_id: str, tags: list[str]) -> None:
+        self._write("PUT", f"tickets/{ticket_id}/tags.json", "tags", {"tags": tags})
+
+    def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
+        change: dict[str, Any] = {"status": "open"}
+        if group:
+            change["group_id"] = int(group) if str(group).isdigit() else group
+        self._write("PUT", f"tickets/{ticket_id}.json", "reopen", {"ticket": change})
+
+    def create_followup(self, ticket_id: str, subject: str, text: str) -> str:
+        data = self._write("POST", "tickets.json", "follow-up ticket", {"ticket": {
+            "via_followup_source_id": int(ticket_id), "subject": subject,
+            "comment": {"body": text, "public": False}}})
+        return str((data.get("ticket") or {}).get("id"))
 
     # --- admin --------------------------------------------------------------------------------
     def setup_instructions(self) -> str:
@@ -259,6 +372,39 @@ class ZendeskConnector(Connector):
 
 def _str(value: object) -> str | None:
     return None if value in (None, "") else str(value)
+
+
+def _lower(value: object) -> str | None:
+    status = status_of(value)
+    return status.value if status else None
+
+
+def _name(names: dict, value: object) -> str | None:
+    key = _str(value)
+    return None if key is None else (names.get(key) or key)
+
+
+def _minutes(metric: dict, key: str) -> float | None:
+    value = metric.get(key)
+    if isinstance(value, dict):
+        value = value.get("calendar")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def metric_counters(metric: dict) -> dict[str, float]:
+    """Zendesk's ticket metrics, under the documented counter names of TicketHistory."""
+    out = {}
+    for name, key in (("group_stations", "group_stations"), ("assignee_stations", "assignee_stations"),
+                      ("reopens", "reopens"), ("replies", "replies")):
+        if isinstance(metric.get(key), (int, float)):
+            out[name] = float(metric[key])
+    for name, key in (("first_reply_minutes", "reply_time_in_minutes"),
+                      ("requester_wait_minutes", "requester_wait_time_in_minutes"),
+                      ("full_resolution_minutes", "full_resolution_time_in_minutes")):
+        value = _minutes(metric, key)
+        if value is not None:
+            out[name] = value
+    return out
 
 
 def _ticket_id(value: object) -> str | None:

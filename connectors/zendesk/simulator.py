@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import requests
+
 from ces.connectors.simulator import StubRequest, StubResponse, StubServer
 from ces.connectors.zendesk.connector import sign
 

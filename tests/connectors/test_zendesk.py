@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 import responses
+
 from ces.config.models import HttpSettings
 from ces.connectors.errors import (
     BadSignature,
@@ -21,7 +22,6 @@ from ces.connectors.http import HttpClient
 from ces.connectors.models import Channel, EventKind, InboundRequest, Status
 from ces.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from ces.connectors.zendesk.connector import sign
-
 from tests.support import ZENDESK_SECRET, ZENDESK_TOKEN, fixture_bytes, fixture_json, zendesk_headers
 
 BASE = "https://acme.zendesk.com"
@@ -287,3 +287,95 @@ def test_settings_need_a_place_and_credentials():
         ZendeskSettings(id="z", kind="zendesk", subdomain="acme", webhook_secret_env="S")
     with pytest.raises(ValueError, match="email"):
         ZendeskSettings(id="z", kind="zendesk", subdomain="acme", api_token_env="T", webhook_secret_env="S")
+
+
+# --- history ------------------------------------------------------------------------------------
+@responses.activate
+def test_history_from_audits_in_order_with_who_did_what(zendesk):
+    from ces.connectors.models import EntryKind
+
+    zendesk.settings = zendesk.settings.model_copy(update={"api_user_id": "8447388090400"})
+    responses.get(TICKET_URL, json=fixture_json("zendesk", "api_ticket_show.json"))
+    responses.get(f"{BASE}/api/v2/tickets/5158/metrics.json", json=fixture_json("zendesk", "api_ticket_metrics.json"))
+    responses.get(f"{BASE}/api/v2/tickets/5158/audits.json", json=fixture_json("zendesk", "api_ticket_audits.json"))
+    history = zendesk.fetch_history("5158")
+    seq = [(e.kind.value, e.actor.value, e.value, e.previous) for e in history.entries
+           if e.kind in (EntryKind.GROUP, EntryKind.ASSIGNEE, EntryKind.STATUS)]
+    assert seq == [
+        ("status", "customer", "new", None), ("group", "customer", "Billing", None),
+        ("assignee", "customer", None, None),
+        ("assignee", "agent", "Tom Becker", None), ("status", "agent", "open", "new"),
+        ("group", "agent", "Tier 2", "Billing"), ("assignee", "agent", "Lina Chen", "Tom Becker"),
+        ("status", "agent", "solved", "open"),
+    ]
+    messages = [(e.kind.value, e.actor.value, e.channel.value) for e in history.entries
+                if e.kind in (EntryKind.MESSAGE, EntryKind.NOTE)]
+    assert messages == [("message", "customer", "email"), ("message", "agent", "web"), ("note", "agent", "web"),
+                        ("message", "customer", "chat"), ("message", "agent", "web"), ("note", "us", "api")]
+    assert history.counters["group_stations"] == 2 and history.counters["first_reply_minutes"] == 28
+    assert history.missing == []
+    assert "page%5Bsize%5D=100" in responses.calls[2].request.url
+
+
+@responses.activate
+def test_history_follows_audit_cursor_pages(zendesk):
+    page1 = fixture_json("zendesk", "api_ticket_audits.json")
+    page2 = {"audits": page1["audits"][3:], "users": page1["users"], "groups": page1["groups"],
+             "meta": {"has_more": False}, "links": {"next": None}}
+    page1 = {**page1, "audits": page1["audits"][:3], "meta": {"has_more": True},
+             "links": {"next": f"{BASE}/api/v2/tickets/5158/audits.json?page%5Bafter%5D=xyz&page%5Bsize%5D=100"}}
+    responses.get(TICKET_URL, json=fixture_json("zendesk", "api_ticket_show.json"))
+    responses.get(f"{BASE}/api/v2/tickets/5158/metrics.json", json=fixture_json("zendesk", "api_ticket_metrics.json"))
+    responses.get(f"{BASE}/api/v2/tickets/5158/audits.json", json=page1,
+                  match=[responses.matchers.query_param_matcher({"page[size]": "100", "include": "users,groups"})])
+    responses.get(f"{BASE}/api/v2/tickets/5158/audits.json", json=page2,
+                  match=[responses.matchers.query_param_matcher({"page[after]": "xyz", "page[size]": "100"})])
+    assert len(zendesk.fetch_history("5158").entries) == 14  # both pages, as on one
+
+
+@responses.activate
+def test_history_without_audit_access_keeps_the_metrics(zendesk):
+    responses.get(TICKET_URL, json=fixture_json("zendesk", "api_ticket_show.json"))
+    responses.get(f"{BASE}/api/v2/tickets/5158/metrics.json", json=fixture_json("zendesk", "api_ticket_metrics.json"))
+    responses.get(f"{BASE}/api/v2/tickets/5158/audits.json", status=403, json={"error": "Forbidden"})
+    history = zendesk.fetch_history("5158")
+    assert history.entries == [] and history.counters["assignee_stations"] == 2
+    assert history.missing and history.missing[0].startswith("audits:")
+
+
+@responses.activate
+def test_recent_tickets_stop_at_the_window(zendesk):
+    from ces.connectors.models import Person
+
+    responses.get(f"{BASE}/api/v2/users/8447388090494/tickets/requested.json",
+                  json=fixture_json("zendesk", "api_user_tickets_requested.json"))
+    tickets = zendesk.recent_tickets(Person(id="8447388090494"), datetime(2026, 11, 13, tzinfo=timezone.utc))
+    assert [(t.id, t.channel.value) for t in tickets] == [("5158", "email"), ("5140", "chat")]
+
+
+@responses.activate
+def test_writes_to_a_closed_ticket_are_locked(zendesk):
+    from ces.connectors.errors import TicketLocked
+
+    responses.put(TICKET_URL, status=422, json={"error": "RecordInvalid", "description": "Record validation errors",
+                                               "details": {"status": [{"description": "Status: closed prevents ticket update"}]}})
+    with pytest.raises(TicketLocked):
+        zendesk.post_internal_note("5158", "note")
+
+
+@responses.activate
+def test_followup_ticket_for_a_closed_one(zendesk):
+    responses.post(f"{BASE}/api/v2/tickets.json", json={"ticket": {"id": 6001}})
+    assert zendesk.create_followup("5158", "Follow-up: high effort", "Customer answered 2 of 7") == "6001"
+    body = json.loads(responses.calls[0].request.body)
+    assert body["ticket"]["via_followup_source_id"] == 5158 and body["ticket"]["comment"]["public"] is False
+
+
+@responses.activate
+def test_tags_and_reopen(zendesk):
+    responses.put(f"{BASE}/api/v2/tickets/5158/tags.json", json={"tags": ["ces_low"]})
+    responses.put(TICKET_URL, json={"ticket": {"id": 5158}})
+    zendesk.add_tags("5158", ["ces_low"])
+    zendesk.reopen("5158", group="8447320466431")
+    assert json.loads(responses.calls[0].request.body) == {"tags": ["ces_low"]}
+    assert json.loads(responses.calls[1].request.body) == {"ticket": {"status": "open", "group_id": 8447320466431}}

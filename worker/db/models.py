@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ces.worker.db.types import UTCDateTime
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ces.worker.db.types import UTCDateTime
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import redis
 import requests
+
 from ces.connectors.zendesk.simulator import ZendeskSimulator
 from ces.worker.demo.smtp_sink import MailSink
 
@@ -149,8 +150,9 @@ def _scenario(sim: ZendeskSimulator, count: int, rng: random.Random) -> int:
 
 
 def _settle(rt, expected: int, timeout: float) -> dict[str, int]:
-    from ces.worker.db.models import Survey, SurveyState
     from sqlalchemy import func, select
+
+    from ces.worker.db.models import Survey, SurveyState
 
     deadline = time.monotonic() + timeout
     counts: dict[str, int] = {}

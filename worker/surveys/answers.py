@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
 from ces.worker.db.models import Answer, Survey, SurveyState
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
-from sqlalchemy import case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 MAX_COMMENT = 5000
 ANSWERABLE = (SurveyState.SENT, SurveyState.UNCERTAIN)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from sqlalchemy.orm import Session
+
 from ces.worker.db.models import Solve, Survey, SurveyState, Ticket
 from ces.worker.runtime import Runtime
-from sqlalchemy.orm import Session
 
 SEND_SURVEY = "ces.send_survey"
 

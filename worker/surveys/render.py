@@ -11,9 +11,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from babel.dates import format_date
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
 from ces.worker.i18n import direction, translations
 from ces.worker.surveys.scales import Scale
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 TEMPLATE_DIRS = [Path(__file__).parent / "templates", Path(__file__).parent.parent / "web" / "templates"]
 

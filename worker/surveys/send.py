@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
+from sqlalchemy import update
+
 from ces.connectors.errors import ApiError
 from ces.connectors.models import RESOLVED, Ticket
 from ces.worker.claims import claim
@@ -21,7 +23,6 @@ from ces.worker.retry import GiveUp, Permanent, Transient, decide
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.render import SurveyMail
 from ces.worker.surveys.scales import scale_of
-from sqlalchemy import update
 
 log = structlog.get_logger("ces.surveys")
 

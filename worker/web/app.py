@@ -7,14 +7,15 @@ import time
 from contextlib import asynccontextmanager
 
 import structlog
-from ces.worker.intake import EventWriter
-from ces.worker.runtime import Runtime, get_runtime
-from ces.worker.web import health, pages, webhooks
-from ces.worker.web.errors import json_error
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ces.worker.intake import EventWriter
+from ces.worker.runtime import Runtime, get_runtime
+from ces.worker.web import health, pages, webhooks
+from ces.worker.web.errors import json_error
 
 log = structlog.get_logger("ces.http")
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
 from ces.worker.db.models import Answer
 from ces.worker.i18n import negotiate
 from ces.worker.surveys.answers import (
@@ -15,9 +19,6 @@ from ces.worker.surveys.answers import (
 )
 from ces.worker.surveys.render import colours, gettext_for, labels, question, render
 from ces.worker.surveys.scales import scale_of
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
 
 router = APIRouter()
 

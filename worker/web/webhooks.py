@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter
+
 from ces.config.secrets import MissingSecret
 from ces.connectors.errors import WebhookRejected
 from ces.connectors.models import InboundRequest
 from ces.worker.intake import DatabaseUnavailable, event_row, result_of
 from ces.worker.web.errors import json_error
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from prometheus_client import Counter
 
 log = structlog.get_logger("ces.intake")
 router = APIRouter()

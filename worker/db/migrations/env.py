@@ -1,4 +1,5 @@
 from alembic import context
+
 from ces.worker.db.models import Base
 from ces.worker.db.types import UTCDateTime
 
