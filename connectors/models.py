@@ -71,6 +71,34 @@ class InboundRequest:
         return self.headers.get(name.lower())
 
 
+class Person(BaseModel):
+    id: str | None = None
+    email: str | None = None
+    name: str | None = None
+    locale: str | None = None
+    time_zone: str | None = None
+
+
+class Ticket(BaseModel):
+    """A ticket as its helpdesk's API tells it now."""
+
+    id: str
+    status: Status
+    subject: str | None = None
+    requester: Person | None = None
+    assignee: str | None = None
+    group: str | None = None
+    brand: str | None = None
+    organization: str | None = None
+    channel: Channel = Channel.OTHER
+    raw_channel: str | None = None
+    tags: list[str] = []
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    url: str | None = None  # where an agent opens it
+    merged: bool = False
+
+
 class HistoryEntry(BaseModel):
     """One thing that happened to a ticket, in the order the helpdesk recorded it."""
 
@@ -102,34 +130,8 @@ class TicketEvent(BaseModel):
     # What the webhook tells of the ticket's history, for helpdesks whose API cannot (Freshdesk's
     # transfers, the generic connector): stored, then joined with what the API tells.
     entries: list[HistoryEntry] = []
-
-
-class Person(BaseModel):
-    id: str | None = None
-    email: str | None = None
-    name: str | None = None
-    locale: str | None = None
-    time_zone: str | None = None
-
-
-class Ticket(BaseModel):
-    """A ticket as its helpdesk's API tells it now."""
-
-    id: str
-    status: Status
-    subject: str | None = None
-    requester: Person | None = None
-    assignee: str | None = None
-    group: str | None = None
-    brand: str | None = None
-    organization: str | None = None
-    channel: Channel = Channel.OTHER
-    raw_channel: str | None = None
-    tags: list[str] = []
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    url: str | None = None  # where an agent opens it
-    merged: bool = False
+    # The ticket as the webhook describes it, for connectors that cannot read it back (no API).
+    ticket: Ticket | None = None
 
 
 class TicketHistory(BaseModel):
