@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ces.config.secrets import EnvRef, SecretsModel
 
@@ -37,12 +37,76 @@ class SmtpSettings(SecretsModel):
     timeout_seconds: float = Field(10.0, gt=0)
 
 
+SCALE_POINTS = {"ces7": 7, "effort5": 5}
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class Wording(Section):
+    """Words that replace the built-in (translated) ones for one language."""
+
+    subject: str | None = None  # may use {ticket} and {company}
+    question: str | None = None  # may use {company}
+    labels: list[str] | None = None  # one per point of the scale, lowest first
+
+
+class QuietHours(Section):
+    """No survey is sent between start and end in the requester's time zone; it waits for end."""
+
+    start: str = Field("21:00", pattern=_HHMM)
+    end: str = Field("08:00", pattern=_HHMM)
+
+
+class Exclusions(Section):
+    """Tickets that never get a survey (matched case-insensitively)."""
+
+    tags: list[str] = []
+    channels: list[str] = []  # email, chat, messaging, phone, web, social, api, other
+    groups: list[str] = []
+    brands: list[str] = []
+    organizations: list[str] = []
+    email_domains: list[str] = []
+    emails: list[str] = []
+    merged: bool = True  # tickets closed by merging them into another
+
+
 class SurveySettings(Section):
     company: str = "Our team"
     scale: Literal["ces7", "effort5"] = "ces7"
     default_locale: str = "en"
+    delivery: Literal["email", "helpdesk"] = "email"
     delay_seconds: int = Field(0, ge=0)
+    resurvey_after_reopen: bool = False
+    fatigue_days: float = Field(7, ge=0)
     response_days: int = Field(28, ge=1)
+    reminder_after_days: float | None = Field(None, gt=0)
+    quiet_hours: QuietHours | None = None
+    timezone: str = "UTC"  # for quiet hours when the requester's time zone is unknown
+    exclude: Exclusions = Exclusions()
+    wording: dict[str, Wording] = {}
+    # Link scanners: see README, "Answers and link scanners".
+    answer_settle_seconds: float = Field(60, ge=0)
+    scanner_burst_seconds: float = Field(10, ge=0)
+    scanner_grace_seconds: float = Field(20, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Madrid") from None
+        return value
+
+    @model_validator(mode="after")
+    def _labels_fit_the_scale(self):
+        points = SCALE_POINTS[self.scale]
+        for locale, words in self.wording.items():
+            if words.labels is not None and len(words.labels) != points:
+                raise ValueError(f"wording.{locale}.labels has {len(words.labels)} labels; "
+                                 f"the {self.scale} scale needs {points}")
+        return self
 
 
 class IntakeSettings(Section):
@@ -83,6 +147,7 @@ class ConnectorSettings(SecretsModel):
     base_url: str | None = None
     timestamp_tolerance_seconds: int = Field(300, ge=1)
     rate_limit_per_minute: int | None = Field(None, ge=1)  # default: the helpdesk's, see its connector
+    survey: dict[str, Any] | None = None  # any [survey] key, for this connector only
 
     @field_validator("base_url")
     @classmethod

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     def connector(self, connector_id: str) -> ConnectorSettings | None:
         return next((c for c in self.connectors if c.id == connector_id), None)
 
+    def survey_for(self, connector_id: str | None) -> SurveySettings:
+        """The survey policy of one connector: [survey] with its own [connectors.survey] on top."""
+        conn = self.connector(connector_id) if connector_id else None
+        if conn is None or not conn.survey:
+            return self.survey
+        return SurveySettings.model_validate(self.survey.model_dump(exclude_unset=True) | conn.survey)
+
 
 def config_source() -> str:
     return os.environ.get("CES_CONFIG") or "environment"
@@ -146,9 +153,15 @@ def load_settings(**overrides: Any) -> Settings:
             problems += validate_connectors(raw, source)[1]
         raise ConfigError(problems) from None
     connectors, problems = validate_connectors(settings.raw_connectors, source)
+    settings._connectors = connectors
+    for i, conn in enumerate(connectors):
+        if conn.survey:
+            try:
+                settings.survey_for(conn.id)
+            except ValidationError as exc:
+                problems.extend(_problem(e, source, ("connectors", i, "survey")) for e in exc.errors())
     if problems:
         raise ConfigError(problems)
-    settings._connectors = connectors
     return settings
 
 

@@ -21,7 +21,6 @@ from tests.support import ZENDESK_SECRET, ZENDESK_TOKEN, Queue, free_port
 PG_ADMIN = os.environ.get("CES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CES_TEST_REDIS", "redis://127.0.0.1:6379/0")
 SESSION = uuid.uuid4().hex[:10]
-TABLES = ["answers", "survey_attempts", "surveys", "solves", "tickets", "webhook_events"]
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +52,11 @@ def pg_database():
 
 def _truncate(url: str) -> None:
     from ces.worker.db.engine import make_engine
+    from ces.worker.db.models import Base
 
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(text(f"TRUNCATE {', '.join(Base.metadata.tables)} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 

@@ -18,6 +18,9 @@ from ces.connectors.zendesk.connector import sign
 FIXTURES = Path(__file__).parent / "fixtures"
 ZENDESK_SECRET = "s3cr3t-zendesk-signing-key"
 ZENDESK_TOKEN = "zd-api-token-123"
+# A person's browser: link-scanner user agents never answer a survey.
+BROWSER = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                         "Chrome/131.0.0.0 Safari/537.36", "Accept-Language": "en-GB,en;q=0.9"}
 
 
 def fixture_bytes(kind: str, name: str) -> bytes:
@@ -57,9 +60,11 @@ class Queue:
     def drain(self, rt, limit: int = 1000) -> list[tuple[str, int]]:
         """Run what was enqueued, in order, as a worker would (without Celery)."""
         from ces.worker.events import process_event
+        from ces.worker.surveys.remind import send_reminder
         from ces.worker.surveys.send import send_survey
 
-        run = {"ces.process_event": process_event, "ces.send_survey": send_survey}
+        run = {"ces.process_event": process_event, "ces.send_survey": send_survey,
+               "ces.send_reminder": send_reminder}
         done = []
         while self.items and len(done) < limit:
             task, row_id = self.items.popleft()

@@ -1,4 +1,5 @@
-"""The customer's side: one click on a mail link, the thank-you page, a comment, bad input."""
+"""The customer's side: one click on a mail link, the thank-you page, a comment, bad input,
+link scanners, unsubscribing."""
 
 from __future__ import annotations
 
@@ -9,17 +10,31 @@ import requests
 from sqlalchemy import update
 
 from ces.worker.db.models import Survey
+from ces.worker.reports import ces_report
+from ces.worker.scheduler import tick
 from ces.worker.web.app import create_app
-from tests.pipeline import answers, mock_ticket, receive, surveys
-from tests.support import ServedApp
+from tests.pipeline import Clock, answers, mock_ticket, receive, surveys
+from tests.support import BROWSER, ServedApp
+
 
 
 @pytest.fixture
-def sent(rt, queue, sink, zendesk_api):
-    mock_ticket(zendesk_api)
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def rt(make_rt, clock):
+    return make_rt(clock=clock)
+
+
+@pytest.fixture
+def sent(rt, queue, sink, zendesk_api, clock):
+    mock_ticket(zendesk_api, locale="en-US")
     receive(rt, "status_changed_solved.json", "inv-1")
     queue.drain(rt)
     [survey] = surveys(rt)
+    clock.advance(120)  # the customer reads the mail a couple of minutes later
     return survey
 
 
@@ -29,74 +44,153 @@ def app(rt, app_port):
         yield served
 
 
-def test_one_click_records_the_answer_and_thanks(app, rt, sent):
-    resp = app.get(f"/s/{sent.token}/6")
+def click(app, token, score, headers=None):
+    return requests.get(f"{app.url}/s/{token}/{score}", headers=headers or BROWSER, timeout=10)
+
+
+def post(app, token, **data):
+    return requests.post(f"{app.url}/s/{token}", data=data, headers=BROWSER, timeout=10)
+
+
+def report(rt):
+    today = rt.now().date()
+    return ces_report(rt, today - timedelta(days=1), today + timedelta(days=1))["rows"][0]
+
+
+def test_one_click_shows_thanks_and_records_a_provisional_answer(app, rt, sent):
+    resp = click(app, sent.token, 6)
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")
     assert "Thank you!" in resp.text and "Agree" in resp.text
     assert '<textarea id="comment" name="comment"' in resp.text and "Anything you would like to add?" in resp.text
     [answer] = answers(rt)
-    assert (answer.score, answer.scale, answer.comment) == (6, "ces7", None)
+    assert (answer.score, answer.scale, answer.state, answer.comment) == (6, "ces7", "provisional", None)
+    assert report(rt)["responses"] == 0  # not before it is confirmed or settles
 
 
-def test_a_low_score_asks_what_made_it_hard(app, sent):
-    assert "What made it hard?" in app.get(f"/s/{sent.token}/2").text
-
-
-def test_a_comment_is_stored_as_text_and_shown_escaped(app, rt, sent):
-    app.get(f"/s/{sent.token}/3")
-    comment = "<script>alert(1)</script> I had to repeat myself"
-    resp = requests.post(f"{app.url}/s/{sent.token}", data={"score": "3", "comment": comment}, timeout=10)
-    assert resp.status_code == 200
-    assert "<script>alert(1)</script>" not in resp.text and "&lt;script&gt;" in resp.text
-    assert answers(rt)[0].comment == comment
-
-
-def test_the_answer_can_be_changed(app, rt, sent):
-    app.get(f"/s/{sent.token}/2")
-    app.get(f"/s/{sent.token}/5")
+def test_the_pages_script_confirms_on_a_persons_interaction(app, rt, sent):
+    page = click(app, sent.token, 6).text
+    assert 'addEventListener(name, confirmAnswer' in page and '"pointermove"' in page
+    post(app, sent.token, score="6", confirm="1")  # what the script sends
     [answer] = answers(rt)
-    assert (answer.score, answer.changes) == (5, 1)
+    assert (answer.state, answer.via) == ("confirmed", "script")
+    assert report(rt)["responses"] == 1 and report(rt)["ces"] == 1.0
 
 
-def test_the_survey_page_offers_all_seven_answers(app, sent):
-    resp = app.get(f"/s/{sent.token}")
-    assert resp.status_code == 200
-    assert "Acme made it easy for me to handle my issue." in resp.text
-    assert resp.text.count('name="score"') == 7 and "<script" not in resp.text
+def test_a_single_click_settles_into_an_answer(app, rt, sent, clock):
+    click(app, sent.token, 5)
+    clock.advance(61)
+    assert tick(rt)["answers_confirmed"] == 1
+    assert (answers(rt)[0].state, answers(rt)[0].via) == ("confirmed", "settled")
 
 
-def test_a_posted_score_is_recorded(app, rt, sent):
-    resp = requests.post(f"{app.url}/s/{sent.token}", data={"score": "7"}, timeout=10)
-    assert resp.status_code == 200 and answers(rt)[0].score == 7
+def test_a_scanner_clicking_every_link_is_discarded(app, rt, sent, clock):
+    for score in range(1, 8):  # a gateway that opens every link, with a browser's user agent
+        click(app, sent.token, score)
+    clock.advance(61)
+    assert tick(rt)["answers_discarded"] == 1
+    [answer] = answers(rt)
+    assert answer.state == "discarded" and answer.via.startswith("scanner: 7 different scores")
+    assert report(rt)["responses"] == 0
+
+
+def test_a_click_right_after_sending_is_a_scanner(app, rt, sent, clock):
+    with rt.transaction() as s:
+        s.execute(update(Survey).where(Survey.id == sent.id).values(sent_at=clock.now - timedelta(seconds=3)))
+    click(app, sent.token, 7)
+    clock.advance(61)
+    tick(rt)
+    assert answers(rt)[0].state == "discarded"
+
+
+def test_a_person_after_a_scanner_still_counts(app, rt, sent, clock):
+    for score in (1, 7):
+        click(app, sent.token, score)
+    clock.advance(61)
+    tick(rt)
+    clock.advance(3600)
+    click(app, sent.token, 3)
+    post(app, sent.token, score="3", confirm="1")
+    [answer] = answers(rt)
+    assert (answer.state, answer.score) == ("confirmed", 3)
+
+
+@pytest.mark.parametrize("headers", [
+    {"User-Agent": "Mozilla/5.0 (compatible; Barracuda Sentinel (EE))"},
+    {"User-Agent": "Proofpoint URL Defense"},
+    {"User-Agent": "python-requests/2.32"},
+    {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/131.0.0.0 Safari/537.36"},
+    {**BROWSER, "Sec-Purpose": "prefetch"},
+    {**BROWSER, "Purpose": "prefetch"},
+    {"User-Agent": ""},
+])
+def test_scanners_and_prefetchers_never_answer(app, rt, sent, headers):
+    resp = click(app, sent.token, 1, headers)
+    assert resp.status_code == 200 and "Please confirm your answer" in resp.text
+    assert answers(rt) == []
 
 
 def test_head_requests_never_answer(app, rt, sent):
-    resp = requests.head(f"{app.url}/s/{sent.token}/1", timeout=10)
-    assert resp.status_code == 200 and answers(rt) == []
+    assert requests.head(f"{app.url}/s/{sent.token}/1", headers=BROWSER, timeout=10).status_code == 200
+    assert answers(rt) == []
 
 
-@pytest.mark.parametrize("path", ["/s/not-a-real-token/5", "/s/not-a-real-token"])
+def test_a_low_score_asks_what_made_it_hard(app, sent):
+    assert "What made it hard?" in click(app, sent.token, 2).text
+
+
+def test_a_comment_is_stored_as_text_and_shown_escaped(app, rt, sent):
+    click(app, sent.token, 3)
+    comment = "<script>alert(1)</script> I had to repeat myself"
+    resp = post(app, sent.token, score="3", comment=comment)
+    assert resp.status_code == 200 and "Your comment has been saved." in resp.text
+    assert "<script>alert(1)</script>" not in resp.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in resp.text
+    [answer] = answers(rt)
+    assert answer.comment == comment and answer.state == "confirmed"
+
+
+def test_the_answer_can_be_changed(app, rt, sent):
+    post(app, sent.token, score="2")
+    post(app, sent.token, score="5")
+    [answer] = answers(rt)
+    assert (answer.score, answer.changes, answer.state) == (5, 1, "confirmed")
+
+
+def test_the_survey_page_offers_every_answer(app, sent):
+    resp = requests.get(f"{app.url}/s/{sent.token}", headers=BROWSER, timeout=10)
+    assert resp.status_code == 200
+    assert "Acme made it easy for me to handle my issue." in resp.text
+    assert resp.text.count('name="score"') == 7
+    assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+
+
+def test_a_posted_score_is_recorded_and_confirmed(app, rt, sent):
+    assert post(app, sent.token, score="7").status_code == 200
+    assert (answers(rt)[0].score, answers(rt)[0].state) == (7, "confirmed")
+
+
+@pytest.mark.parametrize("path", ["/s/not-a-real-token/5", "/s/not-a-real-token", "/u/not-a-real-token"])
 def test_an_unknown_token_is_404(app, rt, sent, path):
-    resp = app.get(path)
+    resp = requests.get(app.url + path, headers=BROWSER, timeout=10)
     assert resp.status_code == 404 and "This link is not valid" in resp.text
     assert answers(rt) == []
 
 
 def test_a_tampered_token_is_404(app, rt, sent):
     tampered = sent.token[:-1] + ("A" if sent.token[-1] != "A" else "B")
-    assert app.get(f"/s/{tampered}/5").status_code == 404 and answers(rt) == []
+    assert click(app, tampered, 5).status_code == 404 and answers(rt) == []
 
 
 @pytest.mark.parametrize("score", ["0", "8", "-1", "five", "99999999999999999999"])
 def test_a_score_outside_the_scale_is_400(app, rt, sent, score):
-    resp = app.get(f"/s/{sent.token}/{score}")
-    assert resp.status_code == 400 and answers(rt) == []
+    assert click(app, sent.token, score).status_code == 400
+    assert post(app, sent.token, score=score).status_code == 400
+    assert answers(rt) == []
 
 
 def test_a_too_long_comment_is_422_and_keeps_the_text(app, rt, sent):
-    app.get(f"/s/{sent.token}/4")
+    post(app, sent.token, score="4")
     long = "I waited a long time. " * 300
-    resp = requests.post(f"{app.url}/s/{sent.token}", data={"score": "4", "comment": long}, timeout=10)
+    resp = post(app, sent.token, score="4", comment=long)
     assert resp.status_code == 422
     assert long.strip()[:200] in resp.text and "longer than 5000" in resp.text
     assert answers(rt)[0].comment is None
@@ -105,11 +199,42 @@ def test_a_too_long_comment_is_422_and_keeps_the_text(app, rt, sent):
 def test_an_expired_survey_is_410(app, rt, sent):
     with rt.transaction() as s:
         s.execute(update(Survey).where(Survey.id == sent.id).values(expires_at=rt.now() - timedelta(seconds=1)))
-    resp = app.get(f"/s/{sent.token}/5")
+    resp = click(app, sent.token, 5)
     assert resp.status_code == 410 and "closed" in resp.text and answers(rt) == []
 
 
 def test_a_cancelled_survey_cannot_be_answered(app, rt, sent):
     with rt.transaction() as s:
         s.execute(update(Survey).where(Survey.id == sent.id).values(state="cancelled"))
-    assert app.get(f"/s/{sent.token}/5").status_code == 404
+    assert click(app, sent.token, 5).status_code == 404
+
+
+# --- unsubscribe --------------------------------------------------------------------------------
+def test_the_mail_carries_one_click_unsubscribe(sent, sink, rt):
+    [mail] = sink.messages
+    url = f"{rt.settings.public_url}/u/{sent.token}"
+    assert str(mail["List-Unsubscribe"]).strip() == f"<{url}>"
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert url in mail.get_body(("plain",)).get_content() and url in mail.get_body(("html",)).get_content()
+
+
+def test_unsubscribe_page_asks_before_changing_anything(app, rt, sent):
+    from ces.worker.db.models import OptOut
+
+    resp = requests.get(f"{app.url}/u/{sent.token}", headers=BROWSER, timeout=10)
+    assert resp.status_code == 200 and 'method="post"' in resp.text
+    with rt.transaction() as s:
+        assert s.query(OptOut).count() == 0
+
+
+@pytest.mark.parametrize("body", [{"List-Unsubscribe": "One-Click"}, {}])
+def test_unsubscribed_customers_are_never_surveyed_again(app, rt, queue, sink, zendesk_api, sent, body):
+    resp = requests.post(f"{app.url}/u/{sent.token}", data=body, timeout=10)  # RFC 8058 or the page's button
+    assert resp.status_code == 200 and "You are unsubscribed" in resp.text
+    mock_ticket(zendesk_api, ticket_id="6000", email=" Maria.Garcia@EXAMPLE.com ")
+    from tests.pipeline import status_body
+
+    receive(rt, "x", "inv-next", body=status_body("solved", "open", ticket_id="6000"))
+    queue.drain(rt)
+    assert surveys(rt)[1].state == "skipped" and "unsubscribed" in surveys(rt)[1].reason
+    assert len(sink.messages) == 1

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from ces.connectors.zendesk.simulator import ZendeskSimulator
-from tests.support import ZENDESK_SECRET, ZENDESK_TOKEN, wait_until
+from tests.support import BROWSER, ZENDESK_SECRET, ZENDESK_TOKEN, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -122,12 +122,16 @@ def test_from_signed_webhook_to_clicked_link_to_report(service, zendesk, sink):
 
     mail = sink.messages[0]
     assert mail["To"] == "Customer 0 <customer0@example.com>"
-    page = requests.get(link_in(mail, 2), timeout=10)
+    page = requests.get(link_in(mail, 2), headers=BROWSER, timeout=10)
     assert page.status_code == 200 and "What made it hard?" in page.text
     token_url = link_in(mail, 2).rsplit("/", 1)[0]
-    saved = requests.post(token_url, data={"score": "2", "comment": "Transferred twice."}, timeout=10)
+    saved = requests.post(token_url, data={"score": "2", "comment": "Transferred twice."}, headers=BROWSER,
+                          timeout=10)
     assert saved.status_code == 200 and "saved" in saved.text
-    requests.get(link_in(sink.messages[1], 6), timeout=10)
+    second = link_in(sink.messages[1], 6)
+    requests.get(second, headers=BROWSER, timeout=10)
+    # what the thank-you page's script sends when the customer moves the mouse
+    requests.post(second.rsplit("/", 1)[0], data={"score": "6", "confirm": "1"}, headers=BROWSER, timeout=10)
 
     done = service.cli("report", "--format", "json")
     assert done.returncode == 0, done.stderr

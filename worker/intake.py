@@ -55,6 +55,8 @@ def event_row(connector_id: str, event: TicketEvent, received_at: datetime, requ
         "occurred_at": event.occurred_at,
         "received_at": received_at,
         "payload": event.payload,
+        "entries": [e.model_dump(mode="json") for e in event.entries] or None,
+        "ticket": event.ticket.model_dump(mode="json") if event.ticket else None,
         "state": EventState.IGNORED if ignored else EventState.RECEIVED,
         "attempts": 0,
         "next_try_at": None if ignored else received_at + timedelta(seconds=requeue_after),

@@ -1,4 +1,5 @@
-"""CES reports. The cohort is the surveys sent in [since, until); their answers are the responses.
+"""CES reports. The cohort is the surveys sent in [since, until); their confirmed answers are the
+responses (a provisional click counts once it settles; see surveys/answers.py).
 
 CES (ces7) = share of answers 5–7 ("at least somewhat agree"), reported beside the mean. For the
 effort5 scale the share is of answers 1–2 (low effort) and a lower mean is better. Scales are never
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from ces.worker.db.models import Answer, Survey, SurveyState
+from ces.worker.db.models import Answer, AnswerState, Survey, SurveyState
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
 
@@ -55,7 +56,8 @@ def ces_report(rt: Runtime, since: date, until: date, *, scale: str = "ces7", by
         cols = [func.count(Survey.id), func.count(Answer.id), good, func.avg(Answer.score)]
         key = _group_column(s, by).label("key") if by else None
         stmt = (select(*([key] if key is not None else []), *cols)
-                .select_from(Survey).outerjoin(Answer, Answer.survey_id == Survey.id)
+                .select_from(Survey)
+                .outerjoin(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
                 .where(Survey.state == SurveyState.SENT, Survey.scale == scale,
                        Survey.sent_at >= day_start(since), Survey.sent_at < day_start(until)))
         if key is not None:

@@ -16,7 +16,9 @@ from sqlalchemy import and_, or_, select, update
 from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.intake import PROCESS_EVENT
 from ces.worker.runtime import Runtime
+from ces.worker.surveys.answers import settle_answers
 from ces.worker.surveys.create import SEND_SURVEY
+from ces.worker.surveys.remind import SEND_REMINDER, due_reminders
 
 log = structlog.get_logger("ces.scheduler")
 
@@ -57,11 +59,28 @@ def _abandoned_sends(rt: Runtime) -> int:
     return len(ids)
 
 
+def _reminders(rt: Runtime) -> int:
+    sent = []
+    for survey_id in due_reminders(rt):
+        if not rt.enqueue(SEND_REMINDER, survey_id):
+            break
+        sent.append(survey_id)
+    if sent:
+        with rt.transaction() as s:
+            s.execute(update(Survey).where(Survey.id.in_(sent)).values(
+                next_try_at=rt.now() + timedelta(seconds=rt.settings.worker.requeue_after_seconds)))
+    return len(sent)
+
+
 def tick(rt: Runtime) -> dict[str, int]:
+    settled = settle_answers(rt)
     done = {
         "events": _due(rt, WebhookEvent, EventState.RECEIVED, EventState.PROCESSING, PROCESS_EVENT),
         "surveys": _due(rt, Survey, SurveyState.PENDING, SurveyState.PREPARING, SEND_SURVEY),
         "uncertain": _abandoned_sends(rt),
+        "reminders": _reminders(rt),
+        "answers_confirmed": settled["confirmed"],
+        "answers_discarded": settled["discarded"],
     }
     if any(done.values()):
         log.info("scheduler_tick", **done)

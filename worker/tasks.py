@@ -6,6 +6,7 @@ from celery import Celery
 
 from ces.worker.events import process_event
 from ces.worker.runtime import get_runtime
+from ces.worker.surveys.remind import send_reminder
 from ces.worker.surveys.send import send_survey
 
 
@@ -17,3 +18,7 @@ def register_tasks(app: Celery) -> None:
     @app.task(name="ces.send_survey")
     def send_survey_task(survey_id: int) -> None:
         send_survey(get_runtime(), survey_id)
+
+    @app.task(name="ces.send_reminder")
+    def send_reminder_task(survey_id: int) -> None:
+        send_reminder(get_runtime(), survey_id)

@@ -52,6 +52,10 @@ class WebhookEvent(Base):
     occurred_at: Mapped[datetime]
     received_at: Mapped[datetime]
     payload: Mapped[dict[str, Any] | None]
+    # Normalized, kept after the raw payload's retention: history entries the webhook told, and
+    # the ticket as it described it (connectors without an API).
+    entries: Mapped[list[Any] | None] = mapped_column(JSON)
+    ticket: Mapped[dict[str, Any] | None]
     state: Mapped[str] = mapped_column(String(16), default=EventState.RECEIVED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None]
@@ -104,6 +108,7 @@ class SurveyState:
     FAILED = "failed"
     CANCELLED = "cancelled"  # the ticket was reopened before the send
     SKIPPED = "skipped"  # policy said no (reason says why)
+    TEST = "test"  # sent by `ces surveys test-send`: answerable, never in a report
 
     OPEN = (PENDING, PREPARING, SENDING)
     PROBLEMS = (FAILED, UNCERTAIN)
@@ -120,7 +125,8 @@ class Survey(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    solve_id: Mapped[int] = mapped_column(ForeignKey("solves.id", ondelete="CASCADE"), unique=True)
+    # None only for `ces surveys test-send` (state "test": answerable, never reported).
+    solve_id: Mapped[int | None] = mapped_column(ForeignKey("solves.id", ondelete="CASCADE"), unique=True)
     connector_id: Mapped[str] = mapped_column(String(64))
     ticket_external_id: Mapped[str] = mapped_column(String(64))
     token: Mapped[str] = mapped_column(String(64), unique=True)
@@ -128,6 +134,10 @@ class Survey(Base):
     reason: Mapped[str | None] = mapped_column(String(500))
     scale: Mapped[str] = mapped_column(String(8))
     locale: Mapped[str | None] = mapped_column(String(16))
+    delivery: Mapped[str] = mapped_column(String(16), default="email")
+    email_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # keyed hash of the normalized e-mail
+    reminder_state: Mapped[str | None] = mapped_column(String(16))  # None, sending, sent, uncertain, failed
+    reminder_at: Mapped[datetime | None]
     # Snapshot at send time, so a later reassignment never orphans the score.
     email: Mapped[str | None] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
@@ -159,8 +169,18 @@ class SurveyAttempt(Base):
     detail: Mapped[str | None] = mapped_column(String(500))
 
 
+class AnswerState:
+    PROVISIONAL = "provisional"  # a click on a mail link, not yet settled (link scanners click too)
+    CONFIRMED = "confirmed"  # a person: a form, the page's script on interaction, or settled
+    DISCARDED = "discarded"  # the clicks looked like a link scanner
+
+
 class Answer(Base):
     __tablename__ = "answers"
+    __table_args__ = (
+        Index("ix_answers_provisional", "updated_at", postgresql_where=text("state = 'provisional'"),
+              sqlite_where=text("state = 'provisional'")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), unique=True)
@@ -170,3 +190,35 @@ class Answer(Base):
     answered_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     changes: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default=AnswerState.CONFIRMED)
+    confirmed_at: Mapped[datetime | None]
+    via: Mapped[str | None] = mapped_column(String(80))  # click, form, script, settled, "scanner: why"
+    clicks: Mapped[list[Any] | None] = mapped_column(JSON)  # [[iso time, score], …] of unconfirmed clicks
+
+
+class OptOut(Base):
+    """Customers who asked never to be surveyed again, by keyed hash: it survives `ces erase`."""
+
+    __tablename__ = "opt_outs"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class Recipient(Base):
+    """When a customer was last surveyed (any connector): the fatigue rule, reserved atomically."""
+
+    __tablename__ = "recipients"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_survey_id: Mapped[int | None] = mapped_column(BigId)
+    last_sent_at: Mapped[datetime]
+
+
+class AppSecret(Base):
+    """Keys this installation generates for itself (e.g. the key of the e-mail hashes)."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

@@ -165,7 +165,13 @@ def _settle(rt, expected: int, timeout: float) -> dict[str, int]:
     return counts
 
 
+BROWSER = {"User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                         "Version/18.1 Safari/605.1.15"}
+
+
 def _answer(sink: MailSink, rng: random.Random) -> int:
+    """Customers click an answer in the mail; their browser confirms it as they move on the page
+    (what the thank-you page's script does); some write a comment."""
     answered = 0
     for msg in list(sink.messages):
         if rng.random() > 0.62:
@@ -175,12 +181,13 @@ def _answer(sink: MailSink, rng: random.Random) -> int:
         link = re.search(rf"(http://\S+/s/[A-Za-z0-9_-]+)/{score}\b", text)
         if not link:
             continue
-        resp = requests.get(f"{link.group(1)}/{score}", timeout=10)
+        resp = requests.get(f"{link.group(1)}/{score}", headers=BROWSER, timeout=10)
         if resp.status_code == 200:
             answered += 1
+            data = {"score": score, "confirm": "1"}
             if rng.random() < 0.4:
-                comment = rng.choice(COMMENTS["low" if score <= 3 else "high"])
-                requests.post(link.group(1), data={"score": score, "comment": comment}, timeout=10)
+                data = {"score": score, "comment": rng.choice(COMMENTS["low" if score <= 3 else "high"])}
+            requests.post(link.group(1), data=data, headers=BROWSER, timeout=10)
     return answered
 
 

@@ -1,18 +1,33 @@
-"""Recording a customer's answer. Bad input changes nothing and says why."""
+"""Recording a customer's answer. Bad input changes nothing and says why.
+
+Link scanners (Outlook Safe Links, security gateways, preview bots) open every link of a mail, so
+a click on a one-click link is only *provisional*:
+- HEAD requests, prefetches and known scanner user agents never record anything (pages.py);
+- a form submit, or the thank-you page's script reacting to a person's first interaction
+  (pointer, key, touch, scroll), confirms the answer at once;
+- otherwise the scheduler settles it `answer_settle_seconds` after the last click: it counts,
+  unless the clicks look like a scanner — several different scores within
+  `scanner_burst_seconds`, or a first click within `scanner_grace_seconds` of sending — in which
+  case it is discarded. Reports and alerts only ever see confirmed answers.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 
-from ces.worker.db.models import Answer, Survey, SurveyState
+from ces.config.models import SurveySettings
+from ces.connectors.timeparse import parse_time
+from ces.worker.db.models import Answer, AnswerState, OptOut, Survey, SurveyState
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
 
 MAX_COMMENT = 5000
-ANSWERABLE = (SurveyState.SENT, SurveyState.UNCERTAIN)
+MAX_CLICKS = 50
+ANSWERABLE = (SurveyState.SENT, SurveyState.UNCERTAIN, SurveyState.TEST)
+CONFIRMING = ("form", "script")
 
 
 class AnswerError(Exception):
@@ -46,21 +61,31 @@ class Answered:
     answer: Answer | None
 
 
-def open_survey(rt: Runtime, token: str) -> Answered:
-    """The survey behind a token, if it can still be answered; its current answer if any."""
+def find_survey(rt: Runtime, token: str) -> Survey:
     if not token or len(token) > 64:
         raise UnknownSurvey("no survey has this link")
     with rt.transaction() as s:
         survey = s.scalars(select(Survey).where(Survey.token == token)).one_or_none()
-        if survey is None or survey.state not in ANSWERABLE:
-            raise UnknownSurvey("no survey has this link")
+    if survey is None or survey.state not in ANSWERABLE:
+        raise UnknownSurvey("no survey has this link")
+    return survey
+
+
+def open_survey(rt: Runtime, token: str) -> Answered:
+    """The survey behind a token, if it can still be answered; its current answer if any."""
+    survey = find_survey(rt, token)
+    with rt.transaction() as s:
         answer = s.scalars(select(Answer).where(Answer.survey_id == survey.id)).one_or_none()
     if survey.expires_at and rt.now() >= survey.expires_at:
         raise SurveyClosed("this survey is closed", survey)
+    if answer is not None and answer.state == AnswerState.DISCARDED:
+        answer = None
     return Answered(survey, answer)
 
 
-def record_answer(rt: Runtime, token: str, score: int | None, comment: str | None = None) -> Answered:
+def record_answer(rt: Runtime, token: str, score: int | None, comment: str | None = None, *,
+                  how: str = "form") -> Answered:
+    """how: "click" (a one-click mail link: provisional), "form" or "script" (a person: confirmed)."""
     found = open_survey(rt, token)
     survey = found.survey
     scale = scale_of(survey.scale)
@@ -74,17 +99,81 @@ def record_answer(rt: Runtime, token: str, score: int | None, comment: str | Non
             raise CommentTooLong(f"the comment is longer than {MAX_COMMENT} characters", survey)
     now = rt.now()
     with rt.transaction() as s:
-        dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
-        ins = dialect.insert(Answer).values(survey_id=survey.id, scale=survey.scale,
-                                            score=score if score is not None else found.answer.score,
-                                            comment=comment, answered_at=now, updated_at=now, changes=0)
-        excluded = ins.excluded
-        stmt = ins.on_conflict_do_update(index_elements=["survey_id"], set_={
-            "score": excluded.score,
-            "comment": func.coalesce(excluded.comment, Answer.comment),
-            "updated_at": now,
-            "changes": Answer.changes + case((Answer.score != excluded.score, 1), else_=0),
-        })
-        s.execute(stmt)
-        answer = s.scalars(select(Answer).where(Answer.survey_id == survey.id)).one()
+        # Lock the survey so that two clicks at once apply one after the other.
+        s.scalars(select(Survey.id).where(Survey.id == survey.id).with_for_update()).one()
+        answer = s.scalars(select(Answer).where(Answer.survey_id == survey.id)).one_or_none()
+        if answer is None:
+            answer = Answer(survey_id=survey.id, scale=survey.scale, score=score, answered_at=now, changes=0,
+                            state=AnswerState.PROVISIONAL, clicks=[])
+            s.add(answer)
+        elif answer.state == AnswerState.DISCARDED:
+            answer.state, answer.clicks, answer.answered_at = AnswerState.PROVISIONAL, [], now
+        if score is not None and score != answer.score:
+            if answer.id is not None:
+                answer.changes += 1
+            answer.score = score
+        if comment is not None:
+            answer.comment = comment
+        if how in CONFIRMING:
+            if answer.state != AnswerState.CONFIRMED:
+                answer.state, answer.confirmed_at, answer.via = AnswerState.CONFIRMED, now, how
+            answer.clicks = None
+        elif answer.state == AnswerState.PROVISIONAL:
+            answer.clicks = (list(answer.clicks or []) + [[now.isoformat(), score]])[-MAX_CLICKS:]
+            answer.via = how
+        answer.updated_at = now
     return Answered(survey, answer)
+
+
+def scanner_verdict(clicks: list, sent_at: datetime | None, policy: SurveySettings) -> str | None:
+    """Why these unconfirmed clicks look like a link scanner, or None if they look like a person."""
+    times = sorted((parse_time(at), score) for at, score in clicks if parse_time(at))
+    if not times:
+        return None
+    if sent_at and times[0][0] - sent_at < timedelta(seconds=policy.scanner_grace_seconds):
+        return f"first click {int((times[0][0] - sent_at).total_seconds())} s after sending"
+    window = timedelta(seconds=policy.scanner_burst_seconds)
+    for i, (at, score) in enumerate(times):
+        others = {sc for t, sc in times[i + 1:] if t - at <= window and sc != score}
+        if others:
+            return f"{len(others) + 1} different scores clicked within {policy.scanner_burst_seconds:g} s"
+    return None
+
+
+def settle_answers(rt: Runtime, limit: int = 500) -> dict[str, int]:
+    """Confirm provisional answers whose clicks have gone quiet, or discard a scanner's."""
+    now = rt.now()
+    shortest = min([rt.settings.survey.answer_settle_seconds] +
+                   [rt.settings.survey_for(c.id).answer_settle_seconds for c in rt.settings.connectors])
+    done = {"confirmed": 0, "discarded": 0}
+    with rt.transaction() as s:
+        rows = s.execute(select(Answer, Survey).join(Survey, Survey.id == Answer.survey_id)
+                         .where(Answer.state == AnswerState.PROVISIONAL,
+                                Answer.updated_at <= now - timedelta(seconds=shortest))
+                         .order_by(Answer.updated_at).limit(limit).with_for_update(of=Answer)).all()
+        for answer, survey in rows:
+            policy = rt.settings.survey_for(survey.connector_id)
+            if answer.updated_at > now - timedelta(seconds=policy.answer_settle_seconds):
+                continue
+            reason = scanner_verdict(answer.clicks or [], survey.sent_at, policy)
+            if reason:
+                answer.state, answer.via, answer.clicks = AnswerState.DISCARDED, f"scanner: {reason}"[:80], []
+                done["discarded"] += 1
+            else:
+                answer.state, answer.confirmed_at, answer.via, answer.clicks = (
+                    AnswerState.CONFIRMED, now, "settled", None)
+                done["confirmed"] += 1
+    return done
+
+
+def unsubscribe(rt: Runtime, token: str) -> Survey:
+    """Record the opt-out of the customer behind a survey link; idempotent."""
+    from ces.worker.privacy import email_hash
+
+    survey = find_survey(rt, token)
+    hashed = survey.email_hash or email_hash(rt, survey.email)
+    if hashed:
+        with rt.transaction() as s:
+            if s.get(OptOut, hashed) is None:
+                s.add(OptOut(email_hash=hashed, created_at=rt.now()))
+    return survey

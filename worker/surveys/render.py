@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ces.config.models import Wording
 from ces.worker.i18n import direction, translations
 from ces.worker.surveys.scales import Scale
 
@@ -44,16 +45,36 @@ def colours(scale: Scale) -> list[str]:
     return picked if scale.higher_is_better else picked[::-1]
 
 
-def question(scale: Scale, company: str, locale: str) -> str:
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill(template: str, **values: str) -> str:
+    """An admin's wording with {company} / {ticket} filled in; unknown names are left empty."""
+    return template.format_map(_Blank(values))
+
+
+def question(scale: Scale, company: str, locale: str, wording: Wording | None = None) -> str:
+    if wording and wording.question:
+        return fill(wording.question, company=company)
     _ = gettext_for(locale)
     if scale.key == "ces7":
         return _("%(company)s made it easy for me to handle my issue.") % {"company": company}
     return _("How much effort did you personally have to put forth to handle your request?")
 
 
-def labels(scale: Scale, locale: str) -> list[str]:
+def labels(scale: Scale, locale: str, wording: Wording | None = None) -> list[str]:
+    if wording and wording.labels:
+        return list(wording.labels)
     _ = gettext_for(locale)
     return [_(label) for label in scale.labels]
+
+
+def wording_for(words: dict[str, Wording], locale: str) -> Wording | None:
+    """The admin's wording for this language: exact (pt-BR), then the language (pt)."""
+    lowered = {k.lower().replace("_", "-"): v for k, v in words.items()}
+    return lowered.get(locale.lower()) or lowered.get(locale.split("-")[0].lower())
 
 
 @dataclass
@@ -68,25 +89,43 @@ class SurveyMail:
     company: str
     public_url: str
     expires_at: datetime
+    wording: Wording | None = None
+    reminder: bool = False
 
     def link(self, score: int | None = None) -> str:
         base = f"{self.public_url}/s/{self.token}"
         return base if score is None else f"{base}/{score}"
 
+    @property
+    def unsubscribe_url(self) -> str:
+        return f"{self.public_url}/u/{self.token}"
+
     def context(self) -> dict:
+        names = labels(self.scale, self.locale, self.wording)
         return dict(
             name=self.to_name, ticket_id=self.ticket_id, ticket_subject=self.subject_line,
-            question=question(self.scale, self.company, self.locale), company=self.company,
+            question=question(self.scale, self.company, self.locale, self.wording), company=self.company,
             options=[dict(score=s, label=lab, colour=c, url=self.link(s))
-                     for s, lab, c in zip(self.scale.scores, labels(self.scale, self.locale), colours(self.scale))],
-            survey_url=self.link(),
+                     for s, lab, c in zip(self.scale.scores, names, colours(self.scale))],
+            survey_url=self.link(), unsubscribe_url=self.unsubscribe_url, reminder=self.reminder,
             until=format_date(self.expires_at.date(), format="long", locale=self.locale.replace("-", "_")),
             scale=self.scale,
         )
 
     def subject(self) -> str:
-        _ = gettext_for(self.locale)
-        return _("How easy was it to get help with request #%(ticket)s?") % {"ticket": self.ticket_id}
+        if self.wording and self.wording.subject:
+            subject = fill(self.wording.subject, ticket=self.ticket_id, company=self.company)
+        else:
+            _ = gettext_for(self.locale)
+            subject = _("How easy was it to get help with request #%(ticket)s?") % {"ticket": self.ticket_id}
+        if self.reminder:
+            _ = gettext_for(self.locale)
+            subject = _("Reminder: %(subject)s") % {"subject": subject}
+        return subject
+
+    def helpdesk_text(self) -> str:
+        """The survey as a public reply in the helpdesk (chat and messaging tickets)."""
+        return render("helpdesk.txt", self.locale, **self.context())
 
     def message(self, *, sender: str, reply_to: str | None) -> EmailMessage:
         ctx = self.context()
@@ -101,6 +140,9 @@ class SurveyMail:
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
         msg["Content-Language"] = self.locale
+        # RFC 8058 one-click unsubscribe: mail clients POST "List-Unsubscribe=One-Click" to it.
+        msg["List-Unsubscribe"] = f"<{self.unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg.set_content(render("email.txt", self.locale, **ctx))
         msg.add_alternative(render("email.html", self.locale, **ctx), subtype="html")
         return msg

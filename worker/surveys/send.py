@@ -1,34 +1,49 @@
 """Sending a survey: exactly one per solve.
 
 claim (pending → preparing, leased) → read the ticket and requester back from the helpdesk →
-policy → render → mark `sending` (committed) → hand to SMTP → `sent`. A crash before `sending`
-is retried by the next worker once the lease expires; a crash after it leaves the survey
-`uncertain`, listed for admins and never resent automatically.
+policy → render → mark `sending` and reserve the customer (fatigue), committed together → hand
+to SMTP (or post it in the helpdesk) → `sent`. A crash before `sending` is retried by the next
+worker once the lease expires; a crash after it leaves the survey `uncertain`, listed for admins
+and never resent automatically.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from ces.connectors.errors import ApiError
-from ces.connectors.models import RESOLVED, Ticket
+from ces.config.models import SurveySettings
+from ces.connectors import base
+from ces.connectors.errors import ApiError, UncertainApiError
+from ces.connectors.models import Ticket
 from ces.worker.claims import claim
-from ces.worker.db.models import Survey, SurveyAttempt, SurveyState
+from ces.worker.db.models import OptOut, Recipient, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.i18n import negotiate
 from ces.worker.mail import MailUncertain, send_mail
+from ces.worker.privacy import email_hash
 from ces.worker.retry import GiveUp, Permanent, Transient, decide
 from ces.worker.runtime import Runtime
-from ces.worker.surveys.render import SurveyMail
+from ces.worker.surveys.policy import exclusion, quiet_until
+from ces.worker.surveys.render import SurveyMail, wording_for
 from ces.worker.surveys.scales import scale_of
 
 log = structlog.get_logger("ces.surveys")
+LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class Skip(Exception):
     """Policy says no; the reason is recorded on the survey."""
+
+
+class Later(Exception):
+    """Policy says not now (quiet hours); the survey waits until `when`."""
+
+    def __init__(self, when: datetime, reason: str):
+        self.when, self.reason = when, reason
+        super().__init__(reason)
 
 
 def send_survey(rt: Runtime, survey_id: int) -> str | None:
@@ -41,12 +56,15 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
             return None
         survey = s.get(Survey, survey_id)
         s.add(SurveyAttempt(survey_id=survey_id, number=attempt, started_at=now, outcome="started"))
+    policy = rt.settings.survey_for(survey.connector_id)
     try:
-        ticket = _read_ticket(rt, survey)
-        _policy(rt, survey, ticket)
-        mail = _mail(rt, survey, ticket)
+        ticket = read_ticket(rt, survey.connector_id, survey.ticket_external_id)
+        hashed = _policy(rt, policy, survey, ticket)
+        mail = survey_mail(rt, policy, survey, ticket)
     except Skip as exc:
         return _finish(rt, survey, attempt, SurveyState.SKIPPED, str(exc))
+    except Later as exc:
+        return _wait(rt, survey, attempt, exc.when, exc.reason)
     except Exception as exc:
         return _retry_or_fail(rt, survey, attempt, exc)
 
@@ -54,53 +72,108 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
     message = mail.message(sender=settings.smtp.sender, reply_to=settings.smtp.reply_to)
     requester = ticket.requester
     with rt.transaction() as s:
+        if hashed and not _reserve(s, hashed, survey.id, rt.now(), policy.fatigue_days):
+            fatigue = f"customer was surveyed in the last {policy.fatigue_days:g} days (fatigue_days)"
+        else:
+            fatigue = None
         # The point of no return: from here a crash leaves the survey uncertain.
-        moved = s.execute(update(Survey).where(Survey.id == survey_id, Survey.state == SurveyState.PREPARING,
-                                               Survey.attempts == attempt)
-                          .values(state=SurveyState.SENDING, email=requester.email, name=requester.name,
-                                  locale=mail.locale, assignee=ticket.assignee, group_name=ticket.group,
-                                  channel=ticket.channel.value, ticket_url=ticket.url,
-                                  message_id=message["Message-ID"],
-                                  lease_until=rt.now() + timedelta(seconds=settings.worker.lease_seconds))
-                          ).rowcount
+        moved = None if fatigue else s.execute(
+            update(Survey).where(Survey.id == survey_id, Survey.state == SurveyState.PREPARING,
+                                 Survey.attempts == attempt)
+            .values(state=SurveyState.SENDING, email=requester.email if requester else None,
+                    name=requester.name if requester else None, email_hash=hashed, locale=mail.locale,
+                    delivery=policy.delivery, assignee=ticket.assignee, group_name=ticket.group,
+                    channel=ticket.channel.value, ticket_url=ticket.url, message_id=message["Message-ID"],
+                    lease_until=rt.now() + timedelta(seconds=settings.worker.lease_seconds))).rowcount
+    if fatigue:
+        return _finish(rt, survey, attempt, SurveyState.SKIPPED, fatigue)
     if not moved:
         return None  # our lease expired and another worker took over
     try:
-        send_mail(settings.smtp, message)
-    except MailUncertain as exc:
+        if policy.delivery == "helpdesk":
+            rt.connector(survey.connector_id).post_public_reply(survey.ticket_external_id, mail.helpdesk_text())
+        else:
+            send_mail(settings.smtp, message)
+    except (MailUncertain, UncertainApiError) as exc:
         return _finish(rt, survey, attempt, SurveyState.UNCERTAIN, str(exc), from_state=SurveyState.SENDING)
     except Exception as exc:
+        _release(rt, hashed, survey.id)
         return _retry_or_fail(rt, survey, attempt, exc, from_state=SurveyState.SENDING)
     sent_at = rt.now()
     return _finish(rt, survey, attempt, SurveyState.SENT, None, from_state=SurveyState.SENDING,
-                   sent_at=sent_at, expires_at=sent_at + timedelta(days=settings.survey.response_days))
+                   sent_at=sent_at, expires_at=sent_at + timedelta(days=policy.response_days))
 
 
-def _read_ticket(rt: Runtime, survey: Survey) -> Ticket:
-    conn = rt.connector(survey.connector_id)
+def read_ticket(rt: Runtime, connector_id: str, ticket_id: str) -> Ticket:
+    """The ticket as its helpdesk tells it now; for a helpdesk without an API, as its latest
+    webhook described it."""
+    conn = rt.connector(connector_id)
     if conn is None:
-        raise Permanent(f"connector {survey.connector_id!r} is no longer configured")
-    return conn.fetch_ticket(survey.ticket_external_id)
+        raise Permanent(f"connector {connector_id!r} is no longer configured")
+    if base.TICKET in conn.capabilities:
+        return conn.fetch_ticket(ticket_id)
+    with rt.transaction() as s:
+        described = s.scalar(select(WebhookEvent.ticket).where(
+            WebhookEvent.connector_id == connector_id, WebhookEvent.ticket_id == ticket_id,
+            WebhookEvent.ticket.isnot(None)).order_by(WebhookEvent.occurred_at.desc(), WebhookEvent.id.desc())
+            .limit(1))
+    if described is None:
+        raise Permanent(f"no webhook described ticket {ticket_id} and {conn.title} has no API to ask")
+    return Ticket.model_validate(described)
 
 
-def _policy(rt: Runtime, survey: Survey, ticket: Ticket) -> None:
-    if ticket.status not in RESOLVED:
-        raise Skip(f"ticket is {ticket.status.value} again at send time (reopened)")
-    if not ticket.requester or not ticket.requester.email:
-        raise Skip("requester has no e-mail address")
+def _policy(rt: Runtime, policy: SurveySettings, survey: Survey, ticket: Ticket) -> str | None:
+    """Raise Skip or Later; return the keyed hash of the requester's e-mail (None if none)."""
+    reason = exclusion(policy, ticket)
+    if reason:
+        raise Skip(reason)
+    email = ticket.requester.email if ticket.requester else None
+    hashed = email_hash(rt, email)
+    if hashed:
+        with rt.transaction() as s:
+            if s.get(OptOut, hashed) is not None:
+                raise Skip("customer unsubscribed from surveys")
     conn = rt.settings.connector(survey.connector_id)
     if conn is not None and conn.dry_run:
         raise Skip("dry run: would have sent the survey; sent nothing")
+    when = quiet_until(policy, ticket.requester.time_zone if ticket.requester else None, rt.now())
+    if when:
+        raise Later(when, f"quiet hours for the requester until {when.isoformat(timespec='minutes')}")
+    return hashed
 
 
-def _mail(rt: Runtime, survey: Survey, ticket: Ticket) -> SurveyMail:
-    settings = rt.settings
-    locale = negotiate(ticket.requester.locale, settings.survey.default_locale)
-    expires_at = rt.now() + timedelta(days=settings.survey.response_days)
-    return SurveyMail(to_email=ticket.requester.email, to_name=ticket.requester.name, ticket_id=ticket.id,
-                      subject_line=ticket.subject, token=survey.token, scale=scale_of(survey.scale),
-                      locale=locale, company=settings.survey.company, public_url=settings.public_url,
-                      expires_at=expires_at)
+def survey_mail(rt: Runtime, policy: SurveySettings, survey: Survey, ticket: Ticket, *,
+                reminder: bool = False) -> SurveyMail:
+    requester = ticket.requester
+    locale = negotiate(requester.locale if requester else None, policy.default_locale)
+    expires_at = survey.expires_at or rt.now() + timedelta(days=policy.response_days)
+    return SurveyMail(to_email=requester.email if requester else "", to_name=requester.name if requester else None,
+                      ticket_id=ticket.id, subject_line=ticket.subject, token=survey.token,
+                      scale=scale_of(survey.scale), locale=locale, company=policy.company,
+                      public_url=rt.settings.public_url, expires_at=expires_at,
+                      wording=wording_for(policy.wording, locale), reminder=reminder)
+
+
+def _reserve(s, hashed: str, survey_id: int, now: datetime, fatigue_days: float) -> bool:
+    """Atomically claim the customer for this survey unless another was sent within the window."""
+    dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
+    cutoff = now - timedelta(days=fatigue_days)
+    ins = dialect.insert(Recipient).values(email_hash=hashed, last_survey_id=survey_id, last_sent_at=now)
+    stmt = ins.on_conflict_do_update(
+        index_elements=["email_hash"],
+        set_={"last_survey_id": ins.excluded.last_survey_id, "last_sent_at": ins.excluded.last_sent_at},
+        where=(Recipient.last_sent_at <= cutoff) | (Recipient.last_survey_id == survey_id),
+    ).returning(Recipient.email_hash)
+    return s.execute(stmt).first() is not None
+
+
+def _release(rt: Runtime, hashed: str | None, survey_id: int) -> None:
+    """A send that surely failed does not count against the customer's fatigue window."""
+    if not hashed:
+        return
+    with rt.transaction() as s:
+        s.execute(update(Recipient).where(Recipient.email_hash == hashed, Recipient.last_survey_id == survey_id)
+                  .values(last_sent_at=LONG_AGO))
 
 
 def _finish(rt: Runtime, survey: Survey, attempt: int, state: str, reason: str | None, *,
@@ -115,21 +188,25 @@ def _finish(rt: Runtime, survey: Survey, attempt: int, state: str, reason: str |
     return state
 
 
-def _retry_or_fail(rt: Runtime, survey: Survey, attempt: int, exc: Exception, *,
-                   from_state: str = SurveyState.PREPARING) -> str:
-    if not isinstance(exc, (ApiError, Transient, Permanent)):
-        log.exception("survey_error", survey_id=survey.id)
-    decision = decide(attempt, exc, rt.settings.worker)
-    if isinstance(decision, GiveUp):
-        return _finish(rt, survey, attempt, SurveyState.FAILED, decision.reason, from_state=from_state)
-    when = rt.now() + timedelta(seconds=decision.delay)
+def _wait(rt: Runtime, survey: Survey, attempt: int, when: datetime, reason: str,
+          from_state: str = SurveyState.PREPARING, outcome: str = "waiting") -> str:
     now = rt.now()
     with rt.transaction() as s:
         s.execute(update(Survey).where(Survey.id == survey.id, Survey.state == from_state, Survey.attempts == attempt)
-                  .values(state=SurveyState.PENDING, reason=f"retrying: {decision.reason}"[:500],
-                          send_after=when, next_try_at=when, lease_until=None))
+                  .values(state=SurveyState.PENDING, reason=reason[:500], send_after=when, next_try_at=when,
+                          lease_until=None))
         s.execute(update(SurveyAttempt).where(SurveyAttempt.survey_id == survey.id, SurveyAttempt.number == attempt)
-                  .values(outcome="retry", detail=decision.reason[:500], finished_at=now))
-    log.info("survey_retry", survey_id=survey.id, attempt=attempt, delay=round(decision.delay, 2),
-             reason=decision.reason)
-    return "retry"
+                  .values(outcome=outcome, detail=reason[:500], finished_at=now))
+    log.info("survey_" + outcome, survey_id=survey.id, attempt=attempt, until=when.isoformat(), reason=reason)
+    return outcome
+
+
+def _retry_or_fail(rt: Runtime, survey: Survey, attempt: int, exc: Exception, *,
+                   from_state: str = SurveyState.PREPARING) -> str:
+    if not isinstance(exc, (ApiError, Permanent, Transient)):
+        log.warning("survey_error", survey_id=survey.id, error=type(exc).__name__, detail=str(exc)[:200])
+    decision = decide(attempt, exc, rt.settings.worker)
+    if isinstance(decision, GiveUp):
+        return _finish(rt, survey, attempt, SurveyState.FAILED, decision.reason, from_state=from_state)
+    return _wait(rt, survey, attempt, rt.now() + timedelta(seconds=decision.delay), f"retrying: {decision.reason}",
+                 from_state=from_state, outcome="retry")

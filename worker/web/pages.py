@@ -1,7 +1,12 @@
-"""The customer's pages: one-click answer, survey page, thank-you page with a comment box."""
+"""The customer's pages: one-click answer, survey page, thank-you page with a comment box,
+unsubscribe. Small, accessible, no external assets; an inline script only confirms an answer
+when a person interacts with the page (see surveys/answers.py on link scanners)."""
 
 from __future__ import annotations
 
+import re
+
+from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
@@ -14,13 +19,43 @@ from ces.worker.surveys.answers import (
     AnswerError,
     BadScore,
     CommentTooLong,
+    find_survey,
     open_survey,
     record_answer,
+    unsubscribe,
 )
-from ces.worker.surveys.render import colours, gettext_for, labels, question, render
+from ces.worker.surveys.render import colours, gettext_for, labels, question, render, wording_for
 from ces.worker.surveys.scales import scale_of
 
 router = APIRouter()
+
+# Security gateways, link checkers and preview fetchers: they may open every link of a mail.
+_SCANNER_UA = re.compile(
+    r"bot\b|crawler|spider|preview|scanner|safelinks|proofpoint|mimecast|barracuda|urldefense|"
+    r"headlesschrome|phantomjs|slurp|facebookexternalhit|whatsapp|skypeuripreview|curl/|wget/|"
+    r"python-requests|python-urllib|go-http-client|java/|okhttp|libwww", re.I)
+_PREFETCH = (("purpose", "prefetch"), ("sec-purpose", "prefetch"), ("x-purpose", "preview"), ("x-moz", "prefetch"))
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+                               "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+}
+
+
+def looks_automated(request: Request) -> str | None:
+    """Why this request is probably not a person's click (HEAD, prefetch, a scanner's agent)."""
+    if request.method == "HEAD":
+        return "HEAD request"
+    for header, value in _PREFETCH:
+        if value in request.headers.get(header, "").lower():
+            return f"{header} header"
+    agent = request.headers.get("user-agent", "")
+    if not agent or _SCANNER_UA.search(agent):
+        return "user agent of a link scanner"
+    return None
 
 
 def _rt(request: Request):
@@ -37,9 +72,9 @@ def _locale(request: Request, survey=None) -> str:
 
 def _page(request: Request, template: str, status: int, survey=None, **ctx) -> HTMLResponse:
     locale = _locale(request, survey)
-    html = render(template, locale, company=_rt(request).settings.survey.company, **ctx)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store",
-                                                           "X-Robots-Tag": "noindex"})
+    policy = _rt(request).settings.survey_for(survey.connector_id if survey else None)
+    html = render(template, locale, company=policy.company, **ctx)
+    return HTMLResponse(html, status_code=status, headers=_HEADERS)
 
 
 def error_page(request: Request, exc: AnswerError) -> HTMLResponse:
@@ -53,60 +88,72 @@ def error_page(request: Request, exc: AnswerError) -> HTMLResponse:
     return _page(request, "error.html", exc.status, exc.survey, title=title, message=message)
 
 
-def _thanks(request: Request, done: Answered, *, saved=False, error=None, comment=None, status=200) -> HTMLResponse:
-    survey, answer = done.survey, done.answer
-    scale = scale_of(survey.scale)
+def _words(request: Request, survey):
     locale = _locale(request, survey)
+    policy = _rt(request).settings.survey_for(survey.connector_id)
+    scale = scale_of(survey.scale)
+    wording = wording_for(policy.wording, locale)
+    return locale, policy, scale, wording
+
+
+def _survey_page(request: Request, found: Answered, *, chosen: int | None = None, status: int = 200):
+    survey = found.survey
+    locale, policy, scale, wording = _words(request, survey)
+    options = [dict(score=s, label=lab, colour=c) for s, lab, c in
+               zip(scale.scores, labels(scale, locale, wording), colours(scale))]
+    until = format_date(survey.expires_at.date(), format="long", locale=locale.replace("-", "_")) \
+        if survey.expires_at else None
+    current = chosen or (found.answer.score if found.answer else None)
+    return _page(request, "survey.html", status, survey, question=question(scale, policy.company, locale, wording),
+                 options=options, current=current, chosen=chosen, action=f"/s/{survey.token}", until=until,
+                 unsubscribe_url=f"/u/{survey.token}")
+
+
+def _thanks(request: Request, done: Answered, *, saved=False, error=None, comment=None, status=200,
+            confirm=False) -> HTMLResponse:
+    survey, answer = done.survey, done.answer
+    locale, policy, scale, wording = _words(request, survey)
     _ = gettext_for(locale)
     prompt = _("What made it hard?") if scale.is_low(answer.score) else _("Anything you would like to add?")
     return _page(request, "thanks.html", status, survey, score=answer.score,
-                 label=labels(scale, locale)[answer.score - 1], prompt=prompt,
+                 label=labels(scale, locale, wording)[answer.score - 1], prompt=prompt,
                  comment=comment if comment is not None else answer.comment, saved=saved, error=error,
-                 max_comment=MAX_COMMENT, action=f"/s/{survey.token}", change_url=f"/s/{survey.token}")
+                 max_comment=MAX_COMMENT, action=f"/s/{survey.token}", change_url=f"/s/{survey.token}",
+                 confirm=confirm, unsubscribe_url=f"/u/{survey.token}")
 
 
 def _parse_score(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadScore("the score must be a whole number") from None
+    if not raw.isdigit() or len(raw) > 3:
+        raise BadScore("the score must be a whole number")
+    return int(raw)
 
 
 @router.get("/s/{token}", response_class=HTMLResponse)
 async def survey_page(request: Request, token: str):
-    rt = _rt(request)
     try:
-        found = await run_in_threadpool(open_survey, rt, token)
+        found = await run_in_threadpool(open_survey, _rt(request), token)
     except AnswerError as exc:
         return error_page(request, exc)
-    survey = found.survey
-    scale = scale_of(survey.scale)
-    locale = _locale(request, survey)
-    from babel.dates import format_date
-
-    options = [dict(score=s, label=lab, colour=c) for s, lab, c in
-               zip(scale.scores, labels(scale, locale), colours(scale))]
-    until = format_date(survey.expires_at.date(), format="long", locale=locale.replace("-", "_"))
-    return _page(request, "survey.html", 200, survey, question=question(scale, rt.settings.survey.company, locale),
-                 options=options, current=found.answer.score if found.answer else None,
-                 action=f"/s/{token}", until=until)
+    return _survey_page(request, found)
 
 
 @router.api_route("/s/{token}/{score}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def one_click(request: Request, token: str, score: str):
     rt = _rt(request)
     try:
+        found = await run_in_threadpool(open_survey, rt, token)
         value = _parse_score(score)
-        if request.method == "HEAD":
-            # Link checkers and prefetchers send HEAD: never an answer.
-            await run_in_threadpool(open_survey, rt, token)
-            return HTMLResponse("", headers={"Cache-Control": "no-store"})
-        done = await run_in_threadpool(record_answer, rt, token, value)
+        if value is None or not scale_of(found.survey.scale).valid(value):
+            raise BadScore("the score is outside the scale", found.survey)
+        if looks_automated(request):
+            # Never an answer; a person misjudged as a scanner confirms with one more click.
+            return _survey_page(request, found, chosen=value)
+        done = await run_in_threadpool(record_answer, rt, token, value, how="click")
     except AnswerError as exc:
         return error_page(request, exc)
-    return _thanks(request, done)
+    return _thanks(request, done, confirm=True)
 
 
 @router.post("/s/{token}", response_class=HTMLResponse)
@@ -115,9 +162,10 @@ async def submit(request: Request, token: str):
     form = await request.form()
     raw_score, comment = form.get("score"), form.get("comment")
     comment = comment if isinstance(comment, str) else None
+    how = "script" if form.get("confirm") else "form"
     try:
         value = _parse_score(raw_score if isinstance(raw_score, str) else None)
-        done = await run_in_threadpool(record_answer, rt, token, value, comment)
+        done = await run_in_threadpool(record_answer, rt, token, value, comment, how=how)
     except CommentTooLong:
         found = await run_in_threadpool(open_survey, rt, token)
         if found.answer is None:  # nothing stored yet: show the score they picked, unsaved
@@ -128,3 +176,25 @@ async def submit(request: Request, token: str):
     except AnswerError as exc:
         return error_page(request, exc)
     return _thanks(request, done, saved=comment is not None and bool(comment.strip()))
+
+
+@router.get("/u/{token}", response_class=HTMLResponse)
+async def unsubscribe_page(request: Request, token: str):
+    try:
+        survey = await run_in_threadpool(find_survey, _rt(request), token)
+    except AnswerError as exc:
+        return error_page(request, exc)
+    _ = gettext_for(_locale(request, survey))
+    return _page(request, "unsubscribe.html", 200, survey, title=_("Stop receiving these surveys?"),
+                 action=f"/u/{token}", done=False)
+
+
+@router.post("/u/{token}", response_class=HTMLResponse)
+async def unsubscribe_now(request: Request, token: str):
+    """The page's button, or a mail client's RFC 8058 one-click POST (List-Unsubscribe=One-Click)."""
+    try:
+        survey = await run_in_threadpool(unsubscribe, _rt(request), token)
+    except AnswerError as exc:
+        return error_page(request, exc)
+    _ = gettext_for(_locale(request, survey))
+    return _page(request, "unsubscribe.html", 200, survey, title=_("You are unsubscribed"), action=None, done=True)
