@@ -17,7 +17,6 @@ from tests.pipeline import Clock, answers, mock_ticket, receive, surveys
 from tests.support import BROWSER, ServedApp
 
 
-
 @pytest.fixture
 def clock():
     return Clock()
