@@ -177,6 +177,12 @@ def check_settings(settings: Settings) -> list[Problem]:
         seen.add(conn.id)
         for key, message, fix in conn.secret_problems():
             problems.append(Problem(f"connectors[{i}].{key}", message, fix, source))
+        from ces.connectors.registry import connector_class
+
+        cls = connector_class(conn.kind)
+        if settings.survey_for(conn.id).delivery == "helpdesk" and "public_reply" not in cls.capabilities:
+            problems.append(Problem(f"connectors[{i}].survey.delivery", f"{cls.title} cannot post public replies",
+                                    'use delivery = "email" for this connector', source))
     for key, message, fix in settings.smtp.secret_problems():
         problems.append(Problem(f"smtp.{key}", message, fix, source))
     return problems

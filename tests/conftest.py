@@ -107,6 +107,7 @@ timeout_seconds = 5
 
 [survey]
 company = "Acme"
+{survey}
 
 [worker]
 lease_seconds = 5
@@ -147,13 +148,14 @@ class ConfigWriter:
         self.path = tmp_path / "ces.toml"
         self.monkeypatch = monkeypatch
         self.values = dict(db_url=db_url, redis_url=REDIS_URL, prefix=prefix, session=SESSION, port=app_port,
-                           smtp_port=1, zendesk_url="https://acme.zendesk.com")
+                           smtp_port=1, zendesk_url="https://acme.zendesk.com", survey="")
         monkeypatch.setenv("TEST_ZENDESK_TOKEN", ZENDESK_TOKEN)
         monkeypatch.setenv("TEST_ZENDESK_SECRET", ZENDESK_SECRET)
         for key in [k for k in os.environ if k.startswith("CES_") and k not in ("CES_TEST_POSTGRES", "CES_TEST_REDIS")]:
             monkeypatch.delenv(key)
 
     def write(self, extra: str = "", **values) -> Path:
+        """`survey` adds lines to [survey]; `extra` is appended (inside the last [[connectors]])."""
         self.values.update(values)
         self.path.write_text(BASE_TOML.format(**self.values) + extra, encoding="utf-8")
         self.monkeypatch.setenv("CES_CONFIG", str(self.path))

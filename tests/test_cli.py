@@ -129,3 +129,47 @@ def test_the_shipped_example_configurations_are_valid(name, monkeypatch, capsys)
     monkeypatch.setenv("CES_CONFIG", str(Path(__file__).parent.parent / "config" / name))
     code, out, err = call(capsys, "config", "check")
     assert code == 0, err
+
+
+def test_surveys_preview_renders_mail_and_pages(config, capsys, tmp_path):
+    code, out, _ = call(capsys, "surveys", "preview", "--locale", "en", "--scale", "effort5", "--out", str(tmp_path))
+    assert code == 0
+    assert "Subject: How easy was it to get help with request #12345?" in out
+    assert "How much effort did you personally have to put forth to handle your request?" in out
+    for name in ("mail.html", "survey.html", "thanks.html"):
+        assert (tmp_path / name).read_text().startswith("<!DOCTYPE html>")
+    assert (tmp_path / "survey.html").read_text().count('name="score"') == 5
+
+
+def test_surveys_test_send_mails_an_admin_and_never_reports_it(config, rt, sink, capsys):
+    from ces.worker.reports import ces_report
+
+    code, out, _ = call(capsys, "surveys", "test-send", "admin@acme.test", "--locale", "en")
+    assert code == 0 and "test survey sent to admin@acme.test" in out
+    [mail] = sink.messages
+    assert mail["To"] == "admin@acme.test"
+    today = rt.now().date()
+    from datetime import timedelta
+
+    assert ces_report(rt, today - timedelta(days=1), today + timedelta(days=1))["rows"][0]["surveys_sent"] == 0
+
+
+def test_test_send_to_an_unreachable_mail_server_is_one_line(config, capsys):
+    config.write(smtp_port=1)
+    code, _, err = call(capsys, "surveys", "test-send", "admin@acme.test")
+    assert code == 1 and err.startswith("ces: cannot reach the mail server 127.0.0.1:1")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_migrations_match_the_models(db_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from ces.worker.db.engine import make_engine
+    from ces.worker.db.models import Base
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []

@@ -68,9 +68,7 @@ def test_closed_without_a_recorded_solve_counts_as_one(rt, queue, sink, zendesk_
 
 
 def test_a_reopen_before_the_send_cancels_the_survey(config, make_rt, queue, sink, zendesk_api):
-    config.write(extra="", smtp_port=sink.port)
-    text = config.path.read_text().replace('company = "Acme"', 'company = "Acme"\ndelay_seconds = 3600')
-    config.path.write_text(text)
+    config.write(survey="delay_seconds = 3600")
     rt = make_rt()
     receive(rt, "status_changed_solved.json", "inv-1")
     receive(rt, "status_changed_reopened.json", "inv-2")

@@ -327,6 +327,42 @@ def surveys(ctx: typer.Context, failed: bool = typer.Option(False, "--failed", h
                         fmt.value))
 
 
+@surveys_app.command("preview")
+def surveys_preview(locale: str = typer.Option("en", help="language, e.g. es, pt-BR, ar"),
+                    scale: Optional[str] = typer.Option(None, help="ces7 or effort5 (default: [survey] scale)"),
+                    connector: Optional[str] = typer.Option(None, help="use this connector's [connectors.survey]"),
+                    out: Optional[str] = typer.Option(None, help="folder for the HTML files (default: a new one)")):
+    """Render the survey mail and pages as a customer would see them."""
+    import tempfile
+    from pathlib import Path
+
+    from ces.worker.surveys.preview import preview
+
+    if scale not in (None, "ces7", "effort5"):
+        raise typer.BadParameter("use ces7 or effort5", param_hint="--scale")
+    settings = _settings()
+    folder = Path(out or tempfile.mkdtemp(prefix="ces-preview-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    result = preview(settings, locale=locale, scale=scale, connector_id=connector, folder=folder)
+    _out(f"Subject: {result['subject']}\n\n{result['text']}\n")
+    for name, path in result["files"].items():
+        _out(f"{name}: {path}")
+
+
+@surveys_app.command("test-send")
+def surveys_test_send(address: str, locale: str = typer.Option("en", help="language of the mail"),
+                      scale: Optional[str] = typer.Option(None, help="ces7 or effort5")):
+    """Send a real survey mail to an admin; its links work, its answers are never reported."""
+    from ces.worker.surveys.preview import test_send
+
+    if scale not in (None, "ces7", "effort5"):
+        raise typer.BadParameter("use ces7 or effort5", param_hint="--scale")
+    if "@" not in address:
+        raise typer.BadParameter(f"{address!r} is not an e-mail address", param_hint="ADDRESS")
+    rt = _runtime()
+    _out(test_send(rt, address, locale=locale, scale=scale))
+
+
 @events_app.callback(invoke_without_command=True)
 def events(ctx: typer.Context, failed: bool = typer.Option(False, "--failed", help="only failed events"),
            limit: int = typer.Option(50, help="how many, newest first"), fmt: Format = FORMAT):
@@ -374,11 +410,12 @@ def events_replay(event_id: int):
 def main(argv: list[str] | None = None) -> None:
     """Usage errors are Typer's (exit 2); every other error is one line and exit 1, no traceback."""
     from ces.worker.db.migrate import SchemaBehind
+    from ces.worker.retry import Permanent, Transient
 
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="ces", standalone_mode=True)
-    except (CliError, SchemaBehind) as exc:
+    except (CliError, SchemaBehind, Transient, Permanent) as exc:
         message = f"ces: {exc}"
     except ConfigError as exc:
         message = f"ces: configuration: {exc}"

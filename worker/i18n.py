@@ -30,9 +30,11 @@ def _canonical(tag: str) -> str:
     return f"{lang}-{region}" if region else lang
 
 
-def negotiate(*candidates: str | None) -> str:
-    """The first candidate we have a catalog for: exact (pt-BR), then its language (pt), else English."""
+def negotiate(*candidates: str | None, also: tuple[str, ...] = ()) -> str:
+    """The first candidate we have words for (a catalog, or an admin's wording in `also`): exact
+    (pt-BR), then its language (pt), else English."""
     have = {loc.lower(): loc for loc in available_locales()}
+    have.update({_canonical(loc).lower(): _canonical(loc) for loc in also})
     for tag in candidates:
         if not tag:
             continue
@@ -50,10 +52,11 @@ def negotiate(*candidates: str | None) -> str:
 
 @cache
 def translations(locale: str) -> gettext.NullTranslations:
+    """The catalog of a locale (English, the source language, where there is none)."""
     if locale == "en":
         return gettext.NullTranslations()
     return gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[locale.replace("-", "_")],
-                               fallback=False)
+                               fallback=True)
 
 
 def direction(locale: str) -> str:

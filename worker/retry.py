@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ces.config.models import WorkerSettings
-from ces.connectors.errors import ApiError, RateLimited
+from ces.connectors.errors import ApiError, RateLimited, Unsupported
 from ces.connectors.http import backoff_delay
 
 
@@ -31,7 +31,7 @@ class Permanent(Exception):
 def decide(attempt: int, error: BaseException, settings: WorkerSettings) -> Retry | GiveUp:
     """`attempt` is the number of the attempt that just failed, from 1."""
     reason = getattr(error, "detail", None) or str(error) or type(error).__name__
-    if isinstance(error, Permanent) or (isinstance(error, ApiError) and error.permanent):
+    if isinstance(error, (Permanent, Unsupported)) or (isinstance(error, ApiError) and error.permanent):
         return GiveUp(reason)
     if isinstance(error, RateLimited):
         # A rate limit is the helpdesk asking us to wait, not a failure: it gets more patience.

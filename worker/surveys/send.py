@@ -69,7 +69,8 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
         return _retry_or_fail(rt, survey, attempt, exc)
 
     settings = rt.settings
-    message = mail.message(sender=settings.smtp.sender, reply_to=settings.smtp.reply_to)
+    by_mail = policy.delivery == "email"
+    message = mail.message(sender=settings.smtp.sender, reply_to=settings.smtp.reply_to) if by_mail else None
     requester = ticket.requester
     with rt.transaction() as s:
         if hashed and not _reserve(s, hashed, survey.id, rt.now(), policy.fatigue_days):
@@ -83,17 +84,18 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
             .values(state=SurveyState.SENDING, email=requester.email if requester else None,
                     name=requester.name if requester else None, email_hash=hashed, locale=mail.locale,
                     delivery=policy.delivery, assignee=ticket.assignee, group_name=ticket.group,
-                    channel=ticket.channel.value, ticket_url=ticket.url, message_id=message["Message-ID"],
+                    channel=ticket.channel.value, ticket_url=ticket.url,
+                    message_id=message["Message-ID"] if message else None,
                     lease_until=rt.now() + timedelta(seconds=settings.worker.lease_seconds))).rowcount
     if fatigue:
         return _finish(rt, survey, attempt, SurveyState.SKIPPED, fatigue)
     if not moved:
         return None  # our lease expired and another worker took over
     try:
-        if policy.delivery == "helpdesk":
-            rt.connector(survey.connector_id).post_public_reply(survey.ticket_external_id, mail.helpdesk_text())
-        else:
+        if by_mail:
             send_mail(settings.smtp, message)
+        else:
+            rt.connector(survey.connector_id).post_public_reply(survey.ticket_external_id, mail.helpdesk_text())
     except (MailUncertain, UncertainApiError) as exc:
         return _finish(rt, survey, attempt, SurveyState.UNCERTAIN, str(exc), from_state=SurveyState.SENDING)
     except Exception as exc:
@@ -145,7 +147,7 @@ def _policy(rt: Runtime, policy: SurveySettings, survey: Survey, ticket: Ticket)
 def survey_mail(rt: Runtime, policy: SurveySettings, survey: Survey, ticket: Ticket, *,
                 reminder: bool = False) -> SurveyMail:
     requester = ticket.requester
-    locale = negotiate(requester.locale if requester else None, policy.default_locale)
+    locale = negotiate(requester.locale if requester else None, policy.default_locale, also=tuple(policy.wording))
     expires_at = survey.expires_at or rt.now() + timedelta(days=policy.response_days)
     return SurveyMail(to_email=requester.email if requester else "", to_name=requester.name if requester else None,
                       ticket_id=ticket.id, subject_line=ticket.subject, token=survey.token,
