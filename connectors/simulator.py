@@ -53,6 +53,7 @@ class StubServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no delayed-ACK stall
 
             def log_message(self, *args):  # quiet
                 pass
@@ -83,7 +84,8 @@ class StubServer:
                 self.faults.append(StubResponse(status, body or {"error": f"simulated {status}"}, headers or {}))
 
     def start(self) -> StubServer:
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="stub-server")
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True, name="stub-server")
         self.thread.start()
         return self
 
