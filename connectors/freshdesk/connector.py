@@ -221,7 +221,7 @@ class FreshdeskConnector(Connector):
         user_ok = True
         if s.webhook_auth == "basic":
             header = request.header("authorization") or ""
-            if not header[:6].lower() == "basic ":
+            if header[:6].lower() != "basic ":
                 raise BadSignature("missing HTTP basic credentials: tick \"Requires authentication\" in the rule")
             try:
                 user, _, presented = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")

@@ -526,7 +526,8 @@ def test_simulator_serves_ticket_history_and_notes(sim, freshdesk):
     assert [(e.kind.value, e.actor.value) for e in history.entries] == [
         ("message", "customer"), ("message", "agent"), ("message", "customer"), ("note", "us")]
     assert "first_reply_minutes" in history.counters
-    assert [t.id for t in conn.recent_tickets(Person(id=str(maria)), NOW - timedelta(days=30))] == [str(ticket.id)]
+    month_ago = datetime.now(timezone.utc) - timedelta(days=30)
+    assert [t.id for t in conn.recent_tickets(Person(id=str(maria)), month_ago)] == [str(ticket.id)]
     conn.add_tags(str(ticket.id), ["ces_low"])
     sim.set_status(ticket.id, "resolved", send=False)
     conn.reopen(str(ticket.id), group="Tier 2")

@@ -128,6 +128,14 @@ def test_verify_accepts_any_matching_entry_of_the_header(generic):
     generic.verify(inbound(body, hdrs))
 
 
+def test_verify_takes_only_v1_entries_as_hmac(generic):
+    body = fixture_bytes("generic", "ticket_solved.json")
+    hdrs = headers(body)
+    hdrs["webhook-signature"] = hdrs["webhook-signature"].replace("v1,", "v1a,")
+    with pytest.raises(BadSignature):
+        generic.verify(inbound(body, hdrs))
+
+
 def test_verify_ignores_the_whsec_prefix_being_absent(monkeypatch, generic):
     monkeypatch.setenv("GEN_SECRET", SECRET.removeprefix("whsec_"))
     generic.verify(signed("ticket_solved.json"))
