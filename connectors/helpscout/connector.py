@@ -65,6 +65,10 @@ API_BASE = "https://api.helpscout.net"
 WEB_BASE = "https://secure.helpscout.net"
 STATUS_EVENT = "convo.status"
 DELETED_EVENT = "convo.deleted"
+# A customer's reply reopens a closed conversation; whether Help Scout also sends convo.status
+# for that implicit change is not documented, so the reply event states the status too.
+CUSTOMER_REPLY_EVENT = "convo.customer.reply.created"
+STATUS_EVENTS = frozenset({STATUS_EVENT, CUSTOMER_REPLY_EVENT})
 
 _STATUSES = {"active": Status.OPEN, "open": Status.OPEN, "pending": Status.PENDING, "closed": Status.SOLVED,
              "spam": Status.DELETED}
@@ -109,7 +113,8 @@ def delivery_key(event: str, conversation: dict) -> str:
     agent's change, customerWaitingSince for a customer's reply that reopens)."""
     waiting = conversation.get("customerWaitingSince")
     stamps = [conversation.get("status"), conversation.get("state"), conversation.get("closedAt"),
-              conversation.get("userUpdatedAt"), waiting.get("time") if isinstance(waiting, dict) else None]
+              conversation.get("userUpdatedAt"), conversation.get("userModifiedAt"), conversation.get("modifiedAt"),
+              waiting.get("time") if isinstance(waiting, dict) else None]
     digest = hashlib.sha256(json.dumps(stamps, default=str).encode()).hexdigest()[:16]
     return f"{event}:{conversation.get('id')}:{conversation.get('status') or conversation.get('state')}:{digest}"
 
@@ -167,8 +172,10 @@ class HelpScoutConnector(Connector):
 
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
         """convo.status → STATUS (closed → SOLVED, active → OPEN, pending → PENDING, spam → DELETED);
-        convo.deleted → STATUS DELETED; every other event → IGNORED (the API tells assignments,
-        moves and replies, so they need not be kept from webhooks)."""
+        convo.customer.reply.created → STATUS with the conversation's status after the reply (a
+        reply to a closed conversation reopens it); convo.deleted → STATUS DELETED; every other
+        event → IGNORED (the API tells assignments, moves and replies, so they need not be kept
+        from webhooks). The previous status is not in the payload."""
         event = (request.header("x-helpscout-event") or "").strip()
         if not event:
             raise Unparseable("missing X-HelpScout-Event header")
@@ -193,15 +200,15 @@ class HelpScoutConnector(Connector):
         status = Status.DELETED if str(data.get("state")).lower() == "deleted" else status_of(data.get("status"))
         base_event = dict(delivery_id=delivery_key(event, data), ticket_id=ticket_id,
                           occurred_at=_occurred(data) or request.received_at, payload=_kept(data))
-        if event != STATUS_EVENT:
+        if event not in STATUS_EVENTS:
             return [TicketEvent(kind=EventKind.IGNORED, summary=event[:60], **base_event)]
         if status is None:
-            raise Unparseable(f"convo.status with an unknown status {str(data.get('status'))[:20]!r}")
+            raise Unparseable(f"{event} with an unknown status {str(data.get('status'))[:20]!r}")
         actor = None
-        if status == Status.SOLVED:
+        if status == Status.SOLVED and event == STATUS_EVENT:
             actor = _id(data.get("closedBy")) or _id((data.get("closedByUser") or {}).get("id"))
-        return [TicketEvent(kind=EventKind.STATUS, status=status, actor_id=actor,
-                            summary=f"status {str(data.get('status'))[:20]}", **base_event)]
+        summary = f"status {str(data.get('status'))[:20]}" + (" after a customer reply" if event != STATUS_EVENT else "")
+        return [TicketEvent(kind=EventKind.STATUS, status=status, actor_id=actor, summary=summary, **base_event)]
 
     # --- API: authentication ------------------------------------------------------------------
     def auth(self) -> dict[str, Any]:

@@ -86,7 +86,11 @@ class ZammadSimulator:
         return self.server.url
 
     def start(self) -> ZammadSimulator:
-        self.server.start()
+        # As StubServer.start, with a short poll so that stop() returns at once rather than
+        # after half a second.
+        self.server.thread = threading.Thread(target=self.server.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                              daemon=True, name="zammad-simulator")
+        self.server.thread.start()
         return self
 
     def stop(self) -> None:

@@ -148,6 +148,13 @@ def test_reopened_by_a_customer_reply_is_open_and_a_new_delivery(helpscout):
     assert event.delivery_id != closed.delivery_id
 
 
+def test_a_customer_reply_states_the_status_it_left(helpscout):
+    [event] = helpscout.parse(signed("webhook_convo_customer_reply.json", event="convo.customer.reply.created"))
+    assert (event.kind, event.status, event.actor_id) == (EventKind.STATUS, Status.OPEN, None)
+    assert event.delivery_id.startswith("convo.customer.reply.created:2104876318:active:")
+    assert "customer reply" in event.summary and "refund still" not in json.dumps(event.payload)
+
+
 def test_pending_is_pending(helpscout):
     [event] = helpscout.parse(signed("webhook_convo_status_pending.json"))
     assert event.status == Status.PENDING
@@ -495,7 +502,8 @@ def test_base_url_overrides_the_api_host(monkeypatch):
 def test_setup_instructions(helpscout):
     text = helpscout.setup_instructions()
     assert "https://surveys.acme.test/webhooks/helpscout-main" in text
-    assert "convo.status" in text and "convo.deleted" in text and "40 characters" in text
+    assert "convo.status" in text and "convo.deleted" in text and "convo.customer.reply.created" in text
+    assert "40 characters" in text
     assert "export HS_SECRET=" in text and "export HS_APP_ID=" in text and "export HS_APP_SECRET=" in text
     assert "Satisfaction Ratings" in text and "My Apps" in text
 
@@ -504,3 +512,79 @@ def test_the_registry_finds_the_connector():
     from ces.connectors.registry import connector_class
 
     assert connector_class("helpscout") is HelpScoutConnector
+
+
+# --- through the real intake and worker functions -----------------------------------------------
+HS_TOML = """
+[[connectors]]
+id = "helpscout-main"
+kind = "helpscout"
+app_id_env = "TEST_HS_APP_ID"
+app_secret_env = "TEST_HS_APP_SECRET"
+webhook_secret_env = "TEST_HS_SECRET"
+api_user_id = "481999"
+"""
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    """SQLite only here, to keep the connector tests quick (the pipeline tests cover PostgreSQL)."""
+    from ces.worker.db.engine import make_engine
+    from ces.worker.db.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'ces.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def receive(rt, body: bytes, event: str = "convo.status") -> list[int | None]:
+    """What intake does with one webhook, without HTTP: verify, parse, store, enqueue."""
+    from ces.worker.intake import event_row, store_batch
+
+    now = rt.now()
+    headers = {k.lower(): v for k, v in hs_headers(body, event).items()}
+    req = InboundRequest("POST", "/webhooks/helpscout-main", "", headers, body, now, rt.settings.public_url)
+    conn = rt.connector("helpscout-main")
+    conn.verify(req)
+    rows = [event_row("helpscout-main", e, now, rt.settings.worker.requeue_after_seconds) for e in conn.parse(req)]
+    [ids] = store_batch(rt, [rows])
+    for row, event_id in zip(rows, ids):
+        if event_id and row["state"] == "received":
+            rt.enqueue("ces.process_event", event_id)
+    return ids
+
+
+def test_a_closed_conversation_becomes_one_survey_mail_and_a_reply_reopens_it(
+        monkeypatch, config, make_rt, queue, sink):
+    from sqlalchemy import select
+
+    from ces.worker.db.models import Survey, Ticket, WebhookEvent
+
+    monkeypatch.setenv("TEST_HS_APP_ID", APP_ID)
+    monkeypatch.setenv("TEST_HS_APP_SECRET", APP_SECRET)
+    monkeypatch.setenv("TEST_HS_SECRET", SECRET)
+    config.write(extra=HS_TOML, smtp_port=sink.port)
+    rt = make_rt()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("http://127.0.0.1")
+        mock.post(TOKEN_URL, json=fixture_json("helpscout", "api_oauth_token.json"))
+        mock.get(CONV_URL, json=fixture_json("helpscout", "api_conversation.json"))
+        mock.get(f"{API}/mailboxes", json=fixture_json("helpscout", "api_mailboxes.json"))
+        body = fixture_bytes("helpscout", "webhook_convo_status_closed.json")
+        assert receive(rt, body)[0] is not None
+        # Help Scout retries with the relative "friendly" text moved on: still the same delivery.
+        assert receive(rt, body.replace(b'"Nov 22"', b'"1 day ago"')) == [None]
+        queue.drain(rt)
+        [mail] = sink.messages
+        assert mail["To"] == "María García <maria.garcia@example.com>"
+        assert receive(rt, fixture_bytes("helpscout", "webhook_convo_status_active_reopened.json"))[0] is not None
+        queue.drain(rt)
+    with rt.transaction() as s:
+        [survey] = s.scalars(select(Survey)).all()
+        [ticket] = s.scalars(select(Ticket)).all()
+        assert (survey.state, survey.group_name, survey.assignee) == ("sent", "Billing", "Lina Chen")
+        assert (ticket.external_id, ticket.reopen_count) == ("2104876318", 1)
+        outcomes = [e.outcome for e in s.scalars(select(WebhookEvent).order_by(WebhookEvent.id))]
+        assert outcomes == ["solve #1 recorded; survey due now", "reopen after solve #1"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -468,8 +469,10 @@ def sim():
 @pytest.fixture
 def receiver():
     """Stands in for ces-worker's intake: keeps what the simulated Zammad POSTs."""
-    server = StubServer().start()
+    server = StubServer()
+    server.server.RequestHandlerClass.disable_nagle_algorithm = True
     server.route("POST", r"/webhooks/zammad-main")(lambda req: StubResponse(202, {"status": "accepted", "events": 1}))
+    threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield server
     server.stop()
 
@@ -549,3 +552,63 @@ def test_the_simulator_refuses_a_wrong_token(sim, monkeypatch):
     with pytest.raises(PermanentApiError) as err:
         conn.fetch_ticket("1")
     assert err.value.status == 401
+
+
+# --- through the real intake and worker functions -----------------------------------------------
+ZAMMAD_TOML = """
+[[connectors]]
+id = "zammad-main"
+kind = "zammad"
+base_url = "{url}"
+api_token_env = "TEST_ZAMMAD_TOKEN"
+webhook_secret_env = "TEST_ZAMMAD_SECRET"
+api_user_id = "{api_user_id}"
+"""
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    """SQLite only here, to keep the connector tests quick (the pipeline tests cover PostgreSQL)."""
+    from ces.worker.db.engine import make_engine
+    from ces.worker.db.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'ces.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def test_a_close_in_zammad_becomes_one_survey_mail_and_a_reopen_is_counted(
+        monkeypatch, config, make_rt, queue, sink, sim, app_port):
+    from sqlalchemy import select
+
+    from ces.worker.db.models import Survey, Ticket, WebhookEvent
+    from ces.worker.web.app import create_app
+    from tests.support import ServedApp, wait_until
+
+    monkeypatch.setenv("TEST_ZAMMAD_TOKEN", TOKEN)
+    monkeypatch.setenv("TEST_ZAMMAD_SECRET", SECRET)
+    config.write(extra=ZAMMAD_TOML.format(url=sim.url, api_user_id=sim.api_user_id), smtp_port=sink.port)
+    rt = make_rt()
+    customer = sim.add_user("Emily", "Adams", "emily@example.com", locale="de-de")
+    t = sim.create_ticket(customer, "Invoice shows the wrong VAT rate", group_id=sim.add_group("Service Desk"))
+    with ServedApp(create_app(rt), app_port) as app:
+        sim.webhook_url = f"{app.url}/webhooks/zammad-main"
+        closed = sim.set_status(t.id, "closed", deliveries=2)  # Zammad's retry of the same job
+        assert [(r.status_code, r.json()["status"]) for r in closed] == [(202, "accepted"), (200, "duplicate")]
+        wait_until(lambda: queue.items, 5, 0.01, "the enqueue that follows the answer")
+        queue.drain(rt)
+        [mail] = sink.messages
+        assert mail["To"] == "Emily Adams <emily@example.com>"
+        [reopened] = sim.set_status(t.id, "open", by=customer)
+        assert reopened.status_code == 202
+        wait_until(lambda: queue.items, 5, 0.01, "the enqueue that follows the answer")
+        queue.drain(rt)
+    with rt.transaction() as s:
+        [survey] = s.scalars(select(Survey)).all()
+        [ticket] = s.scalars(select(Ticket)).all()
+        assert (survey.state, survey.group_name, survey.channel) == ("sent", "Service Desk", "email")
+        assert (ticket.external_id, ticket.reopen_count) == (str(t.id), 1)
+        outcomes = [e.outcome for e in s.scalars(select(WebhookEvent).order_by(WebhookEvent.id))]
+        assert outcomes == ["solve #1 recorded; survey due now", "reopen after solve #1"]
