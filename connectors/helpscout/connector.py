@@ -159,6 +159,18 @@ class HelpScoutConnector(Connector):
         self._token_lock = threading.Lock()
         self._mailboxes: tuple[dict[str, str], float] | None = None
 
+    @property
+    def rate_key(self) -> str:
+        """Help Scout limits per account and its API host is shared by all accounts: budget per
+        app (a hash of its id), so that connectors using the same app share one budget."""
+        if self.settings.base_url:
+            return super().rate_key
+        try:
+            app = hashlib.sha256((self.settings.secret("app_id") or "").encode()).hexdigest()[:16]
+        except Exception:  # a missing secret is reported by `ces config check`, not here
+            return super().rate_key
+        return f"{self.kind}:app:{app}"
+
     # --- intake -------------------------------------------------------------------------------
     def verify(self, request: InboundRequest) -> None:
         """X-HelpScout-Signature over the raw body. Help Scout signs no timestamp: no stale check."""

@@ -66,6 +66,7 @@ class ZammadSimulator:
         self.users[1] = self._user_record(1, "-", "", "", ["Admin"], active=False)
         self.api_user_id = self.add_user("CES", "worker", "ces-worker@acme.test", role="Agent")
         self.agent_id = self.add_user("Alex", "Agent", "alex@acme.test", role="Agent")  # acts when nobody owns
+        self.default_group_id = self.add_group("Users")  # Zammad's own first group
         s = self.server
         s.route("GET", r"/api/v1/users/me")(self._me)
         s.route("GET", r"/api/v1/users/(?P<id>\d+)")(self._get_user)
@@ -123,12 +124,13 @@ class ZammadSimulator:
         user = self.users.get(uid or 1) or self.users[1]
         return " ".join(p for p in (user["firstname"], user["lastname"]) if p) or "-"
 
-    def create_ticket(self, customer_id: int, title: str, *, group_id: int, owner_id: int | None = None,
+    def create_ticket(self, customer_id: int, title: str, *, group_id: int | None = None, owner_id: int | None = None,
                       channel: str = "email", body: str = "Hello, I need help.") -> SimTicket:
         """A ticket opened by the customer with a first article, as an incoming e-mail would."""
         with self._lock:
             tid = next(self._ids)
-            ticket = SimTicket(tid, str(30000 + tid), title, customer_id, group_id, owner_id or 1, "new", channel,
+            ticket = SimTicket(tid, str(30000 + tid), title, customer_id, group_id or self.default_group_id,
+                               owner_id or 1, "new", channel,
                                created_by_id=customer_id, updated_by_id=customer_id)
             self.tickets[tid] = ticket
             self.articles[tid] = []

@@ -499,6 +499,12 @@ def test_base_url_overrides_the_api_host(monkeypatch):
     assert settings.api_base == "http://127.0.0.1:9999"
 
 
+def test_connectors_on_the_same_app_share_one_rate_budget(helpscout):
+    other = HelpScoutConnector(helpscout.settings.model_copy(update={"id": "helpscout-eu"}), http=helpscout.http,
+                               public_url="https://surveys.acme.test")
+    assert other.rate_key == helpscout.rate_key and APP_ID not in helpscout.rate_key
+
+
 def test_setup_instructions(helpscout):
     text = helpscout.setup_instructions()
     assert "https://surveys.acme.test/webhooks/helpscout-main" in text
