@@ -259,7 +259,7 @@ class IntercomConnector(Connector):
         workspace = self.settings.workspace_id
         return Ticket(
             id=str(c["id"]),
-            status=CONVERSATION_STATES.get(state, Status.OPEN),
+            status=ticket_state_of(c.get("ticket_state")) or CONVERSATION_STATES.get(state, Status.OPEN),
             subject=c.get("title") or source.get("subject") or None,
             requester=requester,
             assignee=self._admin(_str(c.get("admin_assignee_id"))) if names else _str(c.get("admin_assignee_id")),
@@ -273,7 +273,20 @@ class IntercomConnector(Connector):
         )
 
     def _conversation(self, ticket_id: str) -> dict:
-        return self._get(f"conversations/{ticket_id}", "conversation", display_as="plaintext")
+        """Customer tickets are conversations in Intercom and share their id; an id the
+        conversations endpoint does not know is tried as a ticket (back-office and tracker
+        tickets), read into the conversation's shape."""
+        try:
+            return self._get(f"conversations/{ticket_id}", "conversation", display_as="plaintext")
+        except PermanentApiError as exc:
+            if exc.status != 404:
+                raise
+            ticket = self._get(f"tickets/{ticket_id}", "ticket")
+        attributes = ticket.get("ticket_attributes") if isinstance(ticket.get("ticket_attributes"), dict) else {}
+        parts = (ticket.get("ticket_parts") or {}) if isinstance(ticket.get("ticket_parts"), dict) else {}
+        return {**ticket, "title": attributes.get("_default_title_"),
+                "conversation_parts": {"conversation_parts": parts.get("ticket_parts") or [],
+                                       "total_count": parts.get("total_count")}}
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         conversation = self._conversation(ticket_id)

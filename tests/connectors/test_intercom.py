@@ -215,6 +215,21 @@ def test_history_from_parts_and_statistics(intercom):
 
 
 @responses.activate
+def test_an_id_that_is_no_conversation_is_read_as_a_ticket(intercom):
+    responses.get(f"{API}/conversations/215472629311235", status=404,
+                  json=fixture_json("intercom", "api_error_not_found.json"))
+    ticket = fixture_json("intercom", "ticket_state_updated_resolved.json")["data"]["item"]
+    responses.get(f"{API}/tickets/215472629311235", json=ticket)
+    responses.get(f"{API}/contacts/6643b7b1f0a1c25f1c2f7a10", json=fixture_json("intercom", "api_contact.json"))
+    _names()
+    history = intercom.fetch_history("215472629311235")
+    assert (history.ticket.status, history.ticket.subject, history.ticket.assignee) == (
+        Status.SOLVED, "Card charged twice", "Priya Patel")
+    assert [(e.value, e.previous) for e in history.entries if e.kind == EntryKind.STATUS] == [
+        ("open", None), ("solved", "open")]
+
+
+@responses.activate
 def test_history_says_when_intercom_cut_the_parts(intercom):
     data = fixture_json("intercom", "api_conversation.json")
     data["conversation_parts"]["total_count"] = 612
@@ -293,9 +308,11 @@ def test_followups_are_not_supported(intercom):
 @responses.activate
 def test_404_is_permanent(intercom):
     responses.get(CONVERSATION, status=404, json=fixture_json("intercom", "api_error_not_found.json"))
+    responses.get(f"{API}/tickets/215468772411024", status=404, json=fixture_json("intercom",
+                                                                                  "api_error_not_found.json"))
     with pytest.raises(PermanentApiError) as err:
         intercom.fetch_ticket("215468772411024")
-    assert err.value.status == 404 and len(responses.calls) == 1
+    assert err.value.status == 404 and len(responses.calls) == 2  # as a conversation, then as a ticket
 
 
 @responses.activate
