@@ -11,7 +11,9 @@ The URI is the full URL HubSpot called, with a few URL-encoded characters decode
 %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B); both that and the raw form are accepted.
 
 Delivery id: HubSpot documents eventId as "not guaranteed to be unique", so the key is eventId with
-the subscription, object and occurredAt (everything but attemptNumber, which a retry changes).
+the subscription, object and occurredAt (everything but attemptNumber, which a retry changes). One
+body carries a batch; an event in it that cannot be read is kept as IGNORED rather than refusing the
+batch, since HubSpot does not retry a 4xx.
 
 Status mapping: pipeline stages are ids. closed_stage_ids (default "4", Closed in the default
 pipeline: 1 New, 2 Waiting on contact, 3 Waiting on us, 4 Closed) → SOLVED; waiting_stage_ids
@@ -192,9 +194,24 @@ class HubspotConnector(Connector):
             data = json.loads(request.body)
         except (UnicodeDecodeError, ValueError):
             raise Unparseable("body is not JSON") from None
-        if not isinstance(data, list):
+        if not isinstance(data, list) or not data:
             raise Unparseable("body is not a JSON array of HubSpot events")
-        return [self._event(e, request.received_at) for e in data]
+        # HubSpot does not retry a 4xx: one bad event must not cost the good ones in its batch, so it
+        # is kept as IGNORED (with its problem); only a batch with nothing usable is refused.
+        events, problems = [], []
+        for e in data:
+            try:
+                events.append(self._event(e, request.received_at))
+            except Unparseable as exc:
+                problems.append((e, exc.detail))
+        if not events:
+            raise Unparseable(problems[0][1])
+        for e, problem in problems:
+            digest = hashlib.sha256(json.dumps(e, sort_keys=True).encode()).hexdigest()[:32]
+            events.append(TicketEvent(delivery_id=f"unparseable:{digest}", kind=EventKind.IGNORED,
+                                      occurred_at=request.received_at, summary=f"unparseable: {problem}"[:200],
+                                      payload=e if isinstance(e, dict) else {"event": e}))
+        return events
 
     def _event(self, e: object, received_at: datetime) -> TicketEvent:
         if not isinstance(e, dict) or e.get("eventId") in (None, ""):

@@ -147,8 +147,8 @@ class IntercomConnector(Connector):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._admins: dict[str, str] = {}
-        self._teams: dict[str, str] = {}
+        self._admins: dict[str, str | None] = {}
+        self._teams: dict[str, str | None] = {}
         self._tags: dict[str, str] = {}
 
     # --- intake -------------------------------------------------------------------------------
@@ -228,13 +228,14 @@ class IntercomConnector(Connector):
         resp = self.request("POST", self._url(path), label=label, json=body)
         return resp.json() if resp.content else {}
 
-    def _names(self, cache: dict[str, str], path: str, key: str, label: str, wanted: str | None) -> str | None:
+    def _names(self, cache: dict[str, str | None], path: str, key: str, label: str, wanted: str | None) -> str | None:
         """Admin and team names, loaded once and again when an unknown id shows up."""
         if wanted is None:
             return None
         if wanted not in cache:
             for entry in self._get(path, label).get(key) or []:
                 cache[str(entry.get("id"))] = entry.get("name")
+            cache.setdefault(wanted, None)  # a deleted teammate: its id stands in, without asking again
         return cache.get(wanted) or wanted
 
     def _admin(self, admin_id: str | None) -> str | None:

@@ -196,6 +196,16 @@ def test_an_event_without_object_id_is_unparseable(hubspot):
         hubspot.parse(signed("event_without_object_id.json"))
 
 
+def test_a_bad_event_does_not_cost_the_good_ones_of_its_batch(hubspot):
+    good = fixture_json("hubspot", "stage_closed.json")
+    bad = fixture_json("hubspot", "event_without_object_id.json")
+    events = hubspot.parse(inbound(json.dumps(good + bad).encode(), {}))
+    assert [(e.kind, e.status) for e in events] == [(EventKind.STATUS, Status.SOLVED), (EventKind.IGNORED, None)]
+    assert events[1].summary.startswith("unparseable:") and events[1].delivery_id.startswith("unparseable:")
+    again = hubspot.parse(inbound(json.dumps(good + bad).encode(), {}))
+    assert again[1].delivery_id == events[1].delivery_id  # a retried batch stays a duplicate
+
+
 def test_a_body_that_is_not_an_array_is_unparseable(hubspot):
     with pytest.raises(Unparseable, match="array"):
         hubspot.parse(signed("not_an_array.json"))

@@ -230,6 +230,22 @@ def test_an_id_that_is_no_conversation_is_read_as_a_ticket(intercom):
 
 
 @responses.activate
+def test_a_deleted_teammate_keeps_its_id_and_is_looked_up_once(intercom):
+    data = fixture_json("intercom", "api_conversation.json")
+    for part in data["conversation_parts"]["conversation_parts"]:
+        if (part.get("assigned_to") or {}).get("type") == "admin":
+            part["assigned_to"]["id"] = "4000001"
+    data["admin_assignee_id"] = 4000001
+    data["contacts"]["contacts"] = []
+    responses.get(CONVERSATION, json=data)
+    _names()
+    history = intercom.fetch_history("215468772411024")
+    assert history.ticket.assignee == "4000001"
+    assert [e.value for e in history.entries if e.kind == EntryKind.ASSIGNEE] == ["4000001"]
+    assert sum(1 for c in responses.calls if c.request.url == f"{API}/admins") == 1
+
+
+@responses.activate
 def test_history_says_when_intercom_cut_the_parts(intercom):
     data = fixture_json("intercom", "api_conversation.json")
     data["conversation_parts"]["total_count"] = 612
