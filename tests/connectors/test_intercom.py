@@ -1,0 +1,429 @@
+"""Intercom: X-Hub-Signature, notification parsing (one test per fixture), REST API, setup text."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from ces.config.models import HttpSettings
+from ces.connectors import base
+from ces.connectors.errors import (
+    BadSignature,
+    PermanentApiError,
+    RateLimited,
+    TransientApiError,
+    Unparseable,
+    Unsupported,
+)
+from ces.connectors.http import HttpClient
+from ces.connectors.intercom import IntercomConnector, IntercomSettings
+from ces.connectors.intercom.connector import sign
+from ces.connectors.models import Channel, EntryKind, EventKind, InboundRequest, Person, Status
+from tests.support import fixture_bytes, fixture_json
+
+API = "https://api.intercom.io"
+SECRET = "intercom-client-secret-0f9e"
+TOKEN = "dG9rOmludGVyY29tLWFjY2Vzcy10b2tlbg=="
+NOW = datetime(2026, 11, 23, 10, 16, tzinfo=timezone.utc)
+CONVERSATION = f"{API}/conversations/215468772411024"
+
+
+@pytest.fixture
+def intercom(monkeypatch) -> IntercomConnector:
+    monkeypatch.setenv("IC_SECRET", SECRET)
+    monkeypatch.setenv("IC_TOKEN", TOKEN)
+    settings = IntercomSettings(id="intercom-main", kind="intercom", access_token_env="IC_TOKEN",
+                                client_secret_env="IC_SECRET", admin_id="5017999", workspace_id="tx2p130c")
+    http = HttpClient(HttpSettings(connect_timeout_seconds=1, read_timeout_seconds=1, retries=2,
+                                   backoff_base_seconds=0, backoff_max_seconds=0))
+    return IntercomConnector(settings, http=http, public_url="https://surveys.acme.test")
+
+
+def inbound(body: bytes, headers: dict[str, str]) -> InboundRequest:
+    return InboundRequest(method="POST", path="/webhooks/intercom-main", query="",
+                          headers={k.lower(): v for k, v in headers.items()}, body=body, received_at=NOW,
+                          public_url="https://surveys.acme.test")
+
+
+def signed(name: str, secret: str = SECRET) -> InboundRequest:
+    body = fixture_bytes("intercom", name)
+    return inbound(body, {"Content-Type": "application/json", "X-Hub-Signature": sign(secret, body),
+                          "User-Agent": "Intercom-Webhooks-Dispatcher"})
+
+
+# --- signature ----------------------------------------------------------------------------------
+def test_signature_is_hex_hmac_sha1_with_the_sha1_prefix():
+    # Computed independently: printf '%s' '{"a":1}' | openssl dgst -sha1 -hmac secret
+    assert sign("secret", b'{"a":1}') == "sha1=f8446672f033e4b2beafc5ca3a71eafcd2cafb6e"
+
+
+def test_verify_accepts_a_correctly_signed_request(intercom):
+    intercom.verify(signed("conversation_admin_closed.json"))
+
+
+def test_verify_rejects_a_wrong_secret(intercom):
+    with pytest.raises(BadSignature):
+        intercom.verify(signed("conversation_admin_closed.json", secret="another-secret"))
+
+
+def test_verify_rejects_a_body_changed_after_signing(intercom):
+    req = signed("conversation_admin_closed.json")
+    with pytest.raises(BadSignature):
+        intercom.verify(inbound(req.body.replace(b"215468772411024", b"215468772411025"), dict(req.headers)))
+
+
+def test_verify_rejects_a_missing_signature(intercom):
+    with pytest.raises(BadSignature):
+        intercom.verify(inbound(fixture_bytes("intercom", "conversation_admin_closed.json"), {}))
+
+
+def test_verify_has_no_timestamp_to_check(intercom):
+    # Intercom signs no time: an old notification with a good signature verifies (the id dedupes it).
+    intercom.verify(signed("ping.json"))
+
+
+def test_verify_accepts_any_secret_during_rotation(monkeypatch, intercom):
+    monkeypatch.setenv("IC_SECRET_NEW", "the-new-secret")
+    intercom.settings = intercom.settings.model_copy(update={"client_secret_env": ["IC_SECRET_NEW", "IC_SECRET"]})
+    intercom.verify(signed("conversation_admin_closed.json"))
+    intercom.verify(signed("conversation_admin_closed.json", secret="the-new-secret"))
+    with pytest.raises(BadSignature):
+        intercom.verify(signed("conversation_admin_closed.json", secret="retired-secret"))
+
+
+# --- parsing: one test per fixture ---------------------------------------------------------------
+def test_conversation_closed_is_solved(intercom):
+    [event] = intercom.parse(signed("conversation_admin_closed.json"))
+    assert (event.kind, event.ticket_id, event.status, event.previous_status) == (
+        EventKind.STATUS, "215468772411024", Status.SOLVED, Status.OPEN)
+    assert event.delivery_id == "notif_7c1a3e8e-4a4f-4f0b-9e55-8f1b0c6d2a11"
+    assert event.occurred_at == datetime.fromtimestamp(1763892945, timezone.utc)  # the close part
+    assert event.actor_id == "5017691"
+
+
+def test_conversation_opened_is_a_reopen(intercom):
+    [event] = intercom.parse(signed("conversation_admin_opened.json"))
+    assert (event.status, event.previous_status) == (Status.OPEN, Status.SOLVED)
+    assert event.occurred_at == datetime.fromtimestamp(1763900000, timezone.utc)
+
+
+def test_customer_reply_after_a_close_reopens(intercom):
+    [event] = intercom.parse(signed("conversation_user_replied_after_close.json"))
+    assert (event.kind, event.status, event.previous_status) == (EventKind.STATUS, Status.OPEN, None)
+    assert event.actor_id == "6643b7b1f0a1c25f1c2f7a10"
+
+
+def test_customer_reply_to_a_never_closed_conversation_is_ignored(intercom):
+    [event] = intercom.parse(signed("conversation_user_replied.json"))
+    assert event.kind == EventKind.IGNORED and event.ticket_id == "215468772411024"
+
+
+def test_assignment_is_ignored(intercom):
+    [event] = intercom.parse(signed("conversation_admin_assigned.json"))
+    assert event.kind == EventKind.IGNORED and event.summary == "conversation.admin.assigned"
+
+
+def test_ticket_resolved_is_solved_with_the_previous_state(intercom):
+    [event] = intercom.parse(signed("ticket_state_updated_resolved.json"))
+    assert (event.ticket_id, event.status, event.previous_status) == ("215472629311235", Status.SOLVED, Status.OPEN)
+    assert event.occurred_at == datetime.fromtimestamp(1768117266, timezone.utc)
+
+
+def test_ticket_back_in_progress_after_resolved_is_a_reopen(intercom):
+    [event] = intercom.parse(signed("ticket_state_updated_reopened.json"))
+    assert (event.status, event.previous_status) == (Status.OPEN, Status.SOLVED)
+
+
+def test_ping_stores_nothing(intercom):
+    assert intercom.parse(signed("ping.json")) == []
+
+
+def test_other_objects_are_ignored_without_a_ticket(intercom):
+    [event] = intercom.parse(signed("contact_created.json"))
+    assert event.kind == EventKind.IGNORED and event.ticket_id is None
+
+
+def test_a_conversation_without_id_is_unparseable(intercom):
+    with pytest.raises(Unparseable):
+        intercom.parse(signed("conversation_without_id.json"))
+
+
+def test_a_body_that_is_not_json_is_unparseable(intercom):
+    with pytest.raises(Unparseable):
+        intercom.parse(signed("not_json.txt"))
+
+
+def test_a_redelivery_keeps_its_delivery_id(intercom):
+    data = fixture_json("intercom", "conversation_admin_closed.json")
+    data["delivery_attempts"] = 2
+    [again] = intercom.parse(inbound(json.dumps(data).encode(), {}))
+    [first] = intercom.parse(signed("conversation_admin_closed.json"))
+    assert again.delivery_id == first.delivery_id
+
+
+# --- API ----------------------------------------------------------------------------------------
+def _names():
+    responses.get(f"{API}/admins", json=fixture_json("intercom", "api_admins.json"))
+    responses.get(f"{API}/teams", json=fixture_json("intercom", "api_teams.json"))
+
+
+@responses.activate
+def test_fetch_ticket_reads_requester_assignee_team_and_channel(intercom):
+    responses.get(CONVERSATION, json=fixture_json("intercom", "api_conversation.json"),
+                  match=[matchers.query_param_matcher({"display_as": "plaintext"}),
+                         matchers.header_matcher({"Authorization": f"Bearer {TOKEN}", "Intercom-Version": "2.11"})])
+    responses.get(f"{API}/contacts/6643b7b1f0a1c25f1c2f7a10", json=fixture_json("intercom", "api_contact.json"))
+    _names()
+    ticket = intercom.fetch_ticket("215468772411024")
+    assert ticket.status == Status.SOLVED
+    assert (ticket.requester.id, ticket.requester.email, ticket.requester.name, ticket.requester.locale) == (
+        "6643b7b1f0a1c25f1c2f7a10", "maria.garcia@example.com", "María García", "es")
+    assert (ticket.assignee, ticket.group, ticket.tags) == ("Lina Chen", "Tier 2", ["billing"])
+    assert (ticket.channel, ticket.raw_channel) == (Channel.EMAIL, "email")
+    assert ticket.url == "https://app.intercom.com/a/apps/tx2p130c/conversations/215468772411024"
+    assert ticket.created_at == datetime.fromtimestamp(1763800000, timezone.utc)
+
+
+@responses.activate
+def test_history_from_parts_and_statistics(intercom):
+    responses.get(CONVERSATION, json=fixture_json("intercom", "api_conversation.json"))
+    responses.get(f"{API}/contacts/6643b7b1f0a1c25f1c2f7a10", json=fixture_json("intercom", "api_contact.json"))
+    _names()
+    history = intercom.fetch_history("215468772411024")
+    changes = [(e.kind.value, e.actor.value, e.value, e.previous) for e in history.entries
+               if e.kind in (EntryKind.GROUP, EntryKind.ASSIGNEE, EntryKind.STATUS)]
+    assert changes == [
+        ("group", "system", "Billing", None),
+        ("group", "agent", "Tier 2", "Billing"),
+        ("assignee", "agent", "Lina Chen", None),
+        ("status", "agent", "pending", None),
+        ("status", "system", "open", "pending"),
+        ("status", "agent", "solved", "open"),
+    ]
+    talk = [(e.kind.value, e.actor.value, e.channel.value) for e in history.entries
+            if e.kind in (EntryKind.MESSAGE, EntryKind.NOTE)]
+    assert talk == [("message", "customer", "email"), ("message", "agent", "email"), ("note", "agent", "email"),
+                    ("message", "customer", "email"), ("message", "agent", "email"), ("note", "us", "email")]
+    assert history.counters == {"assignee_stations": 2.0, "reopens": 0.0, "first_reply_minutes": 28.0,
+                                "full_resolution_minutes": (1763892945 - 1763800000) / 60}
+    assert history.missing == []
+
+
+@responses.activate
+def test_an_id_that_is_no_conversation_is_read_as_a_ticket(intercom):
+    responses.get(f"{API}/conversations/215472629311235", status=404,
+                  json=fixture_json("intercom", "api_error_not_found.json"))
+    ticket = fixture_json("intercom", "ticket_state_updated_resolved.json")["data"]["item"]
+    responses.get(f"{API}/tickets/215472629311235", json=ticket)
+    responses.get(f"{API}/contacts/6643b7b1f0a1c25f1c2f7a10", json=fixture_json("intercom", "api_contact.json"))
+    _names()
+    history = intercom.fetch_history("215472629311235")
+    assert (history.ticket.status, history.ticket.subject, history.ticket.assignee) == (
+        Status.SOLVED, "Card charged twice", "Priya Patel")
+    assert [(e.value, e.previous) for e in history.entries if e.kind == EntryKind.STATUS] == [
+        ("open", None), ("solved", "open")]
+
+
+@responses.activate
+def test_a_deleted_teammate_keeps_its_id_and_is_looked_up_once(intercom):
+    data = fixture_json("intercom", "api_conversation.json")
+    for part in data["conversation_parts"]["conversation_parts"]:
+        if (part.get("assigned_to") or {}).get("type") == "admin":
+            part["assigned_to"]["id"] = "4000001"
+    data["admin_assignee_id"] = 4000001
+    data["contacts"]["contacts"] = []
+    responses.get(CONVERSATION, json=data)
+    _names()
+    history = intercom.fetch_history("215468772411024")
+    assert history.ticket.assignee == "4000001"
+    assert [e.value for e in history.entries if e.kind == EntryKind.ASSIGNEE] == ["4000001"]
+    assert sum(1 for c in responses.calls if c.request.url == f"{API}/admins") == 1
+
+
+@responses.activate
+def test_history_says_when_intercom_cut_the_parts(intercom):
+    data = fixture_json("intercom", "api_conversation.json")
+    data["conversation_parts"]["total_count"] = 612
+    responses.get(CONVERSATION, json=data)
+    responses.get(f"{API}/contacts/6643b7b1f0a1c25f1c2f7a10", status=404,
+                  json=fixture_json("intercom", "api_error_not_found.json"))
+    _names()
+    history = intercom.fetch_history("215468772411024")
+    assert history.ticket.requester is None
+    assert any(m.startswith("requester:") for m in history.missing)
+    assert any("of 612" in m for m in history.missing)
+
+
+@responses.activate
+def test_recent_tickets_search_by_contact_and_follow_the_cursor(intercom):
+    since = datetime(2025, 11, 20, tzinfo=timezone.utc)
+    query = {"operator": "AND", "value": [
+        {"field": "contact_ids", "operator": "=", "value": "6643b7b1f0a1c25f1c2f7a10"},
+        {"field": "created_at", "operator": ">", "value": int(since.timestamp())}]}
+    responses.post(f"{API}/conversations/search", json=fixture_json("intercom", "api_search_page1.json"),
+                   match=[matchers.json_params_matcher({"query": query, "pagination": {"per_page": 150}})])
+    responses.post(f"{API}/conversations/search", json=fixture_json("intercom", "api_search_page2.json"),
+                   match=[matchers.json_params_matcher({"query": query, "pagination": {
+                       "per_page": 150, "starting_after": "WzE3NjM4MDAwMDAwMDAsMjE1NDY4NzcyNDExMDI0LDJd"}})])
+    tickets = intercom.recent_tickets(Person(id="6643b7b1f0a1c25f1c2f7a10"), since)
+    # newest first; the one created before the window (1763500000 = 2025-11-18) is dropped
+    assert [(t.id, t.channel.value) for t in tickets] == [("215468772412555", "chat"), ("215468772411024", "email")]
+
+
+def test_recent_tickets_without_a_contact_id_asks_nothing(intercom):
+    assert intercom.recent_tickets(Person(email="a@b.c"), NOW) == []
+
+
+@responses.activate
+def test_internal_note_and_public_reply_are_written_as_the_admin(intercom):
+    responses.post(f"{CONVERSATION}/reply", json={"type": "conversation", "id": "215468772411024"})
+    responses.post(f"{CONVERSATION}/reply", json={"type": "conversation", "id": "215468772411024"})
+    intercom.post_internal_note("215468772411024", "Customer reported high effort")
+    intercom.post_public_reply("215468772411024", "How easy was it?")
+    assert json.loads(responses.calls[0].request.body) == {
+        "message_type": "note", "type": "admin", "admin_id": "5017999", "body": "Customer reported high effort"}
+    assert json.loads(responses.calls[1].request.body)["message_type"] == "comment"
+    assert responses.calls[0].request.headers["Intercom-Version"] == "2.11"
+
+
+@responses.activate
+def test_tags_are_found_by_name_or_created(intercom):
+    responses.get(f"{API}/tags", json=fixture_json("intercom", "api_tags.json"))
+    responses.post(f"{API}/tags", json=fixture_json("intercom", "api_tag_created.json"),
+                   match=[matchers.json_params_matcher({"name": "ces_high_effort"})])
+    responses.post(f"{CONVERSATION}/tags", json={"type": "tag", "id": "7522911", "name": "ces_low"})
+    responses.post(f"{CONVERSATION}/tags", json={"type": "tag", "id": "7523001", "name": "ces_high_effort"})
+    intercom.add_tags("215468772411024", ["ces_low", "ces_high_effort"])
+    bodies = [json.loads(c.request.body) for c in responses.calls if c.request.url == f"{CONVERSATION}/tags"]
+    assert bodies == [{"id": "7522911", "admin_id": "5017999"}, {"id": "7523001", "admin_id": "5017999"}]
+    intercom.add_tags("215468772411024", ["ces_low"])  # cached: no new tag lookup
+    assert sum(1 for c in responses.calls if c.request.url.startswith(f"{API}/tags")) == 2
+
+
+@responses.activate
+def test_reopen_opens_then_assigns_the_team(intercom):
+    responses.post(f"{CONVERSATION}/parts", json={"type": "conversation", "id": "215468772411024"})
+    responses.post(f"{CONVERSATION}/parts", json={"type": "conversation", "id": "215468772411024"})
+    intercom.reopen("215468772411024", group="6112741")
+    assert [json.loads(c.request.body) for c in responses.calls] == [
+        {"message_type": "open", "admin_id": "5017999"},
+        {"message_type": "assignment", "type": "team", "admin_id": "5017999", "assignee_id": "6112741"}]
+
+
+def test_followups_are_not_supported(intercom):
+    assert base.FOLLOWUP not in intercom.capabilities
+    with pytest.raises(Unsupported):
+        intercom.create_followup("1", "s", "t")
+
+
+@responses.activate
+def test_404_is_permanent(intercom):
+    responses.get(CONVERSATION, status=404, json=fixture_json("intercom", "api_error_not_found.json"))
+    responses.get(f"{API}/tickets/215468772411024", status=404, json=fixture_json("intercom",
+                                                                                  "api_error_not_found.json"))
+    with pytest.raises(PermanentApiError) as err:
+        intercom.fetch_ticket("215468772411024")
+    assert err.value.status == 404 and len(responses.calls) == 2  # as a conversation, then as a ticket
+
+
+@responses.activate
+def test_401_is_permanent_and_names_no_secret(intercom):
+    responses.get(CONVERSATION, status=401, json=fixture_json("intercom", "api_error_unauthorized.json"))
+    with pytest.raises(PermanentApiError) as err:
+        intercom.fetch_ticket("215468772411024")
+    assert err.value.status == 401 and TOKEN not in str(err.value)
+
+
+@responses.activate
+def test_429_reports_retry_after(intercom):
+    responses.get(CONVERSATION, status=429, headers={"Retry-After": "7", "X-RateLimit-Remaining": "0"},
+                  json=fixture_json("intercom", "api_error_rate_limited.json"))
+    with pytest.raises(RateLimited) as err:
+        intercom.fetch_ticket("215468772411024")
+    assert err.value.retry_after == 7 and len(responses.calls) == 1
+
+
+@responses.activate
+def test_5xx_is_retried_then_succeeds(intercom):
+    responses.get(CONVERSATION, status=502)
+    responses.get(CONVERSATION, status=500)
+    data = fixture_json("intercom", "api_conversation.json")
+    data["contacts"]["contacts"] = []
+    data["admin_assignee_id"], data["team_assignee_id"] = None, None
+    responses.get(CONVERSATION, json=data)
+    assert intercom.fetch_ticket("215468772411024").id == "215468772411024"
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_timeouts_end_as_transient(intercom):
+    for _ in range(3):
+        responses.get(CONVERSATION, body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(TransientApiError):
+        intercom.fetch_ticket("215468772411024")
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_regional_host(monkeypatch, intercom):
+    intercom.settings = intercom.settings.model_copy(update={"region": "eu"})
+    responses.post("https://api.eu.intercom.io/conversations/1/reply", json={})
+    intercom.post_internal_note("1", "x")
+    assert responses.calls[0].request.url.startswith("https://api.eu.intercom.io/")
+
+
+@responses.activate
+def test_check_reports_token_owner_admin_and_history(intercom):
+    responses.get(f"{API}/me", json=fixture_json("intercom", "api_me.json"))
+    responses.get(f"{API}/admins/5017999", json=fixture_json("intercom", "api_admin.json"))
+    responses.post(f"{API}/conversations/search", json=fixture_json("intercom", "api_search_page2.json"))
+    results = intercom.check()
+    assert [(r.name, r.ok) for r in results] == [("authentication", True), ("internal notes", True),
+                                                 ("history", True)]
+    assert results[0].extra == {"admin_id": "5017999", "workspace_id": "tx2p130c"}
+
+
+@responses.activate
+def test_check_says_when_the_token_is_wrong(intercom):
+    responses.get(f"{API}/me", status=401, json=fixture_json("intercom", "api_error_unauthorized.json"))
+    [result] = intercom.check()
+    assert not result.ok and "401" in result.detail
+
+
+@responses.activate
+def test_check_says_when_admin_id_is_not_a_teammate(intercom):
+    responses.get(f"{API}/me", json=fixture_json("intercom", "api_me.json"))
+    responses.get(f"{API}/admins/5017999", status=404, json=fixture_json("intercom", "api_error_not_found.json"))
+    responses.post(f"{API}/conversations/search", json=fixture_json("intercom", "api_search_page2.json"))
+    results = intercom.check()
+    assert [(r.name, r.ok) for r in results][1] == ("internal notes", False)
+
+
+# --- setup and settings --------------------------------------------------------------------------
+def test_setup_instructions(intercom):
+    text = intercom.setup_instructions()
+    assert "https://surveys.acme.test/webhooks/intercom-main" in text
+    for topic in ("conversation.admin.closed", "conversation.admin.opened", "conversation.user.replied",
+                  "ticket.state.updated"):
+        assert topic in text
+    assert "export IC_SECRET=" in text and "export IC_TOKEN=" in text
+    assert "conversation rating" in text.lower() and "timestamp" in text
+
+
+def test_settings_need_credentials_and_an_admin():
+    with pytest.raises(ValueError, match="admin_id"):
+        IntercomSettings(id="i", kind="intercom", access_token_env="T", client_secret_env="S")
+    with pytest.raises(ValueError, match="client_secret"):
+        IntercomSettings(id="i", kind="intercom", access_token_env="T", admin_id="1")
+    with pytest.raises(ValueError, match="access_token"):
+        IntercomSettings(id="i", kind="intercom", client_secret_env="S", admin_id="1")
+
+
+def test_own_admin_is_the_api_user(intercom):
+    assert intercom.settings.api_user_id == "5017999"
+    assert intercom.is_ours("5017999") and not intercom.is_ours("5017691")
