@@ -19,8 +19,8 @@ from tests.pipeline import ZENDESK, Clock, events, mock_ticket, receive, status_
 TICKET = f"{ZENDESK}/api/v2/tickets/5158.json"
 
 
-def test_a_solve_sends_one_ces_mail(rt, queue, sink, zendesk_api):
-    mock_ticket(zendesk_api)
+def test_a_solve_sends_one_ces_mail_in_the_requesters_language(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)  # María's Zendesk locale is "es"
     receive(rt, "status_changed_solved.json", "inv-1")
     queue.drain(rt)
     [survey] = surveys(rt)
@@ -34,12 +34,13 @@ def test_a_solve_sends_one_ces_mail(rt, queue, sink, zendesk_api):
     assert mail["Message-ID"] == survey.message_id
     text = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
-    assert "Acme made it easy for me to handle my issue." in text
+    assert mail["Subject"] == "¿Le resultó fácil obtener ayuda con su solicitud #5158?"
+    assert "Acme me facilitó la gestión de mi problema." in text and survey.locale == "es"
     links = re.findall(r"http://127\.0\.0\.1:\d+/s/([\w-]+)/(\d)", text)
     assert [int(score) for _, score in links] == [1, 2, 3, 4, 5, 6, 7]
     assert {token for token, _ in links} == {survey.token} and len(survey.token) >= 43
     assert all(f"/s/{survey.token}/{n}" in html for n in range(1, 8))
-    assert "Strongly disagree" in html and "Strongly agree" in html and "<script" not in html
+    assert "Totalmente en desacuerdo" in html and "Totalmente de acuerdo" in html and "<script" not in html
 
 
 def test_the_same_solve_told_twice_gives_one_survey(rt, queue, sink, zendesk_api):
