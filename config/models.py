@@ -109,6 +109,32 @@ class SurveySettings(Section):
         return self
 
 
+class SignalSettings(Section):
+    """How each signal is defined (README, "Signals")."""
+
+    repeat_window_days: float = Field(7, gt=0)
+    # Per-ticket reply targets in seconds, by channel (first reply and longest customer wait).
+    reply_targets: dict[str, float] = {"chat": 30, "messaging": 300, "email": 86400, "web": 86400,
+                                       "social": 3600, "api": 86400, "other": 86400}
+    many_customer_messages: int = Field(5, ge=1)  # this many customer messages or more = repeating information
+
+
+class EffortSettings(Section):
+    """The effort index (0–100) is the sum of the weights of the signals present, capped at 100."""
+
+    group_transfer: float = 15  # each transfer between teams
+    assignee_transfer: float = 8  # each hand-over between agents
+    reopen: float = 20  # each reopen
+    repeat_contact: float = 15  # each earlier contact within the window (at most 3 counted)
+    not_resolved_first_time: float = 20  # the customer came back within the window after the solve
+    channel_switch: float = 15
+    slow_first_reply: float = 15
+    long_wait: float = 10
+    repeated_information: float = 10
+    medium_at: float = Field(25, ge=0, le=100)  # index from which a signal-only assessment is medium
+    high_at: float = Field(50, ge=0, le=100)  # … and high
+
+
 class IntakeSettings(Section):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     retry_after_seconds: int = Field(30, ge=1)

@@ -13,8 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettin
 from ces.config.models import (
     ConnectorSettings,
     DemoSettings,
+    EffortSettings,
     HttpSettings,
     IntakeSettings,
+    SignalSettings,
     SmtpSettings,
     SurveySettings,
     WorkerSettings,
@@ -35,6 +37,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     smtp: SmtpSettings = SmtpSettings()
     survey: SurveySettings = SurveySettings()
+    signals: SignalSettings = SignalSettings()
+    effort: EffortSettings = EffortSettings()
     intake: IntakeSettings = IntakeSettings()
     worker: WorkerSettings = WorkerSettings()
     http: HttpSettings = HttpSettings()

@@ -59,12 +59,14 @@ class Queue:
 
     def drain(self, rt, limit: int = 1000) -> list[tuple[str, int]]:
         """Run what was enqueued, in order, as a worker would (without Celery)."""
+        from ces.worker.collect import HANDLERS
         from ces.worker.events import process_event
+        from ces.worker.jobs import run_job
         from ces.worker.surveys.remind import send_reminder
         from ces.worker.surveys.send import send_survey
 
         run = {"ces.process_event": process_event, "ces.send_survey": send_survey,
-               "ces.send_reminder": send_reminder}
+               "ces.send_reminder": send_reminder, "ces.run_job": lambda rt, i: run_job(rt, i, HANDLERS)}
         done = []
         while self.items and len(done) < limit:
             task, row_id = self.items.popleft()

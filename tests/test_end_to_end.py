@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -21,22 +22,28 @@ pytestmark = pytest.mark.slow
 
 
 class Service:
-    def __init__(self, env: dict, port: int):
-        self.env, self.port = env, port
+    """`ces` processes; their logs go to files (a pipe nobody reads would block them when full)."""
+
+    def __init__(self, env: dict, port: int, logs: Path):
+        self.env, self.port, self.logs = env, port, logs
         self.url = f"http://127.0.0.1:{port}"
         self.procs: list[subprocess.Popen] = []
 
     def start(self, *commands: list[str]) -> Service:
         for args in commands:
+            log = open(self.logs / f"{args[0]}-{len(self.procs)}.log", "wb")
             self.procs.append(subprocess.Popen([sys.executable, "-m", "ces.worker.cli", *args], env=self.env,
-                                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+                                               stdout=subprocess.DEVNULL, stderr=log))
         return self
+
+    def log_tail(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logs.glob("*.log")))
 
     def wait_ready(self) -> None:
         def ready():
             for p in self.procs:
                 if p.poll() is not None:
-                    raise AssertionError(f"process exited: {p.stderr.read().decode()[-2000:]}")
+                    raise AssertionError(f"a process exited:\n{self.log_tail()}")
             try:
                 return requests.get(f"{self.url}/readyz", timeout=1).status_code == 200
             except requests.RequestException:
@@ -77,10 +84,10 @@ def zendesk():
 
 
 @pytest.fixture
-def service(config, zendesk, sink, app_port):
+def service(config, zendesk, sink, app_port, tmp_path):
     config.write(smtp_port=sink.port, zendesk_url=zendesk.url)
     zendesk.webhook_url = f"http://127.0.0.1:{app_port}/webhooks/zendesk-main"
-    svc = Service(config.env(), app_port).start(["serve", "--port", str(app_port)], ["worker"], ["scheduler"])
+    svc = Service(config.env(), app_port, tmp_path).start(["serve", "--port", str(app_port)], ["worker"], ["scheduler"])
     try:
         svc.wait_ready()
         yield svc

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from ces.connectors.models import RESOLVED, EventKind, Status
 from ces.worker.claims import claim
-from ces.worker.db.models import EventState, Solve, Survey, SurveyState, Ticket, WebhookEvent
+from ces.worker.db.models import EventState, JobKind, Solve, Survey, SurveyState, Ticket, WebhookEvent
+from ces.worker.jobs import schedule
 from ces.worker.retry import GiveUp, decide
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.create import SEND_SURVEY, create_survey
@@ -111,8 +112,12 @@ def _new_solve(rt: Runtime, s: Session, ticket: Ticket, event: WebhookEvent) -> 
     number = ticket.solve_count + 1
     solve = Solve(ticket_pk=ticket.id, number=number, solved_at=event.occurred_at, event_id=event.id)
     s.add(solve)
-    ticket.solve_count, ticket.open_solve = number, number
+    ticket.solve_count, ticket.open_solve, ticket.last_solved_at = number, number, event.occurred_at
     s.flush()
+    # Signals for every solved ticket, surveyed or not; a re-check once the repeat window is over.
+    schedule(s, JobKind.COLLECT, ticket.id, rt.now())
+    window = timedelta(days=rt.settings.signals.repeat_window_days)
+    schedule(s, JobKind.RECHECK, ticket.id, max(rt.now(), event.occurred_at + window), earliest=False)
     survey = create_survey(rt, s, ticket, solve)
     due = [survey.id] if survey.state == SurveyState.PENDING and survey.send_after <= rt.now() else []
     how = "survey due now" if due else (f"survey {survey.state}" + (f": {survey.reason}" if survey.reason else ""))
@@ -126,6 +131,7 @@ def _reopen(s: Session, ticket: Ticket, event: WebhookEvent) -> str:
     ticket.open_solve = None
     ticket.reopen_count += 1
     cancelled = _cancel_open_surveys(s, ticket, "ticket reopened before the survey was sent")
+    schedule(s, JobKind.COLLECT, ticket.id, event.received_at)  # a reopen is a new fact: assess again
     return f"reopen after solve #{number}" + ("; survey cancelled" if cancelled else "")
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, select, update
 
 from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.intake import PROCESS_EVENT
+from ces.worker.jobs import RUN_JOB, due_jobs, mark_enqueued
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.answers import settle_answers
 from ces.worker.surveys.create import SEND_SURVEY
@@ -72,6 +73,17 @@ def _reminders(rt: Runtime) -> int:
     return len(sent)
 
 
+def _jobs(rt: Runtime) -> int:
+    sent = []
+    for job_id in due_jobs(rt):
+        if not rt.enqueue(RUN_JOB, job_id):
+            break
+        sent.append(job_id)
+    if sent:
+        mark_enqueued(rt, sent)
+    return len(sent)
+
+
 def tick(rt: Runtime) -> dict[str, int]:
     settled = settle_answers(rt)
     done = {
@@ -79,6 +91,7 @@ def tick(rt: Runtime) -> dict[str, int]:
         "surveys": _due(rt, Survey, SurveyState.PENDING, SurveyState.PREPARING, SEND_SURVEY),
         "uncertain": _abandoned_sends(rt),
         "reminders": _reminders(rt),
+        "jobs": _jobs(rt),
         "answers_confirmed": settled["confirmed"],
         "answers_discarded": settled["discarded"],
     }

@@ -22,3 +22,10 @@ def register_tasks(app: Celery) -> None:
     @app.task(name="ces.send_reminder")
     def send_reminder_task(survey_id: int) -> None:
         send_reminder(get_runtime(), survey_id)
+
+    @app.task(name="ces.run_job")
+    def run_job_task(job_id: int) -> None:
+        from ces.worker.collect import HANDLERS
+        from ces.worker.jobs import run_job
+
+        run_job(get_runtime(), job_id, HANDLERS)

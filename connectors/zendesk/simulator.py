@@ -18,6 +18,10 @@ from ces.connectors.simulator import StubRequest, StubResponse, StubServer
 from ces.connectors.zendesk.connector import sign
 
 
+def _id(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _now(precise: bool = False) -> str:
     now = datetime.now(timezone.utc)
     return now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z" if precise else now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -36,6 +40,7 @@ class SimTicket:
     created_at: str = field(default_factory=_now)
     updated_at: str = field(default_factory=_now)
     comments: list[dict] = field(default_factory=list)
+    audits: list[dict] = field(default_factory=list)
 
 
 class ZendeskSimulator:
@@ -54,6 +59,11 @@ class ZendeskSimulator:
         s = self.server
         s.route("GET", r"/api/v2/tickets/(?P<id>\d+)\.json")(self._get_ticket)
         s.route("PUT", r"/api/v2/tickets/(?P<id>\d+)\.json")(self._put_ticket)
+        s.route("PUT", r"/api/v2/tickets/(?P<id>\d+)/tags\.json")(self._put_tags)
+        s.route("POST", r"/api/v2/tickets\.json")(self._create_followup)
+        s.route("GET", r"/api/v2/tickets/(?P<id>\d+)/audits\.json")(self._get_audits)
+        s.route("GET", r"/api/v2/tickets/(?P<id>\d+)/metrics\.json")(self._get_metrics)
+        s.route("GET", r"/api/v2/users/(?P<id>\d+)/tickets/requested\.json")(self._requested)
         s.route("GET", r"/api/v2/users/me\.json")(self._me)
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -87,7 +97,42 @@ class ZendeskSimulator:
             tid = next(self._ids)
             ticket = SimTicket(tid, subject, requester_id, "open", channel, group_id, assignee_id, tags or [])
             self.tickets[tid] = ticket
+        self._audit(ticket, requester_id, channel, [
+            {"type": "Comment", "author_id": requester_id, "body": subject, "public": True},
+            {"type": "Create", "field_name": "status", "value": "open"},
+            {"type": "Create", "field_name": "group_id", "value": _id(group_id)},
+            {"type": "Create", "field_name": "assignee_id", "value": _id(assignee_id)},
+        ])
         return ticket
+
+    def _audit(self, ticket: SimTicket, author_id: int, channel: str, events: list[dict]) -> None:
+        with self._lock:
+            audit_id = next(self._ids)
+            for e in events:
+                e["id"] = next(self._ids)
+            ticket.audits.append({"id": audit_id, "ticket_id": ticket.id, "created_at": _now(precise=True),
+                                  "author_id": author_id, "via": {"channel": channel, "source": {"rel": None}},
+                                  "metadata": {"system": {}, "custom": {}}, "events": events})
+
+    def comment(self, ticket_id: int, author_id: int, body: str, *, public: bool = True,
+                channel: str = "web") -> None:
+        """A message on the ticket, by the customer (through `channel`) or an agent."""
+        self._audit(self.tickets[ticket_id], author_id, channel,
+                    [{"type": "Comment", "author_id": author_id, "body": body, "public": public}])
+
+    def assign(self, ticket_id: int, *, by: int, group_id: int | None = None, assignee_id: int | None = None) -> None:
+        """A transfer: to another group and/or agent."""
+        t = self.tickets[ticket_id]
+        events = []
+        if group_id is not None and group_id != t.group_id:
+            events.append({"type": "Change", "field_name": "group_id", "value": _id(group_id),
+                           "previous_value": _id(t.group_id)})
+            t.group_id = group_id
+        if assignee_id is not None and assignee_id != t.assignee_id:
+            events.append({"type": "Change", "field_name": "assignee_id", "value": _id(assignee_id),
+                           "previous_value": _id(t.assignee_id)})
+            t.assignee_id = assignee_id
+        self._audit(t, by, "web", events)
 
     def api_ticket(self, t: SimTicket) -> dict:
         return {"id": t.id, "url": f"{self.url}/api/v2/tickets/{t.id}.json", "subject": t.subject,
@@ -141,10 +186,81 @@ class ZendeskSimulator:
             return StubResponse(422, {"error": "RecordInvalid", "description": "Record validation errors",
                                       "details": {"status": [{"description": "Status: closed prevents ticket update"}]}})
         change = (req.json() or {}).get("ticket", {})
+        events = []
         if "comment" in change:
             t.comments.append({"author_id": self.api_user_id, **change["comment"]})
+            events.append({"type": "Comment", "author_id": self.api_user_id, "body": change["comment"].get("body"),
+                           "public": change["comment"].get("public", True)})
+        if change.get("status") and change["status"] != t.status:
+            events.append({"type": "Change", "field_name": "status", "value": change["status"],
+                           "previous_value": t.status})
+            t.status = change["status"]
+        if change.get("group_id") and change["group_id"] != t.group_id:
+            events.append({"type": "Change", "field_name": "group_id", "value": _id(change["group_id"]),
+                           "previous_value": _id(t.group_id)})
+            t.group_id = change["group_id"]
+        if events:
+            self._audit(t, self.api_user_id, "api", events)
         t.updated_at = _now()
         return StubResponse(200, {"ticket": self.api_ticket(t), "audit": {"id": next(self._ids)}})
+
+    def _put_tags(self, req: StubRequest) -> StubResponse:
+        if not self._authorized(req):
+            return self._unauthorized()
+        t = self.tickets.get(int(req.params["id"]))
+        if t is None:
+            return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
+        t.tags = sorted(set(t.tags) | set((req.json() or {}).get("tags", [])))
+        return StubResponse(200, {"tags": t.tags})
+
+    def _create_followup(self, req: StubRequest) -> StubResponse:
+        if not self._authorized(req):
+            return self._unauthorized()
+        body = (req.json() or {}).get("ticket", {})
+        source = self.tickets.get(int(body.get("via_followup_source_id") or 0))
+        if source is None:
+            return StubResponse(422, {"error": "RecordInvalid", "description": "Record validation errors"})
+        followup = self.create_ticket(source.requester_id, body.get("subject", "Follow-up"), channel="api",
+                                      group_id=source.group_id)
+        followup.comments.append({"author_id": self.api_user_id, **body.get("comment", {})})
+        return StubResponse(201, {"ticket": self.api_ticket(followup)})
+
+    def _get_audits(self, req: StubRequest) -> StubResponse:
+        if not self._authorized(req):
+            return self._unauthorized()
+        t = self.tickets.get(int(req.params["id"]))
+        if t is None:
+            return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
+        return StubResponse(200, {"audits": t.audits, "users": list(self.users.values()),
+                                  "groups": list(self.groups.values()), "meta": {"has_more": False},
+                                  "links": {"prev": None, "next": None}})
+
+    def _get_metrics(self, req: StubRequest) -> StubResponse:
+        if not self._authorized(req):
+            return self._unauthorized()
+        t = self.tickets.get(int(req.params["id"]))
+        if t is None:
+            return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
+        changes = [e for a in t.audits for e in a["events"] if e["type"] in ("Create", "Change")]
+        stations = {f: len([e for e in changes if e.get("field_name") == f and e.get("value")])
+                    for f in ("group_id", "assignee_id")}
+        statuses = [e["value"] for e in changes if e.get("field_name") == "status"]
+        reopens = sum(1 for a, b in zip(statuses, statuses[1:]) if a == "solved" and b != "closed")
+        return StubResponse(200, {"ticket_metric": {
+            "id": t.id, "ticket_id": t.id, "group_stations": stations["group_id"],
+            "assignee_stations": stations["assignee_id"], "reopens": reopens,
+            "replies": sum(1 for a in t.audits for e in a["events"]
+                           if e["type"] == "Comment" and e.get("public") and e["author_id"] != t.requester_id),
+            "created_at": t.created_at, "updated_at": t.updated_at}})
+
+    def _requested(self, req: StubRequest) -> StubResponse:
+        if not self._authorized(req):
+            return self._unauthorized()
+        uid = int(req.params["id"])
+        mine = sorted((t for t in self.tickets.values() if t.requester_id == uid), key=lambda t: t.created_at,
+                      reverse=True)
+        return StubResponse(200, {"tickets": [self.api_ticket(t) for t in mine], "next_page": None,
+                                  "previous_page": None, "count": len(mine)})
 
     def _me(self, req: StubRequest) -> StubResponse:
         if not self._authorized(req):
@@ -157,6 +273,8 @@ class ZendeskSimulator:
         """Change a ticket's status as an agent would; deliver the webhook(s) Zendesk would send."""
         t = self.tickets[ticket_id]
         previous, t.status, t.updated_at = t.status, status, _now()
+        self._audit(t, t.assignee_id or t.requester_id, "web",
+                    [{"type": "Change", "field_name": "status", "value": status, "previous_value": previous}])
         if not send:
             return []
         if style == "event":

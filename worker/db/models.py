@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ces.worker.db.types import UTCDateTime
@@ -71,7 +83,11 @@ class Ticket(Base):
     """What we know of a helpdesk ticket's lifecycle: its solves and reopens."""
 
     __tablename__ = "tickets"
-    __table_args__ = (UniqueConstraint("connector_id", "external_id", name="uq_tickets_external"),)
+    __table_args__ = (
+        UniqueConstraint("connector_id", "external_id", name="uq_tickets_external"),
+        Index("ix_tickets_requester", "requester_hash", "opened_at"),
+        Index("ix_tickets_last_solved", "last_solved_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     connector_id: Mapped[str] = mapped_column(String(64))
@@ -83,6 +99,90 @@ class Ticket(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Known once the signals are collected: who asked (keyed hash), how and when.
+    requester_hash: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    opened_at: Mapped[datetime | None]
+    last_solved_at: Mapped[datetime | None]
+
+
+class JobKind:
+    COLLECT = "collect"  # read the history, compute signals, assess
+    RECHECK = "recheck"  # solve + repeat window: look for contacts after the solve (then collect)
+    ASSESS = "assess"  # a new fact (an answer): assess again from the stored signals
+
+
+class Job(Base):
+    """Work due on a ticket at a time: the row is the truth, the Celery message carries its id.
+    At most one job of a kind per ticket; scheduling it again moves its time and bumps `version`,
+    so a run that started before the new fact does not delete it."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("kind", "ticket_pk", name="uq_jobs_kind_ticket"),
+        Index("ix_jobs_due", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(16), default="due")  # due, running (leased)
+    lease_until: Mapped[datetime | None]
+    next_try_at: Mapped[datetime | None]  # (re)enqueue time, as on webhook_events
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class TicketHistoryRecord(Base):
+    """The normalized history as last collected: signals can be recomputed from it alone."""
+
+    __tablename__ = "ticket_histories"
+
+    ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    fetched_at: Mapped[datetime]
+    history: Mapped[dict[str, Any]]  # TicketHistory as JSON (ticket, entries, counters, missing)
+    contacts: Mapped[list[Any] | None] = mapped_column(JSON)  # the requester's other tickets
+
+
+class TicketSignalsRecord(Base):
+    """The signals of a ticket, one column each for reports, and the whole set as JSON."""
+
+    __tablename__ = "ticket_signals"
+
+    ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    computed_at: Mapped[datetime]
+    group_transfers: Mapped[int] = mapped_column(Integer, default=0)
+    assignee_transfers: Mapped[int] = mapped_column(Integer, default=0)
+    reopens: Mapped[int] = mapped_column(Integer, default=0)
+    repeat_contacts: Mapped[int] = mapped_column(Integer, default=0)
+    repeat_after: Mapped[int] = mapped_column(Integer, default=0)
+    channel_switch: Mapped[bool] = mapped_column(Boolean, default=False)
+    reply_breach: Mapped[bool] = mapped_column(Boolean, default=False)
+    customer_messages: Mapped[int] = mapped_column(Integer, default=0)
+    first_reply_seconds: Mapped[float | None] = mapped_column(Float)
+    longest_wait_seconds: Mapped[float | None] = mapped_column(Float)
+    resolution_seconds: Mapped[float | None] = mapped_column(Float)
+    partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict[str, Any]]
+
+
+class AssessmentRecord(Base):
+    """The latest effort assessment of a ticket."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (Index("ix_assessments_level", "level", "assessed_at"),)
+
+    ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id", ondelete="SET NULL"))
+    level: Mapped[str] = mapped_column(String(8))
+    effort_index: Mapped[int] = mapped_column(Integer)
+    basis: Mapped[str] = mapped_column(String(8))  # survey or signals
+    partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    reasons: Mapped[list[Any]] = mapped_column(JSON)  # [{"code", "text"}]
+    reason_codes: Mapped[str] = mapped_column(String(300), default="")  # "group_transfers,reopened"
+    assessed_at: Mapped[datetime]
 
 
 class Solve(Base):

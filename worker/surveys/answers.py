@@ -21,6 +21,7 @@ from sqlalchemy import select
 from ces.config.models import SurveySettings
 from ces.connectors.timeparse import parse_time
 from ces.worker.db.models import Answer, AnswerState, OptOut, Survey, SurveyState
+from ces.worker.jobs import assess_later
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
 
@@ -114,6 +115,7 @@ def record_answer(rt: Runtime, token: str, score: int | None, comment: str | Non
             answer.score = score
         if comment is not None:
             answer.comment = comment
+        was = (answer.state, answer.score)
         if how in CONFIRMING:
             if answer.state != AnswerState.CONFIRMED:
                 answer.state, answer.confirmed_at, answer.via = AnswerState.CONFIRMED, now, how
@@ -122,6 +124,8 @@ def record_answer(rt: Runtime, token: str, score: int | None, comment: str | Non
             answer.clicks = (list(answer.clicks or []) + [[now.isoformat(), score]])[-MAX_CLICKS:]
             answer.via = how
         answer.updated_at = now
+        if answer.state == AnswerState.CONFIRMED and (answer.state, answer.score) != was:
+            assess_later(s, survey.id, now)
     return Answered(survey, answer)
 
 
@@ -162,6 +166,7 @@ def settle_answers(rt: Runtime, limit: int = 500) -> dict[str, int]:
             else:
                 answer.state, answer.confirmed_at, answer.via, answer.clicks = (
                     AnswerState.CONFIRMED, now, "settled", None)
+                assess_later(s, survey.id, now)
                 done["confirmed"] += 1
     return done
 

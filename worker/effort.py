@@ -1,0 +1,113 @@
+"""Answer + signals → an effort assessment: level (low / medium / high), an index 0–100, reasons.
+
+- The index is the sum of the `[effort]` weights of the signals present, capped at 100; with an
+  answer, the answer's own position on its scale (0 = easiest, 100 = hardest) counts too, and the
+  index is the larger of the two.
+- With an answer, the answer decides the level: a low answer (1–3 on ces7, 4–5 on effort5) is high
+  effort whatever the signals say, a middle answer (4 on ces7, 3 on effort5) medium, a good one
+  low; the signals add their reasons.
+- With no answer (most customers never answer), the signals alone decide: high from `high_at`,
+  medium from `medium_at`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from ces.config.models import EffortSettings
+from ces.worker.signals import TicketSignals
+from ces.worker.surveys.scales import scale_of
+
+Level = Literal["low", "medium", "high"]
+
+
+class Reason(BaseModel):
+    code: str
+    text: str
+
+
+class Assessment(BaseModel):
+    level: Level
+    index: int
+    reasons: list[Reason]
+    basis: Literal["survey", "signals"]
+    partial: bool = False
+
+
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if seconds < 3600:
+        return f"{minutes} min"
+    if seconds < 86400:
+        return f"{hours} h {minutes % 60} min" if minutes % 60 else f"{hours} h"
+    return f"{days} d {hours % 24} h" if hours % 24 else f"{days} d"
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else ("twice" if n == 2 else f"{n} times")
+
+
+def signal_reasons(s: TicketSignals, w: EffortSettings, window_days: float) -> tuple[float, list[Reason]]:
+    score, reasons = 0.0, []
+
+    def add(code: str, weight: float, text: str) -> None:
+        nonlocal score
+        score += weight
+        reasons.append(Reason(code=code, text=text))
+
+    if s.group_transfers:
+        path = f": {' → '.join(s.group_path)}" if len(s.group_path) > 1 else ""
+        add("group_transfers", w.group_transfer * s.group_transfers, f"transferred {_times(s.group_transfers)}{path}")
+    if s.assignee_transfers:
+        add("assignee_transfers", w.assignee_transfer * s.assignee_transfers,
+            f"handed between {s.assignee_transfers + 1} agents")
+    if s.reopens:
+        add("reopened", w.reopen * s.reopens, f"reopened {_times(s.reopens)}")
+    if s.repeat_contacts:
+        add("repeat_contact", w.repeat_contact * min(s.repeat_contacts, 3),
+            f"contacted {_times(s.repeat_contacts)} more in the {window_days:g} days before")
+    if s.repeat_after:
+        add("not_resolved_first_time", w.not_resolved_first_time,
+            f"came back {_times(s.repeat_after)} within {window_days:g} days after the solve")
+    if s.channel_switch:
+        add("channel_switch", w.channel_switch, f"switched channels: {' → '.join(s.channels)}")
+    target = s.reply_target_seconds
+    if s.slow_first_reply and target is not None:
+        add("slow_first_reply", w.slow_first_reply,
+            f"first reply after {duration(s.first_reply_seconds)} ({s.channel} target {duration(target)})")
+    if s.long_wait and target is not None:
+        add("long_wait", w.long_wait,
+            f"waited up to {duration(s.longest_wait_seconds)} for a reply ({s.channel} target {duration(target)})")
+    return score, reasons
+
+
+def assess(signals: TicketSignals, answer: tuple[int, str] | None, effort: EffortSettings, *,
+           window_days: float, many_messages: int) -> Assessment:
+    score, reasons = signal_reasons(signals, effort, window_days)
+    if signals.customer_messages >= many_messages:
+        score += effort.repeated_information
+        reasons.append(Reason(code="repeated_information", text=f"wrote {signals.customer_messages} messages"))
+    index = min(100, round(score))
+    if answer is None:
+        level: Level = "high" if index >= effort.high_at else ("medium" if index >= effort.medium_at else "low")
+        return Assessment(level=level, index=index, reasons=reasons, basis="signals", partial=signals.partial)
+    value, scale_key = answer
+    scale = scale_of(scale_key)
+    hardest = (scale.points - value) if scale.higher_is_better else (value - 1)
+    answer_index = round(100 * hardest / (scale.points - 1))
+    label = scale.labels[value - 1]
+    if scale.is_low(value):
+        level = "high"
+        reasons.insert(0, Reason(code="low_answer", text=f"answered {value} of {scale.points} ({label})"))
+    elif scale.is_good(value):
+        level = "low"
+    else:
+        level = "medium"
+        reasons.insert(0, Reason(code="neutral_answer", text=f"answered {value} of {scale.points} ({label})"))
+    return Assessment(level=level, index=max(index, answer_index), reasons=reasons, basis="survey",
+                      partial=signals.partial)

@@ -1,0 +1,93 @@
+"""Ticket-level work due at a time (collect signals, re-check, assess), kept as rows.
+
+schedule() upserts the one job of a kind for a ticket; run_job() claims it with a lease, runs the
+plain function of its kind and removes it — unless it was scheduled again meanwhile (a new
+version), in which case it stays due. Failures are retried by the same decision as everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ces.worker.db.models import Job
+from ces.worker.retry import GiveUp, decide
+from ces.worker.runtime import Runtime
+
+log = structlog.get_logger("ces.jobs")
+RUN_JOB = "ces.run_job"
+
+
+def schedule(s: Session, kind: str, ticket_pk: int, due_at: datetime, *, earliest: bool = True) -> None:
+    """Make the job due at `due_at` (or earlier, if it already was, with `earliest`)."""
+    dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
+    ins = dialect.insert(Job).values(kind=kind, ticket_pk=ticket_pk, due_at=due_at, version=1, state="due",
+                                     attempts=0, next_try_at=due_at)
+    new_due = func.min(Job.due_at, ins.excluded.due_at) if earliest and dialect is sqlite else (
+        func.least(Job.due_at, ins.excluded.due_at) if earliest else ins.excluded.due_at)
+    s.execute(ins.on_conflict_do_update(index_elements=["kind", "ticket_pk"], set_={
+        "due_at": new_due, "next_try_at": new_due, "version": Job.version + 1, "attempts": 0,
+        "last_error": None}))
+
+
+def assess_later(s: Session, survey_id: int, now: datetime) -> None:
+    """A survey's answer changed: its ticket is assessed again."""
+    from ces.worker.db.models import JobKind, Solve, Survey
+
+    ticket_pk = s.scalar(select(Solve.ticket_pk).join(Survey, Survey.solve_id == Solve.id)
+                         .where(Survey.id == survey_id))
+    if ticket_pk is not None:
+        schedule(s, JobKind.ASSESS, ticket_pk, now)
+
+
+def due_jobs(rt: Runtime, limit: int = 1000) -> list[int]:
+    now = rt.now()
+    with rt.transaction() as s:
+        return list(s.scalars(select(Job.id).where(
+            Job.due_at <= now, Job.next_try_at <= now,
+            or_(Job.state == "due", and_(Job.state == "running", Job.lease_until < now)))
+            .order_by(Job.due_at).limit(limit)))
+
+
+def mark_enqueued(rt: Runtime, ids: list[int]) -> None:
+    with rt.transaction() as s:
+        s.execute(update(Job).where(Job.id.in_(ids)).values(
+            next_try_at=rt.now() + timedelta(seconds=rt.settings.worker.requeue_after_seconds)))
+
+
+def run_job(rt: Runtime, job_id: int, handlers: dict[str, Callable[[Runtime, int], str]]) -> str | None:
+    now = rt.now()
+    with rt.transaction() as s:
+        row = s.execute(update(Job).where(
+            Job.id == job_id, Job.due_at <= now,
+            or_(Job.state == "due", and_(Job.state == "running", Job.lease_until < now)))
+            .values(state="running", attempts=Job.attempts + 1,
+                    lease_until=now + timedelta(seconds=rt.settings.worker.lease_seconds))
+            .returning(Job.kind, Job.ticket_pk, Job.version, Job.attempts)).first()
+    if row is None:
+        return None
+    kind, ticket_pk, version, attempt = row
+    try:
+        outcome = handlers[kind](rt, ticket_pk)
+    except Exception as exc:
+        decision = decide(attempt, exc, rt.settings.worker)
+        log.warning("job_failed", job=kind, ticket=ticket_pk, attempt=attempt, error=str(exc)[:200],
+                    gave_up=isinstance(decision, GiveUp))
+        with rt.transaction() as s:
+            if isinstance(decision, GiveUp):
+                s.execute(delete(Job).where(Job.id == job_id, Job.version == version))
+            else:
+                when = rt.now() + timedelta(seconds=decision.delay)
+                s.execute(update(Job).where(Job.id == job_id, Job.version == version).values(
+                    state="due", lease_until=None, due_at=when, next_try_at=when, last_error=str(exc)[:500]))
+        return "failed" if isinstance(decision, GiveUp) else "retry"
+    with rt.transaction() as s:
+        done = s.execute(delete(Job).where(Job.id == job_id, Job.version == version)).rowcount
+        if not done:  # scheduled again while running: run once more for the newer fact
+            s.execute(update(Job).where(Job.id == job_id).values(state="due", lease_until=None))
+    return outcome
