@@ -168,9 +168,13 @@ class ConfigWriter:
         return env
 
 
+_tests = iter(range(1, 10**9))
+
+
 @pytest.fixture
 def config(tmp_path, monkeypatch, db_url, redis_prefix, app_port, sink) -> ConfigWriter:
-    writer = ConfigWriter(tmp_path, monkeypatch, db_url, redis_prefix, app_port)
+    # Each test its own Redis keys (queues, the shared rate limits) under the session's prefix.
+    writer = ConfigWriter(tmp_path, monkeypatch, db_url, f"{redis_prefix}{next(_tests)}:", app_port)
     writer.write(smtp_port=sink.port)
     return writer
 

@@ -81,3 +81,14 @@ def events(rt) -> list[WebhookEvent]:
 def answers(rt) -> list[Answer]:
     with rt.transaction() as s:
         return list(s.scalars(select(Answer).order_by(Answer.id)))
+
+
+def mock_history(api, ticket_id: str = "5158", *, requested: list[dict] | None = None, audits: dict | None = None):
+    """Zendesk's metrics, audits and the requester's tickets for a ticket, as the API returns them."""
+    base = f"{ZENDESK}/api/v2"
+    api.get(f"{base}/tickets/{ticket_id}/metrics.json", json=fixture_json("zendesk", "api_ticket_metrics.json"))
+    api.get(f"{base}/tickets/{ticket_id}/audits.json", json=audits or fixture_json("zendesk", "api_ticket_audits.json"))
+    tickets = fixture_json("zendesk", "api_user_tickets_requested.json")
+    if requested is not None:
+        tickets["tickets"] = requested
+    api.get(f"{base}/users/8447388090494/tickets/requested.json", json=tickets)

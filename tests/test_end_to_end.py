@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,37 @@ def test_from_signed_webhook_to_clicked_link_to_report(service, zendesk, sink):
     assert row == {"surveys_sent": 20, "responses": 2, "response_rate": 0.1, "ces": 0.5, "mean": 4.0}
     listing = service.cli("surveys", "--failed", "--format", "json")
     assert json.loads(listing.stdout) == []
+
+
+def test_a_hard_interaction_is_flagged_high_effort_with_its_reasons(service, zendesk, sink):
+    billing, tier2 = zendesk.add_group("Billing"), zendesk.add_group("Tier 2")
+    tom = zendesk.add_user("Tom Becker", "tom@acme.test", role="agent")
+    lina = zendesk.add_user("Lina Chen", "lina@acme.test", role="agent")
+    ana = zendesk.add_user("Ana Souza", "ana@example.com", locale="en-US")
+    # Two days ago Ana asked in chat; that ticket was never solved through us.
+    zendesk.create_ticket(ana, "Refund?", channel="chat", group_id=billing,
+                          created_at=datetime.now(timezone.utc) - timedelta(days=2))
+    ticket = zendesk.create_ticket(ana, "Refund still missing", channel="email", group_id=billing, assignee_id=tom)
+    zendesk.comment(ticket.id, tom, "Let me check with billing.")
+    zendesk.assign(ticket.id, by=tom, group_id=tier2, assignee_id=lina)
+    zendesk.comment(ticket.id, ana, "I already explained all this.", channel="email")
+    [resp] = zendesk.set_status(ticket.id, "solved")
+    assert resp.status_code == 202
+    wait_until(lambda: len(sink.messages) == 1, 15, message="the survey")
+    low = link_in(sink.messages[0], 2)
+    requests.get(low, headers=BROWSER, timeout=10)
+    requests.post(low.rsplit("/", 1)[0], data={"score": "2", "comment": "Transferred and had to come back."},
+                  headers=BROWSER, timeout=10)
+    zendesk.set_status(ticket.id, "open")  # she wrote back: reopened
+    zendesk.set_status(ticket.id, "solved")
+
+    def flagged():
+        done = service.cli("flags", "--format", "json")
+        rows = json.loads(done.stdout) if done.returncode == 0 else []
+        return rows and rows[0]["reasons"][:1] == ["low_answer"] and "reopened" in rows[0]["reasons"] and rows[0]
+
+    flag = wait_until(flagged, 20, 0.3, "the high-effort flag")
+    assert flag["ticket_id"] == str(ticket.id) and flag["level"] == "high" and flag["basis"] == "survey"
+    assert {"low_answer", "group_transfers", "reopened", "repeat_contact", "channel_switch"} <= set(flag["reasons"])
+    assert "transferred once: Billing → Tier 2" in flag["why"] and "switched channels: chat → email" in flag["why"]
+    assert len(sink.messages) == 1  # solved again after the reopen: no second survey (resurvey_after_reopen)

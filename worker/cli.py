@@ -25,10 +25,12 @@ config_app = typer.Typer(no_args_is_help=True, help="Check the configuration.")
 connectors_app = typer.Typer(no_args_is_help=True, help="Helpdesk connectors: list, test, setup steps.")
 surveys_app = typer.Typer(help="Surveys: list them (with --failed, the ones that need a look).")
 events_app = typer.Typer(help="Stored webhook events: list them, replay a failed one.")
+signals_app = typer.Typer(no_args_is_help=True, help="Signals from the tickets' histories.")
 app.add_typer(config_app, name="config")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(surveys_app, name="surveys")
 app.add_typer(events_app, name="events")
+app.add_typer(signals_app, name="signals")
 
 
 class CliError(Exception):
@@ -278,32 +280,83 @@ def _date(value: Optional[str], name: str) -> Optional[date]:
         raise typer.BadParameter(f"{value!r} is not a date like 2026-01-31", param_hint=name) from None
 
 
-@app.command()
-def report(since: Optional[str] = typer.Option(None, help="first day, UTC (default: 30 days ago)"),
-           until: Optional[str] = typer.Option(None, help="day after the last, UTC, exclusive (default: tomorrow)"),
-           scale: str = typer.Option("ces7", help="ces7 or effort5 (never mixed)"),
-           by: Optional[str] = typer.Option(None, help="connector, channel, group, agent or week"),
-           fmt: Format = FORMAT):
-    """Surveys sent, responses, response rate, CES (share of 5-7) and mean."""
-    from ces.worker import listing
-    from ces.worker.reports import GROUPS, ces_report, default_range
+def _range(since: Optional[str], until: Optional[str]) -> tuple[date, date]:
+    from ces.worker.reports import default_range
 
-    if scale not in ("ces7", "effort5"):
-        raise typer.BadParameter("use ces7 or effort5", param_hint="--scale")
-    if by is not None and by not in GROUPS:
-        raise typer.BadParameter(f"use one of {', '.join(GROUPS)}", param_hint="--by")
     d_since, d_until = default_range(datetime.now(timezone.utc).date())
     d_since = _date(since, "--since") or d_since
     d_until = _date(until, "--until") or d_until
     if d_until <= d_since:
         raise typer.BadParameter("--until must be after --since", param_hint="--until")
+    return d_since, d_until
+
+
+@app.command()
+def report(since: Optional[str] = typer.Option(None, help="first day, UTC (default: 30 days ago)"),
+           until: Optional[str] = typer.Option(None, help="day after the last, UTC, exclusive (default: tomorrow)"),
+           scale: str = typer.Option("ces7", help="ces7 or effort5 (never mixed)"),
+           by: Optional[str] = typer.Option(None, help="connector, channel, group, agent, week or signal"),
+           fmt: Format = FORMAT):
+    """Surveys sent, responses, response rate, CES (share of 5-7) and mean."""
+    from ces.worker import listing
+    from ces.worker.reports import GROUPS, ces_report, signal_report
+
+    if scale not in ("ces7", "effort5"):
+        raise typer.BadParameter("use ces7 or effort5", param_hint="--scale")
+    if by is not None and by not in GROUPS + ("signal",):
+        raise typer.BadParameter(f"use one of {', '.join(GROUPS + ('signal',))}", param_hint="--by")
+    d_since, d_until = _range(since, until)
     rt = _runtime()
+    if by == "signal":
+        result = signal_report(rt, d_since, d_until, scale=scale)
+        columns = ["signal", "value", "surveys_sent", "responses", "response_rate", "ces", "mean", "high_effort",
+                   "high_effort_share"]
+        text = listing.render(result["rows"], columns, fmt.value, json_obj=result)
+        if fmt == Format.table:
+            text = (f"CES by signal {result['since']} to {result['until']} (exclusive), scale {scale}; "
+                    f"{result['high_effort_tickets']} high-effort tickets solved\n{text}")
+        _out(text)
+        return
     result = ces_report(rt, d_since, d_until, scale=scale, by=by)
     columns = ([by] if by else []) + ["surveys_sent", "responses", "response_rate", "ces", "mean"]
     text = listing.render(result["rows"], columns, fmt.value, json_obj=result)
     if fmt == Format.table:
         text = f"CES report {result['since']} to {result['until']} (exclusive), scale {scale}\n{text}"
     _out(text)
+
+
+@app.command("flags")
+def flags_cmd(level: str = typer.Option("high", help="high, medium, low or all"),
+              since: Optional[str] = typer.Option(None, help="assessed on or after this UTC date"),
+              connector: Optional[str] = typer.Option(None, help="only this connector"),
+              limit: int = typer.Option(50, help="how many, newest first"), fmt: Format = FORMAT):
+    """High-effort tickets with their reasons, newest first."""
+    from ces.worker import listing
+    from ces.worker.reports import flags
+
+    if level not in ("high", "medium", "low", "all"):
+        raise typer.BadParameter("use high, medium, low or all", param_hint="--level")
+    rt = _runtime()
+    rows = flags(rt, level=None if level == "all" else level, since=_date(since, "--since"), connector=connector,
+                 limit=limit)
+    columns = ["connector", "ticket_id", "level", "index", "basis", "partial", "reasons", "assessed_at"]
+    if fmt == Format.table:
+        columns = ["connector", "ticket_id", "level", "index", "basis", "why", "assessed_at"]
+    _out(listing.render(rows, columns, fmt.value, json_obj=rows))
+
+
+@signals_app.command("rebuild")
+def signals_rebuild(since: str = typer.Option(..., help="tickets solved on or after this UTC date"),
+                    restart: bool = typer.Option(False, help="start over instead of resuming"),
+                    batch: int = typer.Option(2000, help="tickets per transaction")):
+    """Recompute signals and assessments from the stored histories (no helpdesk calls); resumable."""
+    from ces.worker.rebuild import rebuild
+
+    rt = _runtime()
+    d_since = _date(since, "--since")
+    total, done, seconds = rebuild(rt, d_since, restart=restart, batch=batch, progress=True)
+    rate = f", {done / seconds:,.0f} tickets/s" if seconds > 0 and done else ""
+    _out(f"rebuilt {done} of {total} tickets solved since {d_since}{rate}")
 
 
 @surveys_app.callback(invoke_without_command=True)

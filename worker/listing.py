@@ -21,7 +21,9 @@ def _plain(value: Any) -> Any:
 def _cell(value: Any, column: str) -> str:
     if value is None:
         return "-"
-    if isinstance(value, float) and column in ("response_rate", "ces", "share"):
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, float) and column in ("response_rate", "ces", "share", "high_effort_share"):
         return f"{value * 100:.1f}%"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
@@ -44,7 +46,8 @@ def to_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:
     writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: "" if row.get(c) is None else _plain(row.get(c)) for c in columns})
+        writer.writerow({c: "" if row.get(c) is None else _cell(row.get(c), "") if isinstance(row.get(c), list)
+                         else _plain(row.get(c)) for c in columns})
     return out.getvalue().rstrip("\n")
 
 

@@ -74,3 +74,86 @@ def ces_report(rt: Runtime, since: date, until: date, *, scale: str = "ces7", by
     if not rows and not by:
         rows = [dict(surveys_sent=0, responses=0, response_rate=None, ces=None, mean=None)]
     return {"since": since.isoformat(), "until": until.isoformat(), "scale": sc.key, "rows": rows}
+
+
+SIGNAL_BUCKETS = ("transfers", "reopened", "repeat_contact", "channel_switch", "reply_delay_breach")
+
+
+def _buckets():
+    from ces.worker.db.models import TicketSignalsRecord as T
+
+    transfers = T.group_transfers + T.assignee_transfers
+    return [
+        case((transfers == 0, "0"), (transfers == 1, "1"), else_="2+").label("transfers"),
+        case((T.reopens > 0, "yes"), else_="no").label("reopened"),
+        case(((T.repeat_contacts + T.repeat_after) > 0, "yes"), else_="no").label("repeat_contact"),
+        case((T.channel_switch, "yes"), else_="no").label("channel_switch"),
+        case((T.reply_breach, "yes"), else_="no").label("reply_delay_breach"),
+    ]
+
+
+def signal_report(rt: Runtime, since: date, until: date, *, scale: str = "ces7") -> dict:
+    """CES, mean and counts with and without each signal, and the share of the high-effort tickets
+    solved in the range that each driver accounts for: what to fix first."""
+    from ces.worker.db.models import AssessmentRecord, Solve, Ticket, TicketSignalsRecord
+
+    sc = scale_of(scale)
+    lo, hi = day_start(since), day_start(until)
+    with rt.transaction() as s:
+        buckets = _buckets()
+        good = func.sum(case((Answer.score.between(sc.good_min, sc.good_max), 1), else_=0))
+        surveys = s.execute(
+            select(*buckets, func.count(Survey.id), func.count(Answer.id), good, func.sum(Answer.score))
+            .select_from(Survey).join(Solve, Solve.id == Survey.solve_id)
+            .join(TicketSignalsRecord, TicketSignalsRecord.ticket_pk == Solve.ticket_pk)
+            .outerjoin(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
+            .where(Survey.state == SurveyState.SENT, Survey.scale == scale, Survey.sent_at >= lo, Survey.sent_at < hi)
+            .group_by(*buckets)).all()
+        flagged = s.execute(
+            select(*buckets, func.count()).select_from(Ticket)
+            .join(TicketSignalsRecord, TicketSignalsRecord.ticket_pk == Ticket.id)
+            .join(AssessmentRecord, AssessmentRecord.ticket_pk == Ticket.id)
+            .where(AssessmentRecord.level == "high", Ticket.last_solved_at >= lo, Ticket.last_solved_at < hi)
+            .group_by(*buckets)).all()
+    n = len(SIGNAL_BUCKETS)
+    totals: dict[tuple[str, str], list[float]] = {}
+    for row in surveys:
+        for i, name in enumerate(SIGNAL_BUCKETS):
+            t = totals.setdefault((name, row[i]), [0, 0, 0, 0, 0])
+            for j, value in enumerate(row[n:]):
+                t[j] += value or 0
+    high_total = sum(r[n] for r in flagged)
+    for row in flagged:
+        for i, name in enumerate(SIGNAL_BUCKETS):
+            totals.setdefault((name, row[i]), [0, 0, 0, 0, 0])[4] += row[n]
+    order = {"0": 0, "1": 1, "2+": 2, "no": 0, "yes": 1}
+    rows = []
+    for (name, value), (sent, responses, good_count, score_sum, high) in sorted(
+            totals.items(), key=lambda kv: (SIGNAL_BUCKETS.index(kv[0][0]), order[kv[0][1]])):
+        rows.append({"signal": name, "value": value, "surveys_sent": int(sent), "responses": int(responses),
+                     "response_rate": _ratio(responses, sent), "ces": _ratio(good_count, responses),
+                     "mean": round(score_sum / responses, 2) if responses else None,
+                     "high_effort": int(high), "high_effort_share": _ratio(high, high_total)})
+    return {"since": since.isoformat(), "until": until.isoformat(), "scale": sc.key, "high_effort_tickets": high_total,
+            "rows": rows}
+
+
+def flags(rt: Runtime, *, level: str | None = "high", since: date | None = None, connector: str | None = None,
+          limit: int = 50) -> list[dict]:
+    """Assessed tickets, hardest first by time: newest first, with their reasons."""
+    from ces.worker.db.models import AssessmentRecord, Ticket
+
+    with rt.transaction() as s:
+        stmt = (select(AssessmentRecord, Ticket.connector_id, Ticket.external_id)
+                .join(Ticket, Ticket.id == AssessmentRecord.ticket_pk)
+                .order_by(AssessmentRecord.assessed_at.desc(), AssessmentRecord.ticket_pk.desc()).limit(limit))
+        if level:
+            stmt = stmt.where(AssessmentRecord.level == level)
+        if since:
+            stmt = stmt.where(AssessmentRecord.assessed_at >= day_start(since))
+        if connector:
+            stmt = stmt.where(Ticket.connector_id == connector)
+        return [{"connector": c, "ticket_id": t, "level": a.level, "index": a.effort_index, "basis": a.basis,
+                 "partial": a.partial, "reasons": [r["code"] for r in a.reasons],
+                 "why": "; ".join(r["text"] for r in a.reasons), "assessed_at": a.assessed_at}
+                for a, c, t in s.execute(stmt)]

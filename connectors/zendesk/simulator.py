@@ -92,10 +92,13 @@ class ZendeskSimulator:
         return gid
 
     def create_ticket(self, requester_id: int, subject: str, *, channel: str = "email", group_id: int | None = None,
-                      assignee_id: int | None = None, tags: list[str] | None = None) -> SimTicket:
+                      assignee_id: int | None = None, tags: list[str] | None = None,
+                      created_at: datetime | None = None) -> SimTicket:
         with self._lock:
             tid = next(self._ids)
             ticket = SimTicket(tid, subject, requester_id, "open", channel, group_id, assignee_id, tags or [])
+            if created_at is not None:
+                ticket.created_at = created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
             self.tickets[tid] = ticket
         self._audit(ticket, requester_id, channel, [
             {"type": "Comment", "author_id": requester_id, "body": subject, "public": True},
