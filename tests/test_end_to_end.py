@@ -7,65 +7,16 @@ from __future__ import annotations
 import json
 import re
 import statistics
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 import requests
 
 from ces.connectors.zendesk.simulator import ZendeskSimulator
-from tests.support import BROWSER, ZENDESK_SECRET, ZENDESK_TOKEN, wait_until
+from tests.support import BROWSER, ZENDESK_SECRET, ZENDESK_TOKEN, Service, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-class Service:
-    """`ces` processes; their logs go to files (a pipe nobody reads would block them when full)."""
-
-    def __init__(self, env: dict, port: int, logs: Path):
-        self.env, self.port, self.logs = env, port, logs
-        self.url = f"http://127.0.0.1:{port}"
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, *commands: list[str]) -> Service:
-        for args in commands:
-            log = open(self.logs / f"{args[0]}-{len(self.procs)}.log", "wb")
-            self.procs.append(subprocess.Popen([sys.executable, "-m", "ces.worker.cli", *args], env=self.env,
-                                               stdout=subprocess.DEVNULL, stderr=log))
-        return self
-
-    def log_tail(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logs.glob("*.log")))
-
-    def wait_ready(self) -> None:
-        def ready():
-            for p in self.procs:
-                if p.poll() is not None:
-                    raise AssertionError(f"a process exited:\n{self.log_tail()}")
-            try:
-                return requests.get(f"{self.url}/readyz", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_until(ready, 30, 0.1, "the server to be ready")
-        time.sleep(1.0)  # let the worker connect to the broker
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "ces.worker.cli", *args], env=self.env, capture_output=True,
-                              text=True, timeout=60)
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
 
 
 @pytest.fixture
