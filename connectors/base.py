@@ -87,6 +87,11 @@ class Connector(ABC):
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
         """Turn a verified request into events; raise Unparseable if it carries no ticket."""
 
+    def handshake(self, request: InboundRequest) -> dict[str, Any] | None:
+        """A verified request that only checks the endpoint (e.g. Front's challenge when an admin
+        saves a webhook): the JSON to answer with, 200 and nothing stored; None for real events."""
+        return None
+
     # --- helpdesk API -------------------------------------------------------------------------
     def _unsupported(self, what: str):
         return Unsupported(f"{self.title} connector cannot {what}")

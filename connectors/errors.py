@@ -35,8 +35,10 @@ class ApiError(Exception):
 
     permanent = False
 
-    def __init__(self, detail: str, *, status: int | None = None):
-        self.detail, self.status = detail, status
+    def __init__(self, detail: str, *, status: int | None = None, body: str | None = None):
+        # `body`: the start of the error response, for a connector to read the helpdesk's reason
+        # (never put in messages or logs: it may repeat what we sent).
+        self.detail, self.status, self.body = detail, status, body
         super().__init__(detail)
 
 

@@ -62,6 +62,28 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - now).total_seconds())
 
 
+def retry_after_of(headers, now: datetime | None = None) -> float | None:
+    """How long the server asks us to wait: Retry-After, else the vendor headers that say the same
+    (Help Scout's X-RateLimit-Retry-After, the IETF draft's RateLimit-Reset in seconds, and
+    X-RateLimit-Reset, which Intercom and others send as a Unix time)."""
+    wait = parse_retry_after(headers.get("Retry-After"), now)
+    if wait is not None:
+        return wait
+    for name in ("X-RateLimit-Retry-After", "RateLimit-Reset"):
+        try:
+            return max(0.0, float(headers[name]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    try:
+        reset = float(headers["X-RateLimit-Reset"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if reset > 1_000_000_000:  # a Unix time (seconds, or milliseconds)
+        reset = reset / 1000 if reset > 100_000_000_000 else reset
+        return max(0.0, reset - (now or datetime.now(timezone.utc)).timestamp())
+    return max(0.0, reset)
+
+
 def _never_sent(exc: requests.RequestException) -> bool:
     if isinstance(exc, requests.ConnectTimeout):
         return True
@@ -109,7 +131,7 @@ class HttpClient:
                       ms=round((time.monotonic() - started) * 1000, 1))
             if status < 300:
                 return resp
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            retry_after = retry_after_of(resp.headers)
             if status == 429 or (status == 503 and retry_after is not None):
                 raise RateLimited(f"{what}: {status}, retry after {retry_after or 0:g} s",
                                   retry_after=retry_after if retry_after is not None else s.backoff_max_seconds,
@@ -119,7 +141,9 @@ class HttpClient:
                     self.sleep(backoff_delay(attempt, s.backoff_base_seconds, s.backoff_max_seconds))
                     attempt += 1
                     continue
-                raise TransientApiError(f"{what}: {status} {resp.reason or ''}".rstrip(), status=status)
+                raise TransientApiError(f"{what}: {status} {resp.reason or ''}".rstrip(), status=status,
+                                        body=resp.text[:2000])
             if 300 <= status < 400:
                 raise PermanentApiError(f"{what}: unexpected redirect {status}; check base_url", status=status)
-            raise PermanentApiError(f"{what}: {status} {resp.reason or ''}".rstrip(), status=status)
+            raise PermanentApiError(f"{what}: {status} {resp.reason or ''}".rstrip(), status=status,
+                                    body=resp.text[:2000])

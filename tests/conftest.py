@@ -23,6 +23,14 @@ REDIS_URL = os.environ.get("CES_TEST_REDIS", "redis://127.0.0.1:6379/0")
 SESSION = uuid.uuid4().hex[:10]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def structured_logs():
+    """Logs as in production: JSON lines on stderr (stdout stays for the commands' output)."""
+    from ces.worker import logs
+
+    logs.configure("INFO")
+
+
 @pytest.fixture(scope="session")
 def redis_prefix():
     prefix = f"ces-test-{SESSION}:"
@@ -130,7 +138,9 @@ backoff_max_seconds = 0.05
 db_timeout_seconds = 5
 retry_after_seconds = 30
 
-[[connectors]]
+{connectors}
+"""
+ZENDESK_CONNECTOR = """[[connectors]]
 id = "zendesk-main"
 kind = "zendesk"
 base_url = "{zendesk_url}"
@@ -148,7 +158,7 @@ class ConfigWriter:
         self.path = tmp_path / "ces.toml"
         self.monkeypatch = monkeypatch
         self.values = dict(db_url=db_url, redis_url=REDIS_URL, prefix=prefix, session=SESSION, port=app_port,
-                           smtp_port=1, zendesk_url="https://acme.zendesk.com", survey="")
+                           smtp_port=1, zendesk_url="https://acme.zendesk.com", survey="", connectors=None)
         monkeypatch.setenv("TEST_ZENDESK_TOKEN", ZENDESK_TOKEN)
         monkeypatch.setenv("TEST_ZENDESK_SECRET", ZENDESK_SECRET)
         for key in [k for k in os.environ if k.startswith("CES_") and k not in ("CES_TEST_POSTGRES", "CES_TEST_REDIS")]:
@@ -157,7 +167,9 @@ class ConfigWriter:
     def write(self, extra: str = "", **values) -> Path:
         """`survey` adds lines to [survey]; `extra` is appended (inside the last [[connectors]])."""
         self.values.update(values)
-        self.path.write_text(BASE_TOML.format(**self.values) + extra, encoding="utf-8")
+        fill = dict(self.values)
+        fill["connectors"] = (self.values["connectors"] or ZENDESK_CONNECTOR).format(**self.values)
+        self.path.write_text(BASE_TOML.format(**fill) + extra, encoding="utf-8")
         self.monkeypatch.setenv("CES_CONFIG", str(self.path))
         return self.path
 

@@ -118,6 +118,9 @@ def test_listings_in_json(config, rt, queue, sink, zendesk_api, capsys):
     [conn] = json.loads(out)
     assert conn["id"] == "zendesk-main" and conn["webhook_url"].endswith("/webhooks/zendesk-main")
     assert conn["last_event"] is not None and conn["mode"] == "enabled"
+    # The fetch above spent one call of the account's shared budget.
+    assert (conn["api_calls_last_minute"], conn["rate_limit_per_minute"]) == (1, 200)
+    assert "history" in conn["can"] and "note" in conn["can"]
 
 
 @pytest.mark.parametrize("name", ["ces.example.toml", "ces.compose.toml"])

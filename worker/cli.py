@@ -246,9 +246,14 @@ def connectors_list(fmt: Format = FORMAT):
                               .where(WebhookEvent.connector_id == conn.id, WebhookEvent.state == EventState.FAILED)
                               .order_by(WebhookEvent.id.desc()).limit(1)).first()
             mode = "disabled" if not conn.settings.enabled else ("dry-run" if conn.settings.dry_run else "enabled")
+            used = rt.http.limiter.current(conn.rate_key) if rt.http.limiter else -1
             rows.append(dict(id=conn.id, kind=conn.kind, webhook_url=conn.webhook_url, mode=mode,
-                             last_event=last, last_error=error[0][:120] if error else None))
-    _out(listing.render(rows, ["id", "kind", "webhook_url", "mode", "last_event", "last_error"], fmt.value))
+                             last_event=last, last_error=error[0][:120] if error else None,
+                             api_calls_last_minute=None if used < 0 else used, rate_limit_per_minute=conn.rate_limit,
+                             can=",".join(sorted(conn.capabilities)) or "webhooks only"))
+    columns = ["id", "kind", "webhook_url", "mode", "last_event", "last_error", "api_calls_last_minute",
+               "rate_limit_per_minute"]
+    _out(listing.render(rows, columns + (["can"] if fmt != Format.table else []), fmt.value))
 
 
 @connectors_app.command("setup")

@@ -64,7 +64,7 @@ def _webhook_entries(rt: Runtime, connector_id: str, ticket_id: str, kinds: froz
         stored = s.scalars(select(WebhookEvent.entries).where(
             WebhookEvent.connector_id == connector_id, WebhookEvent.ticket_id == ticket_id,
             WebhookEvent.entries.isnot(None))).all()
-    entries = [HistoryEntry.model_validate(e) for batch in stored for e in batch]
+    entries = [HistoryEntry.model_validate(e) for batch in stored if batch for e in batch]
     return [e for e in entries if e.kind in kinds]
 
 

@@ -126,7 +126,9 @@ class FreshdeskSimulator:
 
     def create_ticket(self, requester_id: int, subject: str, *, source: int = 1, group_id: int | None = None,
                       responder_id: int | None = None, tags: list[str] | None = None,
-                      description: str = "Hello, I need help.") -> SimTicket:
+                      description: str = "Hello, I need help.", send: bool = True) -> SimTicket:
+        """A new ticket; with a webhook URL, the "CES: ticket created" rule reports its first group
+        and agent (the body of the group/agent rule)."""
         with self._lock:
             at = self._tick()
             ticket = SimTicket(next(self._ticket_ids), subject, requester_id, at, 2, source, group_id, responder_id,
@@ -135,7 +137,18 @@ class FreshdeskSimulator:
                                 "first_responded_at": None, "status_updated_at": _iso(at), "reopened_at": None,
                                 "resolved_at": None, "closed_at": None, "pending_since": None})
             self.tickets[ticket.id] = ticket
+        if send and self.webhook_url and (group_id or responder_id):
+            self.deliver(self.assignment_body(ticket, None))
         return ticket
+
+    def assignment_body(self, t: SimTicket, change: tuple | None, performer_id: int | None = None) -> dict:
+        agent = self.agents.get(t.responder_id or 0, {}).get("contact", {})
+        event = f"{{{change[0]}:{{from:{_id(change[1])},to:{_id(change[2])}}}}}" if change else ""
+        return {"ces_event": ASSIGNMENT_EVENT, "ticket_id": str(t.id),
+                "group": (self.groups.get(t.group_id or 0) or {}).get("name", ""),
+                "agent": agent.get("name", ""), "agent_email": agent.get("email", ""),
+                "triggered_event": event, "updated_at": self._ruby_time(t.updated_at),
+                "performer_id": _id(performer_id), "requester_id": str(t.requester_id)}
 
     def add_conversation(self, ticket_id: int, user_id: int, body: str, *, incoming: bool = False,
                          private: bool = False, source: int = 0) -> dict:
@@ -334,15 +347,7 @@ class FreshdeskSimulator:
             t.updated_at = self._tick()
         if not send or not changed:
             return []
-        name, old, new = changed[0]
-        agent = self.agents.get(t.responder_id or 0, {}).get("contact", {})
-        body = {"ces_event": ASSIGNMENT_EVENT, "ticket_id": str(t.id),
-                "group": (self.groups.get(t.group_id or 0) or {}).get("name", ""),
-                "agent": agent.get("name", ""), "agent_email": agent.get("email", ""),
-                "triggered_event": f"{{{name}:{{from:{_id(old)},to:{_id(new)}}}}}",
-                "updated_at": self._ruby_time(t.updated_at), "performer_id": _id(performer_id),
-                "requester_id": str(t.requester_id)}
-        return self.deliver(body)
+        return self.deliver(self.assignment_body(t, changed[0], performer_id))
 
     def status_body(self, t: SimTicket, previous: int, performer_id: int | None = None) -> dict:
         """The status rule's body as Freshdesk renders it (every placeholder a string)."""

@@ -170,6 +170,12 @@ class FrontConnector(Connector):
         if abs((request.received_at - sent).total_seconds()) > tolerance:
             raise StaleTimestamp(f"request timestamp is more than {tolerance} s away from now")
 
+    def handshake(self, request: InboundRequest) -> dict[str, Any] | None:
+        """Saving an application webhook sends a signed {type: "sync"} with `x-front-challenge`,
+        to be echoed within 10 s, or Front refuses the URL."""
+        challenge = request.header("x-front-challenge")
+        return {"challenge": challenge} if challenge else None
+
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
         try:
             data = json.loads(request.body)

@@ -35,13 +35,15 @@ class GenericSender:
 
     def create_ticket(self, requester_email: str | None, *, requester_name: str | None = None, locale: str = "en",
                       channel: str = "email", group: str | None = None, assignee: str | None = None,
-                      ticket_id: str | None = None) -> str:
-        """A new open ticket (the contract sends nothing for a creation)."""
+                      ticket_id: str | None = None, send: bool = True) -> str:
+        """A new open ticket; with a webhook URL, the ticket.updated the contract asks for at creation."""
         with self._lock:
             tid = ticket_id or str(next(self._ids))
             self.tickets[tid] = {"ticket_id": tid, "requester_email": requester_email,
                                  "requester_name": requester_name, "locale": locale, "channel": channel,
                                  "group": group, "assignee": assignee, "status": "open", "updated_at": _now()}
+        if send and self.webhook_url:
+            self.deliver(UPDATED, self.tickets[tid])
         return tid
 
     def set_status(self, ticket_id: str, status: str, *, repeat: int = 1) -> list[requests.Response]:

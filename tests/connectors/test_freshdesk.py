@@ -561,11 +561,13 @@ def test_simulator_webhooks_verify_and_parse(sim, freshdesk, receiver, mode):
     for req in received(receiver):
         conn.verify(req)
         events.extend(conn.parse(req))
-    assert [(e.kind, e.status) for e in events] == [(EventKind.UPDATED, None), (EventKind.STATUS, Status.SOLVED),
-                                                    (EventKind.STATUS, Status.SOLVED), (EventKind.STATUS, Status.OPEN),
-                                                    (EventKind.STATUS, Status.SOLVED)]
-    assert [(e.kind, e.value) for e in events[0].entries] == [(EntryKind.GROUP, "Tier 2"),
+    assert [(e.kind, e.status) for e in events] == [(EventKind.UPDATED, None), (EventKind.UPDATED, None),
+                                                    (EventKind.STATUS, Status.SOLVED), (EventKind.STATUS, Status.SOLVED),
+                                                    (EventKind.STATUS, Status.OPEN), (EventKind.STATUS, Status.SOLVED)]
+    # The "ticket created" rule tells the first group; the group/agent rule the transfer.
+    assert [(e.kind, e.value) for e in events[0].entries] == [(EntryKind.GROUP, "Billing"), (EntryKind.ASSIGNEE, None)]
+    assert [(e.kind, e.value) for e in events[1].entries] == [(EntryKind.GROUP, "Tier 2"),
                                                               (EntryKind.ASSIGNEE, "Priya Patel")]
     ids = [e.delivery_id for e in events]
-    assert ids[1] == ids[2] and len(set(ids)) == 4  # the retry is a duplicate; the second solve is not
-    assert events[3].previous_status == Status.SOLVED and all(e.ticket_id == str(ticket.id) for e in events)
+    assert ids[2] == ids[3] and len(set(ids)) == 5  # the retry is a duplicate; the second solve is not
+    assert events[4].previous_status == Status.SOLVED and all(e.ticket_id == str(ticket.id) for e in events)

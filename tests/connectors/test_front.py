@@ -201,6 +201,13 @@ def test_application_inbound_message_is_ignored(front):
     assert event.kind == EventKind.IGNORED and event.ticket_id == "cnv_keo696" and event.actor_id is None
 
 
+def test_application_sync_echoes_the_challenge(front):
+    req = app_signed("app_sync.json", challenge="aGVsbG8")
+    front.verify(req)
+    assert front.handshake(req) == {"challenge": "aGVsbG8"}
+    assert front.handshake(app_signed("app_conversation_archived.json")) is None
+
+
 def test_application_sync_stores_nothing(front):
     req = app_signed("app_sync.json", challenge="aGVsbG8")
     front.verify(req)

@@ -302,7 +302,7 @@ def received(server: StubServer) -> list[InboundRequest]:
 def test_sender_webhooks_verify_and_parse(generic, receiver):
     sender = GenericSender(SECRET, webhook_url=f"{receiver.url}/webhooks/crm")
     tid = sender.create_ticket("maria.garcia@example.com", requester_name="María García", locale="es",
-                               channel="chat", group="Billing")
+                               channel="chat", group="Billing", send=False)
     sender.update(tid, group="Tier 2", assignee="Priya Patel")
     sender.set_status(tid, "solved", repeat=2)  # a retry: same webhook-id, fresh signature
     sender.set_status(tid, "open")
@@ -323,9 +323,18 @@ def test_sender_webhooks_verify_and_parse(generic, receiver):
     assert events[1].ticket.requester.email == "maria.garcia@example.com" and events[1].ticket.channel == Channel.CHAT
 
 
+def test_the_sender_tells_a_new_tickets_first_group(generic, receiver):
+    sender = GenericSender(SECRET, webhook_url=f"{receiver.url}/webhooks/crm")
+    sender.create_ticket("a@example.com", group="Billing", assignee="Priya")
+    [req] = received(receiver)
+    [event] = generic.parse(req)
+    assert event.kind == EventKind.UPDATED
+    assert [(e.kind, e.value) for e in event.entries][:2] == [(EntryKind.GROUP, "Billing"), (EntryKind.ASSIGNEE, "Priya")]
+
+
 def test_sender_signing_with_two_secrets_while_rotating(generic, receiver):
     sender = GenericSender([OTHER_SECRET, SECRET], webhook_url=f"{receiver.url}/webhooks/crm")
-    sender.set_status(sender.create_ticket("a@example.com"), "solved")
+    sender.set_status(sender.create_ticket("a@example.com", send=False), "solved")
     [req] = received(receiver)
     assert len(req.header("webhook-signature").split()) == 2
     generic.verify(req)

@@ -23,10 +23,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from ces.worker.db.types import UTCDateTime
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
+# Python None is SQL NULL (not the JSON value null), so that "IS NULL" filters mean what they say.
+Json = JSON(none_as_null=True)
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: Json}
 
 
 class EventState:
@@ -66,7 +68,7 @@ class WebhookEvent(Base):
     payload: Mapped[dict[str, Any] | None]
     # Normalized, kept after the raw payload's retention: history entries the webhook told, and
     # the ticket as it described it (connectors without an API).
-    entries: Mapped[list[Any] | None] = mapped_column(JSON)
+    entries: Mapped[list[Any] | None] = mapped_column(Json)
     ticket: Mapped[dict[str, Any] | None]
     state: Mapped[str] = mapped_column(String(16), default=EventState.RECEIVED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -143,7 +145,7 @@ class TicketHistoryRecord(Base):
     ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     fetched_at: Mapped[datetime]
     history: Mapped[dict[str, Any]]  # TicketHistory as JSON (ticket, entries, counters, missing)
-    contacts: Mapped[list[Any] | None] = mapped_column(JSON)  # the requester's other tickets
+    contacts: Mapped[list[Any] | None] = mapped_column(Json)  # the requester's other tickets
 
 
 class TicketSignalsRecord(Base):
@@ -180,7 +182,7 @@ class AssessmentRecord(Base):
     effort_index: Mapped[int] = mapped_column(Integer)
     basis: Mapped[str] = mapped_column(String(8))  # survey or signals
     partial: Mapped[bool] = mapped_column(Boolean, default=False)
-    reasons: Mapped[list[Any]] = mapped_column(JSON)  # [{"code", "text"}]
+    reasons: Mapped[list[Any]] = mapped_column(Json)  # [{"code", "text"}]
     reason_codes: Mapped[str] = mapped_column(String(300), default="")  # "group_transfers,reopened"
     assessed_at: Mapped[datetime]
 
@@ -293,7 +295,7 @@ class Answer(Base):
     state: Mapped[str] = mapped_column(String(16), default=AnswerState.CONFIRMED)
     confirmed_at: Mapped[datetime | None]
     via: Mapped[str | None] = mapped_column(String(80))  # click, form, script, settled, "scanner: why"
-    clicks: Mapped[list[Any] | None] = mapped_column(JSON)  # [[iso time, score], …] of unconfirmed clicks
+    clicks: Mapped[list[Any] | None] = mapped_column(Json)  # [[iso time, score], …] of unconfirmed clicks
 
 
 class OptOut(Base):

@@ -67,6 +67,10 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
                              received_at=received_at, public_url=settings.public_url)
     try:
         connector.verify(inbound)
+        answer = connector.handshake(inbound)
+        if answer is not None:
+            WEBHOOKS.labels(label, "handshake").inc()
+            return JSONResponse(answer, status_code=200)
         events = connector.parse(inbound)
     except WebhookRejected as exc:
         return reject(exc.status, exc.code, exc.detail)
