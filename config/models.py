@@ -135,6 +135,72 @@ class EffortSettings(Section):
     high_at: float = Field(50, ge=0, le=100)  # … and high
 
 
+class AlertRoute(SecretsModel):
+    """One destination of follow-up alerts. Its secret URLs are named by *_env / *_file."""
+
+    secret_names = {"url": False, "bot_token": False, "signing_secret": False}
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    type: Literal["note", "slack", "teams", "email", "webhook"]
+    on: list[Literal["low_answer", "digest"]] = ["low_answer"]
+    # Which alerts it gets (empty: all).
+    connectors: list[str] = []
+    groups: list[str] = []
+    brands: list[str] = []
+    levels: list[Literal["low", "medium", "high"]] = ["high"]  # for digests: assessment levels listed
+    # slack/teams/webhook: the incoming-webhook URL (a secret). slack may use a bot token and a
+    # channel instead, so that a changed answer edits the message in place.
+    url_env: EnvRef = None
+    url_file: str | None = None
+    bot_token_env: EnvRef = None
+    bot_token_file: str | None = None
+    channel: str | None = None
+    api_base: str | None = None  # Slack's Web API base (default https://slack.com/api), for proxies
+    signing_secret_env: EnvRef = None  # webhook: Standard Webhooks secret (whsec_…)
+    signing_secret_file: str | None = None
+    # email
+    to: list[str] = []
+    to_assignee: bool = False
+    # note
+    tag: str | None = None  # e.g. "ces_low"
+    reopen: bool = False
+    followup_group: str | None = None  # reopen and hand to this group (helpdesk group id)
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.type in ("teams", "webhook") and not self.has_secret("url"):
+            raise ValueError(f"a {self.type} route needs url_env (the variable holding its URL) or url_file")
+        if self.type == "slack" and not self.has_secret("url") and not (self.has_secret("bot_token") and self.channel):
+            raise ValueError("a slack route needs url_env (incoming webhook) or bot_token_env with channel")
+        if self.type == "email" and not self.to and not self.to_assignee:
+            raise ValueError("an email route needs to = [addresses] and/or to_assignee = true")
+        if "digest" in self.on and self.type == "note":
+            raise ValueError("a note route cannot carry the daily digest (it is not about one ticket)")
+        return self
+
+
+class AlertSettings(Section):
+    settle_seconds: float = Field(120, ge=0)  # no change for this long (or a comment) before alerting
+    low_ces7: int = Field(3, ge=1, le=7)  # answers up to this on ces7 are low
+    low_effort5: int = Field(4, ge=1, le=5)  # answers from this on effort5 are low
+    digest_time: str = Field("09:00", pattern=_HHMM)
+    timezone: str = "UTC"
+    writeback: bool = True  # every settled answer tagged on its ticket (tag_prefix + score)
+    writeback_tag_prefix: str = "ces_"
+    routes: list[AlertRoute] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return SurveySettings._zone(value)
+
+    @model_validator(mode="after")
+    def _unique_names(self):
+        names = [r.name for r in self.routes]
+        if len(names) != len(set(names)):
+            raise ValueError("every route needs its own name")
+        return self
+
+
 class IntakeSettings(Section):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     retry_after_seconds: int = Field(30, ge=1)

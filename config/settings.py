@@ -11,6 +11,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
 from ces.config.models import (
+    AlertSettings,
     ConnectorSettings,
     DemoSettings,
     EffortSettings,
@@ -39,6 +40,7 @@ class Settings(BaseSettings):
     survey: SurveySettings = SurveySettings()
     signals: SignalSettings = SignalSettings()
     effort: EffortSettings = EffortSettings()
+    alerts: AlertSettings = AlertSettings()
     intake: IntakeSettings = IntakeSettings()
     worker: WorkerSettings = WorkerSettings()
     http: HttpSettings = HttpSettings()
@@ -189,4 +191,25 @@ def check_settings(settings: Settings) -> list[Problem]:
                                     'use delivery = "email" for this connector', source))
     for key, message, fix in settings.smtp.secret_problems():
         problems.append(Problem(f"smtp.{key}", message, fix, source))
+    for i, route in enumerate(settings.alerts.routes):
+        for key, message, fix in route.secret_problems():
+            problems.append(Problem(f"alerts.routes[{i}].{key}", message, fix, source))
+        for name in ("url",):
+            if route.has_secret(name):
+                try:
+                    values = route.secret_values(name)
+                except Exception:
+                    continue
+                from ces.config.models import check_http_url
+
+                for value in values:
+                    try:
+                        check_http_url(value)
+                    except ValueError:
+                        problems.append(Problem(f"alerts.routes[{i}].{name}_env", "the URL it holds is not an "
+                                                "http(s) URL", "put the route's full https://… URL in it", source))
+        for cid in route.connectors:
+            if settings.connector(cid) is None:
+                problems.append(Problem(f"alerts.routes[{i}].connectors", f"no connector {cid!r}",
+                                        "use the id of a [[connectors]] table", source))
     return problems

@@ -87,6 +87,7 @@ class Ticket(BaseModel):
     subject: str | None = None
     requester: Person | None = None
     assignee: str | None = None
+    assignee_email: str | None = None
     group: str | None = None
     brand: str | None = None
     organization: str | None = None

@@ -61,6 +61,7 @@ class Queue:
 
     def drain(self, rt, limit: int = 1000) -> list[tuple[str, int]]:
         """Run what was enqueued, in order, as a worker would (without Celery)."""
+        from ces.worker.alerts.send import send_alert
         from ces.worker.collect import HANDLERS
         from ces.worker.events import process_event
         from ces.worker.jobs import run_job
@@ -68,7 +69,8 @@ class Queue:
         from ces.worker.surveys.send import send_survey
 
         run = {"ces.process_event": process_event, "ces.send_survey": send_survey,
-               "ces.send_reminder": send_reminder, "ces.run_job": lambda rt, i: run_job(rt, i, HANDLERS)}
+               "ces.send_reminder": send_reminder, "ces.run_job": lambda rt, i: run_job(rt, i, HANDLERS),
+               "ces.send_alert": send_alert}
         done = []
         while self.items and len(done) < limit:
             task, row_id = self.items.popleft()

@@ -132,3 +132,74 @@ def test_a_hard_interaction_is_flagged_high_effort_with_its_reasons(service, zen
     assert {"low_answer", "group_transfers", "reopened", "repeat_contact", "channel_switch"} <= set(flag["reasons"])
     assert "transferred once: Billing → Tier 2" in flag["why"] and "switched channels: chat → email" in flag["why"]
     assert len(sink.messages) == 1  # solved again after the reopen: no second survey (resurvey_after_reopen)
+
+
+@pytest.fixture
+def slack_stub():
+    from ces.connectors.simulator import StubResponse, StubServer
+
+    stub = StubServer().start()
+    stub.route("POST", r"/services/T0001/B0001/[\w]+")(lambda req: StubResponse(200, "ok"))
+    yield stub
+    stub.stop()
+
+
+def test_a_low_click_alerts_every_route_once_then_follows_up_a_change(config, zendesk, sink, app_port, tmp_path,
+                                                                       slack_stub, monkeypatch):
+    monkeypatch.setenv("TEST_SLACK_URL", f"{slack_stub.url}/services/T0001/B0001/secretpart")
+    config.write(smtp_port=sink.port, zendesk_url=zendesk.url, extra='''
+[alerts]
+settle_seconds = 2
+
+[[alerts.routes]]
+name = "note"
+type = "note"
+
+[[alerts.routes]]
+name = "slack"
+type = "slack"
+url_env = "TEST_SLACK_URL"
+
+[[alerts.routes]]
+name = "lead"
+type = "email"
+to = ["lead@acme.test"]
+''')
+    zendesk.webhook_url = f"http://127.0.0.1:{app_port}/webhooks/zendesk-main"
+    service = Service(config.env(), app_port, tmp_path).start(["serve", "--port", str(app_port)], ["worker"],
+                                                            ["scheduler"])
+    try:
+        service.wait_ready()
+        agent = zendesk.add_user("Priya Patel", "priya@acme.test", role="agent")
+        customer = zendesk.add_user("Ana Souza", "ana@example.com", locale="en-US")
+        ticket = zendesk.create_ticket(customer, "Refund missing", assignee_id=agent)
+        [solved] = zendesk.set_status(ticket.id, "solved")
+        wait_until(lambda: len(sink.messages) == 1, 15, message="the survey")
+        zendesk.deliver(zendesk.deliveries[-1]["body"], invocation=zendesk.deliveries[-1]["invocation"])  # a retry
+        low = link_in(sink.messages[0], 2)
+        requests.get(low, headers=BROWSER, timeout=10)
+        requests.post(low.rsplit("/", 1)[0], data={"score": "2", "confirm": "1"}, headers=BROWSER, timeout=10)
+
+        def notes():
+            return [c for c in zendesk.tickets[ticket.id].comments if c.get("public") is False]
+
+        wait_until(lambda: len(notes()) == 1 and slack_stub.count("POST") == 1 and len(sink.messages) == 2, 20,
+                   0.1, "one note, one Slack message, one e-mail")
+        assert "Answer: 2 of 7 (Disagree)" in notes()[0]["body"]
+        assert sink.messages[1]["To"] == "lead@acme.test"
+        time.sleep(2.5)  # settle again: nothing new without a change
+        assert (len(notes()), slack_stub.count("POST"), len(sink.messages)) == (1, 1, 2)
+        # The customer changes the answer: one follow-up per route.
+        requests.post(low.rsplit("/", 1)[0], data={"score": "5", "comment": "Sorted out after all."},
+                      headers=BROWSER, timeout=10)
+        wait_until(lambda: len(notes()) == 2 and slack_stub.count("POST") == 2 and len(sink.messages) == 3, 20,
+                   0.1, "one follow-up per route")
+        assert "changed the answer from 2 to 5" in notes()[1]["body"]
+        time.sleep(2.5)
+        assert (len(notes()), slack_stub.count("POST"), len(sink.messages)) == (2, 2, 3)
+        assert json.loads(service.cli("alerts", "--failed", "--format", "json").stdout) == []
+    except AssertionError:
+        print(service.log_tail())
+        raise
+    finally:
+        service.stop()

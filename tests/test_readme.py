@@ -50,3 +50,11 @@ def test_commands_in_the_command_table_exist():
         group = getattr(root.commands[first], "commands", None)
         if second and group is not None:
             assert second in group, f"{first} {second}"
+
+
+def test_alerts_example_validates():
+    from ces.config.models import AlertSettings
+
+    [block] = [b for b in BLOCKS if "[[alerts.routes]]" in b]
+    alerts = AlertSettings.model_validate(tomllib.loads(block)["alerts"])
+    assert {r.type for r in alerts.routes} == {"note", "slack", "teams", "email", "webhook"}

@@ -301,10 +301,13 @@ def report(since: Optional[str] = typer.Option(None, help="first day, UTC (defau
            until: Optional[str] = typer.Option(None, help="day after the last, UTC, exclusive (default: tomorrow)"),
            scale: str = typer.Option("ces7", help="ces7 or effort5 (never mixed)"),
            by: Optional[str] = typer.Option(None, help="connector, channel, group, agent, week or signal"),
+           follow_up: bool = typer.Option(False, "--follow-up", help="time to acknowledge alerts, share followed up"),
+           days: float = typer.Option(2, help="with --follow-up: followed up within this many days"),
            fmt: Format = FORMAT):
     """Surveys sent, responses, response rate, CES (share of 5-7) and mean."""
     from ces.worker import listing
-    from ces.worker.reports import GROUPS, ces_report, signal_report
+    from ces.worker.effort import duration
+    from ces.worker.reports import GROUPS, ces_report, follow_up_report, signal_report
 
     if scale not in ("ces7", "effort5"):
         raise typer.BadParameter("use ces7 or effort5", param_hint="--scale")
@@ -312,6 +315,19 @@ def report(since: Optional[str] = typer.Option(None, help="first day, UTC (defau
         raise typer.BadParameter(f"use one of {', '.join(GROUPS + ('signal',))}", param_hint="--by")
     d_since, d_until = _range(since, until)
     rt = _runtime()
+    if follow_up:
+        result = follow_up_report(rt, d_since, d_until, days=days)
+        rows = [dict(r, time_to_acknowledge=duration(r["median_seconds_to_acknowledge"])
+                     if r["median_seconds_to_acknowledge"] is not None else None) for r in result["rows"]]
+        columns = ["team", "agent", "alerts", "acknowledged", "median_seconds_to_acknowledge", "followed_up",
+                   "followed_up_within_days"]
+        if fmt == Format.table:
+            columns[4] = "time_to_acknowledge"
+            _out(f"Follow-up of alerts opened {result['since']} to {result['until']} (exclusive); "
+                 f"followed up within {days:g} days\n" + listing.table(rows, columns))
+        else:
+            _out(listing.render(rows, columns, fmt.value, json_obj=result))
+        return
     if by == "signal":
         result = signal_report(rt, d_since, d_until, scale=scale)
         columns = ["signal", "value", "surveys_sent", "responses", "response_rate", "ces", "mean", "high_effort",
@@ -362,6 +378,29 @@ def signals_rebuild(since: str = typer.Option(..., help="tickets solved on or af
     total, done, seconds = rebuild(rt, d_since, restart=restart, batch=batch, progress=True)
     rate = f", {done / seconds:,.0f} tickets/s" if seconds > 0 and done else ""
     _out(f"rebuilt {done} of {total} tickets solved since {d_since}{rate}")
+
+
+@app.command("alerts")
+def alerts_cmd(failed: bool = typer.Option(False, "--failed", help="only failed and uncertain deliveries"),
+               limit: int = typer.Option(50, help="how many, newest first"), fmt: Format = FORMAT):
+    """Alert deliveries with their state, age and the follow-up state (webhook URLs never shown)."""
+    from ces.worker import listing
+    from ces.worker.db.models import Alert, AlertState, FollowUp
+    from ces.worker.effort import duration
+
+    rt = _runtime()
+    now = rt.now()
+    with rt.transaction() as s:
+        stmt = (select(Alert, FollowUp.state).outerjoin(FollowUp, FollowUp.id == Alert.follow_up_id)
+                .order_by(Alert.id.desc()).limit(limit))
+        if failed:
+            stmt = stmt.where(Alert.state.in_(AlertState.PROBLEMS))
+        rows = [dict(id=a.id, kind=a.kind, route=a.route, type=a.route_type, to=a.recipient,
+                     ticket=a.content.get("ticket_id") or f"{len(a.content.get('tickets', []))} tickets",
+                     state=a.state, follow_up=state, age=duration((now - a.created_at).total_seconds()),
+                     created=a.created_at, reason=a.reason) for a, state in s.execute(stmt)]
+    columns = ["id", "kind", "route", "to", "ticket", "state", "follow_up", "age", "reason"]
+    _out(listing.render(rows, columns if fmt == Format.table else columns + ["type", "created"], fmt.value))
 
 
 @surveys_app.callback(invoke_without_command=True)

@@ -144,6 +144,9 @@ def collect(rt: Runtime, ticket_pk: int) -> str:
     with rt.transaction() as s:
         t = s.get(Ticket, ticket_pk)
         t.requester_hash, t.channel, t.opened_at = requester_hash, snapshot.channel.value, opened
+        if snapshot.group or snapshot.assignee or snapshot.url:  # a partial history keeps what we knew
+            t.group_name, t.assignee, t.brand, t.ticket_url = (snapshot.group, snapshot.assignee, snapshot.brand,
+                                                               snapshot.url)
         _upsert(s, TicketHistoryRecord, dict(ticket_pk=ticket_pk, fetched_at=now,
                                              history=history.model_dump(mode="json"),
                                              contacts=[c.model_dump(mode="json") for c in contacts]))
@@ -207,4 +210,11 @@ def _assess(rt: Runtime, s: Session, ticket_pk: int, signals: TicketSignals) -> 
     return result
 
 
-HANDLERS = {JobKind.COLLECT: collect, JobKind.RECHECK: recheck, JobKind.ASSESS: reassess}
+def _check_answer(rt: Runtime, ticket_pk: int) -> str:
+    from ces.worker.alerts.trigger import check_answer
+
+    return check_answer(rt, ticket_pk)
+
+
+HANDLERS = {JobKind.COLLECT: collect, JobKind.RECHECK: recheck, JobKind.ASSESS: reassess,
+            JobKind.ALERT: _check_answer}

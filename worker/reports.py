@@ -157,3 +157,29 @@ def flags(rt: Runtime, *, level: str | None = "high", since: date | None = None,
                  "partial": a.partial, "reasons": [r["code"] for r in a.reasons],
                  "why": "; ".join(r["text"] for r in a.reasons), "assessed_at": a.assessed_at}
                 for a, c, t in s.execute(stmt)]
+
+
+def follow_up_report(rt: Runtime, since: date, until: date, *, days: float = 2) -> dict:
+    """Time to acknowledge and the share followed up within `days`, by team and agent, for the
+    follow-up cases opened in the range."""
+    import statistics
+
+    from ces.worker.db.models import FollowUp
+
+    with rt.transaction() as s:
+        cases = s.execute(select(FollowUp.team, FollowUp.agent, FollowUp.created_at, FollowUp.acknowledged_at,
+                                 FollowUp.followed_up_at)
+                          .where(FollowUp.created_at >= day_start(since), FollowUp.created_at < day_start(until))).all()
+    groups: dict[tuple, list] = {}
+    for team, agent, created, acked, done in cases:
+        groups.setdefault((team, agent), []).append((created, acked, done))
+    window = timedelta(days=days)
+    rows = []
+    for (team, agent), items in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")):
+        waits = [(a - c).total_seconds() for c, a, _ in items if a]
+        rows.append({"team": team, "agent": agent, "alerts": len(items), "acknowledged": len(waits),
+                     "median_seconds_to_acknowledge": round(statistics.median(waits)) if waits else None,
+                     "followed_up": sum(1 for _, _, d in items if d),
+                     "followed_up_within_days": _ratio(sum(1 for c, _, d in items if d and d - c <= window),
+                                                       len(items))})
+    return {"since": since.isoformat(), "until": until.isoformat(), "days": days, "rows": rows}

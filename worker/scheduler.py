@@ -84,6 +84,21 @@ def _jobs(rt: Runtime) -> int:
     return len(sent)
 
 
+def _alerts(rt: Runtime) -> int:
+    from ces.worker.alerts.trigger import SEND_ALERT, digest_due
+    from ces.worker.db.models import Alert, AlertState
+
+    ids = digest_due(rt)
+    for alert_id in ids:
+        rt.enqueue(SEND_ALERT, alert_id)
+    now = rt.now()
+    reason = "the worker stopped while delivering; the route may have it: not resent automatically"
+    with rt.transaction() as s:  # a delivery whose worker died mid-call: uncertain, never resent
+        s.execute(update(Alert).where(Alert.state == AlertState.SENDING, Alert.lease_until < now)
+                  .values(state=AlertState.UNCERTAIN, reason=reason, lease_until=None, next_try_at=None))
+    return len(ids) + _due(rt, Alert, AlertState.PENDING, "(none)", SEND_ALERT)
+
+
 def tick(rt: Runtime) -> dict[str, int]:
     settled = settle_answers(rt)
     done = {
@@ -92,6 +107,7 @@ def tick(rt: Runtime) -> dict[str, int]:
         "uncertain": _abandoned_sends(rt),
         "reminders": _reminders(rt),
         "jobs": _jobs(rt),
+        "alerts": _alerts(rt),
         "answers_confirmed": settled["confirmed"],
         "answers_discarded": settled["discarded"],
     }

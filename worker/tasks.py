@@ -29,3 +29,9 @@ def register_tasks(app: Celery) -> None:
         from ces.worker.jobs import run_job
 
         run_job(get_runtime(), job_id, HANDLERS)
+
+    @app.task(name="ces.send_alert")
+    def send_alert_task(alert_id: int) -> None:
+        from ces.worker.alerts.send import send_alert
+
+        send_alert(get_runtime(), alert_id)

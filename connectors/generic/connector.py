@@ -41,12 +41,12 @@ from ces.connectors.models import (
     Ticket,
     TicketEvent,
 )
+from ces.connectors.standard_webhooks import SECRET_PREFIX, secret_key, sign  # noqa: F401  (sign: for senders and tests)
 from ces.connectors.timeparse import parse_time
 
 SOLVED = "ticket.solved"
 REOPENED = "ticket.reopened"
 UPDATED = "ticket.updated"
-SECRET_PREFIX = "whsec_"
 
 _STATUSES = {s.value: s for s in Status}
 _STATUSES.update({"on_hold": Status.HOLD, "resolved": Status.SOLVED, "done": Status.SOLVED,
@@ -78,24 +78,6 @@ def channel_of(value: object) -> Channel:
     return _CHANNELS.get(value.strip().lower().replace("-", "_").replace(" ", "_"), Channel.OTHER)
 
 
-def secret_key(secret: str) -> bytes:
-    """The HMAC key of a "whsec_<base64>" secret (the prefix is optional, as in the reference
-    library); ValueError when it is not base64 of 24 to 64 bytes."""
-    text = secret.strip()
-    text = text[len(SECRET_PREFIX):] if text.startswith(SECRET_PREFIX) else text
-    try:
-        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("not base64 after the whsec_ prefix") from None
-    if not 24 <= len(key) <= 64:
-        raise ValueError(f"decodes to {len(key)} bytes; Standard Webhooks secrets are 24 to 64 random bytes")
-    return key
-
-
-def sign(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
-    """One "v1,<base64>" entry of the webhook-signature header."""
-    digest = hmac.new(secret_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
 
 
 class GenericSettings(ConnectorSettings):

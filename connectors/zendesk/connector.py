@@ -430,6 +430,7 @@ def ticket_from_api(data: dict, base: str) -> Ticket:
                          locale=req.get("locale"), time_zone=req.get("iana_time_zone")) if req else
         Person(id=_str(t.get("requester_id"))),
         assignee=assignee.get("name"),
+        assignee_email=assignee.get("email"),
         group=(groups.get(str(t.get("group_id"))) or {}).get("name"),
         brand=_str(t.get("brand_id")),
         organization=(orgs.get(str(t.get("organization_id"))) or {}).get("name"),

@@ -106,12 +106,17 @@ class Ticket(Base):
     channel: Mapped[str | None] = mapped_column(String(32))
     opened_at: Mapped[datetime | None]
     last_solved_at: Mapped[datetime | None]
+    group_name: Mapped[str | None] = mapped_column(String(200))  # the team, for digests and reports
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    brand: Mapped[str | None] = mapped_column(String(200))
+    ticket_url: Mapped[str | None] = mapped_column(String(500))
 
 
 class JobKind:
     COLLECT = "collect"  # read the history, compute signals, assess
     RECHECK = "recheck"  # solve + repeat window: look for contacts after the solve (then collect)
     ASSESS = "assess"  # a new fact (an answer): assess again from the stored signals
+    ALERT = "alert"  # an answer settled or changed: alert, follow up, write back
 
 
 class Job(Base):
@@ -244,7 +249,9 @@ class Survey(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
     assignee: Mapped[str | None] = mapped_column(String(200))
+    assignee_email: Mapped[str | None] = mapped_column(String(320))
     group_name: Mapped[str | None] = mapped_column(String(200))
+    brand: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(32))
     ticket_url: Mapped[str | None] = mapped_column(String(500))
     send_after: Mapped[datetime]  # not before
@@ -324,3 +331,84 @@ class AppSecret(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+class FollowUpState:
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    FOLLOWED_UP = "followed_up"
+
+
+class FollowUp(Base):
+    """A hard interaction someone should follow up: one per surveyed answer, or one per ticket
+    flagged by its signals alone. Its state goes open → acknowledged → followed up."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (UniqueConstraint("key", name="uq_follow_ups_key"), Index("ix_follow_ups_created", "created_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100))  # "survey:<id>" or "ticket:<pk>"
+    ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id", ondelete="SET NULL"))
+    connector_id: Mapped[str] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(200))
+    agent: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default=FollowUpState.OPEN)
+    created_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    followed_up_at: Mapped[datetime | None]
+    followed_up_by: Mapped[str | None] = mapped_column(String(320))
+
+
+class AlertState:
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    UNCERTAIN = "uncertain"  # the remote side may have it: never resent automatically
+    FAILED = "failed"
+    SKIPPED = "skipped"  # the route cannot do it here (reason says why)
+
+    PROBLEMS = (FAILED, UNCERTAIN)
+
+
+class Alert(Base):
+    """One delivery to one route (and recipient): at most one per dedupe key, every attempt counted."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_alerts_dedupe"),
+        Index("ix_alerts_due", "next_try_at", postgresql_where=text("state IN ('pending', 'sending')"),
+              sqlite_where=text("state IN ('pending', 'sending')")),
+        Index("ix_alerts_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))  # alert, update, digest, writeback
+    route: Mapped[str] = mapped_column(String(64))
+    route_type: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))  # an address, or the route's name: never a URL
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("follow_ups.id", ondelete="CASCADE"))
+    content: Mapped[dict[str, Any]]  # what to say: built when the alert is created
+    state: Mapped[str] = mapped_column(String(16), default=AlertState.PENDING)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    next_try_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    remote_ref: Mapped[str | None] = mapped_column(String(300))  # e.g. Slack's message ts, for edits
+
+
+class AlertLink(Base):
+    """A recipient's own link to acknowledge or mark followed up (GET shows, only POST changes)."""
+
+    __tablename__ = "alert_links"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    follow_up_id: Mapped[int] = mapped_column(ForeignKey("follow_ups.id", ondelete="CASCADE"), index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(16))  # acknowledge or followed_up
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

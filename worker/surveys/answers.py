@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from ces.config.models import SurveySettings
 from ces.connectors.timeparse import parse_time
+from ces.worker.alerts.trigger import answer_changed
 from ces.worker.db.models import Answer, AnswerState, OptOut, Survey, SurveyState
 from ces.worker.jobs import assess_later
 from ces.worker.runtime import Runtime
@@ -124,8 +125,9 @@ def record_answer(rt: Runtime, token: str, score: int | None, comment: str | Non
             answer.clicks = (list(answer.clicks or []) + [[now.isoformat(), score]])[-MAX_CLICKS:]
             answer.via = how
         answer.updated_at = now
-        if answer.state == AnswerState.CONFIRMED and (answer.state, answer.score) != was:
+        if answer.state == AnswerState.CONFIRMED and ((answer.state, answer.score) != was or comment):
             assess_later(s, survey.id, now)
+            answer_changed(s, survey.id, now, rt.settings.alerts.settle_seconds, comment=bool(comment))
     return Answered(survey, answer)
 
 
@@ -167,6 +169,7 @@ def settle_answers(rt: Runtime, limit: int = 500) -> dict[str, int]:
                 answer.state, answer.confirmed_at, answer.via, answer.clicks = (
                     AnswerState.CONFIRMED, now, "settled", None)
                 assess_later(s, survey.id, now)
+                answer_changed(s, survey.id, now, rt.settings.alerts.settle_seconds, comment=bool(answer.comment))
                 done["confirmed"] += 1
     return done
 

@@ -83,7 +83,8 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
                                  Survey.attempts == attempt)
             .values(state=SurveyState.SENDING, email=requester.email if requester else None,
                     name=requester.name if requester else None, email_hash=hashed, locale=mail.locale,
-                    delivery=policy.delivery, assignee=ticket.assignee, group_name=ticket.group,
+                    delivery=policy.delivery, assignee=ticket.assignee, assignee_email=ticket.assignee_email,
+                    group_name=ticket.group, brand=ticket.brand,
                     channel=ticket.channel.value, ticket_url=ticket.url,
                     message_id=message["Message-ID"] if message else None,
                     lease_until=rt.now() + timedelta(seconds=settings.worker.lease_seconds))).rowcount

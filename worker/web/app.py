@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ces.worker.intake import EventWriter
 from ces.worker.runtime import Runtime, get_runtime
-from ces.worker.web import health, pages, webhooks
+from ces.worker.web import followups, health, pages, webhooks
 from ces.worker.web.errors import json_error
 
 log = structlog.get_logger("ces.http")
@@ -46,6 +46,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(followups.router)
     if rt.settings.demo.mail_dir:
         from ces.worker.demo.mailview import router as demo_router
 

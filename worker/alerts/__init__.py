@@ -1,0 +1,1 @@
+"""Follow-up alerts: the right people hear about a hard interaction, once, and close the loop."""

@@ -1,0 +1,63 @@
+"""Sending one alert: claimed with a lease, delivered through its route, every outcome recorded.
+A crash between the route's acceptance and our commit leaves the alert `uncertain` (listed by
+`ces alerts --failed`, never resent automatically); a broken route never blocks the others."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select, update
+
+from ces.connectors.errors import UncertainApiError, Unsupported
+from ces.worker.alerts.routes import deliver
+from ces.worker.claims import claim
+from ces.worker.db.models import Alert, AlertState
+from ces.worker.mail import MailUncertain
+from ces.worker.retry import GiveUp, decide
+from ces.worker.runtime import Runtime
+
+log = structlog.get_logger("ces.alerts")
+
+
+def send_alert(rt: Runtime, alert_id: int) -> str | None:
+    now = rt.now()
+    with rt.transaction() as s:
+        attempt = claim(s, Alert, alert_id, ready=Alert.id.isnot(None), ready_state=AlertState.PENDING,
+                        working_state=AlertState.SENDING, now=now, lease_seconds=rt.settings.worker.lease_seconds)
+        if attempt is None:
+            return None
+        alert = s.get(Alert, alert_id)
+        previous = None
+        if alert.content.get("edit"):
+            previous = s.scalar(select(Alert.remote_ref).where(Alert.id == alert.content["edit"]))
+    route = next((r for r in rt.settings.alerts.routes if r.name == alert.route), None)
+    try:
+        ref = deliver(rt, alert, route, previous)
+    except (UncertainApiError, MailUncertain) as exc:
+        return _finish(rt, alert_id, attempt, AlertState.UNCERTAIN, str(exc))
+    except Unsupported as exc:
+        return _finish(rt, alert_id, attempt, AlertState.SKIPPED, str(exc))
+    except Exception as exc:
+        decision = decide(attempt, exc, rt.settings.worker)
+        if isinstance(decision, GiveUp):
+            return _finish(rt, alert_id, attempt, AlertState.FAILED, decision.reason)
+        when = rt.now() + timedelta(seconds=decision.delay)
+        with rt.transaction() as s:
+            s.execute(update(Alert).where(Alert.id == alert_id, Alert.state == AlertState.SENDING,
+                                          Alert.attempts == attempt)
+                      .values(state=AlertState.PENDING, reason=f"retrying: {decision.reason}"[:500],
+                              next_try_at=when, lease_until=None))
+        log.info("alert_retry", alert_id=alert_id, route=alert.route, attempt=attempt, reason=decision.reason)
+        return "retry"
+    return _finish(rt, alert_id, attempt, AlertState.SENT, None, remote_ref=ref, sent_at=rt.now())
+
+
+def _finish(rt: Runtime, alert_id: int, attempt: int, state: str, reason: str | None, **values) -> str:
+    with rt.transaction() as s:
+        s.execute(update(Alert).where(Alert.id == alert_id, Alert.state == AlertState.SENDING,
+                                      Alert.attempts == attempt)
+                  .values(state=state, reason=(reason or None) and reason[:500], lease_until=None, next_try_at=None,
+                          **values))
+    log.info("alert_" + state, alert_id=alert_id, attempt=attempt, reason=reason)
+    return state

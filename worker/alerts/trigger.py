@@ -1,0 +1,200 @@
+"""When to alert, and whom: a low answer once it has settled; an update when it changes after the
+alert went out; the daily digest of tickets flagged by their signals alone. Every delivery is a row
+with a dedupe key, so that nothing is sent twice through retries, duplicates or restarts."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import and_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ces.config.models import AlertRoute
+from ces.connectors import base
+from ces.worker.alerts.followup import case, links
+from ces.worker.db.models import (
+    Alert,
+    AlertState,
+    Answer,
+    AnswerState,
+    AssessmentRecord,
+    JobKind,
+    Solve,
+    Survey,
+    SurveyState,
+    Ticket,
+)
+from ces.worker.jobs import schedule
+from ces.worker.runtime import Runtime
+from ces.worker.surveys.scales import scale_of
+
+log = structlog.get_logger("ces.alerts")
+SEND_ALERT = "ces.send_alert"
+
+
+def is_low(rt: Runtime, score: int, scale: str) -> bool:
+    a = rt.settings.alerts
+    return score <= a.low_ces7 if scale == "ces7" else score >= a.low_effort5
+
+
+def answer_changed(s: Session, survey_id: int, now: datetime, settle_seconds: float, *, comment: bool) -> None:
+    """An answer was confirmed or changed: check for alerts once it has settled (a comment settles it)."""
+    ticket_pk = s.scalar(select(Solve.ticket_pk).join(Survey, Survey.solve_id == Solve.id)
+                         .where(Survey.id == survey_id))
+    if ticket_pk is not None:
+        due = now if comment else now + timedelta(seconds=settle_seconds)
+        schedule(s, JobKind.ALERT, ticket_pk, due, earliest=False)
+
+
+def _fits(values: list[str], value: str | None) -> bool:
+    return not values or (value is not None and value.casefold() in {v.casefold() for v in values})
+
+
+def _routes(rt: Runtime, trigger: str, connector_id: str, group: str | None, brand: str | None) -> list[AlertRoute]:
+    return [r for r in rt.settings.alerts.routes if trigger in r.on and _fits(r.connectors, connector_id)
+            and _fits(r.groups, group) and _fits(r.brands, brand)]
+
+
+def _recipients(route: AlertRoute, assignee_email: str | None) -> list[str]:
+    if route.type != "email":
+        return [route.name]
+    out = list(route.to)
+    if route.to_assignee and assignee_email and assignee_email not in out:
+        out.append(assignee_email)
+    return out
+
+
+def _insert(s: Session, values: dict) -> int | None:
+    """The new alert's id, or None if its dedupe key was seen before."""
+    dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
+    return s.execute(dialect.insert(Alert).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                     .returning(Alert.id)).scalar_one_or_none()
+
+
+def _version(score: int, comment: str | None) -> str:
+    return f"{score}-{hashlib.sha256((comment or '').encode()).hexdigest()[:12]}"
+
+
+def check_answer(rt: Runtime, ticket_pk: int) -> str:
+    """The job behind an answer: write the score back, and alert on a settled low answer."""
+    now = rt.now()
+    settle = timedelta(seconds=rt.settings.alerts.settle_seconds)
+    from ces.worker.collect import reassess
+
+    reassess(rt, ticket_pk)  # the assessment the alert shows includes this answer
+    new_ids: list[int] = []
+    with rt.transaction() as s:
+        row = s.execute(select(Survey, Answer)
+                        .join(Solve, Solve.id == Survey.solve_id)
+                        .join(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
+                        .where(Solve.ticket_pk == ticket_pk, Survey.state.in_([SurveyState.SENT, SurveyState.UNCERTAIN]))
+                        .order_by(Solve.number.desc()).limit(1)).first()
+        if row is None:
+            return "no confirmed answer"
+        survey, answer = row
+        if now - answer.updated_at < settle and not answer.comment:
+            schedule(s, JobKind.ALERT, ticket_pk, answer.updated_at + settle, earliest=False)
+            return "waiting for the answer to settle"
+        ticket = s.get(Ticket, ticket_pk)
+        assessment = s.get(AssessmentRecord, ticket_pk)
+        scale = scale_of(answer.scale)
+        c = dict(kind="alert", connector=survey.connector_id, ticket_id=survey.ticket_external_id,
+                 ticket_url=survey.ticket_url or ticket.ticket_url, score=answer.score, points=scale.points,
+                 scale=scale.key, label=scale.labels[answer.score - 1], comment=answer.comment,
+                 customer={"name": survey.name, "email": survey.email}, agent=survey.assignee,
+                 team=survey.group_name, channel=survey.channel,
+                 level=assessment.level if assessment else "high", index=assessment.effort_index if assessment else None,
+                 reasons=assessment.reasons if assessment else [])
+        conn = rt.connector(survey.connector_id)
+        if rt.settings.alerts.writeback and conn is not None and base.TAGS in conn.capabilities:
+            tag = f"{rt.settings.alerts.writeback_tag_prefix}{answer.score}"
+            new_ids.append(_insert(s, dict(
+                dedupe_key=f"writeback:{survey.id}:{tag}", kind="writeback", route="writeback", route_type="tags",
+                recipient=survey.connector_id, content={**c, "kind": "writeback", "tags": [tag]},
+                state=AlertState.PENDING, attempts=0, created_at=now, next_try_at=now)))
+        sent_before = s.scalars(select(Alert).where(Alert.follow_up_id.isnot(None), Alert.kind.in_(["alert", "update"]),
+                                                    Alert.dedupe_key.like(f"%:{survey.id}:%"))
+                                .order_by(Alert.id)).all()
+        version = _version(answer.score, answer.comment)
+        if not sent_before and not is_low(rt, answer.score, answer.scale):
+            return "answer is not low: no alert"
+        item = case(s, key=f"survey:{survey.id}", ticket_pk=ticket_pk, survey_id=survey.id,
+                    connector_id=survey.connector_id, team=survey.group_name, agent=survey.assignee, now=now)
+        for route in _routes(rt, "low_answer", survey.connector_id, survey.group_name, survey.brand):
+            for recipient in _recipients(route, survey.assignee_email):
+                first = f"alert:{survey.id}:{route.name}:{recipient}"
+                original = next((a for a in sent_before if a.dedupe_key == first), None)
+                latest = [a for a in sent_before if a.route == route.name and a.recipient == recipient]
+                if original is None:
+                    key, kind, extra = first, "alert", {}
+                elif latest[-1].content.get("version") == version:
+                    continue
+                else:  # changed after the alert: one follow-up per route (or an edit in place)
+                    key, kind = f"update:{survey.id}:{route.name}:{recipient}:{version}", "update"
+                    extra = {"previous": {"score": original.content["score"], "comment": original.content["comment"]},
+                             "edit": original.id}
+                new_ids.append(_insert(s, dict(
+                    dedupe_key=key, kind=kind, route=route.name, route_type=route.type, recipient=recipient,
+                    follow_up_id=item.id, state=AlertState.PENDING, attempts=0, created_at=now, next_try_at=now,
+                    content={**c, **extra, "kind": kind, "version": version,
+                             "links": links(s, rt, item.id, recipient, now)})))
+    queued = [i for i in new_ids if i]
+    for alert_id in queued:
+        rt.enqueue(SEND_ALERT, alert_id)
+    return f"{len(queued)} alert(s)"
+
+
+def digest_due(rt: Runtime) -> list[int]:
+    """At digest_time (in the configured time zone), one digest per route and team of the tickets
+    flagged high effort by their signals alone since the previous digest."""
+    routes = [r for r in rt.settings.alerts.routes if "digest" in r.on]
+    if not routes:
+        return []
+    a = rt.settings.alerts
+    tz = ZoneInfo(a.timezone)
+    now = rt.now()
+    local = now.astimezone(tz)
+    at = time(*map(int, a.digest_time.split(":")))
+    today = local.date() if local.time() >= at else local.date() - timedelta(days=1)
+    until = datetime.combine(today, at, tzinfo=tz)
+    since = until - timedelta(days=1)
+    created: list[int] = []
+    with rt.transaction() as s:
+        flagged = s.execute(select(AssessmentRecord, Ticket).join(Ticket, Ticket.id == AssessmentRecord.ticket_pk)
+                            .where(AssessmentRecord.basis == "signals", AssessmentRecord.assessed_at >= since,
+                                   AssessmentRecord.assessed_at < until)).all()
+        for route in routes:
+            teams: dict[str | None, list] = {}
+            for assessment, ticket in flagged:
+                if assessment.level in route.levels and _routes_fit(route, ticket):
+                    teams.setdefault(ticket.group_name, []).append((assessment, ticket))
+            for team, items in sorted(teams.items(), key=lambda kv: kv[0] or ""):
+                for recipient in _recipients(route, None):
+                    key = f"digest:{route.name}:{team or '-'}:{today.isoformat()}:{recipient}"
+                    if s.scalar(select(Alert.id).where(Alert.dedupe_key == key)):
+                        continue
+                    tickets = []
+                    for assessment, ticket in sorted(items, key=lambda it: -it[0].effort_index):
+                        item = case(s, key=f"ticket:{ticket.id}", ticket_pk=ticket.id, survey_id=None,
+                                    connector_id=ticket.connector_id, team=ticket.group_name, agent=ticket.assignee,
+                                    now=now)
+                        tickets.append({"ticket_id": ticket.external_id, "connector": ticket.connector_id,
+                                        "ticket_url": ticket.ticket_url, "index": assessment.effort_index,
+                                        "reasons": assessment.reasons,
+                                        "links": links(s, rt, item.id, recipient, now)})
+                    new = _insert(s, dict(dedupe_key=key, kind="digest", route=route.name, route_type=route.type,
+                                          recipient=recipient, state=AlertState.PENDING, attempts=0, created_at=now,
+                                          next_try_at=now, content={"kind": "digest", "team": team,
+                                                                    "date": today.isoformat(), "tickets": tickets}))
+                    if new:
+                        created.append(new)
+    return created
+
+
+def _routes_fit(route: AlertRoute, ticket: Ticket) -> bool:
+    return _fits(route.connectors, ticket.connector_id) and _fits(route.groups, ticket.group_name) and \
+        _fits(route.brands, ticket.brand)
