@@ -201,6 +201,13 @@ class AlertSettings(Section):
         return self
 
 
+class RetentionSettings(Section):
+    """Applied by the scheduler. 0 keeps forever."""
+
+    payload_days: float = Field(30, ge=0)  # raw webhook bodies (the normalized event is kept)
+    answer_days: float = Field(0, ge=0)  # then an answer keeps its score only: no comment, no person
+
+
 class IntakeSettings(Section):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     retry_after_seconds: int = Field(30, ge=1)

@@ -17,6 +17,7 @@ from ces.config.models import (
     EffortSettings,
     HttpSettings,
     IntakeSettings,
+    RetentionSettings,
     SignalSettings,
     SmtpSettings,
     SurveySettings,
@@ -41,6 +42,7 @@ class Settings(BaseSettings):
     signals: SignalSettings = SignalSettings()
     effort: EffortSettings = EffortSettings()
     alerts: AlertSettings = AlertSettings()
+    retention: RetentionSettings = RetentionSettings()
     intake: IntakeSettings = IntakeSettings()
     worker: WorkerSettings = WorkerSettings()
     http: HttpSettings = HttpSettings()

@@ -93,15 +93,38 @@ def _never_sent(exc: requests.RequestException) -> bool:
 
 class HttpClient:
     def __init__(self, settings: HttpSettings, *, limiter: RateLimiter | None = None,
-                 sleep: Callable[[float], None] = time.sleep, user_agent: str = "ces-worker"):
+                 sleep: Callable[[float], None] = time.sleep, user_agent: str = "ces-worker",
+                 observer: Callable[[str, str], None] | None = None):
         self.settings = settings
         self.limiter = limiter
         self.sleep = sleep
+        self.observer = observer  # (service, outcome) of every call, for /metrics
         self.session = requests.Session()
         self.session.headers["User-Agent"] = user_agent
 
     def request(self, method: str, url: str, *, label: str = "", idempotent: bool | None = None,
                 rate_key: str | None = None, per_minute: int | None = None, **kwargs: Any) -> requests.Response:
+        service = rate_key.split(":", 1)[0] if rate_key else (label.split(" ", 1)[0].lower() or "other")
+        try:
+            resp = self._request(method, url, label=label, idempotent=idempotent, rate_key=rate_key,
+                                 per_minute=per_minute, **kwargs)
+        except Exception as exc:
+            self._observe(service, {"RateLimited": "rate_limited", "PermanentApiError": "permanent",
+                                    "TicketLocked": "permanent", "UncertainApiError": "uncertain"}
+                          .get(type(exc).__name__, "transient"))
+            raise
+        self._observe(service, "ok")
+        return resp
+
+    def _observe(self, service: str, outcome: str) -> None:
+        if self.observer is not None:
+            try:
+                self.observer(service, outcome)
+            except Exception:  # metrics never break a call
+                pass
+
+    def _request(self, method: str, url: str, *, label: str = "", idempotent: bool | None = None,
+                 rate_key: str | None = None, per_minute: int | None = None, **kwargs: Any) -> requests.Response:
         method = method.upper()
         idempotent = method in IDEMPOTENT if idempotent is None else idempotent
         host = urlsplit(url).hostname or "?"

@@ -346,6 +346,19 @@ def report(since: Optional[str] = typer.Option(None, help="first day, UTC (defau
     _out(text)
 
 
+@app.command("erase")
+def erase_cmd(email: str = typer.Option(..., "--email", help="the customer's e-mail address")):
+    """Remove a customer's personal data (answers keep only their scores; an opt-out is kept as a
+    keyed hash so that the customer is still never surveyed)."""
+    from ces.worker.privacy import erase
+
+    if "@" not in email:
+        raise typer.BadParameter(f"{email!r} is not an e-mail address", param_hint="--email")
+    rt = _runtime()
+    counts = erase(rt, email)
+    _out("erased: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
 @app.command("flags")
 def flags_cmd(level: str = typer.Option("high", help="high, medium, low or all"),
               since: Optional[str] = typer.Option(None, help="assessed on or after this UTC date"),

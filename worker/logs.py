@@ -61,5 +61,7 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    for noisy in ("uvicorn.access", "alembic.runtime.migration", "mail.log"):
+    # urllib3 logs every request line, and webhook URLs (Slack, Teams) are secrets; uvicorn's access
+    # log prints raw paths (ours redacts token paths); aiosmtpd and alembic are chatty.
+    for noisy in ("urllib3", "uvicorn.access", "alembic.runtime.migration", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -37,9 +37,11 @@ class Runtime:
 
     @cached_property
     def http(self) -> HttpClient:
+        from ces.worker.metrics import api_observer
         from ces.worker.ratelimit import RedisRateLimiter
 
-        return HttpClient(self.settings.http, limiter=RedisRateLimiter(self.settings), user_agent="ces-worker")
+        return HttpClient(self.settings.http, limiter=RedisRateLimiter(self.settings), user_agent="ces-worker",
+                          observer=api_observer(self))
 
     @cached_property
     def connectors(self) -> dict[str, Connector]:

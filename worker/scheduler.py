@@ -8,6 +8,7 @@ A survey whose worker died after handing it to the mail server is marked uncerta
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import structlog
@@ -117,12 +118,20 @@ def tick(rt: Runtime) -> dict[str, int]:
 
 
 def run(rt: Runtime, stop: threading.Event | None = None) -> None:
+    from ces.worker.privacy import apply_retention
+
     stop = stop or threading.Event()
     interval = rt.settings.worker.sweep_interval_seconds
     log.info("scheduler_started", interval=interval)
+    last_retention = 0.0
     while not stop.is_set():
         try:
             tick(rt)
+            if time.monotonic() - last_retention > 60:
+                last_retention = time.monotonic()
+                done = apply_retention(rt)
+                if any(done.values()):
+                    log.info("retention_applied", **done)
         except Exception as exc:  # the database may be down for a while; keep sweeping
             log.warning("scheduler_tick_failed", error=type(exc).__name__, detail=str(exc)[:200])
         stop.wait(interval)

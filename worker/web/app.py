@@ -43,6 +43,9 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
 
     app = FastAPI(title="ces-worker", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.rt = rt
+    from ces.worker.metrics import register
+
+    register(rt)
     app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(pages.router)

@@ -139,7 +139,8 @@ async def survey_page(request: Request, token: str):
     return _survey_page(request, found)
 
 
-@router.api_route("/s/{token}/{score}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+@router.get("/s/{token}/{score}", response_class=HTMLResponse, operation_id="one_click_answer")
+@router.head("/s/{token}/{score}", response_class=HTMLResponse, operation_id="one_click_link_check")
 async def one_click(request: Request, token: str, score: str):
     rt = _rt(request)
     try:
@@ -156,7 +157,12 @@ async def one_click(request: Request, token: str, score: str):
     return _thanks(request, done, confirm=True)
 
 
-@router.post("/s/{token}", response_class=HTMLResponse)
+_FORM = {"requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
+    "type": "object", "properties": {"score": {"type": "string"}, "comment": {"type": "string"},
+                                     "confirm": {"type": "string"}}}}}}}
+
+
+@router.post("/s/{token}", response_class=HTMLResponse, openapi_extra=_FORM)
 async def submit(request: Request, token: str):
     rt = _rt(request)
     form = await request.form()

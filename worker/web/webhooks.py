@@ -37,7 +37,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.post("/webhooks/{connector_id}", responses={
+_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "description": "the helpdesk's webhook payload, verified over its raw bytes"}}}}}
+
+
+@router.post("/webhooks/{connector_id}", openapi_extra=_BODY, responses={
     202: {"description": "stored"}, 200: {"description": "duplicate or nothing new"},
     401: {"description": "bad_signature or stale_timestamp"}, 404: {"description": "unknown_connector"},
     413: {"description": "payload_too_large"}, 422: {"description": "unparseable"},

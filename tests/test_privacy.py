@@ -1,0 +1,159 @@
+"""Privacy and observability: erasing a customer, retention, metrics without personal data, and
+logs that never carry a secret or a survey or alert token."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from ces.worker.db.models import Answer, OptOut, Recipient, Survey, TicketHistoryRecord, WebhookEvent
+from ces.worker.privacy import apply_retention
+from ces.worker.reports import ces_report
+from ces.worker.scheduler import tick
+from ces.worker.surveys.answers import record_answer, unsubscribe
+from ces.worker.web.app import create_app
+from tests.pipeline import Clock, mock_history, mock_ticket, receive, status_body, surveys
+from tests.support import BROWSER, ZENDESK_SECRET, ZENDESK_TOKEN, ServedApp, Service, wait_until
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def rt(make_rt, clock):
+    return make_rt(clock=clock)
+
+
+def run(rt, queue):
+    for _ in range(3):
+        tick(rt)
+        queue.drain(rt)
+
+
+def test_erase_removes_the_person_and_keeps_the_counts(rt, queue, sink, zendesk_api, capsys):
+    from ces.worker.cli import main
+
+    mock_ticket(zendesk_api)
+    mock_history(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    run(rt, queue)
+    record_answer(rt, surveys(rt)[0].token, 2, "Maria here: call me on +34 600 000 000", how="form")
+    run(rt, queue)
+    unsubscribe(rt, surveys(rt)[0].token)
+    with pytest.raises(SystemExit) as done:
+        main(["erase", "--email", " MARIA.GARCIA@example.com"])
+    assert done.value.code == 0 and "surveys 1" in capsys.readouterr().out
+    with rt.transaction() as s:
+        survey = s.scalars(select(Survey)).one()
+        answer = s.scalars(select(Answer)).one()
+        assert (survey.email, survey.name, survey.email_hash, answer.comment, answer.score) == (None, None, None, None, 2)
+        assert s.scalars(select(TicketHistoryRecord)).all() == []
+        assert all(e.payload is None and e.ticket is None for e in s.scalars(select(WebhookEvent)))
+        assert s.scalars(select(Recipient)).all() == []
+        assert len(s.scalars(select(OptOut)).all()) == 1  # the opt-out outlives the address, as a keyed hash
+    today = rt.now().date()
+    row = ces_report(rt, today - timedelta(days=1), today + timedelta(days=1))["rows"][0]
+    assert (row["surveys_sent"], row["responses"], row["mean"]) == (1, 1, 2.0)
+    # The erased customer who opted out is still never surveyed.
+    mock_ticket(zendesk_api, ticket_id="7000")
+    receive(rt, "x", "inv-2", body=status_body("solved", "open", ticket_id="7000"))
+    run(rt, queue)
+    assert surveys(rt)[1].state == "skipped" and "unsubscribed" in surveys(rt)[1].reason
+
+
+def test_retention_drops_raw_payloads_and_then_the_person_of_old_answers(config, make_rt, clock, queue, sink,
+                                                                         zendesk_api):
+    config.write(extra="\n[retention]\npayload_days = 30\nanswer_days = 365\n")
+    rt = make_rt(clock=clock)
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    run(rt, queue)
+    record_answer(rt, surveys(rt)[0].token, 6, "great", how="form")
+    assert apply_retention(rt) == {"payloads": 0, "answers": 0}
+    clock.advance(31 * 86400)
+    assert apply_retention(rt) == {"payloads": 1, "answers": 0}
+    with rt.transaction() as s:
+        event = s.scalars(select(WebhookEvent)).one()
+        assert event.payload is None and event.ticket_id == "5158" and event.status == "solved"
+    clock.advance(365 * 86400)
+    assert apply_retention(rt)["answers"] == 1
+    with rt.transaction() as s:
+        assert s.scalars(select(Answer.comment)).one() is None and s.scalars(select(Answer.score)).one() == 6
+
+
+def test_metrics_show_states_lag_and_api_calls_without_personal_data(rt, queue, sink, zendesk_api, app_port):
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt, limit=2)
+    with ServedApp(create_app(rt), app_port) as app:
+        text = app.get("/metrics").text
+    assert 'ces_surveys{state="sent"} 1.0' in text
+    assert 'ces_helpdesk_api_calls_total{outcome="ok",service="zendesk"}' in text
+    assert "ces_queue_lag_seconds" in text and "ces_events_pending 0.0" in text and "ces_broker_queue_length" in text
+    assert "@" not in text.replace("'@'", "")  # no e-mail address anywhere
+
+
+@pytest.fixture
+def db_url(pg_database):
+    from tests.conftest import _truncate
+
+    _truncate(pg_database)
+    return pg_database
+
+
+@pytest.mark.slow
+def test_a_full_run_logs_no_secret_and_no_token(config, sink, app_port, tmp_path, monkeypatch):
+    from ces.connectors.zendesk.simulator import ZendeskSimulator
+
+    slack_secret = "xoxbSeCrEtSlackPath0123456789"
+    zendesk = ZendeskSimulator(email="admin@acme.test", token=ZENDESK_TOKEN, secret=ZENDESK_SECRET).start()
+    monkeypatch.setenv("TEST_SLACK_URL", f"{zendesk.url}/slack/{slack_secret}")
+    config.write(smtp_port=sink.port, zendesk_url=zendesk.url, extra='''
+[alerts]
+settle_seconds = 0
+[[alerts.routes]]
+name = "note"
+type = "note"
+[[alerts.routes]]
+name = "slack"
+type = "slack"
+url_env = "TEST_SLACK_URL"
+''')
+    text = config.path.read_text().replace('log_level = "WARNING"', 'log_level = "DEBUG"')
+    config.path.write_text(text)
+    zendesk.webhook_url = f"http://127.0.0.1:{app_port}/webhooks/zendesk-main"
+    service = Service(config.env(), app_port, tmp_path).start(["serve", "--port", str(app_port)], ["worker"],
+                                                            ["scheduler"])
+    try:
+        service.wait_ready()
+        customer = zendesk.add_user("Ana Souza", "ana@example.com", locale="en-US")
+        ticket = zendesk.create_ticket(customer, "Help")
+        zendesk.set_status(ticket.id, "solved")
+        wait_until(lambda: len(sink.messages) == 1, 15, message="the survey")
+        link = re.search(r"(http://\S+/s/([\w-]+))/2\b", sink.messages[0].get_body(("plain",)).get_content())
+        survey_token = link.group(2)
+        requests.get(f"{link.group(1)}/2", headers=BROWSER, timeout=10)
+        requests.post(link.group(1), data={"score": "2", "comment": "bad"}, headers=BROWSER, timeout=10)
+        requests.get(f"{service.url}/u/{survey_token}", headers=BROWSER, timeout=10)
+        wait_until(lambda: any(c.get("public") is False for c in zendesk.tickets[ticket.id].comments), 20,
+                   message="the alert's note")
+        note = next(c for c in zendesk.tickets[ticket.id].comments if c.get("public") is False)
+        alert_tokens = re.findall(r"/a/([\w-]{40,})", note["body"])
+        assert alert_tokens
+        requests.get(f"{service.url}/a/{alert_tokens[0]}", timeout=10)
+        requests.post(f"{service.url}/a/{alert_tokens[0]}", timeout=10)
+    finally:
+        service.stop()
+        zendesk.stop()
+    logs = "\n".join(p.read_text() for p in tmp_path.glob("*.log"))
+    assert '"path": "/s/<token>' in logs and '"path": "/a/<token>"' in logs  # the access log, redacted
+    for secret in [ZENDESK_SECRET, ZENDESK_TOKEN, slack_secret, survey_token, *alert_tokens]:
+        assert secret not in logs, f"{secret[:6]}… leaked into the logs"
+    json.loads(logs.splitlines()[-1])  # structured: one JSON object a line
