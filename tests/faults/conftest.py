@@ -64,6 +64,7 @@ def launch(config, zendesk, sink, app_port, tmp_path):
             svc.wait_ready()
         return svc
 
+    start.port = app_port
     yield start
     for svc in started:
         svc.stop()
