@@ -4,6 +4,7 @@ one survey, one mail per solve."""
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -49,8 +50,11 @@ def test_duplicate_storm_across_two_servers_gives_one_survey_per_solve(launch, h
         assert Counter(status for status, _ in got) == {202: 1, 200: DELIVERIES - 1}, (tid, got)
         assert sorted((s, b["status"], b["events"]) for s, b in got) == \
             [(200, "duplicate", 0)] * (DELIVERIES - 1) + [(202, "accepted", 1)]
-    # Both servers took part.
-    assert {url for *_, url in deliveries} == set(urls)
+    # Both servers stored first deliveries and answered duplicates; together, exactly once per ticket.
+    counts = [_webhook_counts(url) for url in urls]
+    assert all(c["accepted"] > 0 and c["duplicate"] > 0 for c in counts), counts
+    assert sum(c["accepted"] for c in counts) == TICKETS
+    assert sum(c["duplicate"] for c in counts) == TICKETS * (DELIVERIES - 1)
 
     wait_until(lambda: db.scalar("SELECT count(*) FROM surveys WHERE state = 'sent'") == TICKETS, 90, 0.2,
                f"{TICKETS} surveys sent")
@@ -63,6 +67,13 @@ def test_duplicate_storm_across_two_servers_gives_one_survey_per_solve(launch, h
     assert len(sink.messages) == TICKETS
     recipients = Counter(m["To"].addresses[0].addr_spec for m in sink.messages)
     assert recipients == {f"customer{i}@example.com": 1 for i in range(TICKETS)}
+
+
+def _webhook_counts(url: str) -> Counter:
+    """This server's ces_webhooks_total by outcome (its /metrics)."""
+    found = re.findall(r'^ces_webhooks_total\{connector="zendesk-main",outcome="(\w+)"\} (\S+)$',
+                       requests.get(url + "/metrics", timeout=10).text, re.M)
+    return Counter({outcome: int(float(value)) for outcome, value in found})
 
 
 def _ready(url: str) -> bool:

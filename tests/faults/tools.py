@@ -62,9 +62,8 @@ def held(gate: threading.Event, limit: float = 30.0) -> Fault:
 
 @dataclass
 class Seen:
-    at: float
-    status: int
-    retry_after: float | None
+    at: float  # when the request arrived
+    status: int  # what it was answered
 
 
 class TicketFaults:
@@ -91,7 +90,7 @@ class TicketFaults:
             n = len(seen)
             since = req.at - seen[0].at if seen else 0.0
             fault = self.faults.get(tid)
-            record = Seen(req.at, 0, None)
+            record = Seen(req.at, 0)
             seen.append(record)
         outcome = fault(n, since) if fault else None
         if isinstance(outcome, (int, float)):
@@ -99,8 +98,6 @@ class TicketFaults:
             outcome = None
         resp = outcome or self.sim._get_ticket(req)
         record.status = resp.status
-        ra = resp.headers.get("Retry-After")
-        record.retry_after = float(ra) if ra else None
         return resp
 
     def count(self, ticket_id: int) -> int:
