@@ -111,6 +111,27 @@ def test_an_api_timeout_gives_a_partial_assessment_completed_later(rt, queue, si
     assert not done.partial and "group_transfers" in done.reason_codes
 
 
+def test_a_429_on_the_history_read_waits_for_retry_after_then_completes(rt, queue, sink, zendesk_api, clock):
+    mock_ticket(zendesk_api)
+    metrics = f"{ZENDESK}/api/v2/tickets/5158/metrics.json"
+    zendesk_api.get(metrics, status=429, headers={"Retry-After": "30"}, json={"error": "TooManyRequests"})
+    receive(rt, "status_changed_solved.json", "inv-1")
+    run_due(rt, queue)
+    assert assessment(rt).partial
+    with rt.transaction() as s:
+        job = s.scalars(select(Job).where(Job.kind == "collect")).one()
+    assert job.state == "due" and job.due_at == clock.now + timedelta(seconds=30) and "429" in job.last_error
+    calls = len([c for c in zendesk_api.calls if c.request.url.startswith(metrics)])
+    clock.advance(29)
+    run_due(rt, queue)  # still inside Retry-After: the helpdesk is not asked again
+    assert len([c for c in zendesk_api.calls if c.request.url.startswith(metrics)]) == calls == 1
+    zendesk_api.replace("GET", metrics, json={"ticket_metric": {}})
+    mock_history(zendesk_api)
+    clock.advance(2)
+    run_due(rt, queue)
+    assert not assessment(rt).partial
+
+
 def test_the_recheck_finds_a_contact_on_another_helpdesk_after_the_solve(config, make_rt, queue, sink, zendesk_api,
                                                                           clock):
     config.write(extra=SECOND)

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ces.connectors import base
-from ces.connectors.errors import ApiError, Unsupported
+from ces.connectors.errors import ApiError, RateLimited, Unsupported
 from ces.connectors.models import EntryKind, HistoryEntry, Status, TicketHistory
 from ces.connectors.models import Ticket as Ticket_
 from ces.worker.db.models import (
@@ -50,6 +50,11 @@ class Incomplete(Transient):
     """The history could not be read completely; what was read is stored, the rest is retried."""
 
 
+class IncompleteRateLimited(RateLimited):
+    """Incomplete because the helpdesk (or the shared rate limit) said to wait: the job is retried
+    after Retry-After, with a rate limit's patience, never sooner."""
+
+
 def _upsert(s: Session, model, values: dict, key: str = "ticket_pk") -> None:
     dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
     ins = dialect.insert(model).values(**values)
@@ -68,7 +73,7 @@ def _webhook_entries(rt: Runtime, connector_id: str, ticket_id: str, kinds: froz
     return [e for e in entries if e.kind in kinds]
 
 
-def _history(rt: Runtime, ticket: Ticket) -> TicketHistory:
+def _history(rt: Runtime, ticket: Ticket, waits: list[float]) -> TicketHistory:
     conn = rt.connector(ticket.connector_id)
     if conn is None:
         raise Permanent(f"connector {ticket.connector_id!r} is no longer configured")
@@ -82,6 +87,8 @@ def _history(rt: Runtime, ticket: Ticket) -> TicketHistory:
     except ApiError as exc:
         if exc.permanent:
             raise
+        if isinstance(exc, RateLimited):
+            waits.append(exc.retry_after)
         # Assess with what we have now (marked partial); the job retries for the rest.
         history = _stored_history(rt, ticket.id) or TicketHistory(
             ticket=Ticket_(id=ticket.external_id, status=Status.SOLVED, channel=ticket.channel or "other",
@@ -101,7 +108,8 @@ def _stored_history(rt: Runtime, ticket_pk: int) -> TicketHistory | None:
 
 
 def _contacts(rt: Runtime, ticket: Ticket, history: TicketHistory, requester_hash: str | None,
-              opened: datetime | None, solved: datetime | None) -> tuple[list[Contact], list[str]]:
+              opened: datetime | None, solved: datetime | None,
+              waits: list[float]) -> tuple[list[Contact], list[str]]:
     window = timedelta(days=rt.settings.signals.repeat_window_days)
     contacts: list[Contact] = []
     missing: list[str] = []
@@ -117,6 +125,8 @@ def _contacts(rt: Runtime, ticket: Ticket, history: TicketHistory, requester_has
                                             channel=other.channel.value))
         except (ApiError, Unsupported) as exc:
             transient = isinstance(exc, ApiError) and not exc.permanent
+            if isinstance(exc, RateLimited):
+                waits.append(exc.retry_after)
             missing.append(f"requester's other tickets: {getattr(exc, 'detail', exc)}"
                            + (" (retrying)" if transient else ""))
     if requester_hash:  # every connector we know: a customer who wrote here and called there
@@ -132,11 +142,12 @@ def _contacts(rt: Runtime, ticket: Ticket, history: TicketHistory, requester_has
 def collect(rt: Runtime, ticket_pk: int) -> str:
     with rt.transaction() as s:
         ticket = s.get(Ticket, ticket_pk)
-    history = _history(rt, ticket)
+    waits: list[float] = []  # Retry-After of every rate limit met on the way
+    history = _history(rt, ticket, waits)
     snapshot = history.ticket
     requester_hash = email_hash(rt, snapshot.requester.email if snapshot.requester else None)
     opened = snapshot.created_at or ticket.opened_at
-    contacts, missing = _contacts(rt, ticket, history, requester_hash, opened, ticket.last_solved_at)
+    contacts, missing = _contacts(rt, ticket, history, requester_hash, opened, ticket.last_solved_at, waits)
     history.missing += missing
     signals = compute_signals(history, contacts, connector_id=ticket.connector_id, solved_at=ticket.last_solved_at,
                               settings=rt.settings.signals)
@@ -155,6 +166,8 @@ def collect(rt: Runtime, ticket_pk: int) -> str:
     log.info("signals_collected", ticket=ticket_pk, level=assessment.level, index=assessment.index,
              partial=signals.partial)
     retrying = [m for m in history.missing if "(retrying)" in m]
+    if retrying and waits:
+        raise IncompleteRateLimited("; ".join(retrying), retry_after=max(waits))
     if retrying:
         raise Incomplete("; ".join(retrying))
     return f"{assessment.level} ({assessment.index})"

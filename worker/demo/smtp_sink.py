@@ -1,11 +1,14 @@
 """A local SMTP server (aiosmtpd) that keeps every message: the demo's mailbox and the tests'.
 
 Messages are kept in memory and, with a directory, written there as .eml files (the demo's
-/demo/mail page reads them). Refusals can be injected: the next N messages get a given code.
+/demo/mail page reads them). Refusals can be injected: the next N messages get a given code. A
+delay before the final 250 (`delay_reply_seconds`) holds the sender in the window where the
+message is already stored but not yet acknowledged: the one a crash makes uncertain.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import itertools
@@ -22,11 +25,17 @@ class _Handler:
         self.sink = sink
 
     async def handle_DATA(self, server, session, envelope):
-        return self.sink._received(envelope)
+        reply = self.sink._received(envelope)
+        delay = self.sink.delay_reply_seconds
+        if delay and reply.startswith("250"):
+            await asyncio.sleep(delay)  # stored; the sender waits for our 250
+        return reply
 
 
 class MailSink:
-    def __init__(self, directory: str | Path | None = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, directory: str | Path | None = None, host: str = "127.0.0.1", port: int = 0,
+                 delay_reply_seconds: float = 0.0):
+        self.delay_reply_seconds = delay_reply_seconds  # may be changed while running
         self.directory = Path(directory) if directory else None
         if self.directory:
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,15 @@ and never resent automatically.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ces.config.models import SurveySettings
 from ces.connectors import base
@@ -32,6 +36,7 @@ from ces.worker.surveys.scales import scale_of
 
 log = structlog.get_logger("ces.surveys")
 LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)
+T = TypeVar("T")
 
 
 class Skip(Exception):
@@ -72,6 +77,7 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
     by_mail = policy.delivery == "email"
     message = mail.message(sender=settings.smtp.sender, reply_to=settings.smtp.reply_to) if by_mail else None
     requester = ticket.requester
+    lease_until = rt.now() + timedelta(seconds=settings.worker.lease_seconds)
     with rt.transaction() as s:
         if hashed and not _reserve(s, hashed, survey.id, rt.now(), policy.fatigue_days):
             fatigue = f"customer was surveyed in the last {policy.fatigue_days:g} days (fatigue_days)"
@@ -87,24 +93,51 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
                     group_name=ticket.group, brand=ticket.brand,
                     channel=ticket.channel.value, ticket_url=ticket.url,
                     message_id=message["Message-ID"] if message else None,
-                    lease_until=rt.now() + timedelta(seconds=settings.worker.lease_seconds))).rowcount
+                    lease_until=lease_until)).rowcount
     if fatigue:
         return _finish(rt, survey, attempt, SurveyState.SKIPPED, fatigue)
     if not moved:
         return None  # our lease expired and another worker took over
+    uncertain: str | None = None
+    failure: Exception | None = None
     try:
         if by_mail:
             send_mail(settings.smtp, message)
         else:
             rt.connector(survey.connector_id).post_public_reply(survey.ticket_external_id, mail.helpdesk_text())
     except (MailUncertain, UncertainApiError) as exc:
-        return _finish(rt, survey, attempt, SurveyState.UNCERTAIN, str(exc), from_state=SurveyState.SENDING)
+        uncertain = str(exc)
     except Exception as exc:
-        _release(rt, hashed, survey.id)
-        return _retry_or_fail(rt, survey, attempt, exc, from_state=SurveyState.SENDING)
+        failure = exc
+    if uncertain is not None:
+        return _record(rt, survey.id, lease_until, lambda: _finish(
+            rt, survey, attempt, SurveyState.UNCERTAIN, uncertain, from_state=SurveyState.SENDING))
+    if failure is not None:
+        def not_sent() -> str:
+            _release(rt, hashed, survey.id)
+            return _retry_or_fail(rt, survey, attempt, failure, from_state=SurveyState.SENDING)
+        return _record(rt, survey.id, lease_until, not_sent)
     sent_at = rt.now()
-    return _finish(rt, survey, attempt, SurveyState.SENT, None, from_state=SurveyState.SENDING,
-                   sent_at=sent_at, expires_at=sent_at + timedelta(days=policy.response_days))
+    return _record(rt, survey.id, lease_until, lambda: _finish(
+        rt, survey, attempt, SurveyState.SENT, None, from_state=SurveyState.SENDING,
+        sent_at=sent_at, expires_at=sent_at + timedelta(days=policy.response_days)))
+
+
+def _record(rt: Runtime, survey_id: int, lease_until: datetime, write: Callable[[], T]) -> T:
+    """Record the outcome of a hand-over. Only this worker knows it: if the database is
+    unreachable, try again while the lease lasts (nobody else touches a `sending` survey before
+    it ends); after that the scheduler marks the survey uncertain, as if this worker had died."""
+    delay = 0.05
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as exc:
+            if rt.now() + timedelta(seconds=delay) >= lease_until:
+                raise
+            log.warning("survey_outcome_not_recorded", survey_id=survey_id, error=type(exc).__name__,
+                        retry_in=delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 def read_ticket(rt: Runtime, connector_id: str, ticket_id: str) -> Ticket:
