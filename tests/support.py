@@ -51,10 +51,10 @@ class Queue:
     """Stands in for the broker in plain-function tests: records what would be enqueued."""
 
     def __init__(self):
-        self.items: deque[tuple[str, int]] = deque()
+        self.items: deque[tuple[str, object]] = deque()
         self.down = False
 
-    def __call__(self, task: str, row_id: int) -> None:
+    def __call__(self, task: str, row_id) -> None:
         if self.down:
             raise ConnectionError("broker down (test)")
         self.items.append((task, row_id))
@@ -68,7 +68,11 @@ class Queue:
         from ces.worker.surveys.remind import send_reminder
         from ces.worker.surveys.send import send_survey
 
-        run = {"ces.process_event": process_event, "ces.send_survey": send_survey,
+        def process_events(rt, ids):
+            for i in ids:
+                process_event(rt, i)
+
+        run = {"ces.process_event": process_event, "ces.process_events": process_events, "ces.send_survey": send_survey,
                "ces.send_reminder": send_reminder, "ces.run_job": lambda rt, i: run_job(rt, i, HANDLERS),
                "ces.send_alert": send_alert}
         done = []

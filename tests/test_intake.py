@@ -37,7 +37,7 @@ def test_a_signed_solve_is_stored_and_enqueued(app, rt, queue):
     [event] = stored(rt)
     assert (event.ticket_id, event.status, event.state, event.delivery_id) == ("5158", "solved", "received", "inv-1")
     # The push to the broker follows the answer (best effort).
-    wait_until(lambda: list(queue.items) == [("ces.process_event", event.id)], 5, message="enqueue")
+    wait_until(lambda: list(queue.items) == [("ces.process_events", [event.id])], 5, message="enqueue")
 
 
 def test_the_same_invocation_twice_is_a_duplicate(app, rt):

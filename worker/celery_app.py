@@ -48,6 +48,6 @@ def celery_for(settings: Settings) -> Celery:
     return _apps[key]
 
 
-def send(settings: Settings, task: str, row_id: int) -> None:
+def send(settings: Settings, task: str, row_id: int | list[int]) -> None:
     """Publish without Celery's own publish retries: the scheduler is our retry."""
     celery_for(settings).send_task(task, args=[row_id], queue=settings.queue, retry=False)

@@ -23,7 +23,7 @@ from ces.worker.db.types import utcnow
 
 log = structlog.get_logger("ces.runtime")
 
-Enqueue = Callable[[str, int], None]
+Enqueue = Callable[[str, "int | list[int]"], None]
 
 
 class Runtime:
@@ -56,7 +56,7 @@ class Runtime:
         with self.sessions() as session, session.begin():
             yield session
 
-    def enqueue(self, task: str, row_id: int) -> bool:
+    def enqueue(self, task: str, row_id: int | list[int]) -> bool:
         """Best effort: a row that is not enqueued now is enqueued by the scheduler later."""
         try:
             if self._enqueue is not None:

@@ -15,6 +15,12 @@ def register_tasks(app: Celery) -> None:
     def process_event_task(event_id: int) -> None:
         process_event(get_runtime(), event_id)
 
+    @app.task(name="ces.process_events")
+    def process_events_task(event_ids: list[int]) -> None:
+        rt = get_runtime()
+        for event_id in event_ids:  # each claimed on its own: a redelivered batch does nothing twice
+            process_event(rt, event_id)
+
     @app.task(name="ces.send_survey")
     def send_survey_task(survey_id: int) -> None:
         send_survey(get_runtime(), survey_id)

@@ -28,7 +28,8 @@ from ces.worker.surveys.scales import scale_of
 
 MAX_COMMENT = 5000
 MAX_CLICKS = 50
-ANSWERABLE = (SurveyState.SENT, SurveyState.UNCERTAIN, SurveyState.TEST)
+# `sending`: the mail may be in the inbox a moment before our commit says sent.
+ANSWERABLE = (SurveyState.SENDING, SurveyState.SENT, SurveyState.UNCERTAIN, SurveyState.TEST)
 CONFIRMING = ("form", "script")
 
 

@@ -28,6 +28,30 @@ def redact(path: str) -> str:
     return _TOKEN_PATH.sub(lambda m: f"/{m.group(1)}/<token>", path)
 
 
+class AccessLog:
+    """One structured line per request, token paths redacted. Plain ASGI: no per-request task."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def record(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            log.info("request", method=scope["method"], path=redact(scope["path"]), status=status["code"],
+                     ms=round((time.perf_counter() - started) * 1000, 1))
+
+
 def create_app(rt: Runtime | None = None) -> FastAPI:
     rt = rt or get_runtime()
 
@@ -55,13 +79,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
 
         app.include_router(demo_router)
 
-    @app.middleware("http")
-    async def access_log(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info("request", method=request.method, path=redact(request.url.path), status=response.status_code,
-                 ms=round((time.perf_counter() - started) * 1000, 1))
-        return response
+    app.add_middleware(AccessLog)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

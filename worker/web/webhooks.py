@@ -90,5 +90,5 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
                       {"Retry-After": str(settings.intake.retry_after_seconds)})
     result = result_of(rows, ids)
     WEBHOOKS.labels(label, result.status).inc()
-    log.info("webhook", connector=label, status=result.status, events=result.events)
+    log.debug("webhook", connector=label, status=result.status, events=result.events)
     return JSONResponse({"status": result.status, "events": result.events}, status_code=result.http_status)

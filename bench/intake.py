@@ -1,0 +1,142 @@
+"""Intake benchmark: signed Zendesk webhooks into PostgreSQL, against the floor (the same server
+stack answering a bare 202), in the same run. Prints a table and the ratio.
+
+    .venv/bin/python bench/intake.py [--duration 15] [--connections 32]
+
+Every request is a distinct, correctly signed delivery (a new invocation id), so each one is
+verified, parsed, stored (group commit: one INSERT … ON CONFLICT and one COMMIT shared by the
+webhooks waiting at that moment) and pushed to Redis. Afterwards the database must hold exactly
+as many events as there were 202 answers: a 2xx means "in the database".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import REDIS, database, ces, env, free_port, machine, stop, wait_http, workdir, wrk  # noqa: E402
+from ces.connectors.zendesk.connector import sign  # noqa: E402
+
+SECRET = "bench-signing-secret"
+LUA = r"""
+local reqs = {}
+local n = 0
+local i = 0
+function init(args)
+  local f = assert(io.open(args[1], "r"))
+  for line in f:lines() do
+    n = n + 1
+    reqs[n] = line
+  end
+  f:close()
+  local per = math.floor(n / tonumber(args[3]))
+  i = per * tonumber(args[2])
+end
+function request()
+  i = i + 1
+  if i > n then i = 1 end
+  local inv, ts, sig, body = reqs[i]:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+    ["X-Zendesk-Webhook-Invocation-Id"] = inv, ["X-Zendesk-Webhook-Signature-Timestamp"] = ts,
+    ["X-Zendesk-Webhook-Signature"] = sig}, body)
+end
+response = function(status, headers, body)
+  local key = "status " .. status
+  counts = counts or {}
+  counts[key] = (counts[key] or 0) + 1
+end
+"""
+
+
+def requests_file(path: Path, count: int) -> None:
+    ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with open(path, "w") as f:
+        for i in range(count):
+            body = json.dumps({"ces_event": "ticket.solved", "ticket_id": str(100000 + i), "status": "Solved"})
+            f.write(f"bench-{i:08d}\t{ts}\t{sign(SECRET, ts, body.encode())}\t{body}\n")
+
+
+def script(folder: Path, data: Path, thread_count: int) -> Path:
+    """One Lua state per wrk thread, each starting in its own slice of the requests."""
+    lua = folder / "intake.lua"
+    setup = f"""
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+"""
+    body = LUA.replace('function init(args)\n  local f = assert(io.open(args[1], "r"))',
+                       f'function init(args)\n  local f = assert(io.open("{data}", "r"))')
+    body = body.replace("tonumber(args[3])", str(thread_count)).replace("tonumber(args[2])", "id")
+    lua.write_text(setup + body)
+    return lua
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--count", type=int, default=80000, help="distinct signed requests prepared")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    with database() as db, workdir() as (folder, prefix):
+        config = folder / "ces.toml"
+        config.write_text(f'''
+public_url = "http://127.0.0.1"
+database_url = "{db}"
+broker_url = "{REDIS}"
+broker_prefix = "{prefix}"
+log_level = "WARNING"
+[[connectors]]
+id = "zendesk-bench"
+kind = "zendesk"
+subdomain = "bench"
+email = "bench@example.com"
+api_token_env = "BENCH_ZD_TOKEN"
+webhook_secret_env = "BENCH_ZD_SECRET"
+''')
+        e = env(config, BENCH_ZD_TOKEN="t", BENCH_ZD_SECRET=SECRET)
+        subprocess.run([sys.executable, "-m", "ces.worker.cli", "migrate"], env=e, check=True, capture_output=True)
+        data = folder / "requests.tsv"
+        requests_file(data, args.count)
+        lua = script(folder, data, args.threads)
+        rows = []
+        port = free_port()
+        floor = subprocess.Popen([sys.executable, str(Path(__file__).parent / "floor.py"), str(port)])
+        try:
+            wait_http(f"http://127.0.0.1:{port}/docs")
+            rows.append(("bare 202 (the floor)", wrk(f"http://127.0.0.1:{port}/webhooks/zendesk-bench", lua,
+                                                     duration=args.duration, connections=args.connections,
+                                                     threads=args.threads)))
+        finally:
+            stop(floor)
+        port = free_port()
+        server = ces("serve", "--port", str(port), env=e, log=folder / "serve.log")
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz")
+            result = wrk(f"http://127.0.0.1:{port}/webhooks/zendesk-bench", lua, duration=args.duration,
+                         connections=args.connections, threads=args.threads)
+            rows.append(("verify + store in PostgreSQL (group commit) + push", result))
+        finally:
+            stop(server)
+        with psycopg.connect(db.replace("postgresql+psycopg", "postgresql")) as conn:
+            stored = conn.execute("select count(*) from webhook_events").fetchone()[0]
+    floor_rate = rows[0][1]["rate"]
+    print(f"\n{'intake variant':<52} {'webhooks/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}")
+    for name, r in rows:
+        print(f"{name:<52} {r['rate']:>11,.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['rate'] / floor_rate:>6.2f}")
+    print(f"\nevents stored: {stored:,} (each a 202; wrk counts every request it completed, including "
+          f"those cut off at the end)")
+
+
+if __name__ == "__main__":
+    main()
