@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -204,7 +204,7 @@ def latest_answer(s: Session, ticket_pk: int) -> tuple[int | None, tuple[int, st
                     .join(Solve, Solve.id == Survey.solve_id)
                     .outerjoin(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
                     .where(Solve.ticket_pk == ticket_pk,
-                           or_(Survey.state == SurveyState.SENT, Survey.state == SurveyState.UNCERTAIN))
+                           Survey.state.in_(SurveyState.REACHED))
                     .order_by(Solve.number.desc()).limit(1)).first()
     if row is None:
         return None, None

@@ -8,7 +8,7 @@ import time
 from datetime import date
 
 import typer
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ces.connectors.models import TicketHistory
@@ -36,7 +36,7 @@ def _answers(s, ticket_ids: list[int]) -> dict[int, tuple[int, tuple[int, str] |
                      .join(Survey, Survey.solve_id == Solve.id)
                      .outerjoin(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
                      .where(Solve.ticket_pk.in_(ticket_ids),
-                            or_(Survey.state == SurveyState.SENT, Survey.state == SurveyState.UNCERTAIN))).all()
+                            Survey.state.in_(SurveyState.REACHED))).all()
     latest: dict[int, tuple[int, int, tuple[int, str] | None]] = {}
     for ticket_pk, number, survey_id, score, scale in rows:
         if ticket_pk not in latest or number > latest[ticket_pk][0]:

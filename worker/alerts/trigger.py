@@ -91,7 +91,7 @@ def check_answer(rt: Runtime, ticket_pk: int) -> str:
         row = s.execute(select(Survey, Answer)
                         .join(Solve, Solve.id == Survey.solve_id)
                         .join(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
-                        .where(Solve.ticket_pk == ticket_pk, Survey.state.in_([SurveyState.SENT, SurveyState.UNCERTAIN]))
+                        .where(Solve.ticket_pk == ticket_pk, Survey.state.in_(SurveyState.REACHED))
                         .order_by(Solve.number.desc()).limit(1)).first()
         if row is None:
             return "no confirmed answer"

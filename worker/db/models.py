@@ -219,6 +219,8 @@ class SurveyState:
 
     OPEN = (PENDING, PREPARING, SENDING)
     PROBLEMS = (FAILED, UNCERTAIN)
+    # May have reached the customer: `sending` too, as the mail can arrive before our commit.
+    REACHED = (SENDING, SENT, UNCERTAIN)
 
 
 class Survey(Base):

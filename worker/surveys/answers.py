@@ -28,8 +28,7 @@ from ces.worker.surveys.scales import scale_of
 
 MAX_COMMENT = 5000
 MAX_CLICKS = 50
-# `sending`: the mail may be in the inbox a moment before our commit says sent.
-ANSWERABLE = (SurveyState.SENDING, SurveyState.SENT, SurveyState.UNCERTAIN, SurveyState.TEST)
+ANSWERABLE = SurveyState.REACHED + (SurveyState.TEST,)
 CONFIRMING = ("form", "script")
 
 
