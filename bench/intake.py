@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import REDIS, database, ces, env, free_port, machine, stop, wait_http, workdir, wrk  # noqa: E402
+from bench.common import REDIS, ces, database, env, free_port, machine, stop, wait_http, workdir, wrk  # noqa: E402
 from ces.connectors.zendesk.connector import sign  # noqa: E402
 
 SECRET = "bench-signing-secret"
@@ -66,7 +66,7 @@ def requests_file(path: Path, count: int) -> None:
 def script(folder: Path, data: Path, thread_count: int) -> Path:
     """One Lua state per wrk thread, each starting in its own slice of the requests."""
     lua = folder / "intake.lua"
-    setup = f"""
+    setup = """
 local counter = 0
 function setup(thread)
   thread:set("id", counter)

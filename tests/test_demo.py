@@ -24,4 +24,6 @@ def test_ces_up_without_configuration_runs_the_demo_and_reports(tmp_path):
     assert re.search(r"35 survey e-mails received by the mail sink; \d+ customers answered", out)
     [row] = [line for line in out.splitlines() if re.match(r"^35\s+\d+\s+\d+\.\d%", line)]
     assert "Survey states: sent 35, skipped 1." in out
+    flagged = re.search(r"(\d+) tickets flagged high effort \(`ces flags`\); (\d+) follow-up alerts", out)
+    assert flagged and int(flagged.group(1)) >= 1 and int(flagged.group(2)) >= 1
     assert not list(tmp_path.iterdir())  # the demo leaves nothing behind in the working directory

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import redis
@@ -93,6 +94,18 @@ concurrency = 4
 [demo]
 mail_dir = "{path.parent / 'mail'}"
 
+[alerts]
+settle_seconds = 1
+
+[[alerts.routes]]
+name = "team-lead"
+type = "email"
+to = ["lead@acme.test"]
+
+[[alerts.routes]]
+name = "note"
+type = "note"
+
 [[connectors]]
 id = "zendesk-demo"
 kind = "zendesk"
@@ -136,8 +149,16 @@ def _scenario(sim: ZendeskSimulator, count: int, rng: random.Random) -> int:
             local, _, domain = email.partition("@")
             email = f"{local}+{i}@{domain}"
         requester = sim.add_user(name, email, locale=locale)
+        agent = agents[i % len(agents)]
+        if i % 5 == 2:  # asked in chat first, came back by e-mail
+            sim.create_ticket(requester, "Quick question", channel="chat", group_id=groups[0],
+                              created_at=datetime.now(timezone.utc) - timedelta(days=2))
         ticket = sim.create_ticket(requester, SUBJECTS[i % len(SUBJECTS)], channel=channel,
-                                   group_id=groups[i % len(groups)], assignee_id=agents[i % len(agents)])
+                                   group_id=groups[i % len(groups)], assignee_id=agent)
+        sim.comment(ticket.id, agent, "Thanks for reaching out, let me check.")
+        if i % 4 == 1:  # handed to another team
+            sim.assign(ticket.id, by=agent, group_id=groups[2], assignee_id=agents[(i + 1) % len(agents)])
+            sim.comment(ticket.id, requester, "I already explained this to your colleague.", channel=channel)
         style = "event" if i % 2 == 0 else "trigger"
         if i % 7 == 3:
             sim.set_status(ticket.id, "pending", style=style)  # waiting on the customer first
@@ -169,11 +190,29 @@ BROWSER = {"User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebK
                          "Version/18.1 Safari/605.1.15"}
 
 
+def _settle_alerts(rt, timeout: float) -> None:
+    """Wait until the answers have settled and the follow-up work (signals, alerts) is done."""
+    from sqlalchemy import func, select
+
+    from ces.worker.db.models import Alert, Answer, AnswerState, Job
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with rt.transaction() as s:
+            busy = s.scalar(select(func.count()).select_from(Job).where(Job.kind != "recheck"))
+            provisional = s.scalar(select(func.count()).select_from(Answer)
+                                   .where(Answer.state == AnswerState.PROVISIONAL))
+            sending = s.scalar(select(func.count()).select_from(Alert).where(Alert.state.in_(["pending", "sending"])))
+        if not busy and not provisional and not sending:
+            return
+        time.sleep(0.3)
+
+
 def _answer(sink: MailSink, rng: random.Random) -> int:
     """Customers click an answer in the mail; their browser confirms it as they move on the page
     (what the thank-you page's script does); some write a comment."""
     answered = 0
-    for msg in list(sink.messages):
+    for msg in [m for m in sink.messages if str(m["To"]) != "lead@acme.test"]:
         if rng.random() > 0.62:
             continue  # most customers never answer
         text = msg.get_body(("plain",)).get_content()
@@ -233,13 +272,23 @@ def run_demo(*, keep: bool, port: int, tickets: int | None) -> int:
         rt = Runtime(load_settings())
         counts = _settle(rt, expected, timeout=60 + count)
         answered = _answer(sink, rng)
+        _settle_alerts(rt, timeout=30)
         since, until = default_range(rt.now().date())
         result = ces_report(rt, since, until)
-        print(f"{len(sink.messages)} survey e-mails received by the mail sink; {answered} customers answered. "
+        from ces.worker.reports import flags
+
+        flagged = flags(rt, level="high", limit=1000)
+        surveys_mailed = [m for m in sink.messages if str(m["To"]) != "lead@acme.test"]
+        print(f"{len(surveys_mailed)} survey e-mails received by the mail sink; {answered} customers answered. "
               f"Survey states: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}.")
         print()
         print(f"ces report ({result['since']} to {result['until']}, scale {result['scale']}):")
         print(listing.table(result["rows"], ["surveys_sent", "responses", "response_rate", "ces", "mean"]))
+        alert_mails = [m for m in sink.messages if str(m["To"]) == "lead@acme.test"]
+        print(f"\n{len(flagged)} tickets flagged high effort (`ces flags`); {len(alert_mails)} follow-up alerts "
+              "mailed to the team lead and noted on the tickets. Hardest first:")
+        for f in sorted(flagged, key=lambda f: -f["index"])[:3]:
+            print(f"  #{f['ticket_id']} effort {f['index']}: {f['why']}")
         rt.close()
         ok = counts.get("sent", 0) >= expected
         if not ok:

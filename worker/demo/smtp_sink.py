@@ -13,6 +13,7 @@ import email
 import email.policy
 import itertools
 import threading
+import time
 from collections import deque
 from email.message import EmailMessage
 from pathlib import Path
@@ -40,6 +41,7 @@ class MailSink:
         if self.directory:
             self.directory.mkdir(parents=True, exist_ok=True)
         self.messages: list[EmailMessage] = []
+        self.arrived_at: list[float] = []  # time.monotonic() of each message, for benchmarks
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refusals: deque[str] = deque()
         self._counter = itertools.count(1)
@@ -72,6 +74,7 @@ class MailSink:
                 return self.refusals.popleft()
             msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
             self.messages.append(msg)
+            self.arrived_at.append(time.monotonic())
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             if self.directory:
                 (self.directory / f"{next(self._counter):06d}.eml").write_bytes(envelope.content)

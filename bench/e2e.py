@@ -1,0 +1,164 @@
+"""End-to-end benchmark: a solved-ticket webhook → the survey mail accepted by the SMTP server,
+with the real processes (`ces serve`, `ces worker`, `ces scheduler`, PostgreSQL, Redis), a
+simulated Zendesk that answers every API call in 50 ms (its rate limit raised for the run: the
+account-wide limit would otherwise be the bottleneck, not ces-worker), at a steady rate of solves.
+
+    .venv/bin/python bench/e2e.py [--rate 100] [--duration 60] [--pool threads --concurrency 32]
+
+Prints p50/p95/p99 of webhook → mail, whether a backlog grew (the last tenth of the run against
+the first), and the resident memory of `ces serve` and `ces worker` after the run. Every solve also
+runs its signals collection (4 more API calls), as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import REDIS, ces, database, env, free_port, machine, rss_mb, stop, wait_http, workdir  # noqa: E402
+from ces.connectors.zendesk.simulator import ZendeskSimulator  # noqa: E402
+from ces.worker.demo.smtp_sink import MailSink  # noqa: E402
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def run(rate: int, duration: int, pool: str, concurrency: int, workers: int) -> dict:
+    with database() as db, workdir() as (folder, prefix):
+        sink = MailSink().start()
+        sim = ZendeskSimulator(email="bench@acme.test", token="tok", secret="sec").start()
+        sim.server.latency = 0.05
+        count = rate * duration
+        agent = sim.add_user("Priya Patel", "priya@acme.test", role="agent")
+        tickets = []
+        for i in range(count):
+            customer = sim.add_user(f"Customer {i}", f"c{i}@example.com", locale="en-US")
+            tickets.append(sim.create_ticket(customer, f"Question {i}", assignee_id=agent))
+        port = free_port()
+        config = folder / "ces.toml"
+        config.write_text(f'''
+public_url = "http://127.0.0.1:{port}"
+database_url = "{db}"
+broker_url = "{REDIS}"
+broker_prefix = "{prefix}"
+log_level = "WARNING"
+[smtp]
+host = "127.0.0.1"
+port = {sink.port}
+sender = "Bench <bench@acme.test>"
+[survey]
+company = "Acme"
+fatigue_days = 0
+[worker]
+pool = "{pool}"
+concurrency = {concurrency}
+sweep_interval_seconds = 0.5
+[[connectors]]
+id = "zendesk-bench"
+kind = "zendesk"
+base_url = "{sim.url}"
+email = "bench@acme.test"
+api_token_env = "BENCH_TOKEN"
+webhook_secret_env = "BENCH_SECRET"
+rate_limit_per_minute = 1000000
+''')
+        e = env(config, BENCH_TOKEN="tok", BENCH_SECRET="sec")
+        import subprocess
+
+        subprocess.run([sys.executable, "-m", "ces.worker.cli", "migrate"], env=e, check=True, capture_output=True)
+        procs = [ces("serve", "--port", str(port), env=e, log=folder / "serve.log")]
+        procs += [ces("worker", env=e, log=folder / f"worker{i}.log") for i in range(workers)]
+        procs.append(ces("scheduler", env=e, log=folder / "scheduler.log"))
+        sim.webhook_url = f"http://127.0.0.1:{port}/webhooks/zendesk-bench"
+        sent_at: dict[str, float] = {}
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz")
+            time.sleep(2)
+            session = requests.Session()
+            pool_ = ThreadPoolExecutor(16)
+
+            def solve(t):
+                sent_at[f"c{t.requester_id}"] = time.monotonic()
+                sim.set_status(t.id, "solved")
+
+            start = time.monotonic()
+            for i, t in enumerate(tickets):
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                pool_.submit(solve, t)
+            pool_.shutdown(wait=True)
+            deadline = time.monotonic() + 120
+            while len(sink.messages) < count and time.monotonic() < deadline:
+                time.sleep(0.2)
+            memory = {"ces serve": rss_mb(procs[0].pid),
+                      "ces worker": sum(rss_mb(p.pid) for p in procs[1:1 + workers])}
+            import psycopg
+
+            with psycopg.connect(db) as conn:
+                stages = conn.execute("""
+                    select percentile_cont(0.5) within group (order by extract(epoch from e.processed_at - e.received_at)),
+                           percentile_cont(0.5) within group (order by extract(epoch from s.created_at - e.processed_at)),
+                           percentile_cont(0.5) within group (order by extract(epoch from s.sent_at - s.created_at))
+                    from surveys s join solves so on so.id = s.solve_id join webhook_events e on e.id = so.event_id
+                """).fetchone()
+            print("median seconds: event stored → processed %.3f, processed → survey row %.3f, "
+                  "survey row → sent %.3f" % tuple(float(x or 0) for x in stages))
+        finally:
+            stop(*procs)
+            sim.stop()
+            sink.stop()
+        arrivals = {}
+        for msg, when in zip(sink.messages, sink.arrived_at):
+            email = msg["To"].addresses[0].addr_spec
+            arrivals[email] = when
+        by_user = {u["email"]: f"c{uid}" for uid, u in sim.users.items() if u.get("email")}
+        latencies = []
+        order = []
+        for email, when in arrivals.items():
+            key = by_user.get(email)
+            if key in sent_at:
+                latencies.append(when - sent_at[key])
+                order.append((sent_at[key], when - sent_at[key]))
+        order.sort()
+        tenth = max(1, len(order) // 10)
+        first = statistics.median(l for _, l in order[:tenth]) if order else None
+        last = statistics.median(l for _, l in order[-tenth:]) if order else None
+        return {"sent": count, "mails": len(sink.messages), "p50": percentile(latencies, 50) if latencies else None,
+                "p95": percentile(latencies, 95) if latencies else None,
+                "p99": percentile(latencies, 99) if latencies else None, "first_tenth": first, "last_tenth": last,
+                "memory": memory}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=int, default=100, help="solves per second")
+    parser.add_argument("--duration", type=int, default=60, help="seconds of solves")
+    parser.add_argument("--pool", default="threads", choices=["threads", "prefork", "solo"])
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="`ces worker` processes")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    r = run(args.rate, args.duration, args.pool, args.concurrency, args.workers)
+    ms = lambda v: f"{v * 1000:,.0f}" if v is not None else "-"  # noqa: E731
+    print(f"\n{args.rate} solves/s for {args.duration} s, {args.workers} worker(s), pool {args.pool}, "
+          f"concurrency {args.concurrency}; simulated Zendesk answering in 50 ms")
+    print(f"{'mails':>7} {'of':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'first 10% p50':>14} {'last 10% p50':>13}")
+    print(f"{r['mails']:>7} {r['sent']:>6} {ms(r['p50']):>8} {ms(r['p95']):>8} {ms(r['p99']):>8} "
+          f"{ms(r['first_tenth']):>14} {ms(r['last_tenth']):>13}")
+    print("memory after the run: " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in r["memory"].items()))
+    print(json.dumps({k: v for k, v in r.items() if k != "memory"}))
+
+
+if __name__ == "__main__":
+    main()
