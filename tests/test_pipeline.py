@@ -278,3 +278,13 @@ def test_a_poison_event_is_parked_as_failed_and_replayable(config, make_rt, queu
     tick(rt)
     queue.drain(rt)
     assert events(rt)[0].state == EventState.DONE and surveys(rt)[0].state == SurveyState.SENT
+
+
+def test_only_one_scheduler_sweeps(rt):
+    from ces.worker.scheduler import Leadership
+
+    first, second = Leadership(rt, ttl_seconds=5, me="host-a:1"), Leadership(rt, ttl_seconds=5, me="host-b:2")
+    assert first.holds() and not second.holds()
+    assert first.holds()  # renews its lease
+    first.client.delete(first.key)  # the leader is gone (its lease ran out)
+    assert second.holds() and not first.holds()

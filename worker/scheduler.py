@@ -117,6 +117,43 @@ def tick(rt: Runtime) -> dict[str, int]:
     return done
 
 
+class Leadership:
+    """Exactly one scheduler sweeps: a second one (started by mistake, or on standby for fail-over)
+    waits while the first renews its Redis lease. Without Redis it sweeps anyway: every tick is
+    idempotent, a second sweeper only costs queries."""
+
+    _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+
+    def __init__(self, rt: Runtime, ttl_seconds: float, me: str | None = None):
+        import os
+        import socket
+
+        import redis
+
+        self.client = redis.Redis.from_url(rt.settings.broker_url, socket_timeout=2, socket_connect_timeout=2)
+        self.key = f"{rt.settings.broker_prefix}ces:scheduler:leader"
+        self.me = me or f"{socket.gethostname()}:{os.getpid()}"
+        self.ttl_ms = int(ttl_seconds * 1000)
+        self.leading = False
+
+    def holds(self) -> bool:
+        import redis
+
+        try:
+            if self.client.set(self.key, self.me, nx=True, px=self.ttl_ms) or \
+                    self.client.eval(self._RENEW, 1, self.key, self.me, self.ttl_ms):
+                if not self.leading:
+                    log.info("scheduler_leading", scheduler=self.me)
+                self.leading = True
+                return True
+        except redis.RedisError:
+            return True
+        if self.leading:
+            log.warning("scheduler_lost_lead", scheduler=self.me)
+        self.leading = False
+        return False
+
+
 def run(rt: Runtime, stop: threading.Event | None = None) -> None:
     from ces.worker.privacy import apply_retention
 
@@ -124,7 +161,11 @@ def run(rt: Runtime, stop: threading.Event | None = None) -> None:
     interval = rt.settings.worker.sweep_interval_seconds
     log.info("scheduler_started", interval=interval)
     last_retention = 0.0
+    leader = Leadership(rt, ttl_seconds=max(5.0, interval * 10))
     while not stop.is_set():
+        if not leader.holds():
+            stop.wait(interval)
+            continue
         try:
             tick(rt)
             if time.monotonic() - last_retention > 60:
