@@ -83,12 +83,15 @@ def ticket_data(tid: int, rnd: random.Random) -> dict:
             add(t + timedelta(seconds=31), "note", "us")  # our own API user: never counted
         if rnd.random() < (0.3 if hard else 0.06) and transfers < 3:
             transfers += 1
-            new_group = rnd.choice([g for g in GROUPS if g != group])
-            add(t + timedelta(seconds=60), "group", "agent", new_group, group)
-            group = new_group
-            new_agent = rnd.choice(AGENTS)
-            add(t + timedelta(seconds=61), "assignee", "agent", new_agent, agent)
-            agent = new_agent
+            how = rnd.random()  # to another team and agent, to another team, or handed to a colleague
+            if how < 0.7:
+                new_group = rnd.choice([g for g in GROUPS if g != group])
+                add(t + timedelta(seconds=60), "group", "agent", new_group, group)
+                group = new_group
+            if how < 0.4 or how >= 0.7:
+                new_agent = AGENTS[(AGENTS.index(agent) + rnd.randrange(1, len(AGENTS))) % len(AGENTS)]
+                add(t + timedelta(seconds=61), "assignee", "agent", new_agent, agent)
+                agent = new_agent
         if i == exchanges - 1:
             break
         if rnd.random() < 0.3:
