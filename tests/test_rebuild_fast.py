@@ -185,3 +185,33 @@ def test_a_rebuild_stores_what_the_reference_stores(make_rt, db_url, workers):
         _upsert_many(s, TicketSignalsRecord, signals_rows)
         _upsert_many(s, AssessmentRecord, assessment_rows)
     assert fast == (_table(rt, TicketSignalsRecord, SIGNAL_COLUMNS), _table(rt, AssessmentRecord, ASSESSMENT_COLUMNS))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_interrupted_rebuild_resumes_after_the_last_range_written(make_rt, db_url, monkeypatch, workers):
+    import ces.worker.rebuild as rb
+    from ces.worker.db.models import AppSecret
+
+    rt = make_rt()
+    if workers > 1 and rt.engine.dialect.name != "postgresql":
+        pytest.skip("worker processes are for PostgreSQL")
+    _store(rt, generated(100))
+    real = rb.compute_rows
+
+    def failing(rows, *args):
+        if any(r[0] == 63 for r in rows):  # the fourth range of 20
+            raise RuntimeError("interrupted")
+        return real(rows, *args)
+
+    monkeypatch.setattr(rb, "compute_rows", failing)  # the worker processes are forked: they see it too
+    with pytest.raises(RuntimeError):
+        rebuild(rt, date(2026, 11, 1), batch=20, workers=workers)
+    with rt.transaction() as s:
+        assert s.get(AppSecret, "rebuild:2026-11-01").value == "60"  # ranges after it may be written: redone
+        assert s.query(TicketSignalsRecord).filter(TicketSignalsRecord.ticket_pk <= 60).count() == 60
+    monkeypatch.setattr(rb, "compute_rows", real)
+    total, done, _ = rebuild(rt, date(2026, 11, 1), batch=20, workers=workers)
+    assert (total, done) == (40, 40)
+    with rt.transaction() as s:
+        assert s.query(TicketSignalsRecord).count() == s.query(AssessmentRecord).count() == 100
+        assert s.get(AppSecret, "rebuild:2026-11-01") is None

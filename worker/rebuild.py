@@ -282,14 +282,17 @@ def _run_range(args) -> int:
     return _range(w["engine"], start, lo, hi, now, w["signals"], w["effort"], w["floor"])
 
 
-def _bounds(s, start: datetime, cursor: int, batch: int) -> list[int]:
-    """The last id of every `batch` tickets in scope after the cursor, and the very last one."""
+def _scope(s, start: datetime, cursor: int, batch: int) -> tuple[int, list[int]]:
+    """How many tickets are in scope after the cursor, and the last id of every `batch` of them (and of
+    the very last one): the ranges, in one query."""
     numbered = (select(Ticket.id.label("id"), func.row_number().over(order_by=Ticket.id).label("n"),
                        func.count().over().label("total"))
                 .join(TicketHistoryRecord, TicketHistoryRecord.ticket_pk == Ticket.id)
                 .where(Ticket.last_solved_at >= start, Ticket.id > cursor).subquery())
-    return list(s.scalars(select(numbered.c.id).where(or_(numbered.c.n % batch == 0, numbered.c.n == numbered.c.total))
-                          .order_by(numbered.c.id)))
+    rows = s.execute(select(numbered.c.id, numbered.c.total)
+                     .where(or_(numbered.c.n % batch == 0, numbered.c.n == numbered.c.total))
+                     .order_by(numbered.c.id)).all()
+    return (rows[0].total if rows else 0), [r.id for r in rows]
 
 
 def default_workers(rt: Runtime) -> int:
@@ -302,18 +305,16 @@ def rebuild(rt: Runtime, since: date, *, restart: bool = False, batch: int = 200
             workers: int | None = None, floor: bool = False) -> tuple[int, int, float]:
     """Returns (tickets in scope, tickets rebuilt, seconds). `floor` (for bench/signals.py) reads and
     writes the same rows without computing anything, and saves no position."""
+    began = time.perf_counter()
     key = f"rebuild:{since.isoformat()}"
     start = day_start(since)
     with rt.transaction() as s:
         saved = s.get(AppSecret, key)
         cursor = 0 if restart or saved is None or floor else int(saved.value)
-        scope = (Ticket.last_solved_at >= start, Ticket.id > cursor)
-        total = s.scalar(select(func.count()).select_from(Ticket)
-                         .join(TicketHistoryRecord, TicketHistoryRecord.ticket_pk == Ticket.id).where(*scope))
-        bounds = _bounds(s, start, cursor, batch) if total else []
+        total, bounds = _scope(s, start, cursor, batch)
     workers = default_workers(rt) if workers is None else workers
     workers = min(workers, len(bounds))
-    done, began = 0, time.perf_counter()
+    done = 0
     bar = typer.progressbar(length=total, label="rebuilding", file=None) if progress and total else None
     sig_settings, effort = rt.settings.signals, rt.settings.effort
     ranges = list(zip([cursor] + bounds[:-1], bounds))
