@@ -137,9 +137,11 @@ def compute_rows(rows, answers: dict, now: datetime, sig_settings: SignalSetting
             sig["repeat_after"], sig["channel_switch"], sig["slow_first_reply"] or sig["long_wait"],
             sig["customer_messages"], sig["first_reply_seconds"], sig["longest_wait_seconds"],
             sig["resolution_seconds"], partial, sig))
-        assessment_rows.append((
-            ticket_pk, survey_id, level, index, basis, partial, [{"code": c, "text": t} for c, t in reasons],
-            ",".join(c for c, _ in reasons)[:300], now))
+        if reasons:
+            reasons_json, codes = [{"code": c, "text": t} for c, t in reasons], ",".join([c for c, _ in reasons])[:300]
+        else:
+            reasons_json, codes = [], ""
+        assessment_rows.append((ticket_pk, survey_id, level, index, basis, partial, reasons_json, codes, now))
     return signals_rows, assessment_rows
 
 
