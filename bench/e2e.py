@@ -20,8 +20,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import REDIS, ces, database, env, free_port, machine, rss_mb, stop, wait_http, workdir  # noqa: E402
 from ces.connectors.zendesk.simulator import ZendeskSimulator  # noqa: E402
@@ -84,7 +82,6 @@ rate_limit_per_minute = 1000000
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz")
             time.sleep(2)
-            session = requests.Session()
             pool_ = ThreadPoolExecutor(16)
 
             def solve(t):

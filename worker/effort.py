@@ -53,49 +53,59 @@ def _times(n: int) -> str:
 
 
 def signal_reasons(s: TicketSignals, w: EffortSettings, window_days: float) -> tuple[float, list[Reason]]:
+    score, reasons = _signal_reasons(dict(s), w, window_days)
+    return score, [Reason(code=code, text=text) for code, text in reasons]
+
+
+# The definitions work on the signals as a dict (`TicketSignals.model_dump()`, or what
+# `signals_from_json` gives the rebuild) and reasons as (code, text): one definition for both paths.
+def _signal_reasons(s: dict, w: EffortSettings, window_days: float) -> tuple[float, list[tuple[str, str]]]:
     score, reasons = 0.0, []
 
     def add(code: str, weight: float, text: str) -> None:
         nonlocal score
         score += weight
-        reasons.append(Reason(code=code, text=text))
+        reasons.append((code, text))
 
-    if s.group_transfers:
-        path = f": {' → '.join(s.group_path)}" if len(s.group_path) > 1 else ""
-        add("group_transfers", w.group_transfer * s.group_transfers, f"transferred {_times(s.group_transfers)}{path}")
-    if s.assignee_transfers:
-        add("assignee_transfers", w.assignee_transfer * s.assignee_transfers,
-            f"handed between {s.assignee_transfers + 1} agents")
-    if s.reopens:
-        add("reopened", w.reopen * s.reopens, f"reopened {_times(s.reopens)}")
-    if s.repeat_contacts:
-        add("repeat_contact", w.repeat_contact * min(s.repeat_contacts, 3),
-            f"contacted {_times(s.repeat_contacts)} more in the {window_days:g} days before")
-    if s.repeat_after:
+    if s["group_transfers"]:
+        path = f": {' → '.join(s['group_path'])}" if len(s["group_path"]) > 1 else ""
+        add("group_transfers", w.group_transfer * s["group_transfers"],
+            f"transferred {_times(s['group_transfers'])}{path}")
+    if s["assignee_transfers"]:
+        add("assignee_transfers", w.assignee_transfer * s["assignee_transfers"],
+            f"handed between {s['assignee_transfers'] + 1} agents")
+    if s["reopens"]:
+        add("reopened", w.reopen * s["reopens"], f"reopened {_times(s['reopens'])}")
+    if s["repeat_contacts"]:
+        add("repeat_contact", w.repeat_contact * min(s["repeat_contacts"], 3),
+            f"contacted {_times(s['repeat_contacts'])} more in the {window_days:g} days before")
+    if s["repeat_after"]:
         add("not_resolved_first_time", w.not_resolved_first_time,
-            f"came back {_times(s.repeat_after)} within {window_days:g} days after the solve")
-    if s.channel_switch:
-        add("channel_switch", w.channel_switch, f"switched channels: {' → '.join(s.channels)}")
-    target = s.reply_target_seconds
-    if s.slow_first_reply and target is not None:
+            f"came back {_times(s['repeat_after'])} within {window_days:g} days after the solve")
+    if s["channel_switch"]:
+        add("channel_switch", w.channel_switch, f"switched channels: {' → '.join(s['channels'])}")
+    target = s["reply_target_seconds"]
+    if s["slow_first_reply"] and target is not None:
         add("slow_first_reply", w.slow_first_reply,
-            f"first reply after {duration(s.first_reply_seconds)} ({s.channel} target {duration(target)})")
-    if s.long_wait and target is not None:
-        add("long_wait", w.long_wait,
-            f"waited up to {duration(s.longest_wait_seconds)} for a reply ({s.channel} target {duration(target)})")
+            f"first reply after {duration(s['first_reply_seconds'])} ({s['channel']} target {duration(target)})")
+    if s["long_wait"] and target is not None:
+        add("long_wait", w.long_wait, f"waited up to {duration(s['longest_wait_seconds'])} for a reply "
+                                      f"({s['channel']} target {duration(target)})")
     return score, reasons
 
 
-def assess(signals: TicketSignals, answer: tuple[int, str] | None, effort: EffortSettings, *,
-           window_days: float, many_messages: int) -> Assessment:
-    score, reasons = signal_reasons(signals, effort, window_days)
-    if signals.customer_messages >= many_messages:
+def assessment(s: dict, answer: tuple[int, str] | None, effort: EffortSettings, *, window_days: float,
+               many_messages: int) -> tuple[Level, int, list[tuple[str, str]], str, bool]:
+    """`assess` on the signals as a dict: (level, index, reasons as (code, text), basis, partial)."""
+    score, reasons = _signal_reasons(s, effort, window_days)
+    partial = bool(s["missing"])
+    if s["customer_messages"] >= many_messages:
         score += effort.repeated_information
-        reasons.append(Reason(code="repeated_information", text=f"wrote {signals.customer_messages} messages"))
+        reasons.append(("repeated_information", f"wrote {s['customer_messages']} messages"))
     index = min(100, round(score))
     if answer is None:
         level: Level = "high" if index >= effort.high_at else ("medium" if index >= effort.medium_at else "low")
-        return Assessment(level=level, index=index, reasons=reasons, basis="signals", partial=signals.partial)
+        return level, index, reasons, "signals", partial
     value, scale_key = answer
     scale = scale_of(scale_key)
     hardest = (scale.points - value) if scale.higher_is_better else (value - 1)
@@ -103,11 +113,18 @@ def assess(signals: TicketSignals, answer: tuple[int, str] | None, effort: Effor
     label = scale.labels[value - 1]
     if scale.is_low(value):
         level = "high"
-        reasons.insert(0, Reason(code="low_answer", text=f"answered {value} of {scale.points} ({label})"))
+        reasons.insert(0, ("low_answer", f"answered {value} of {scale.points} ({label})"))
     elif scale.is_good(value):
         level = "low"
     else:
         level = "medium"
-        reasons.insert(0, Reason(code="neutral_answer", text=f"answered {value} of {scale.points} ({label})"))
-    return Assessment(level=level, index=max(index, answer_index), reasons=reasons, basis="survey",
-                      partial=signals.partial)
+        reasons.insert(0, ("neutral_answer", f"answered {value} of {scale.points} ({label})"))
+    return level, max(index, answer_index), reasons, "survey", partial
+
+
+def assess(signals: TicketSignals, answer: tuple[int, str] | None, effort: EffortSettings, *,
+           window_days: float, many_messages: int) -> Assessment:
+    level, index, reasons, basis, partial = assessment(dict(signals), answer, effort, window_days=window_days,
+                                                       many_messages=many_messages)
+    return Assessment(level=level, index=index, reasons=[Reason(code=c, text=t) for c, t in reasons], basis=basis,
+                      partial=partial)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.orm import Session
 
 from ces.worker.db.models import Answer, AnswerState, Survey, SurveyState
@@ -80,26 +80,39 @@ SIGNAL_BUCKETS = ("transfers", "reopened", "repeat_contact", "channel_switch", "
 
 
 def _buckets():
+    """Each signal's bucket as a small integer or a boolean (cheaper to group by than text); named by
+    `_bucket_value`. Their order is SIGNAL_BUCKETS'."""
     from ces.worker.db.models import TicketSignalsRecord as T
 
     transfers = T.group_transfers + T.assignee_transfers
     return [
-        case((transfers == 0, "0"), (transfers == 1, "1"), else_="2+").label("transfers"),
-        case((T.reopens > 0, "yes"), else_="no").label("reopened"),
-        case(((T.repeat_contacts + T.repeat_after) > 0, "yes"), else_="no").label("repeat_contact"),
-        case((T.channel_switch, "yes"), else_="no").label("channel_switch"),
-        case((T.reply_breach, "yes"), else_="no").label("reply_delay_breach"),
+        case((transfers == 0, 0), (transfers == 1, 1), else_=2).label("transfers"),
+        (T.reopens > 0).label("reopened"),
+        ((T.repeat_contacts + T.repeat_after) > 0).label("repeat_contact"),
+        T.channel_switch.label("channel_switch"),
+        T.reply_breach.label("reply_delay_breach"),
     ]
+
+
+def _bucket_value(name: str, raw) -> str:
+    if name == "transfers":
+        return ("0", "1", "2+")[raw]
+    return "yes" if raw else "no"
 
 
 def signal_report(rt: Runtime, since: date, until: date, *, scale: str = "ces7") -> dict:
     """CES, mean and counts with and without each signal, and the share of the high-effort tickets
-    solved in the range that each driver accounts for: what to fix first."""
+    solved in the range that each driver accounts for: what to fix first.
+
+    Two grouped queries over the signal columns (the covering index ix_ticket_signals_buckets and
+    ix_assessments_level_ticket let PostgreSQL read them from the indexes; bench/README.md)."""
     from ces.worker.db.models import AssessmentRecord, Solve, Ticket, TicketSignalsRecord
 
     sc = scale_of(scale)
     lo, hi = day_start(since), day_start(until)
     with rt.transaction() as s:
+        if s.bind.dialect.name == "postgresql":
+            s.execute(text("SET LOCAL jit = off"))  # compiling costs more than it saves on these queries
         buckets = _buckets()
         good = func.sum(case((Answer.score.between(sc.good_min, sc.good_max), 1), else_=0))
         surveys = s.execute(
@@ -119,13 +132,13 @@ def signal_report(rt: Runtime, since: date, until: date, *, scale: str = "ces7")
     totals: dict[tuple[str, str], list[float]] = {}
     for row in surveys:
         for i, name in enumerate(SIGNAL_BUCKETS):
-            t = totals.setdefault((name, row[i]), [0, 0, 0, 0, 0])
+            t = totals.setdefault((name, _bucket_value(name, row[i])), [0, 0, 0, 0, 0])
             for j, value in enumerate(row[n:]):
                 t[j] += value or 0
     high_total = sum(r[n] for r in flagged)
     for row in flagged:
         for i, name in enumerate(SIGNAL_BUCKETS):
-            totals.setdefault((name, row[i]), [0, 0, 0, 0, 0])[4] += row[n]
+            totals.setdefault((name, _bucket_value(name, row[i])), [0, 0, 0, 0, 0])[4] += row[n]
     order = {"0": 0, "1": 1, "2+": 2, "no": 0, "yes": 1}
     rows = []
     for (name, value), (sent, responses, good_count, score_sum, high) in sorted(

@@ -88,7 +88,7 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("connector_id", "external_id", name="uq_tickets_external"),
         Index("ix_tickets_requester", "requester_hash", "opened_at"),
-        Index("ix_tickets_last_solved", "last_solved_at"),
+        Index("ix_tickets_last_solved", "last_solved_at", "id"),  # index-only: tickets solved in a range
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -157,6 +157,11 @@ class TicketSignalsRecord(Base):
     """The signals of a ticket, one column each for reports, and the whole set as JSON."""
 
     __tablename__ = "ticket_signals"
+    __table_args__ = (
+        # `ces report --by signal` reads its buckets from here, not from the table (with its JSON).
+        Index("ix_ticket_signals_buckets", "ticket_pk", "group_transfers", "assignee_transfers", "reopens",
+              "repeat_contacts", "repeat_after", "channel_switch", "reply_breach"),
+    )
 
     ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     computed_at: Mapped[datetime]
@@ -179,7 +184,10 @@ class AssessmentRecord(Base):
     """The latest effort assessment of a ticket."""
 
     __tablename__ = "assessments"
-    __table_args__ = (Index("ix_assessments_level", "level", "assessed_at"),)
+    __table_args__ = (
+        Index("ix_assessments_level", "level", "assessed_at"),
+        Index("ix_assessments_level_ticket", "level", "ticket_pk"),  # the high-effort tickets, index-only
+    )
 
     ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id", ondelete="SET NULL"))
