@@ -4,8 +4,11 @@ httptools, one process) answering every webhook with a bare 202 and doing nothin
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `bench.floor:app` for several processes
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -19,4 +22,9 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=False, log_level="warning")
+    processes = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    if processes > 1:
+        uvicorn.run("bench.floor:app", host="127.0.0.1", port=int(sys.argv[1]), workers=processes, access_log=False,
+                    log_level="warning")
+    else:
+        uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=False, log_level="warning")

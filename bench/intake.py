@@ -86,8 +86,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--count", type=int, default=80000, help="distinct signed requests prepared")
+    parser.add_argument("--processes", type=int, default=1, help="server processes, for the floor and ces serve")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; {args.processes} server process(es); wrk -t{args.threads} -c{args.connections} "
+          f"-d{args.duration}s")
     with database() as db, workdir() as (folder, prefix):
         config = folder / "ces.toml"
         config.write_text(f'''
@@ -111,7 +113,8 @@ webhook_secret_env = "BENCH_ZD_SECRET"
         lua = script(folder, data, args.threads)
         rows = []
         port = free_port()
-        floor = subprocess.Popen([sys.executable, str(Path(__file__).parent / "floor.py"), str(port)])
+        floor = subprocess.Popen([sys.executable, str(Path(__file__).parent / "floor.py"), str(port),
+                                  str(args.processes)])
         try:
             wait_http(f"http://127.0.0.1:{port}/docs")
             rows.append(("bare 202 (the floor)", wrk(f"http://127.0.0.1:{port}/webhooks/zendesk-bench", lua,
@@ -120,7 +123,8 @@ webhook_secret_env = "BENCH_ZD_SECRET"
         finally:
             stop(floor)
         port = free_port()
-        server = ces("serve", "--port", str(port), env=e, log=folder / "serve.log")
+        server = ces("serve", "--port", str(port), "--processes", str(args.processes), env=e,
+                     log=folder / "serve.log")
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz")
             result = wrk(f"http://127.0.0.1:{port}/webhooks/zendesk-bench", lua, duration=args.duration,

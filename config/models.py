@@ -212,6 +212,7 @@ class IntakeSettings(Section):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     retry_after_seconds: int = Field(30, ge=1)
     batch_max: int = Field(500, ge=1)
+    writers: int = Field(2, ge=1)  # batches written at once, each on its own database connection
     db_timeout_seconds: float = Field(10.0, gt=0)
 
 

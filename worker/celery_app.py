@@ -8,7 +8,30 @@ from celery import Celery
 from ces.config import Settings
 
 
+def _tolerate_torn_down_connections() -> None:
+    """After a broker outage kombu's Redis transport may try to build a client from a connection
+    it has already released (while restoring unacknowledged messages, or closing a channel) and
+    raises AttributeError, which the Celery worker takes for unrecoverable and exits (kombu#582).
+    Said as a connection error instead, it is handled like the outage it is. Nothing is lost
+    either way: the database rows are the truth and the scheduler re-enqueues what was in flight."""
+    import redis
+    from kombu.transport import redis as transport
+
+    if getattr(transport.Channel._connparams, "_ces", False):
+        return
+    original = transport.Channel._connparams
+
+    def _connparams(self, *args, **kwargs):
+        if self.connection is None or getattr(self.connection, "client", None) is None:
+            raise redis.exceptions.ConnectionError("the broker connection is closed")
+        return original(self, *args, **kwargs)
+
+    _connparams._ces = True
+    transport.Channel._connparams = _connparams
+
+
 def make_celery(settings: Settings) -> Celery:
+    _tolerate_torn_down_connections()
     app = Celery("ces", broker=settings.broker_url, set_as_current=False)
     transport = {
         "visibility_timeout": settings.worker.visibility_timeout_seconds,

@@ -87,13 +87,19 @@ def migrate():
 
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
-          port: int = typer.Option(8000, help="port to listen on")):
+          port: int = typer.Option(8000, help="port to listen on"),
+          processes: int = typer.Option(1, "--processes", help="server processes sharing the port (one per core)")):
     """Run the HTTP server (webhooks, survey pages, health, metrics)."""
     import uvicorn
 
     from ces.worker.web.app import create_app
 
     rt = _runtime()
+    if processes > 1:  # each process builds its own runtime (and its own intake writer) from the settings
+        rt.close()
+        uvicorn.run("ces.worker.web.app:create_app", factory=True, workers=processes, host=host, port=port,
+                    access_log=False, log_config=None, lifespan="on", timeout_graceful_shutdown=5)
+        return
     uvicorn.run(create_app(rt), host=host, port=port, access_log=False, log_config=None,
                 lifespan="on", timeout_graceful_shutdown=5)
 
@@ -123,10 +129,22 @@ def worker(concurrency: Optional[int] = typer.Option(None, help="tasks at once (
         rt.engine.dispose(close=False)  # a forked child must not share the parent's connections
 
     celery = make_celery(settings)
-    celery.worker_main(["--quiet", "worker", "-Q", settings.queue, "-P", pool or settings.worker.pool,
-                        "-c", str(concurrency or settings.worker.concurrency), "-l", settings.log_level,
-                        "-n", f"ces-{os.getpid()}@{socket.gethostname()}",
-                        "--without-gossip", "--without-mingle", "--without-heartbeat"])
+    argv = ["--quiet", "worker", "-Q", settings.queue, "-P", pool or settings.worker.pool,
+            "-c", str(concurrency or settings.worker.concurrency), "-l", settings.log_level,
+            "-n", f"ces-{os.getpid()}@{socket.gethostname()}",
+            "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    from celery.signals import worker_shutting_down
+
+    stopping = []
+    worker_shutting_down.connect(lambda **_: stopping.append(True), weak=False)
+    while True:
+        celery.worker_main(argv)
+        if stopping:
+            return
+        # Celery stopped on an error it could not recover from, not on a signal: start it again.
+        # Nothing is lost: the rows are the truth, and a task's claim makes a rerun harmless.
+        structlog.get_logger("ces.worker").warning("worker_restarting")
+        time.sleep(1)
 
 
 @app.command()

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from ces.connectors.models import EventKind, TicketEvent
@@ -70,12 +70,39 @@ def insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, 
     """Insert the rows whose (connector, delivery) is new; return the new ids by that key."""
     if not rows:
         return {}
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    table = WebhookEvent.__table__  # Core, not the ORM: this is intake's hot path
-    stmt = (dialect.insert(table).values(rows)
-            .on_conflict_do_nothing(index_elements=["connector_id", "delivery_id"])
-            .returning(table.c.id, table.c.connector_id, table.c.delivery_id))
-    return {(c, d): i for i, c, d in session.connection().execute(stmt)}
+    if session.bind.dialect.name == "postgresql":
+        return _insert_postgresql(session, rows)
+    # One statement for any number of rows (SQLAlchemy's "insertmanyvalues" batches them into
+    # multi-row VALUES): compiled once and cached, where .values(rows) would compile per batch size.
+    return {(c, d): i for i, c, d in session.connection().execute(_INSERT_SQLITE, rows)}
+
+
+_COLUMNS = ("connector_id", "delivery_id", "kind", "ticket_id", "status", "previous_status", "actor_id", "summary",
+            "occurred_at", "received_at", "payload", "entries", "ticket", "state", "attempts", "next_try_at",
+            "outcome")
+_JSON = {"payload", "entries", "ticket"}
+_TYPES = {"occurred_at": "timestamptz", "received_at": "timestamptz", "next_try_at": "timestamptz",
+          "attempts": "int", "payload": "json", "entries": "json", "ticket": "json"}
+# One fixed statement whatever the batch size: a column of values each, unnested by the server.
+# No SQL to compile or convert per batch; the hot path of intake on PostgreSQL.
+_ARRAYS = ", ".join(f"%({c})s::{_TYPES.get(c, 'text')}[]" for c in _COLUMNS)
+_UNNEST = (f"INSERT INTO webhook_events ({', '.join(_COLUMNS)}) SELECT * FROM unnest({_ARRAYS}) "
+           "ON CONFLICT (connector_id, delivery_id) DO NOTHING RETURNING id, connector_id, delivery_id")
+
+
+def _insert_postgresql(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    import json
+
+    params = {c: [(json.dumps(r[c]) if r[c] is not None else None) if c in _JSON else r[c] for r in rows]
+              for c in _COLUMNS}
+    cursor = session.connection().connection.driver_connection.cursor()
+    cursor.execute(_UNNEST, params)
+    return {(c, d): i for i, c, d in cursor.fetchall()}
+
+
+_TABLE = WebhookEvent.__table__  # Core, not the ORM: this is intake's hot path
+_INSERT_SQLITE = (sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=["connector_id", "delivery_id"])
+                  .returning(_TABLE.c.id, _TABLE.c.connector_id, _TABLE.c.delivery_id))
 
 
 def store_batch(rt: Runtime, batch: list[list[dict[str, Any]]]) -> list[list[int | None]]:
@@ -110,17 +137,23 @@ def result_of(rows: list[dict[str, Any]], ids: list[int | None]) -> IntakeResult
 
 
 class EventWriter:
-    """Shares one commit among the webhooks waiting at the same moment."""
+    """Shares one commit among the webhooks waiting at the same moment. `intake.writers` batches
+    are written at once, each on its own connection: while one waits for its commit to reach the
+    disk, the next one is already inserting (and PostgreSQL flushes concurrent commits together)."""
 
     def __init__(self, rt: Runtime):
         self.rt = rt
         self._queue: asyncio.Queue | None = None
-        self._db = ThreadPoolExecutor(1, thread_name_prefix="ces-intake-db")
+        writers = rt.settings.intake.writers
+        self._db = ThreadPoolExecutor(writers, thread_name_prefix="ces-intake-db")
         self._push = ThreadPoolExecutor(1, thread_name_prefix="ces-intake-push")
         self._task: asyncio.Task | None = None
+        self._free: asyncio.Semaphore | None = None
+        self._writing: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
+        self._free = asyncio.Semaphore(self.rt.settings.intake.writers)
         self._task = asyncio.create_task(self._run(), name="ces-event-writer")
 
     async def stop(self) -> None:
@@ -130,6 +163,8 @@ class EventWriter:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        if self._writing:  # answers already being written finish first
+            await asyncio.gather(*self._writing, return_exceptions=True)
         self._db.shutdown(wait=True)
         self._push.shutdown(wait=True)
 
@@ -138,32 +173,41 @@ class EventWriter:
         future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((rows, future))
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.rt.settings.intake.db_timeout_seconds)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.rt.settings.intake.db_timeout_seconds):  # no extra task, unlike wait_for
+                return await future
+        except TimeoutError:
             raise DatabaseUnavailable("the database did not answer in time") from None
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         limit = self.rt.settings.intake.batch_max
         while True:
+            await self._free.acquire()  # a writer is free: take everything waiting now
             batch = [await self._queue.get()]
             while not self._queue.empty() and len(batch) < limit:
                 batch.append(self._queue.get_nowait())
-            try:
-                results = await loop.run_in_executor(self._db, store_batch, self.rt, [rows for rows, _ in batch])
-            except Exception as exc:
-                log.warning("intake_store_failed", error=type(exc).__name__, requests=len(batch))
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(DatabaseUnavailable(type(exc).__name__))
-                continue
-            new_ids = []
-            for (rows, fut), ids in zip(batch, results):
+            task = asyncio.create_task(self._write(batch))
+            self._writing.add(task)
+            task.add_done_callback(self._writing.discard)
+
+    async def _write(self, batch: list) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(self._db, store_batch, self.rt, [rows for rows, _ in batch])
+        except Exception as exc:
+            log.warning("intake_store_failed", error=type(exc).__name__, requests=len(batch))
+            for _, fut in batch:
                 if not fut.done():
-                    fut.set_result(ids)
-                new_ids += [i for row, i in zip(rows, ids) if i is not None and row["state"] == EventState.RECEIVED]
-            if new_ids:
-                self._push.submit(self._enqueue, new_ids)
+                    fut.set_exception(DatabaseUnavailable(type(exc).__name__))
+            return
+        finally:
+            self._free.release()
+        new_ids = []
+        for (rows, fut), ids in zip(batch, results):
+            if not fut.done():
+                fut.set_result(ids)
+            new_ids += [i for row, i in zip(rows, ids) if i is not None and row["state"] == EventState.RECEIVED]
+        if new_ids:
+            self._push.submit(self._enqueue, new_ids)
 
     def _enqueue(self, ids: list[int]) -> None:
         for start in range(0, len(ids), PUSH_CHUNK):

@@ -57,7 +57,8 @@ def configure(level: str = "INFO") -> None:
     handler = logging.StreamHandler(_Stderr())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processor=structlog.processors.JSONRenderer(),
-        foreign_pre_chain=[structlog.stdlib.add_logger_name] + processors))
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder()] + processors
+        + [structlog.processors.format_exc_info]))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
