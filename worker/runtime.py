@@ -30,7 +30,10 @@ class Runtime:
     def __init__(self, settings: Settings, *, enqueue: Enqueue | None = None,
                  clock: Callable[[], datetime] = utcnow):
         self.settings = settings
-        self.engine = make_engine(settings.database_url, connect_timeout=settings.intake.db_timeout_seconds)
+        # One connection per worker thread (and the intake's writers), so that no task waits for one.
+        pool = max(5, settings.worker.concurrency + 2, settings.intake.writers + 3)
+        self.engine = make_engine(settings.database_url, connect_timeout=settings.intake.db_timeout_seconds,
+                                  pool_size=pool)
         self.sessions = make_sessionmaker(self.engine)
         self._enqueue = enqueue
         self.now = clock

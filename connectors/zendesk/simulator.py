@@ -234,9 +234,15 @@ class ZendeskSimulator:
         t = self.tickets.get(int(req.params["id"]))
         if t is None:
             return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
-        return StubResponse(200, {"audits": t.audits, "users": list(self.users.values()),
-                                  "groups": list(self.groups.values()), "meta": {"has_more": False},
-                                  "links": {"prev": None, "next": None}})
+        # Like Zendesk's sideload: the users and groups the audits mention, not the whole account.
+        ids = {a.get("author_id") for a in t.audits} | {t.requester_id, t.assignee_id}
+        ids |= {int(e["value"]) for a in t.audits for e in a["events"]
+                if e.get("field_name") == "assignee_id" and str(e.get("value") or "").isdigit()}
+        group_ids = {t.group_id} | {int(e["value"]) for a in t.audits for e in a["events"]
+                                    if e.get("field_name") == "group_id" and str(e.get("value") or "").isdigit()}
+        return StubResponse(200, {"audits": t.audits, "users": [self.users[i] for i in ids if i in self.users],
+                                  "groups": [self.groups[g] for g in group_ids if g in self.groups],
+                                  "meta": {"has_more": False}, "links": {"prev": None, "next": None}})
 
     def _get_metrics(self, req: StubRequest) -> StubResponse:
         if not self._authorized(req):
