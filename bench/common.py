@@ -89,16 +89,21 @@ def stop(*procs: subprocess.Popen) -> None:
             p.kill()
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (a Celery worker's pool), in MiB."""
-    total = 0
+def _tree(pid: int) -> list[int]:
+    """A process and its children (a Celery worker's pool, `ces worker`'s supervised Celery)."""
     pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
     for p in pids:
+        try:
+            pids += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MiB."""
+    total = 0
+    for p in _tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -106,6 +111,26 @@ def rss_mb(pid: int) -> float:
         except OSError:
             continue
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process and its children have used so far."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+        except (OSError, IndexError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds() -> tuple[float, float]:
+    """(CPU seconds the whole machine has been busy, seconds of all cores) since boot, from /proc/stat."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
 
 
 def wrk(url: str, script: Path, *, duration: int, connections: int, threads: int = 2) -> dict:

@@ -3,7 +3,7 @@ with the real processes (`ces serve`, `ces worker`, `ces scheduler`, PostgreSQL,
 simulated Zendesk that answers every API call in 50 ms (its rate limit raised for the run: the
 account-wide limit would otherwise be the bottleneck, not ces-worker), at a steady rate of solves.
 
-    .venv/bin/python bench/e2e.py [--rate 100] [--duration 60] [--pool threads --concurrency 32]
+    .venv/bin/python bench/e2e.py [--rate 100] [--duration 60] [--workers 2 --concurrency 8 --pool threads]
 
 Prints p50/p95/p99 of webhook → mail, whether a backlog grew (the last tenth of the run against
 the first), and the resident memory of `ces serve` and `ces worker` after the run. Every solve also
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -21,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import REDIS, ces, database, env, free_port, machine, rss_mb, stop, wait_http, workdir  # noqa: E402
+from bench.common import REDIS, busy_seconds, ces, cpu_seconds, database, env, free_port, machine, rss_mb, stop, wait_http, workdir  # noqa: E402
 from ces.connectors.zendesk.simulator import ZendeskSimulator  # noqa: E402
 from ces.worker.demo.smtp_sink import MailSink  # noqa: E402
 
@@ -88,6 +89,8 @@ rate_limit_per_minute = 1000000
                 sent_at[f"c{t.requester_id}"] = time.monotonic()
                 sim.set_status(t.id, "solved")
 
+            cpu_before = {p.pid: cpu_seconds(p.pid) for p in procs}
+            machine_before, own_before = busy_seconds(), time.process_time()
             start = time.monotonic()
             for i, t in enumerate(tickets):
                 delay = start + i / rate - time.monotonic()
@@ -95,11 +98,19 @@ rate_limit_per_minute = 1000000
                     time.sleep(delay)
                 pool_.submit(solve, t)
             pool_.shutdown(wait=True)
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 120 + count / 10  # time for a backlog to drain, if it grew
             while len(sink.messages) < count and time.monotonic() < deadline:
                 time.sleep(0.2)
             memory = {"ces serve": rss_mb(procs[0].pid),
                       "ces worker": sum(rss_mb(p.pid) for p in procs[1:1 + workers])}
+            cpu = {p.pid: cpu_seconds(p.pid) - cpu_before[p.pid] for p in procs}
+            cpu_ms = {"ces serve": cpu[procs[0].pid] * 1000 / count,
+                      "ces worker": sum(cpu[p.pid] for p in procs[1:1 + workers]) * 1000 / count,
+                      "ces scheduler": cpu[procs[-1].pid] * 1000 / count,
+                      "simulated Zendesk + SMTP + client": (time.process_time() - own_before) * 1000 / count}
+            busy, elapsed = (b - a for b, a in zip(busy_seconds(), machine_before))
+            cpu_ms["all of the machine"] = busy * 1000 / count
+            load = busy / elapsed
             import psycopg
 
             with psycopg.connect(db) as conn:
@@ -134,7 +145,7 @@ rate_limit_per_minute = 1000000
         return {"sent": count, "mails": len(sink.messages), "p50": percentile(latencies, 50) if latencies else None,
                 "p95": percentile(latencies, 95) if latencies else None,
                 "p99": percentile(latencies, 99) if latencies else None, "first_tenth": first, "last_tenth": last,
-                "memory": memory}
+                "memory": memory, "cpu_ms_per_solve": cpu_ms, "machine_busy": load}
 
 
 def main() -> None:
@@ -142,8 +153,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=100, help="solves per second")
     parser.add_argument("--duration", type=int, default=60, help="seconds of solves")
     parser.add_argument("--pool", default="threads", choices=["threads", "prefork", "solo"])
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=1, help="`ces worker` processes")
+    parser.add_argument("--concurrency", type=int, default=8, help="threads per worker ([worker] default)")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="`ces worker` processes (default: one per core, as `ces up` starts them)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     r = run(args.rate, args.duration, args.pool, args.concurrency, args.workers)
@@ -154,7 +166,9 @@ def main() -> None:
     print(f"{r['mails']:>7} {r['sent']:>6} {ms(r['p50']):>8} {ms(r['p95']):>8} {ms(r['p99']):>8} "
           f"{ms(r['first_tenth']):>14} {ms(r['last_tenth']):>13}")
     print("memory after the run: " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in r["memory"].items()))
-    print(json.dumps({k: v for k, v in r.items() if k != "memory"}))
+    print(f"machine busy {r['machine_busy']:.0%} of its cores from the first solve to the last mail")
+    print("CPU per solve: " + ", ".join(f"{k} {v:,.1f} ms" for k, v in r["cpu_ms_per_solve"].items()))
+    print(json.dumps({k: v for k, v in r.items() if k not in ("memory", "cpu_ms_per_solve", "machine_busy")}))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import re
 from typing import Any, Literal
 
@@ -216,9 +218,16 @@ class IntakeSettings(Section):
     db_timeout_seconds: float = Field(10.0, gt=0)
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class WorkerSettings(Section):
     pool: Literal["threads", "prefork", "solo"] = "threads"
     concurrency: int = Field(8, ge=1)
+    # `ces up` starts this many `ces worker` processes. A worker's Python runs on one core at a time
+    # (measured: ~57 ms of CPU per solved ticket), so threads give it concurrency and processes cores.
+    processes: int = Field(default_factory=_cores, ge=1)
     lease_seconds: float = Field(120.0, gt=0)
     requeue_after_seconds: float = Field(30.0, gt=0)
     max_attempts: int = Field(8, ge=1)

@@ -68,6 +68,20 @@ def test_environment_overrides_the_file(config, monkeypatch):
     assert settings.smtp.host == "127.0.0.1"  # the rest of [smtp] still comes from the file
 
 
+def test_up_starts_one_worker_process_per_core_unless_told(config, monkeypatch):
+    import os
+
+    from ces.config import load_settings
+    from ces.worker.cli import up_commands
+
+    cores = len(os.sched_getaffinity(0))
+    commands = up_commands(load_settings(), "127.0.0.1", 8000)
+    assert commands.count(["worker"]) == cores and commands.count(["scheduler"]) == 1
+    assert commands[0] == ["serve", "--host", "127.0.0.1", "--port", "8000"]
+    monkeypatch.setenv("CES_WORKER__PROCESSES", "3")
+    assert up_commands(load_settings(), "0.0.0.0", 80).count(["worker"]) == 3
+
+
 def test_setup_prints_the_webhook_url_and_steps(config, capsys):
     code, out, _ = call(capsys, "connectors", "setup", "zendesk-main")
     assert code == 0

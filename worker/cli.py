@@ -182,7 +182,12 @@ def up(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     rt = _runtime(check_schema=False)
     upgrade(rt.engine)
     rt.close()
-    sys.exit(supervise([["serve", "--host", host, "--port", str(port)], ["worker"], ["scheduler"]]))
+    sys.exit(supervise(up_commands(rt.settings, host, port)))
+
+
+def up_commands(settings, host: str, port: int) -> list[list[str]]:
+    workers = [["worker"]] * settings.worker.processes
+    return [["serve", "--host", host, "--port", str(port)], *workers, ["scheduler"]]
 
 
 def supervise(commands: list[list[str]], env: dict | None = None) -> int:
