@@ -115,6 +115,10 @@ class Connector(ABC):
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         raise self._unsupported("tag tickets")
 
+    def remove_tags(self, ticket_id: str, tags: list[str]) -> None:
+        """Take tags off the ticket (an earlier answer's score tag); one it does not carry is fine."""
+        raise self._unsupported("untag tickets")
+
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         """Set the ticket open again (and hand it to `group`, if given) for a follow-up."""
         raise self._unsupported("reopen tickets")

@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import select
 
 from ces.connectors.standard_webhooks import sign
-from ces.worker.db.models import Alert, FollowUp
+from ces.worker.db.models import Alert, AssessmentRecord, FollowUp
 from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer
 from ces.worker.web.app import create_app
@@ -167,6 +167,41 @@ def test_a_mis_click_corrected_before_settling_pings_nobody(surveyed, queue, rem
     assert calls(remote, SLACK) == []
 
 
+def test_a_changed_score_replaces_the_written_back_tag(surveyed, queue, remote, clock):
+    rt = surveyed
+    tags_url = f"{ZENDESK}/api/v2/tickets/5158/tags.json"
+    remote.delete(tags_url, json={"tags": []})
+    for score in (6, 5, 6):
+        answered(rt, queue, score)
+        clock.advance(121)
+        run(rt, queue)
+    run(rt, queue)  # again: nothing new
+    added = [json.loads(c.request.body)["tags"] for c in calls(remote, tags_url, "PUT")]
+    removed = [json.loads(c.request.body)["tags"] for c in calls(remote, tags_url, "DELETE")]
+    assert (added, removed) == ([["ces_6"], ["ces_5"], ["ces_6"]], [["ces_6"], ["ces_5"]])
+    assert [a.state for a in alerts(rt)] == ["sent"] * 3
+
+
+def test_a_write_back_not_yet_delivered_is_superseded_by_the_next_answer(surveyed, queue, remote, clock):
+    rt = surveyed
+    tags_url = f"{ZENDESK}/api/v2/tickets/5158/tags.json"
+    # Zendesk refuses the first write-back for a while: it waits for a retry when the next answer comes.
+    remote.remove("PUT", tags_url)
+    remote.add_callback("PUT", tags_url, lambda req: (503, {}, "") if b"ces_6" in req.body else (200, {}, "{}"))
+    remote.delete(tags_url, json={"tags": []})
+    answered(rt, queue, 6)
+    clock.advance(121)
+    run(rt, queue, rounds=1)
+    assert [(a.content["tags"], a.state) for a in alerts(rt)] == [(["ces_6"], "pending")]
+    answered(rt, queue, 7)
+    clock.advance(121)
+    run(rt, queue)
+    assert [(a.content["tags"], a.state, a.reason) for a in alerts(rt)] == [
+        (["ces_6"], "skipped", "superseded by a later answer"), (["ces_7"], "sent", None)]
+    ok = [json.loads(c.request.body)["tags"] for c in calls(remote, tags_url, "PUT") if c.response.status_code == 200]
+    assert ok == [["ces_7"]]
+
+
 def test_a_comment_settles_the_answer_at_once(surveyed, queue, remote):
     rt = surveyed
     answered(rt, queue, 3, comment="I had to call twice.")
@@ -188,6 +223,23 @@ def test_a_changed_score_after_the_alert_follows_up_once_per_route(surveyed, que
     assert "Update on a high-effort report" in last["text"]
     run(rt, queue)
     assert len([a for a in alerts(rt) if a.kind == "update"]) == 6  # nothing twice
+
+
+def test_a_score_changed_without_a_comment_follows_up_once_it_settles(surveyed, queue, remote, clock):
+    rt = surveyed
+    remote.delete(f"{ZENDESK}/api/v2/tickets/5158/tags.json", json={"tags": []})
+    answered(rt, queue, 2)
+    clock.advance(121)
+    run(rt, queue)
+    answered(rt, queue, 6)  # a changed score is a new fact, comment or not
+    assert [a for a in alerts(rt) if a.kind == "update"] == []  # not settled yet
+    clock.advance(121)
+    run(rt, queue)
+    updates = [a for a in alerts(rt) if a.kind == "update"]
+    assert sorted(a.route for a in updates) == ["crm", "mail", "mail", "note", "slack-support", "teams-leads"]
+    with rt.transaction() as s:  # re-assessed on the new score: no longer a low answer
+        assert "low_answer" not in s.get(AssessmentRecord, 1).reason_codes.split(",")
+    assert "6 of 7" in json.dumps(json.loads(calls(remote, SLACK)[-1].request.body))
 
 
 def test_slack_with_a_bot_token_edits_the_message_in_place(config, make_rt, clock, monkeypatch, sink, queue, remote):

@@ -4,7 +4,7 @@ arrives, completed later when the helpdesk API fails, re-checked after the repea
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -44,7 +44,8 @@ def signals_row(rt, ticket_pk=1) -> TicketSignalsRecord | None:
 
 @pytest.fixture
 def clock():
-    return Clock()
+    # The solved-ticket fixture's own time: its re-check (solve + 7 days) stays ahead, whatever today is.
+    return Clock(datetime(2026, 11, 23, 10, 15, 50, tzinfo=timezone.utc))
 
 
 @pytest.fixture

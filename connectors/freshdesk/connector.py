@@ -424,11 +424,17 @@ class FreshdeskConnector(Connector):
         self._write("POST", f"tickets/{ticket_id}/reply", "public reply", {"body": body_html(text)})
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
-        # PUT replaces the tags: read them first, write the union.
+        self._retag(ticket_id, lambda current: current + [t for t in tags if t not in current])
+
+    def remove_tags(self, ticket_id: str, tags: list[str]) -> None:
+        self._retag(ticket_id, lambda current: [t for t in current if t not in tags])
+
+    def _retag(self, ticket_id: str, change) -> None:
+        """PUT replaces the tags: read them first, write the changed set (if it changed)."""
         current = list(self._get(f"tickets/{ticket_id}", "ticket tags").get("tags") or [])
-        merged = current + [t for t in tags if t not in current]
-        if merged != current:
-            self._write("PUT", f"tickets/{ticket_id}", "tags", {"tags": merged})
+        wanted = change(current)
+        if wanted != current:
+            self._write("PUT", f"tickets/{ticket_id}", "tags", {"tags": wanted})
 
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         change: dict[str, Any] = {"status": OPEN}

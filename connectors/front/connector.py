@@ -387,21 +387,26 @@ class FrontConnector(Connector):
             body["channel_id"] = self.settings.reply_channel_id
         self.request("POST", self._url(f"conversations/{ticket_id}/messages"), label="public reply", json=body)
 
-    def _tag_ids(self, names: list[str]) -> list[str]:
+    def _tag_ids(self, names: list[str], *, create: bool = True) -> list[str]:
         """Front tags conversations by tag id: find the tags by name (one listing for all the
-        names not seen yet), create the ones that do not exist."""
+        names not seen yet), create the ones that do not exist (or leave them out)."""
         if any(n not in self._tags for n in names):
             tags, _ = self._pages("tags", "tags")
             self._tags.update({t.get("name"): str(t.get("id")) for t in tags})
         for name in names:
-            if name not in self._tags:
+            if name not in self._tags and create:
                 created = self.request("POST", self._url("tags"), label="create tag", json={"name": name}).json()
                 self._tags[name] = str(created["id"])
-        return [self._tags[n] for n in names]
+        return [self._tags[n] for n in names if n in self._tags]
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         self.request("POST", self._url(f"conversations/{ticket_id}/tags"), label="tags",
                      json={"tag_ids": self._tag_ids(tags)})
+
+    def remove_tags(self, ticket_id: str, tags: list[str]) -> None:
+        ids = self._tag_ids(tags, create=False)  # a tag that does not exist is on no conversation
+        if ids:
+            self.request("DELETE", self._url(f"conversations/{ticket_id}/tags"), label="untag", json={"tag_ids": ids})
 
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         """`group` is an inbox id (inb_…): the conversation is moved there as it reopens."""

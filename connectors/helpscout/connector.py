@@ -410,12 +410,18 @@ class HelpScoutConnector(Connector):
         self._send("POST", f"conversations/{ticket_id}/reply", "public reply", body)
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
-        """PUT replaces the whole set, so read the current tags first and keep them."""
+        self._retag(ticket_id, lambda current: list(dict.fromkeys([*current, *tags])))
+
+    def remove_tags(self, ticket_id: str, tags: list[str]) -> None:
+        self._retag(ticket_id, lambda current: [t for t in current if t not in tags])
+
+    def _retag(self, ticket_id: str, change) -> None:
+        """PUT replaces the whole set, so read the current tags first and write the changed set."""
         conversation = self._get(f"conversations/{ticket_id}", "conversation")
         current = [t.get("tag") for t in conversation.get("tags") or [] if isinstance(t, dict) and t.get("tag")]
-        merged = list(dict.fromkeys([*current, *tags]))
-        if merged != current:
-            self._send("PUT", f"conversations/{ticket_id}/tags", "tags", {"tags": merged})
+        wanted = change(current)
+        if wanted != current:
+            self._send("PUT", f"conversations/{ticket_id}/tags", "tags", {"tags": wanted})
 
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         """Active again; `group` is a mailbox (id or name) to move the conversation to."""

@@ -394,21 +394,30 @@ class IntercomConnector(Connector):
     def post_public_reply(self, ticket_id: str, text: str) -> None:
         self._reply(ticket_id, "comment", text, "public reply")
 
-    def _tag_ids(self, names: list[str]) -> list[str]:
+    def _tag_ids(self, names: list[str], *, create: bool = True) -> list[str]:
         """Intercom tags conversations by tag id: find the tags by name (one listing for all the
-        names not seen yet), create the ones that do not exist."""
+        names not seen yet), create the ones that do not exist (or leave them out)."""
         if any(n not in self._tags for n in names):
             for tag in self._get("tags", "tags").get("data") or []:
                 self._tags[tag.get("name")] = str(tag.get("id"))
         for name in names:
-            if name not in self._tags:
+            if name not in self._tags and create:
                 self._tags[name] = str(self._post("tags", "create tag", {"name": name})["id"])
-        return [self._tags[n] for n in names]
+        return [self._tags[n] for n in names if n in self._tags]
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         for tag_id in self._tag_ids(tags):
             self._post(f"conversations/{ticket_id}/tags", "tag conversation",
                        {"id": tag_id, "admin_id": self.settings.admin_id})
+
+    def remove_tags(self, ticket_id: str, tags: list[str]) -> None:
+        for tag_id in self._tag_ids(tags, create=False):  # a tag that does not exist is on no conversation
+            try:
+                self.request("DELETE", self._url(f"conversations/{ticket_id}/tags/{tag_id}"), label="untag conversation",
+                             json={"admin_id": self.settings.admin_id})
+            except PermanentApiError as exc:
+                if exc.status != 404:  # 404: not on this conversation (any more)
+                    raise
 
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         self._post(f"conversations/{ticket_id}/parts", "reopen",

@@ -382,6 +382,10 @@ class ZammadConnector(Connector):
         for tag in tags:  # Zammad adds one tag per call
             self._write("POST", "tags/add", "tag", {"object": "Ticket", "o_id": int(ticket_id), "item": tag})
 
+    def remove_tags(self, ticket_id: str, tags: list[str]) -> None:
+        for tag in tags:
+            self._write("DELETE", "tags/remove", "untag", {"object": "Ticket", "o_id": int(ticket_id), "item": tag})
+
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         change: dict[str, Any] = {"state": "open"}
         if group:

@@ -80,6 +80,7 @@ class ZammadSimulator:
         s.route("POST", r"/api/v1/ticket_articles")(self._post_article)
         s.route("GET", r"/api/v1/tags")(self._tags)
         s.route("POST", r"/api/v1/tags/add")(self._add_tag)
+        s.route("DELETE", r"/api/v1/tags/remove")(self._add_tag)
 
     # --- lifecycle ----------------------------------------------------------------------------
     @property
@@ -332,6 +333,9 @@ class ZammadSimulator:
         t = self.tickets.get(int(body.get("o_id") or 0))
         if t is None:
             return self._not_found("Ticket", body.get("o_id"))
+        if req.method == "DELETE":
+            t.tags = [tag for tag in t.tags if tag != body.get("item")]
+            return StubResponse(200, True)
         if body.get("item") not in t.tags:
             t.tags.append(body["item"])
         return StubResponse(201, True)

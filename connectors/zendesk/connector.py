@@ -328,6 +328,9 @@ class ZendeskConnector(Connector):
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         self._write("PUT", f"tickets/{ticket_id}/tags.json", "tags", {"tags": tags})
 
+    def remove_tags(self, ticket_id: str, tags: list[str]) -> None:
+        self._write("DELETE", f"tickets/{ticket_id}/tags.json", "untag", {"tags": tags})
+
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         change: dict[str, Any] = {"status": "open"}
         if group:

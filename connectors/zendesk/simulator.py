@@ -60,6 +60,7 @@ class ZendeskSimulator:
         s.route("GET", r"/api/v2/tickets/(?P<id>\d+)\.json")(self._get_ticket)
         s.route("PUT", r"/api/v2/tickets/(?P<id>\d+)\.json")(self._put_ticket)
         s.route("PUT", r"/api/v2/tickets/(?P<id>\d+)/tags\.json")(self._put_tags)
+        s.route("DELETE", r"/api/v2/tickets/(?P<id>\d+)/tags\.json")(self._put_tags)
         s.route("POST", r"/api/v2/tickets\.json")(self._create_followup)
         s.route("GET", r"/api/v2/tickets/(?P<id>\d+)/audits\.json")(self._get_audits)
         s.route("GET", r"/api/v2/tickets/(?P<id>\d+)/metrics\.json")(self._get_metrics)
@@ -213,7 +214,8 @@ class ZendeskSimulator:
         t = self.tickets.get(int(req.params["id"]))
         if t is None:
             return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
-        t.tags = sorted(set(t.tags) | set((req.json() or {}).get("tags", [])))
+        tags = set((req.json() or {}).get("tags", []))
+        t.tags = sorted(set(t.tags) - tags if req.method == "DELETE" else set(t.tags) | tags)
         return StubResponse(200, {"tags": t.tags})
 
     def _create_followup(self, req: StubRequest) -> StubResponse:

@@ -343,6 +343,16 @@ def test_add_tags_keeps_the_existing_ones(freshdesk):
 
 
 @responses.activate
+def test_remove_tags_keeps_the_others(freshdesk):
+    responses.get(TICKET_URL, json=fixture_json("freshdesk", "api_ticket_show.json"))
+    responses.put(TICKET_URL, json=fixture_json("freshdesk", "api_ticket_show.json"))
+    freshdesk.remove_tags("4711", ["refund", "ces_2"])
+    assert json.loads(responses.calls[1].request.body) == {"tags": ["billing"]}
+    freshdesk.remove_tags("4711", ["ces_2"])  # not there: no write
+    assert [c.request.method for c in responses.calls] == ["GET", "PUT", "GET"]
+
+
+@responses.activate
 def test_reopen_with_a_group_id_or_name(freshdesk):
     responses.put(TICKET_URL, json=fixture_json("freshdesk", "api_ticket_show.json"))
     responses.get(f"{BASE}/api/v2/groups", json=fixture_json("freshdesk", "api_groups.json"))

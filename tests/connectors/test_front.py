@@ -336,6 +336,15 @@ def test_tags_are_found_by_name_or_created(front):
 
 
 @responses.activate
+def test_remove_tags_by_id_and_never_creates_a_tag(front):
+    responses.get(f"{API}/tags", json=fixture_json("front", "api_tags.json"))
+    responses.delete(f"{CONV}/tags", status=204)
+    front.remove_tags("cnv_keo696", ["ces_low", "ces_never_made"])
+    assert json.loads(responses.calls[-1].request.body) == {"tag_ids": ["tag_3e70"]}
+    assert [c.request.method for c in responses.calls] == ["GET", "DELETE"]
+
+
+@responses.activate
 def test_reopen_sets_open_and_moves_to_the_inbox(front):
     responses.patch(CONV, status=204)
     front.reopen("cnv_keo696", group="inb_55c8c150")

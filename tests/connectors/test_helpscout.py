@@ -433,6 +433,15 @@ def test_tags_already_there_are_not_written_again(helpscout):
 
 
 @responses.activate
+def test_remove_tags_writes_the_rest_back(helpscout):
+    token_ok()
+    responses.get(CONV_URL, json=fixture_json("helpscout", "api_conversation.json"))
+    responses.put(f"{CONV_URL}/tags", status=204)
+    helpscout.remove_tags("2104876318", ["refund", "ces_2"])
+    assert json.loads(responses.calls[-1].request.body) == {"tags": ["vip"]}
+
+
+@responses.activate
 def test_reopen_and_move_to_a_mailbox_by_name(helpscout):
     token_ok()
     responses.get(f"{API}/mailboxes", json=fixture_json("helpscout", "api_mailboxes.json"))

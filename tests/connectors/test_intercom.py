@@ -306,6 +306,17 @@ def test_tags_are_found_by_name_or_created(intercom):
 
 
 @responses.activate
+def test_remove_tags_untags_by_id_and_never_creates_a_tag(intercom):
+    responses.get(f"{API}/tags", json=fixture_json("intercom", "api_tags.json"))
+    responses.delete(f"{CONVERSATION}/tags/7522911", status=404,
+                     json={"type": "error.list", "errors": [{"code": "not_found", "message": "Resource Not Found"}]})
+    intercom.remove_tags("215468772411024", ["ces_low", "ces_never_made"])  # 404: already off; fine
+    [untag] = [c for c in responses.calls if c.request.method == "DELETE"]
+    assert json.loads(untag.request.body) == {"admin_id": "5017999"}
+    assert not any(c.request.method == "POST" for c in responses.calls)
+
+
+@responses.activate
 def test_reopen_opens_then_assigns_the_team(intercom):
     responses.post(f"{CONVERSATION}/parts", json={"type": "conversation", "id": "215468772411024"})
     responses.post(f"{CONVERSATION}/parts", json={"type": "conversation", "id": "215468772411024"})

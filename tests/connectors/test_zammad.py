@@ -380,6 +380,14 @@ def test_tags_one_call_each(zammad):
 
 
 @responses.activate
+def test_remove_tags_one_call_each(zammad):
+    responses.delete(f"{API}/tags/remove", json=True)
+    zammad.remove_tags("1342", ["ces_2", "ces_6"])
+    assert [json.loads(c.request.body) for c in responses.calls] == [
+        {"object": "Ticket", "o_id": 1342, "item": "ces_2"}, {"object": "Ticket", "o_id": 1342, "item": "ces_6"}]
+
+
+@responses.activate
 def test_reopen_sets_open_and_hands_over_by_id_or_name(zammad):
     responses.put(TICKET_URL, json={"id": 1342})
     zammad.reopen("1342")

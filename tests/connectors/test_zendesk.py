@@ -379,3 +379,10 @@ def test_tags_and_reopen(zendesk):
     zendesk.reopen("5158", group="8447320466431")
     assert json.loads(responses.calls[0].request.body) == {"tags": ["ces_low"]}
     assert json.loads(responses.calls[1].request.body) == {"ticket": {"status": "open", "group_id": 8447320466431}}
+
+
+@responses.activate
+def test_remove_tags_deletes_only_those(zendesk):
+    responses.delete(f"{BASE}/api/v2/tickets/5158/tags.json", json={"tags": ["vip"]})
+    zendesk.remove_tags("5158", ["ces_2"])
+    assert json.loads(responses.calls[0].request.body) == {"tags": ["ces_2"]}

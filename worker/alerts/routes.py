@@ -47,6 +47,8 @@ def _writeback(rt: Runtime, c: dict) -> None:
     if base.TAGS not in conn.capabilities:
         raise Skipped(f"{conn.title} cannot tag tickets")
     conn.add_tags(c["ticket_id"], c["tags"])
+    if c.get("remove_tags"):  # an earlier answer's tag; both calls are safe to repeat on a retry
+        conn.remove_tags(c["ticket_id"], c["remove_tags"])
 
 
 def _note(rt: Runtime, alert: Alert, route: AlertRoute, c: dict, _previous: str | None) -> str | None:

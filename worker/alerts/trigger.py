@@ -79,6 +79,24 @@ def _version(score: int, comment: str | None) -> str:
     return f"{score}-{hashlib.sha256((comment or '').encode()).hexdigest()[:12]}"
 
 
+def _write_back(s: Session, survey: Survey, tag: str, c: dict, now: datetime) -> int | None:
+    """The score's tag on the ticket, in place of the one an earlier answer left there: a customer who
+    changes 2 to 6 leaves `ces_6` only. Numbered per survey, so that 2 → 6 → 2 writes `ces_2` again."""
+    earlier = s.scalars(select(Alert).where(Alert.kind == "writeback", Alert.dedupe_key.like(f"writeback:{survey.id}:%"))
+                        .order_by(Alert.id)).all()
+    if earlier and earlier[-1].content.get("tags") == [tag]:
+        return None
+    for a in earlier:  # one not yet delivered would put its stale tag back after ours
+        if a.state == AlertState.PENDING:
+            a.state, a.next_try_at, a.reason = AlertState.SKIPPED, None, "superseded by a later answer"
+    stale = sorted({t for a in earlier for t in a.content.get("tags", [])} - {tag})
+    return _insert(s, dict(
+        dedupe_key=f"writeback:{survey.id}:#{len(earlier) + 1}", kind="writeback", route="writeback",
+        route_type="tags", recipient=survey.connector_id,
+        content={**c, "kind": "writeback", "tags": [tag], "remove_tags": stale},
+        state=AlertState.PENDING, attempts=0, created_at=now, next_try_at=now))
+
+
 def check_answer(rt: Runtime, ticket_pk: int) -> str:
     """The job behind an answer: write the score back, and alert on a settled low answer."""
     now = rt.now()
@@ -111,11 +129,7 @@ def check_answer(rt: Runtime, ticket_pk: int) -> str:
                  reasons=assessment.reasons if assessment else [])
         conn = rt.connector(survey.connector_id)
         if rt.settings.alerts.writeback and conn is not None and base.TAGS in conn.capabilities:
-            tag = f"{rt.settings.alerts.writeback_tag_prefix}{answer.score}"
-            new_ids.append(_insert(s, dict(
-                dedupe_key=f"writeback:{survey.id}:{tag}", kind="writeback", route="writeback", route_type="tags",
-                recipient=survey.connector_id, content={**c, "kind": "writeback", "tags": [tag]},
-                state=AlertState.PENDING, attempts=0, created_at=now, next_try_at=now)))
+            new_ids.append(_write_back(s, survey, f"{rt.settings.alerts.writeback_tag_prefix}{answer.score}", c, now))
         sent_before = s.scalars(select(Alert).where(Alert.follow_up_id.isnot(None), Alert.kind.in_(["alert", "update"]),
                                                     Alert.dedupe_key.like(f"%:{survey.id}:%"))
                                 .order_by(Alert.id)).all()

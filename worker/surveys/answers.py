@@ -104,6 +104,7 @@ def record_answer(rt: Runtime, token: str, score: int | None, comment: str | Non
         # Lock the survey so that two clicks at once apply one after the other.
         s.scalars(select(Survey.id).where(Survey.id == survey.id).with_for_update()).one()
         answer = s.scalars(select(Answer).where(Answer.survey_id == survey.id)).one_or_none()
+        was = (answer.state, answer.score) if answer is not None else None  # a changed score is a new fact
         if answer is None:
             answer = Answer(survey_id=survey.id, scale=survey.scale, score=score, answered_at=now, changes=0,
                             state=AnswerState.PROVISIONAL, clicks=[])
@@ -116,7 +117,6 @@ def record_answer(rt: Runtime, token: str, score: int | None, comment: str | Non
             answer.score = score
         if comment is not None:
             answer.comment = comment
-        was = (answer.state, answer.score)
         if how in CONFIRMING:
             if answer.state != AnswerState.CONFIRMED:
                 answer.state, answer.confirmed_at, answer.via = AnswerState.CONFIRMED, now, how
