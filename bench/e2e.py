@@ -22,7 +22,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import REDIS, busy_seconds, ces, cpu_seconds, database, env, free_port, machine, rss_mb, stop, wait_http, workdir  # noqa: E402
+from bench.common import (  # noqa: E402
+    REDIS,
+    busy_seconds,
+    ces,
+    cpu_seconds,
+    database,
+    env,
+    free_port,
+    machine,
+    rss_mb,
+    stop,
+    wait_http,
+    workdir,
+)
 from ces.connectors.zendesk.simulator import ZendeskSimulator  # noqa: E402
 from ces.worker.demo.smtp_sink import MailSink  # noqa: E402
 
