@@ -20,6 +20,12 @@ def parse_time(value: object) -> datetime | None:
     text = value.strip()
     if text.isdigit():
         return parse_time(int(text))
+    try:  # the usual forms ("…T10:15:45Z", "…+02:00", up to microseconds) need no rewriting
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
     text = _FRACTION.sub(r"\1", text.replace("Z", "+00:00").replace("z", "+00:00"), count=1)
     try:
         parsed = datetime.fromisoformat(text)

@@ -40,6 +40,31 @@ def test_a_signed_solve_is_stored_and_enqueued(app, rt, queue):
     wait_until(lambda: list(queue.items) == [("ces.process_events", [event.id])], 5, message="enqueue")
 
 
+def test_what_is_stored_is_what_arrived(rt):
+    """Every column as event_row gives it, the payload's awkward values too (a big integer, text
+    in any script, quotes and backslashes, nulls, nesting), timestamps to the microsecond."""
+    from datetime import datetime, timezone
+
+    from ces.connectors.models import EventKind, HistoryEntry, TicketEvent
+    from ces.worker.intake import event_row, store_batch
+
+    payload = {"id": 2**70, "text": "Ñandú \"quoted\" \\ back\\slash\ttab 中文 עברית", "nothing": None,
+               "nested": {"list": [1, 2.5, True, {"deep": []}]}}
+    at = datetime(2026, 11, 23, 10, 15, 45, 123456, tzinfo=timezone.utc)
+    event = TicketEvent(delivery_id="inv-exact", kind=EventKind.STATUS, ticket_id="5158", status="solved", previous_status="open", occurred_at=at,
+                        actor_id="42", summary="solved", payload=payload,
+                        entries=[HistoryEntry(at=at, kind="status", value="solved", previous="open")])
+    row = event_row("zendesk-main", event, at, 30)
+    [[event_id]] = store_batch(rt, [[row]])
+    [e] = stored(rt)
+    assert e.id == event_id
+    for column, value in row.items():
+        got = getattr(e, column)
+        if isinstance(got, datetime):
+            got = got.replace(tzinfo=timezone.utc) if got.tzinfo is None else got.astimezone(timezone.utc)
+        assert got == value, column
+
+
 def test_the_same_invocation_twice_is_a_duplicate(app, rt):
     assert post_fixture(app, "trigger_solved.json", "inv-dup").status_code == 202
     resp = post_fixture(app, "trigger_solved.json", "inv-dup")

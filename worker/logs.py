@@ -8,6 +8,10 @@ import sys
 
 import structlog
 
+# The configured level, for the per-request lines: below it they are skipped before structlog is
+# even asked (its lazy logger proxy costs microseconds per call on intake's hot path).
+threshold = logging.INFO
+
 _SECRET_KEYS = re.compile(r"(pass(word)?|secret|token|authorization|api[_-]?key|cookie)", re.I)
 _TOKEN_PATH = re.compile(r"/([sua])/[A-Za-z0-9_-]{16,}")
 
@@ -41,6 +45,8 @@ def configure(level: str = "INFO") -> None:
     numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
     if not isinstance(numeric, int):
         numeric = logging.INFO
+    global threshold
+    threshold = numeric
     processors = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

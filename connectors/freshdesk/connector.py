@@ -239,10 +239,7 @@ class FreshdeskConnector(Connector):
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
         """Our two bodies (`ces_event`), or a "simple"-mode body ({"freshdesk_webhook": {...}})
         told apart by its {{triggered_event}}. Anything else with a ticket id is IGNORED."""
-        try:
-            data = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError):
-            raise Unparseable("body is not JSON: choose Encoding JSON in the rule's webhook") from None
+        data = request.json("choose Encoding JSON in the rule's webhook")
         if isinstance(data, dict) and isinstance(data.get("freshdesk_webhook"), dict):
             data = data["freshdesk_webhook"]
         if not isinstance(data, dict):

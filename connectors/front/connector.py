@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -177,10 +176,7 @@ class FrontConnector(Connector):
         return {"challenge": challenge} if challenge else None
 
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
-        try:
-            data = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError):
-            raise Unparseable("body is not JSON") from None
+        data = request.json()
         if not isinstance(data, dict):
             raise Unparseable("body is not a JSON object")
         if data.get("type") == "sync":

@@ -139,10 +139,7 @@ class GenericConnector(Connector):
         (values only: transfers come from successive values). ticket.updated never solves or
         reopens a ticket, even when data.status says solved: senders send ticket.solved and
         ticket.reopened for that. Any other type is IGNORED."""
-        try:
-            envelope = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError):
-            raise Unparseable("body is not JSON") from None
+        envelope = request.json()
         if not isinstance(envelope, dict):
             raise Unparseable("body is not a JSON object")
         delivery = request.header("webhook-id")

@@ -191,10 +191,7 @@ class HelpScoutConnector(Connector):
         event = (request.header("x-helpscout-event") or "").strip()
         if not event:
             raise Unparseable("missing X-HelpScout-Event header")
-        try:
-            data = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError):
-            raise Unparseable("body is not JSON") from None
+        data = request.json()
         if not isinstance(data, dict):
             raise Unparseable("body is not a JSON object")
         if not event.startswith("convo."):

@@ -190,10 +190,7 @@ class HubspotConnector(Connector):
             raise StaleTimestamp(f"request timestamp is more than {tolerance} s away from now")
 
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
-        try:
-            data = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError):
-            raise Unparseable("body is not JSON") from None
+        data = request.json()
         if not isinstance(data, list) or not data:
             raise Unparseable("body is not a JSON array of HubSpot events")
         # HubSpot does not retry a 4xx: one bad event must not cost the good ones in its batch, so it

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -161,10 +160,7 @@ class IntercomConnector(Connector):
             raise BadSignature("signature does not match the app's client secret")
 
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
-        try:
-            data = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError):
-            raise Unparseable("body is not JSON") from None
+        data = request.json()
         if not isinstance(data, dict) or data.get("type") != "notification_event":
             raise Unparseable("body is not an Intercom notification_event")
         topic = str(data.get("topic") or "")

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -168,10 +167,7 @@ class ZammadConnector(Connector):
         the worker reads as a reopen when a solve is open. The previous state is not in the
         payload, so previous_status stays None.
         """
-        try:
-            data = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError):
-            raise Unparseable("body is not JSON") from None
+        data = request.json()
         if not isinstance(data, dict):
             raise Unparseable("body is not a JSON object")
         ticket = data.get("ticket")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ces.worker import logs
 from ces.worker.intake import EventWriter
 from ces.worker.runtime import Runtime, get_runtime
 from ces.worker.web import followups, health, pages, webhooks
@@ -48,8 +50,9 @@ class AccessLog:
         try:
             await self.app(scope, receive, record)
         finally:
-            log.info("request", method=scope["method"], path=redact(scope["path"]), status=status["code"],
-                     ms=round((time.perf_counter() - started) * 1000, 1))
+            if logs.threshold <= logging.INFO:
+                log.info("request", method=scope["method"], path=redact(scope["path"]), status=status["code"],
+                         ms=round((time.perf_counter() - started) * 1000, 1))
 
 
 async def _plain_receive(request):
