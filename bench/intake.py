@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -145,8 +146,12 @@ webhook_secret_env = "BENCH_ZD_SECRET"
     print(f"\n{'intake variant':<52} {'webhooks/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}")
     for name, r in rows:
         print(f"{name:<52} {r['rate']:>11,.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['rate'] / floor_rate:>6.2f}")
-    print(f"\nbest of {args.repeat} alternated runs each; events stored over all runs: {stored:,} (each a 202; wrk "
-          f"counts every request it completed, including those cut off at the end)")
+    pairs = sorted(c["rate"] / f["rate"] for f, c in zip(runs["floor"], runs["ces"]))
+    print(f"\nbest of {args.repeat} alternated runs each. Ratio of each ces run to the floor run just before it: "
+          f"{', '.join(f'{p:.2f}' for p in pairs)} (median {statistics.median(pairs):.2f}): the machine's own "
+          f"speed drifts between runs, a pair shares it.")
+    print(f"events stored over all runs: {stored:,} (each a 202; wrk counts every request it completed, including "
+          f"those cut off at the end)")
 
 
 if __name__ == "__main__":

@@ -141,12 +141,14 @@ def store_batch(rt: Runtime, batch: list[list[dict[str, Any]]], conn: Connection
 
 
 def result_of(rows: list[dict[str, Any]], ids: list[int | None]) -> IntakeResult:
-    new = [row for row, i in zip(rows, ids) if i is not None]
+    new = accepted = 0
+    for row, i in zip(rows, ids):
+        if i is not None:
+            new += 1
+            accepted += row["state"] != EventState.IGNORED
     if not new:
         return IntakeResult("duplicate" if rows else "ignored", 0)
-    if all(row["state"] == EventState.IGNORED for row in new):
-        return IntakeResult("ignored", len(new))
-    return IntakeResult("accepted", len(new))
+    return IntakeResult("accepted" if accepted else "ignored", new)
 
 
 def _give_up(future: asyncio.Future) -> None:

@@ -37,8 +37,8 @@ class AccessLog:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+        if scope["type"] != "http" or logs.threshold > logging.INFO:
+            return await self.app(scope, receive, send)  # nothing to log: no wrapper either
         started = time.perf_counter()
         status = {"code": 500}
 
@@ -55,8 +55,14 @@ class AccessLog:
                          ms=round((time.perf_counter() - started) * 1000, 1))
 
 
-async def _plain_receive(request):
-    return await webhooks.receive(request.path_params["connector_id"], request)
+class _Intake:
+    """Intake's hot path as a bare ASGI endpoint: Starlette runs an object (not a function) as is,
+    without wrapping it into a per-request handler of its own."""
+
+    async def __call__(self, scope, receive, send):
+        request = Request(scope, receive)
+        response = await webhooks.receive(scope["path_params"]["connector_id"], request)
+        await response(scope, receive, send)
 
 
 def create_app(rt: Runtime | None = None) -> FastAPI:
@@ -84,7 +90,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     # OpenAPI schema): the same function without FastAPI's per-request dependency resolution.
     from starlette.routing import Route
 
-    app.router.routes.insert(0, Route("/webhooks/{connector_id}", _plain_receive, methods=["POST"]))
+    app.router.routes.insert(0, Route("/webhooks/{connector_id}", _Intake(), methods=["POST"]))
     from ces.worker.metrics import register
 
     register(rt)

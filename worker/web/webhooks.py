@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timezone
 
@@ -23,6 +24,12 @@ log = structlog.get_logger("ces.intake")
 router = APIRouter()
 
 WEBHOOKS = Counter("ces_webhooks_total", "Webhooks received, by connector and outcome", ["connector", "outcome"])
+
+
+@functools.cache
+def _counted(connector: str, outcome: str):
+    """The counter of one (connector, outcome): looked up once, not at every webhook."""
+    return WEBHOOKS.labels(connector, outcome)
 
 
 class TooLarge(Exception):
@@ -61,12 +68,12 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
     settings = rt.settings
     connector = rt.connector(connector_id)
     if connector is None:
-        WEBHOOKS.labels("unknown", "unknown_connector").inc()
+        _counted("unknown", "unknown_connector").inc()
         return json_error(404, "unknown_connector", "no connector has this id")
     label = connector_id
 
     def reject(status: int, code: str, detail: str, headers=None) -> JSONResponse:
-        WEBHOOKS.labels(label, code).inc()
+        _counted(label, code).inc()
         log.info("webhook_rejected", connector=label, error=code, detail=detail)
         return json_error(status, code, detail, headers)
 
@@ -85,7 +92,7 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
         connector.verify(inbound)
         answer = connector.handshake(inbound)
         if answer is not None:
-            WEBHOOKS.labels(label, "handshake").inc()
+            _counted(label, "handshake").inc()
             return JSONResponse(answer, status_code=200)
         events = connector.parse(inbound)
     except WebhookRejected as exc:
@@ -101,7 +108,7 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
         return reject(503, "database_unavailable", f"cannot store the webhook now ({exc}); retry later",
                       {"Retry-After": str(settings.intake.retry_after_seconds)})
     result = result_of(rows, ids)
-    WEBHOOKS.labels(label, result.status).inc()
+    _counted(label, result.status).inc()
     if logs.threshold <= logging.DEBUG:
         log.debug("webhook", connector=label, status=result.status, events=result.events)
     return Response(orjson.dumps({"status": result.status, "events": result.events}), result.http_status,
