@@ -65,6 +65,17 @@ def test_what_is_stored_is_what_arrived(rt):
         assert got == value, column
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_kept_connection_the_server_dropped_is_replaced_without_a_503(app, rt):
+    assert post_fixture(app, "trigger_solved.json", "inv-before").status_code == 202
+    with rt.engine.connect() as conn:  # what a restart of PostgreSQL does to every open connection
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    resp = post_fixture(app, "trigger_solved.json", "inv-after")
+    assert resp.status_code == 202, resp.text
+    assert [e.delivery_id for e in stored(rt)] == ["inv-before", "inv-after"]
+
+
 def test_the_same_invocation_twice_is_a_duplicate(app, rt):
     assert post_fixture(app, "trigger_solved.json", "inv-dup").status_code == 202
     resp = post_fixture(app, "trigger_solved.json", "inv-dup")

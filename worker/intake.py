@@ -19,6 +19,7 @@ import orjson
 import structlog
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from ces.connectors.models import EventKind, TicketEvent
 from ces.worker.db.models import EventState, WebhookEvent
@@ -200,14 +201,19 @@ class EventWriter:
 
     def _store(self, batch: list[list[dict[str, Any]]]) -> list[list[int | None]]:
         try:
-            conn = self._connections.pop()  # list.pop and append are atomic: no lock needed
+            conn, kept = self._connections.pop(), True  # list.pop and append are atomic: no lock needed
         except IndexError:
-            conn = self.rt.engine.connect()
+            conn, kept = self.rt.engine.connect(), False
         try:
             result = store_batch(self.rt, batch, conn)
-        except Exception:
+        except Exception as exc:
             conn.invalidate()  # whatever went wrong, this connection is not trusted again
             conn.close()
+            if kept and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # A kept connection the server dropped (a restart, an idle timeout): the batch again
+                # on another. Safe: the insert skips what is there, and a row that did commit before
+                # the drop is swept up and enqueued by the scheduler.
+                return self._store(batch)
             raise
         self._connections.append(conn)
         return result
