@@ -29,11 +29,11 @@ log = structlog.get_logger("ces.intake")
 
 PROCESS_EVENT = "ces.process_event"
 PROCESS_EVENTS = "ces.process_events"  # the events one shared commit stored: one message, not one each
-PUSH_CHUNK = 50
-# At most one broker message per this many seconds while webhooks stream in (the first goes at
-# once): a Celery publish costs about as much CPU as a whole webhook, so ids wait a moment and go
-# together. The survey is still out within about a second.
-PUSH_EVERY = 0.02
+PUSH_CHUNK = 100  # ids per message at most: a burst still spreads over the worker's threads
+# At most one push per this many seconds while webhooks stream in (the first goes at once): a
+# Celery publish costs more CPU than a whole webhook, so ids wait a moment and go together. The
+# survey is still out within about a second.
+PUSH_EVERY = 0.05
 
 
 class DatabaseUnavailable(Exception):
