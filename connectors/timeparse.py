@@ -18,7 +18,7 @@ def parse_time(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return parse_time(int(text))
     try:  # the usual forms ("…T10:15:45Z", "…+02:00", up to microseconds) need no rewriting
         parsed = datetime.fromisoformat(text)

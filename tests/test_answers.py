@@ -179,7 +179,7 @@ def test_a_tampered_token_is_404(app, rt, sent):
     assert click(app, tampered, 5).status_code == 404 and answers(rt) == []
 
 
-@pytest.mark.parametrize("score", ["0", "8", "-1", "five", "99999999999999999999"])
+@pytest.mark.parametrize("score", ["0", "8", "-1", "five", "99999999999999999999", "¹", "٣"])
 def test_a_score_outside_the_scale_is_400(app, rt, sent, score):
     assert click(app, sent.token, score).status_code == 400
     assert post(app, sent.token, score=score).status_code == 400

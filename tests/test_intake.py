@@ -49,14 +49,19 @@ def test_what_is_stored_is_what_arrived(rt):
     from ces.worker.intake import event_row, store_batch
 
     payload = {"id": 2**70, "text": "Ñandú \"quoted\" \\ back\\slash\ttab 中文 עברית", "nothing": None,
-               "nested": {"list": [1, 2.5, True, {"deep": []}]}}
+               "nested": {"list": [1, 2.5, True, {"deep": []}]}, "nul": "a\x00b", "lone": "\ud800"}
     at = datetime(2026, 11, 23, 10, 15, 45, 123456, tzinfo=timezone.utc)
     event = TicketEvent(delivery_id="inv-exact", kind=EventKind.STATUS, ticket_id="5158", status="solved", previous_status="open", occurred_at=at,
                         actor_id="42", summary="solved", payload=payload,
                         entries=[HistoryEntry(at=at, kind="status", value="solved", previous="open")])
     row = event_row("zendesk-main", event, at, 30)
     [[event_id]] = store_batch(rt, [[row]])
-    [e] = stored(rt)
+    # NUL and a lone surrogate outside the payload: columns of text cannot hold them, so they go.
+    odd = TicketEvent(delivery_id="inv-odd\x00", kind=EventKind.IGNORED, ticket_id="5\x00158", occurred_at=at,
+                      summary="x\ud800y", payload={"ok": "a\x00b"})
+    [[odd_id]] = store_batch(rt, [[event_row("zendesk-main", odd, at, 30)]])
+    e, o = stored(rt)
+    assert (o.id, o.delivery_id, o.ticket_id, o.summary, o.payload) == (odd_id, "inv-odd", "5158", "x?y", {"ok": "a\x00b"})
     assert e.id == event_id
     for column, value in row.items():
         got = getattr(e, column)

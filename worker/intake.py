@@ -50,17 +50,30 @@ class IntakeResult:
         return 202 if self.events else 200
 
 
+def _text(value: str | None) -> str | None:
+    """Text a database column can hold: no NUL and no lone surrogate (a JSON payload can carry both)."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
 def event_row(connector_id: str, event: TicketEvent, received_at: datetime, requeue_after: float) -> dict[str, Any]:
     ignored = event.kind == EventKind.IGNORED
     return {
         "connector_id": connector_id,
-        "delivery_id": event.delivery_id[:255],
+        "delivery_id": _text(event.delivery_id[:255]),
         "kind": event.kind.value,
-        "ticket_id": event.ticket_id,
+        "ticket_id": _text(event.ticket_id),
         "status": event.status.value if event.status else None,
         "previous_status": event.previous_status.value if event.previous_status else None,
-        "actor_id": event.actor_id,
-        "summary": event.summary[:200],
+        "actor_id": _text(event.actor_id),
+        "summary": _text(event.summary[:200]),
         "occurred_at": event.occurred_at,
         "received_at": received_at,
         "payload": event.payload,
@@ -88,18 +101,28 @@ _COLUMNS = ("connector_id", "delivery_id", "kind", "ticket_id", "status", "previ
             "occurred_at", "received_at", "payload", "entries", "ticket", "state", "attempts", "next_try_at",
             "outcome")
 # One fixed statement whatever the batch size, with one parameter: the rows as one JSON array
-# (orjson writes it in C; PostgreSQL reads it in C, typed by the table's own row type). No SQL to
-# compile per batch and no per-value adaptation in Python: the hot path of intake on PostgreSQL.
+# (orjson writes it in C; PostgreSQL reads it in C). No SQL to compile per batch and no per-value
+# adaptation in Python: the hot path of intake on PostgreSQL. The JSON columns travel as JSON text
+# inside it and are cast back: read as JSON values, PostgreSQL would unescape them to text first,
+# and refuse a payload holding \u0000 or a lone surrogate that the json column itself takes.
+_JSON = ("payload", "entries", "ticket")
+_TYPES = {"occurred_at": "timestamptz", "received_at": "timestamptz", "next_try_at": "timestamptz", "attempts": "int"}
 _CSV = ", ".join(_COLUMNS)
-_RECORDSET = (f"INSERT INTO webhook_events ({_CSV}) SELECT {_CSV} FROM json_populate_recordset(NULL::webhook_events, %s) "
+_RECORD = ", ".join(f"{c} {_TYPES.get(c, 'text') if c not in _JSON else 'text'}" for c in _COLUMNS)
+_SELECT = ", ".join(f"{c}::json" if c in _JSON else c for c in _COLUMNS)
+_RECORDSET = (f"INSERT INTO webhook_events ({_CSV}) SELECT {_SELECT} FROM json_to_recordset(%s) AS r({_RECORD}) "
               "ON CONFLICT (connector_id, delivery_id) DO NOTHING RETURNING id, connector_id, delivery_id")
 
 
-def _rows_json(rows: list[dict[str, Any]]) -> str:
+def _dumps(value: Any) -> str:
     try:
-        return orjson.dumps(rows).decode()
-    except TypeError:  # e.g. an integer beyond 64 bits in a payload: the slower encoder takes anything JSON has
-        return json.dumps(rows, default=str)
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits, a lone surrogate: the slower encoder takes anything JSON has
+        return json.dumps(value, default=str)
+
+
+def _rows_json(rows: list[dict[str, Any]]) -> str:
+    return _dumps([{**r, **{c: None if r[c] is None else _dumps(r[c]) for c in _JSON}} for r in rows])
 
 
 def _insert_postgresql(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
@@ -152,6 +175,16 @@ def result_of(rows: list[dict[str, Any]], ids: list[int | None]) -> IntakeResult
     return IntakeResult("accepted" if accepted else "ignored", new)
 
 
+def _dropped(conn: Connection, exc: Exception) -> bool:
+    """Whether the server dropped the connection (rather than refusing the batch)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    try:  # psycopg's own error, raised on its cursor, says it through the connection
+        return bool(getattr(conn.connection.driver_connection, "broken", False))
+    except Exception:
+        return False
+
+
 def _give_up(future: asyncio.Future) -> None:
     if not future.done():
         future.set_exception(DatabaseUnavailable("the database did not answer in time"))
@@ -173,6 +206,7 @@ class EventWriter:
         self._connections: list[Connection] = []
         self._to_push: list[int] = []  # new ids waiting for the push thread (touched on the event loop only)
         self._pushing = False
+        self._closing = False
         self._task: asyncio.Task | None = None
         self._free: asyncio.Semaphore | None = None
         self._writing: set[asyncio.Task] = set()
@@ -194,6 +228,7 @@ class EventWriter:
         deadline = asyncio.get_running_loop().time() + 10
         while self._pushing and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)  # stored ids go to the broker now (or the scheduler sweeps them up later)
+        self._closing = True  # no push after this: what is left is swept up by the scheduler
         self._db.shutdown(wait=True)
         self._push.shutdown(wait=True)
         for conn in self._connections:
@@ -207,9 +242,10 @@ class EventWriter:
         try:
             result = store_batch(self.rt, batch, conn)
         except Exception as exc:
+            dropped = _dropped(conn, exc)
             conn.invalidate()  # whatever went wrong, this connection is not trusted again
             conn.close()
-            if kept and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            if kept and dropped:
                 # A kept connection the server dropped (a restart, an idle timeout): the batch again
                 # on another. Safe: the insert skips what is there, and a row that did commit before
                 # the drop is swept up and enqueued by the scheduler.
@@ -265,6 +301,9 @@ class EventWriter:
                 self._push_next(loop)
 
     def _push_next(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._closing:
+            self._pushing = False
+            return
         ids, self._to_push = self._to_push, []
         started = loop.time()
         done = loop.run_in_executor(self._push, self._enqueue, ids)

@@ -385,7 +385,7 @@ class ZammadConnector(Connector):
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         change: dict[str, Any] = {"state": "open"}
         if group:
-            if str(group).isdigit():
+            if str(group).isascii() and str(group).isdigit():
                 change["group_id"] = int(group)
             else:
                 change["group"] = group  # Zammad resolves association names
@@ -450,7 +450,7 @@ def _str(value: object) -> str | None:
 
 def _id(value: object) -> str | None:
     text = str(value).strip() if value is not None else ""
-    return text if text.isdigit() else None
+    return text if text.isascii() and text.isdigit() else None
 
 
 def _name(value: object) -> str | None:

@@ -329,7 +329,7 @@ class ZendeskConnector(Connector):
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         change: dict[str, Any] = {"status": "open"}
         if group:
-            change["group_id"] = int(group) if str(group).isdigit() else group
+            change["group_id"] = int(group) if str(group).isascii() and str(group).isdigit() else group
         self._write("PUT", f"tickets/{ticket_id}.json", "reopen", {"ticket": change})
 
     def create_followup(self, ticket_id: str, subject: str, text: str) -> str:
@@ -407,7 +407,7 @@ def metric_counters(metric: dict) -> dict[str, float]:
 
 def _ticket_id(value: object) -> str | None:
     text = str(value).strip() if value is not None else ""
-    return text if text.isdigit() else None
+    return text if text.isascii() and text.isdigit() else None
 
 
 def ticket_from_api(data: dict, base: str) -> Ticket:

@@ -87,7 +87,7 @@ def _write_back(s: Session, survey: Survey, tag: str, c: dict, now: datetime) ->
     if earlier and earlier[-1].content.get("tags") == [tag]:
         return None
     for a in earlier:  # one not yet delivered would put its stale tag back after ours
-        if a.state == AlertState.PENDING:
+        if a.state in (AlertState.PENDING, AlertState.SENDING):  # a sender's own finish then changes nothing
             a.state, a.next_try_at, a.reason = AlertState.SKIPPED, None, "superseded by a later answer"
     stale = sorted({t for a in earlier for t in a.content.get("tags", [])} - {tag})
     return _insert(s, dict(

@@ -125,7 +125,7 @@ def _thanks(request: Request, done: Answered, *, saved=False, error=None, commen
 def _parse_score(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 3:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 3:  # "¹" is a digit to isdigit, not to int
         raise BadScore("the score must be a whole number")
     return int(raw)
 

@@ -39,7 +39,7 @@ class TooLarge(Exception):
 async def _read_body(request: Request, headers: dict[str, str], limit: int) -> bytes:
     """The body straight from ASGI's receive, refused as soon as it is known to be too large."""
     declared = headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise TooLarge
     body = b""
     more = True
@@ -86,7 +86,7 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
         return reject(413, "payload_too_large", f"the body is larger than {limit} bytes")
     received_at = datetime.now(timezone.utc)
     inbound = InboundRequest(method=scope["method"], path=scope["path"],
-                             query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
+                             query=scope.get("query_string", b"").decode("utf-8", "replace"), headers=headers,
                              body=body, received_at=received_at, public_url=settings.public_url)
     try:
         connector.verify(inbound)
