@@ -108,7 +108,7 @@ _COLUMNS = ("connector_id", "delivery_id", "kind", "ticket_id", "status", "previ
 _JSON = ("payload", "entries", "ticket")
 _TYPES = {"occurred_at": "timestamptz", "received_at": "timestamptz", "next_try_at": "timestamptz", "attempts": "int"}
 _CSV = ", ".join(_COLUMNS)
-_RECORD = ", ".join(f"{c} {_TYPES.get(c, 'text') if c not in _JSON else 'text'}" for c in _COLUMNS)
+_RECORD = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in _COLUMNS)  # the JSON columns as text, cast below
 _SELECT = ", ".join(f"{c}::json" if c in _JSON else c for c in _COLUMNS)
 _RECORDSET = (f"INSERT INTO webhook_events ({_CSV}) SELECT {_SELECT} FROM json_to_recordset(%s) AS r({_RECORD}) "
               "ON CONFLICT (connector_id, delivery_id) DO NOTHING RETURNING id, connector_id, delivery_id")
@@ -140,6 +140,9 @@ def store_batch(rt: Runtime, batch: list[list[dict[str, Any]]], conn: Connection
                 ) -> list[list[int | None]]:
     """One transaction for several requests (on `conn`, else a connection from the pool). For each
     request, each row's new id or None (a duplicate)."""
+    if conn is None:
+        with rt.engine.connect() as pooled:
+            return store_batch(rt, batch, pooled)
     first: dict[tuple[str, str], tuple[int, int]] = {}
     unique_rows = []
     for r, rows in enumerate(batch):
@@ -148,12 +151,8 @@ def store_batch(rt: Runtime, batch: list[list[dict[str, Any]]], conn: Connection
             if key not in first:
                 first[key] = (r, k)
                 unique_rows.append(row)
-    if conn is None:
-        with rt.engine.begin() as conn:  # Core: no ORM session on intake's hot path
-            new = insert_new(conn, unique_rows)
-    else:
-        with conn.begin():
-            new = insert_new(conn, unique_rows)
+    with conn.begin():  # Core: no ORM session on intake's hot path
+        new = insert_new(conn, unique_rows)
     out = []
     for r, rows in enumerate(batch):
         ids = []
@@ -225,8 +224,9 @@ class EventWriter:
                 pass
         if self._writing:  # answers already being written finish first
             await asyncio.gather(*self._writing, return_exceptions=True)
-        deadline = asyncio.get_running_loop().time() + 10
-        while self._pushing and asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while self._pushing and loop.time() < deadline:
             await asyncio.sleep(0.01)  # stored ids go to the broker now (or the scheduler sweeps them up later)
         self._closing = True  # no push after this: what is left is swept up by the scheduler
         self._db.shutdown(wait=True)

@@ -52,7 +52,7 @@ from ces.connectors.models import (
     TicketEvent,
     TicketHistory,
 )
-from ces.connectors.timeparse import parse_time
+from ces.connectors.timeparse import is_digits, parse_time
 
 STATUS_EVENT = "ticket.status"
 ASSIGNMENT_EVENT = "ticket.assignment"
@@ -440,7 +440,7 @@ class FreshdeskConnector(Connector):
         self._write("PUT", f"tickets/{ticket_id}", "reopen", change)
 
     def _group_id(self, group: str) -> int:
-        if str(group).isascii() and str(group).isdigit():
+        if is_digits(str(group)):
             return int(group)
         for g in self._pages("groups", "groups", {"per_page": 100}):
             if str(g.get("name", "")).casefold() == group.casefold():
@@ -501,7 +501,7 @@ def _int(value: object) -> int | None:
     if isinstance(value, int):
         return value
     text = str(value).strip() if value is not None else ""
-    return int(text) if text.isascii() and text.isdigit() else None
+    return int(text) if is_digits(text) else None
 
 
 def _digits(value: object) -> str | None:

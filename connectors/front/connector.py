@@ -58,7 +58,7 @@ from ces.connectors.models import (
     TicketEvent,
     TicketHistory,
 )
-from ces.connectors.timeparse import parse_time
+from ces.connectors.timeparse import is_digits, parse_time
 
 CONVERSATION_STATUSES = {"archived": Status.SOLVED, "deleted": Status.DELETED, "assigned": Status.OPEN,
                          "unassigned": Status.OPEN, "open": Status.OPEN, "snoozed": Status.PENDING}
@@ -162,7 +162,7 @@ class FrontConnector(Connector):
         if not any(hmac.compare_digest(sign_application(s, timestamp, request.body).encode(), signature.encode())
                    for s in secrets):
             raise BadSignature("signature does not match the app's signing key")
-        sent = parse_time(int(timestamp)) if timestamp.isascii() and timestamp.isdigit() else None
+        sent = parse_time(int(timestamp)) if is_digits(timestamp) else None
         if sent is None:
             raise StaleTimestamp(f"unreadable X-Front-Request-Timestamp {timestamp[:40]!r}")
         tolerance = self.settings.timestamp_tolerance_seconds

@@ -59,7 +59,7 @@ from ces.connectors.models import (
     TicketEvent,
     TicketHistory,
 )
-from ces.connectors.timeparse import parse_time
+from ces.connectors.timeparse import is_digits, parse_time
 
 API_BASE = "https://api.helpscout.net"
 WEB_BASE = "https://secure.helpscout.net"
@@ -423,7 +423,7 @@ class HelpScoutConnector(Connector):
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         """Active again; `group` is a mailbox (id or name) to move the conversation to."""
         if group:
-            mailbox = group if str(group).isascii() and str(group).isdigit() else next(
+            mailbox = group if is_digits(str(group)) else next(
                 (i for i, name in self._mailbox_names().items() if name == group), None)
             if mailbox is None:
                 raise PermanentApiError(f"Help Scout has no mailbox named {group!r} (or it is not visible to the app)")
@@ -519,7 +519,7 @@ def _str(value: object) -> str | None:
 
 def _id(value: object) -> str | None:
     text = str(value).strip() if value is not None else ""
-    return text if text.isascii() and text.isdigit() and text != "0" else None
+    return text if is_digits(text) and text != "0" else None
 
 
 def _int(value: object) -> int:

@@ -53,7 +53,7 @@ from ces.connectors.models import (
     TicketEvent,
     TicketHistory,
 )
-from ces.connectors.timeparse import parse_time
+from ces.connectors.timeparse import is_digits, parse_time
 
 TICKET_OBJECT_TYPE = "0-5"
 STAGE = "hs_pipeline_stage"
@@ -182,7 +182,7 @@ class HubspotConnector(Connector):
                    for secret in self.settings.secret_values("client_secret") for u in uris):
             raise BadSignature("signature does not match the app's client secret (check that public_url is the "
                                "address HubSpot calls)")
-        sent = parse_time(int(timestamp)) if timestamp.strip().isascii() and timestamp.strip().isdigit() else None
+        sent = parse_time(int(timestamp)) if is_digits(timestamp.strip()) else None
         if sent is None:
             raise StaleTimestamp(f"unreadable X-HubSpot-Request-Timestamp {timestamp[:40]!r}")
         tolerance = self.settings.timestamp_tolerance_seconds

@@ -52,7 +52,7 @@ from ces.connectors.models import (
     TicketEvent,
     TicketHistory,
 )
-from ces.connectors.timeparse import parse_time
+from ces.connectors.timeparse import is_digits, parse_time
 
 SYSTEM_USER_ID = "1"  # Zammad's own user "-": system changes, and the owner of unassigned tickets
 NOBODY = "-"  # the name history and expand give that user
@@ -385,7 +385,7 @@ class ZammadConnector(Connector):
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         change: dict[str, Any] = {"state": "open"}
         if group:
-            if str(group).isascii() and str(group).isdigit():
+            if is_digits(str(group)):
                 change["group_id"] = int(group)
             else:
                 change["group"] = group  # Zammad resolves association names
@@ -450,7 +450,7 @@ def _str(value: object) -> str | None:
 
 def _id(value: object) -> str | None:
     text = str(value).strip() if value is not None else ""
-    return text if text.isascii() and text.isdigit() else None
+    return text if is_digits(text) else None
 
 
 def _name(value: object) -> str | None:

@@ -79,8 +79,8 @@ class ZammadSimulator:
         s.route("GET", r"/api/v1/ticket_articles/by_ticket/(?P<id>\d+)")(self._articles)
         s.route("POST", r"/api/v1/ticket_articles")(self._post_article)
         s.route("GET", r"/api/v1/tags")(self._tags)
-        s.route("POST", r"/api/v1/tags/add")(self._add_tag)
-        s.route("DELETE", r"/api/v1/tags/remove")(self._add_tag)
+        s.route("POST", r"/api/v1/tags/add")(self._change_tag)
+        s.route("DELETE", r"/api/v1/tags/remove")(self._change_tag)
 
     # --- lifecycle ----------------------------------------------------------------------------
     @property
@@ -326,7 +326,7 @@ class ZammadSimulator:
         t = self.tickets.get(int(req.query.get("o_id", ["0"])[0]))
         return StubResponse(200, {"tags": list(t.tags)}) if t else self._not_found("Ticket", req.query.get("o_id"))
 
-    def _add_tag(self, req: StubRequest) -> StubResponse:
+    def _change_tag(self, req: StubRequest) -> StubResponse:
         if denied := self._guard(req):
             return denied
         body = req.json() or {}

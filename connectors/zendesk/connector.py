@@ -38,7 +38,7 @@ from ces.connectors.models import (
     TicketEvent,
     TicketHistory,
 )
-from ces.connectors.timeparse import parse_time
+from ces.connectors.timeparse import is_digits, parse_time
 
 STATUS_EVENT = "zen:event-type:ticket.status_changed"
 TRIGGER_SOLVED = "ticket.solved"
@@ -329,7 +329,7 @@ class ZendeskConnector(Connector):
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         change: dict[str, Any] = {"status": "open"}
         if group:
-            change["group_id"] = int(group) if str(group).isascii() and str(group).isdigit() else group
+            change["group_id"] = int(group) if is_digits(str(group)) else group
         self._write("PUT", f"tickets/{ticket_id}.json", "reopen", {"ticket": change})
 
     def create_followup(self, ticket_id: str, subject: str, text: str) -> str:
@@ -407,7 +407,7 @@ def metric_counters(metric: dict) -> dict[str, float]:
 
 def _ticket_id(value: object) -> str | None:
     text = str(value).strip() if value is not None else ""
-    return text if text.isascii() and text.isdigit() else None
+    return text if is_digits(text) else None
 
 
 def ticket_from_api(data: dict, base: str) -> Ticket:

@@ -59,8 +59,8 @@ class ZendeskSimulator:
         s = self.server
         s.route("GET", r"/api/v2/tickets/(?P<id>\d+)\.json")(self._get_ticket)
         s.route("PUT", r"/api/v2/tickets/(?P<id>\d+)\.json")(self._put_ticket)
-        s.route("PUT", r"/api/v2/tickets/(?P<id>\d+)/tags\.json")(self._put_tags)
-        s.route("DELETE", r"/api/v2/tickets/(?P<id>\d+)/tags\.json")(self._put_tags)
+        s.route("PUT", r"/api/v2/tickets/(?P<id>\d+)/tags\.json")(self._change_tags)
+        s.route("DELETE", r"/api/v2/tickets/(?P<id>\d+)/tags\.json")(self._change_tags)
         s.route("POST", r"/api/v2/tickets\.json")(self._create_followup)
         s.route("GET", r"/api/v2/tickets/(?P<id>\d+)/audits\.json")(self._get_audits)
         s.route("GET", r"/api/v2/tickets/(?P<id>\d+)/metrics\.json")(self._get_metrics)
@@ -208,7 +208,7 @@ class ZendeskSimulator:
         t.updated_at = _now()
         return StubResponse(200, {"ticket": self.api_ticket(t), "audit": {"id": next(self._ids)}})
 
-    def _put_tags(self, req: StubRequest) -> StubResponse:
+    def _change_tags(self, req: StubRequest) -> StubResponse:
         if not self._authorized(req):
             return self._unauthorized()
         t = self.tickets.get(int(req.params["id"]))

@@ -50,9 +50,8 @@ class AccessLog:
         try:
             await self.app(scope, receive, record)
         finally:
-            if logs.threshold <= logging.INFO:
-                log.info("request", method=scope["method"], path=redact(scope["path"]), status=status["code"],
-                         ms=round((time.perf_counter() - started) * 1000, 1))
+            log.info("request", method=scope["method"], path=redact(scope["path"]), status=status["code"],
+                     ms=round((time.perf_counter() - started) * 1000, 1))
 
 
 class _Intake:

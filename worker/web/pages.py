@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from ces.connectors.timeparse import is_digits
 from ces.worker.db.models import Answer
 from ces.worker.i18n import negotiate
 from ces.worker.surveys.answers import (
@@ -125,7 +126,7 @@ def _thanks(request: Request, done: Answered, *, saved=False, error=None, commen
 def _parse_score(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 3:  # "¹" is a digit to isdigit, not to int
+    if not is_digits(raw) or len(raw) > 3:
         raise BadScore("the score must be a whole number")
     return int(raw)
 

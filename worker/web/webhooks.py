@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 from ces.config.secrets import MissingSecret
 from ces.connectors.errors import WebhookRejected
 from ces.connectors.models import InboundRequest
+from ces.connectors.timeparse import is_digits
 from ces.worker import logs
 from ces.worker.intake import DatabaseUnavailable, event_row, result_of
 from ces.worker.web.errors import json_error
@@ -39,7 +40,7 @@ class TooLarge(Exception):
 async def _read_body(request: Request, headers: dict[str, str], limit: int) -> bytes:
     """The body straight from ASGI's receive, refused as soon as it is known to be too large."""
     declared = headers.get("content-length")
-    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
+    if declared and is_digits(declared) and int(declared) > limit:
         raise TooLarge
     body = b""
     more = True
