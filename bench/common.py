@@ -6,7 +6,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,15 +17,11 @@ import psycopg
 import redis
 import requests
 
+from ces.worker.demo.ports import free_port  # noqa: F401 (the benchmarks import it from here)
+
 PG_ADMIN = os.environ.get("CES_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("CES_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -88,7 +88,7 @@ def db_url(request, tmp_path):
 def sink():
     from ces.worker.demo.smtp_sink import MailSink
 
-    s = MailSink().start()
+    s = MailSink(port=free_port()).start()
     yield s
     s.stop()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ import requests
 import uvicorn
 
 from ces.connectors.zendesk.connector import sign
+from ces.worker.demo.ports import free_port  # noqa: F401 (the tests import it from here)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ZENDESK_SECRET = "s3cr3t-zendesk-signing-key"
@@ -31,12 +31,6 @@ def fixture_bytes(kind: str, name: str) -> bytes:
 
 def fixture_json(kind: str, name: str) -> dict:
     return json.loads(fixture_bytes(kind, name))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def zendesk_headers(body: bytes, *, secret: str = ZENDESK_SECRET, invocation: str = "inv-1",

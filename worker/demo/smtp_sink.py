@@ -20,6 +20,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from ces.worker.demo.ports import free_port
+
 
 class _Handler:
     def __init__(self, sink: MailSink):
@@ -47,7 +49,7 @@ class MailSink:
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
-        self.controller = Controller(_Handler(self), hostname=host, port=port or _free_port(host))
+        self.controller = Controller(_Handler(self), hostname=host, port=port or free_port(host))
 
     @property
     def host(self) -> str:
@@ -85,11 +87,3 @@ class MailSink:
         with self._arrived:
             self._arrived.wait_for(lambda: len(self.messages) >= count, timeout)
             return list(self.messages)
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
