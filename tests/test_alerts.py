@@ -202,6 +202,68 @@ def test_a_write_back_not_yet_delivered_is_superseded_by_the_next_answer(surveye
     assert ok == [["ces_7"]]
 
 
+def test_a_write_back_being_sent_is_waited_for_so_its_tag_never_outlives_the_next_answer(surveyed, queue, remote,
+                                                                                         clock):
+    """The customer changes 6 to 7 while Zendesk is still taking `ces_6`: `ces_7`'s write-back waits for
+    that call to end, then removes `ces_6`. Without the wait, `ces_6` would land after its removal."""
+    rt = surveyed
+    tags_url = f"{ZENDESK}/api/v2/tickets/5158/tags.json"
+    on_ticket: set[str] = set()
+    states_meanwhile = []
+
+    def put(req):
+        tags = json.loads(req.body)["tags"]
+        if tags == ["ces_6"] and not states_meanwhile:  # a slow call: the next answer settles meanwhile
+            answered(rt, queue, 7, comment="Changed my mind: it was easy.")  # a comment settles it at once
+            states_meanwhile.extend((a.content["tags"], a.state, a.reason) for a in alerts(rt))
+        on_ticket.update(tags)
+        return 200, {}, json.dumps({"tags": sorted(on_ticket)})
+
+    def delete(req):
+        on_ticket.difference_update(json.loads(req.body)["tags"])
+        return 200, {}, json.dumps({"tags": sorted(on_ticket)})
+
+    remote.remove("PUT", tags_url)
+    remote.add_callback("PUT", tags_url, put)
+    remote.add_callback("DELETE", tags_url, delete)
+    answered(rt, queue, 6)
+    clock.advance(121)
+    run(rt, queue)
+    assert states_meanwhile == [(["ces_6"], "sending", None),
+                                (["ces_7"], "pending", "waiting for the previous write-back to finish")]
+    clock.advance(1)
+    run(rt, queue)
+    assert on_ticket == {"ces_7"}
+    assert [(a.content["tags"], a.state, a.attempts) for a in alerts(rt)] == [(["ces_6"], "sent", 1),
+                                                                              (["ces_7"], "sent", 1)]
+
+
+def test_a_write_back_that_fails_while_the_next_answer_waits_gives_way_to_it(surveyed, queue, remote, clock):
+    rt = surveyed
+    tags_url = f"{ZENDESK}/api/v2/tickets/5158/tags.json"
+    remote.delete(tags_url, json={"tags": []})
+    answered_meanwhile = []
+
+    def put(req):
+        if b"ces_6" in req.body:  # the next answer settles while Zendesk fails this call
+            if not answered_meanwhile:
+                answered_meanwhile.append(answered(rt, queue, 7, comment="Changed my mind: it was easy."))
+            return 503, {}, ""
+        return 200, {}, "{}"
+
+    remote.remove("PUT", tags_url)
+    remote.add_callback("PUT", tags_url, put)
+    answered(rt, queue, 6)
+    clock.advance(121)
+    run(rt, queue)
+    clock.advance(1)
+    run(rt, queue)
+    assert [(a.content["tags"], a.state, a.reason) for a in alerts(rt)] == [
+        (["ces_6"], "skipped", "superseded by a later answer"), (["ces_7"], "sent", None)]
+    ok = [json.loads(c.request.body)["tags"] for c in calls(remote, tags_url, "PUT") if c.response.status_code == 200]
+    assert ok == [["ces_7"]]
+
+
 def test_a_comment_settles_the_answer_at_once(surveyed, queue, remote):
     rt = surveyed
     answered(rt, queue, 3, comment="I had to call twice.")

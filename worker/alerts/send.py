@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from ces.connectors.errors import UncertainApiError, Unsupported
 from ces.worker.alerts.routes import deliver
@@ -18,6 +19,15 @@ from ces.worker.retry import GiveUp, decide
 from ces.worker.runtime import Runtime
 
 log = structlog.get_logger("ces.alerts")
+SUPERSEDED = "superseded by a later answer"
+WAITING = "waiting for the previous write-back to finish"
+
+
+def writeback_siblings(s: Session, alert: Alert, *where) -> list[Alert]:
+    """The other write-backs of the same survey (their keys are `writeback:{survey}:#n`)."""
+    prefix = alert.dedupe_key.rpartition(":")[0] + ":"
+    return list(s.scalars(select(Alert).where(Alert.kind == "writeback", Alert.dedupe_key.startswith(prefix),
+                                              Alert.id != alert.id, *where)))
 
 
 def send_alert(rt: Runtime, alert_id: int) -> str | None:
@@ -28,6 +38,13 @@ def send_alert(rt: Runtime, alert_id: int) -> str | None:
         if attempt is None:
             return None
         alert = s.get(Alert, alert_id)
+        if alert.kind == "writeback" and writeback_siblings(s, alert, Alert.id < alert.id,
+                                                            Alert.state == AlertState.SENDING):
+            # One write-back of a survey at a time: the earlier one's tag, landing after we removed
+            # it, would stay on the ticket. Not an attempt; looked at again at the next sweep.
+            alert.state, alert.attempts, alert.lease_until, alert.reason = AlertState.PENDING, attempt - 1, None, WAITING
+            alert.next_try_at = now + timedelta(seconds=rt.settings.worker.sweep_interval_seconds)
+            return "waiting"
         previous = None
         if alert.content.get("edit"):
             previous = s.scalar(select(Alert.remote_ref).where(Alert.id == alert.content["edit"]))
@@ -42,12 +59,16 @@ def send_alert(rt: Runtime, alert_id: int) -> str | None:
         decision = decide(attempt, exc, rt.settings.worker)
         if isinstance(decision, GiveUp):
             return _finish(rt, alert_id, attempt, AlertState.FAILED, decision.reason)
-        when = rt.now() + timedelta(seconds=decision.delay)
         with rt.transaction() as s:
-            s.execute(update(Alert).where(Alert.id == alert_id, Alert.state == AlertState.SENDING,
-                                          Alert.attempts == attempt)
-                      .values(state=AlertState.PENDING, reason=f"retrying: {decision.reason}"[:500],
-                              next_try_at=when, lease_until=None))
+            if alert.kind == "writeback" and writeback_siblings(s, alert, Alert.id > alert.id):
+                retry = None  # a later answer's write-back carries the tag now
+            else:
+                retry = dict(state=AlertState.PENDING, reason=f"retrying: {decision.reason}"[:500],
+                             next_try_at=rt.now() + timedelta(seconds=decision.delay), lease_until=None)
+                s.execute(update(Alert).where(Alert.id == alert_id, Alert.state == AlertState.SENDING,
+                                              Alert.attempts == attempt).values(**retry))
+        if retry is None:
+            return _finish(rt, alert_id, attempt, AlertState.SKIPPED, SUPERSEDED)
         log.info("alert_retry", alert_id=alert_id, route=alert.route, attempt=attempt, reason=decision.reason)
         return "retry"
     return _finish(rt, alert_id, attempt, AlertState.SENT, None, remote_ref=ref, sent_at=rt.now())

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ces.config.models import AlertRoute
 from ces.connectors import base
 from ces.worker.alerts.followup import case, links
+from ces.worker.alerts.send import SUPERSEDED
 from ces.worker.db.models import (
     Alert,
     AlertState,
@@ -86,9 +87,9 @@ def _write_back(s: Session, survey: Survey, tag: str, c: dict, now: datetime) ->
                         .order_by(Alert.id)).all()
     if earlier and earlier[-1].content.get("tags") == [tag]:
         return None
-    for a in earlier:  # one not yet delivered would put its stale tag back after ours
-        if a.state in (AlertState.PENDING, AlertState.SENDING):  # a sender's own finish then changes nothing
-            a.state, a.next_try_at, a.reason = AlertState.SKIPPED, None, "superseded by a later answer"
+    for a in earlier:  # one waiting for a retry would put its stale tag back after ours
+        if a.state == AlertState.PENDING:  # (one being sent is waited for: send_alert)
+            a.state, a.next_try_at, a.reason = AlertState.SKIPPED, None, SUPERSEDED
     stale = sorted({t for a in earlier for t in a.content.get("tags", [])} - {tag})
     return _insert(s, dict(
         dedupe_key=f"writeback:{survey.id}:#{len(earlier) + 1}", kind="writeback", route="writeback",
