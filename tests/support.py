@@ -11,6 +11,7 @@ from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 import requests
 import uvicorn
 
@@ -162,3 +163,14 @@ class Service:
                 p.wait(15)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Exit code, output and the error line of a `ces` command (log lines are not the command's)."""
+    from ces.worker.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    out = capsys.readouterr()
+    return done.value.code, out.out, "".join(line for line in out.err.splitlines(True) if line.startswith("ces:"))

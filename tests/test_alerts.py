@@ -19,7 +19,7 @@ from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer
 from ces.worker.web.app import create_app
 from tests.pipeline import ZENDESK, Clock, mock_history, mock_ticket, receive, surveys
-from tests.support import BROWSER, ServedApp
+from tests.support import BROWSER, ServedApp, cli
 
 SLACK = "https://hooks.slack.com/services/T0001/B0001/SeCrEtSlackToken"
 TEAMS = "https://acme.webhook.office.com/webhookb2/SeCrEtTeams"
@@ -242,12 +242,13 @@ def test_a_write_back_that_fails_while_the_next_answer_waits_gives_way_to_it(sur
     rt = surveyed
     tags_url = f"{ZENDESK}/api/v2/tickets/5158/tags.json"
     remote.delete(tags_url, json={"tags": []})
-    answered_meanwhile = []
+    states_meanwhile = []
 
     def put(req):
         if b"ces_6" in req.body:  # the next answer settles while Zendesk fails this call
-            if not answered_meanwhile:
-                answered_meanwhile.append(answered(rt, queue, 7, comment="Changed my mind: it was easy."))
+            if not states_meanwhile:
+                answered(rt, queue, 7, comment="Changed my mind: it was easy.")
+                states_meanwhile.extend((a.content["tags"], a.state, a.reason) for a in alerts(rt))
             return 503, {}, ""
         return 200, {}, "{}"
 
@@ -258,10 +259,38 @@ def test_a_write_back_that_fails_while_the_next_answer_waits_gives_way_to_it(sur
     run(rt, queue)
     clock.advance(1)
     run(rt, queue)
+    assert states_meanwhile == [(["ces_6"], "sending", None),
+                                (["ces_7"], "pending", "waiting for the previous write-back to finish")]
     assert [(a.content["tags"], a.state, a.reason) for a in alerts(rt)] == [
         (["ces_6"], "skipped", "superseded by a later answer"), (["ces_7"], "sent", None)]
     ok = [json.loads(c.request.body)["tags"] for c in calls(remote, tags_url, "PUT") if c.response.status_code == 200]
     assert ok == [["ces_7"]]
+
+
+def test_a_write_back_due_for_a_retry_when_the_next_answer_came_is_superseded_not_sent(surveyed, queue, remote,
+                                                                                        clock):
+    """On PostgreSQL a failed write-back can be set to retry just as the next answer's write-back is
+    written (each transaction missing the other's): when its retry comes it sees the later one and
+    stands down instead of putting its tag back."""
+    from ces.worker.alerts.send import send_alert
+
+    rt = surveyed
+    tags_url = f"{ZENDESK}/api/v2/tickets/5158/tags.json"
+    remote.delete(tags_url, json={"tags": []})
+    remote.replace("PUT", tags_url, status=503)
+    answered(rt, queue, 6)
+    clock.advance(121)
+    run(rt, queue, rounds=1)
+    remote.replace("PUT", tags_url, json={"tags": ["ces_7"]})
+    answered(rt, queue, 7, comment="It was easy after all.")
+    [first, _] = alerts(rt)
+    with rt.transaction() as s:  # what the race leaves: the first one waiting for its retry
+        s.get(Alert, first.id).state, s.get(Alert, first.id).reason = "pending", "retrying: 503"
+    assert send_alert(rt, first.id) == "skipped"
+    assert [(a.content["tags"], a.state, a.reason) for a in alerts(rt)] == [
+        (["ces_6"], "skipped", "superseded by a later answer"), (["ces_7"], "sent", None)]
+    assert [json.loads(c.request.body)["tags"] for c in calls(remote, tags_url, "PUT")
+            if c.response.status_code == 200] == [["ces_7"]]
 
 
 def test_a_comment_settles_the_answer_at_once(surveyed, queue, remote):
@@ -352,6 +381,41 @@ def test_a_broken_route_never_blocks_the_others(surveyed, queue, remote, clock, 
     rows = json.loads(out.out)
     assert {r["route"] for r in rows} == {"slack-support", "teams-leads"}
     assert "SeCrEt" not in out.out and "SeCrEt" not in out.err and "404" in rows[-1]["reason"] + rows[0]["reason"]
+
+
+def test_a_failed_alert_is_delivered_again_once_the_route_is_fixed(surveyed, queue, remote, clock, capsys):
+    rt = surveyed
+    remote.replace("POST", SLACK, status=404, body="no_service")  # the Slack app was removed
+    answered(rt, queue, 2)
+    clock.advance(121)
+    run(rt, queue)
+    [slack] = [a for a in alerts(rt) if a.route == "slack-support"]
+    assert slack.state == "failed" and len(calls(remote, SLACK)) == 1
+    remote.replace("POST", SLACK, body="ok")  # a new webhook URL behind the same variable
+    mails = len(remote.calls)
+    assert cli(capsys, "alerts", "resend", str(slack.id)) == (0, f"alert {slack.id} queued again\n", "")
+    clock.advance(1)
+    run(rt, queue)
+    assert [a.state for a in alerts(rt) if a.route == "slack-support"] == ["sent"]
+    assert len(calls(remote, SLACK)) == 2 and len(remote.calls) == mails + 1  # no other route again
+    code, _, err = cli(capsys, "alerts", "resend", str(slack.id))
+    assert (code, err) == (1, f"ces: alert {slack.id} is sent: only failed or uncertain ones are sent again\n")
+
+
+def test_a_write_back_replaced_by_a_later_answer_is_not_resent(surveyed, queue, remote, clock, capsys):
+    rt = surveyed
+    tags_url = f"{ZENDESK}/api/v2/tickets/5158/tags.json"
+    remote.delete(tags_url, json={"tags": []})
+    remote.replace("PUT", tags_url, status=403, json={"error": "Forbidden"})
+    answered(rt, queue, 6)
+    clock.advance(121)
+    run(rt, queue)
+    remote.replace("PUT", tags_url, json={"tags": ["ces_7"]})
+    answered(rt, queue, 7, comment="It was easy after all.")
+    [first, second] = [a for a in alerts(rt) if a.kind == "writeback"]
+    assert (first.state, second.state) == ("failed", "sent")
+    code, _, err = cli(capsys, "alerts", "resend", str(first.id))
+    assert (code, err) == (1, f"ces: alert {first.id} is a write-back that a later answer's write-back replaced\n")
 
 
 def test_slack_rate_limit_waits_for_retry_after(surveyed, queue, remote, clock):

@@ -15,6 +15,7 @@ from ces.worker.events import process_event
 from ces.worker.scheduler import tick
 from ces.worker.surveys.send import send_survey
 from tests.pipeline import ZENDESK, Clock, events, mock_ticket, receive, status_body, surveys
+from tests.support import cli
 
 TICKET = f"{ZENDESK}/api/v2/tickets/5158.json"
 
@@ -167,6 +168,68 @@ def test_a_permanent_smtp_refusal_fails_the_survey(rt, queue, sink, zendesk_api)
     queue.drain(rt)
     [survey] = surveys(rt)
     assert survey.state == SurveyState.FAILED and "550" in survey.reason
+
+
+def test_a_failed_survey_is_sent_again_once_the_admin_has_fixed_the_cause(config, make_rt, queue, sink,
+                                                                         zendesk_api, capsys):
+    clock = Clock()
+    rt = make_rt(clock=clock)
+    mock_ticket(zendesk_api)
+    sink.refuse_next(1, "550 5.7.1 Sender not authorised")  # e.g. the relay's credentials were wrong
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.FAILED and sink.messages == []
+    assert cli(capsys, "surveys", "resend", str(survey.id)) == (0, f"survey {survey.id} queued again\n", "")
+    clock.advance(1)
+    tick(rt)  # the resend is due now: the scheduler queues it if the broker message is not ours to take
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.SENT and len(sink.messages) == 1
+    assert survey.reason is None and survey.attempts == 2
+    code, out, err = cli(capsys, "surveys", "resend", str(survey.id), "999")
+    assert (code, out) == (1, "")
+    assert err == (f"ces: survey {survey.id} is sent: only failed or uncertain ones are sent again; no survey 999\n")
+    clock.advance(60)
+    tick(rt)
+    queue.drain(rt)
+    assert len(sink.messages) == 1
+
+
+def test_an_uncertain_survey_is_resent_only_when_the_admin_says_it_did_not_arrive(config, make_rt, queue, sink,
+                                                                                 zendesk_api, capsys):
+    clock = Clock()
+    rt = make_rt(clock=clock)
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt, limit=1)  # the event: the survey is created, its send not run
+    queue.items.clear()
+    [survey] = surveys(rt)
+    with rt.transaction() as s:  # a worker died between the SMTP hand-over and its commit
+        s.execute(update(Survey).where(Survey.id == survey.id).values(
+            state=SurveyState.UNCERTAIN, attempts=1, reason="the worker stopped while sending"))
+    code, out, err = cli(capsys, "surveys", "resend", str(survey.id))
+    assert (code, out) == (1, "") and "is uncertain: it may have arrived" in err and "--uncertain" in err
+    assert surveys(rt)[0].state == SurveyState.UNCERTAIN
+    assert cli(capsys, "surveys", "resend", "--uncertain", str(survey.id))[0] == 0
+    clock.advance(1)
+    tick(rt)
+    queue.drain(rt)
+    assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
+
+
+def test_an_answered_survey_is_never_resent(rt, queue, sink, zendesk_api, capsys):
+    from ces.worker.surveys.answers import record_answer
+
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    record_answer(rt, survey.token, 6, None, how="form")
+    with rt.transaction() as s:  # marked uncertain, yet the customer answered: the mail arrived
+        s.execute(update(Survey).where(Survey.id == survey.id).values(state=SurveyState.UNCERTAIN))
+    code, _, err = cli(capsys, "surveys", "resend", "--uncertain", str(survey.id))
+    assert (code, err) == (1, f"ces: survey {survey.id} was answered: its mail arrived\n")
 
 
 def test_smtp_down_is_retried_then_failed(config, make_rt, queue, sink, zendesk_api):

@@ -25,11 +25,13 @@ config_app = typer.Typer(no_args_is_help=True, help="Check the configuration.")
 connectors_app = typer.Typer(no_args_is_help=True, help="Helpdesk connectors: list, test, setup steps.")
 surveys_app = typer.Typer(help="Surveys: list them (with --failed, the ones that need a look).")
 events_app = typer.Typer(help="Stored webhook events: list them, replay a failed one.")
+alerts_app = typer.Typer(help="Alert deliveries: list them (with --failed, the ones that need a look), resend.")
 signals_app = typer.Typer(no_args_is_help=True, help="Signals from the tickets' histories.")
 app.add_typer(config_app, name="config")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(surveys_app, name="surveys")
 app.add_typer(events_app, name="events")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(signals_app, name="signals")
 
 
@@ -416,10 +418,13 @@ def signals_rebuild(since: str = typer.Option(..., help="tickets solved on or af
     _out(f"rebuilt {done} of {total} tickets solved since {d_since}{rate}")
 
 
-@app.command("alerts")
-def alerts_cmd(failed: bool = typer.Option(False, "--failed", help="only failed and uncertain deliveries"),
+@alerts_app.callback(invoke_without_command=True)
+def alerts_cmd(ctx: typer.Context,
+               failed: bool = typer.Option(False, "--failed", help="only failed and uncertain deliveries"),
                limit: int = typer.Option(50, help="how many, newest first"), fmt: Format = FORMAT):
     """Alert deliveries with their state, age and the follow-up state (webhook URLs never shown)."""
+    if ctx.invoked_subcommand:
+        return
     from ces.worker import listing
     from ces.worker.db.models import Alert, AlertState, FollowUp
     from ces.worker.effort import duration
@@ -458,6 +463,39 @@ def surveys(ctx: typer.Context, failed: bool = typer.Option(False, "--failed", h
                 for v in s.scalars(stmt)]
     _out(listing.render(rows, ["id", "connector", "ticket", "state", "to", "created", "sent", "attempts", "reason"],
                         fmt.value))
+
+
+UNCERTAIN_TOO = typer.Option(False, "--uncertain", help="also uncertain ones: check first that they did not arrive")
+
+
+def _resend(noun: str, ids: list[int], uncertain: bool) -> None:
+    from ces.worker.resend import NotResent, resend
+
+    rt = _runtime()
+    refused = []
+    for row_id in ids:
+        try:
+            queued = resend(rt, noun, row_id, uncertain=uncertain)
+        except NotResent as exc:
+            refused.append(str(exc))
+            continue
+        _out(f"{noun} {row_id} queued again" + ("" if queued else " (broker down: the scheduler will enqueue it)"))
+    if refused:
+        raise CliError("; ".join(refused))
+
+
+@surveys_app.command("resend")
+def surveys_resend(survey_ids: list[int] = typer.Argument(..., metavar="ID...", help="survey ids"),
+                   uncertain: bool = UNCERTAIN_TOO):
+    """Send failed surveys again, once the cause is fixed (policy and fatigue are checked again)."""
+    _resend("survey", survey_ids, uncertain)
+
+
+@alerts_app.command("resend")
+def alerts_resend(alert_ids: list[int] = typer.Argument(..., metavar="ID...", help="alert ids"),
+                  uncertain: bool = UNCERTAIN_TOO):
+    """Deliver failed alerts again, once the route is fixed."""
+    _resend("alert", alert_ids, uncertain)
 
 
 @surveys_app.command("preview")

@@ -30,6 +30,19 @@ def writeback_siblings(s: Session, alert: Alert, *where) -> list[Alert]:
                                               Alert.id != alert.id, *where)))
 
 
+def _writeback_turn(s: Session, alert: Alert) -> str | None:
+    """A survey's write-backs go one at a time, the latest answer's last: "superseded" once a later
+    one exists (it carries the tag now), "wait" while an earlier one is being sent (its tag, landing
+    after we removed it, would stay on the ticket), else None (and None for every other alert)."""
+    if alert.kind != "writeback":
+        return None
+    if writeback_siblings(s, alert, Alert.id > alert.id):
+        return "superseded"
+    if writeback_siblings(s, alert, Alert.id < alert.id, Alert.state == AlertState.SENDING):
+        return "wait"
+    return None
+
+
 def send_alert(rt: Runtime, alert_id: int) -> str | None:
     now = rt.now()
     with rt.transaction() as s:
@@ -38,16 +51,17 @@ def send_alert(rt: Runtime, alert_id: int) -> str | None:
         if attempt is None:
             return None
         alert = s.get(Alert, alert_id)
-        if alert.kind == "writeback" and writeback_siblings(s, alert, Alert.id < alert.id,
-                                                            Alert.state == AlertState.SENDING):
-            # One write-back of a survey at a time: the earlier one's tag, landing after we removed
-            # it, would stay on the ticket. Not an attempt; looked at again at the next sweep.
-            alert.state, alert.attempts, alert.lease_until, alert.reason = AlertState.PENDING, attempt - 1, None, WAITING
+        turn = _writeback_turn(s, alert)
+        if turn == "wait":  # not an attempt; looked at again at the next sweep
+            alert.state, alert.attempts, alert.lease_until = AlertState.PENDING, attempt - 1, None
+            alert.reason = WAITING
             alert.next_try_at = now + timedelta(seconds=rt.settings.worker.sweep_interval_seconds)
             return "waiting"
         previous = None
         if alert.content.get("edit"):
             previous = s.scalar(select(Alert.remote_ref).where(Alert.id == alert.content["edit"]))
+    if turn == "superseded":
+        return _finish(rt, alert_id, attempt, AlertState.SKIPPED, SUPERSEDED)
     route = next((r for r in rt.settings.alerts.routes if r.name == alert.route), None)
     try:
         ref = deliver(rt, alert, route, previous)
@@ -60,7 +74,7 @@ def send_alert(rt: Runtime, alert_id: int) -> str | None:
         if isinstance(decision, GiveUp):
             return _finish(rt, alert_id, attempt, AlertState.FAILED, decision.reason)
         with rt.transaction() as s:
-            if alert.kind == "writeback" and writeback_siblings(s, alert, Alert.id > alert.id):
+            if _writeback_turn(s, alert) == "superseded":
                 retry = None  # a later answer's write-back carries the tag now
             else:
                 retry = dict(state=AlertState.PENDING, reason=f"retrying: {decision.reason}"[:500],

@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import and_, select
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -87,9 +87,10 @@ def _write_back(s: Session, survey: Survey, tag: str, c: dict, now: datetime) ->
                         .order_by(Alert.id)).all()
     if earlier and earlier[-1].content.get("tags") == [tag]:
         return None
-    for a in earlier:  # one waiting for a retry would put its stale tag back after ours
-        if a.state == AlertState.PENDING:  # (one being sent is waited for: send_alert)
-            a.state, a.next_try_at, a.reason = AlertState.SKIPPED, None, SUPERSEDED
+    # One waiting for a retry would put its stale tag back after ours; one being sent is waited for
+    # (send_alert). Conditional: one claimed meanwhile stays `sending`, and so is waited for.
+    s.execute(update(Alert).where(Alert.id.in_([a.id for a in earlier]), Alert.state == AlertState.PENDING)
+              .values(state=AlertState.SKIPPED, next_try_at=None, reason=SUPERSEDED))
     stale = sorted({t for a in earlier for t in a.content.get("tags", [])} - {tag})
     return _insert(s, dict(
         dedupe_key=f"writeback:{survey.id}:#{len(earlier) + 1}", kind="writeback", route="writeback",

@@ -1,0 +1,61 @@
+"""`ces surveys resend` and `ces alerts resend`: an admin sends again what failed (once the cause is
+fixed: the mail server's password, the helpdesk token), or what is uncertain once they have made sure
+it did not arrive. Nothing is ever resent by itself; this is the one way back.
+
+Only a failed or uncertain row moves: back to pending, due now, the reason saying who asked. The
+send then checks everything again (the ticket reopened, the customer unsubscribed or surveyed since,
+a later answer's write-back), so a resend never does what a first send would not."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from ces.worker.alerts.send import writeback_siblings
+from ces.worker.alerts.trigger import SEND_ALERT
+from ces.worker.db.models import Alert, AlertState, Answer, Survey, SurveyState
+from ces.worker.runtime import Runtime
+from ces.worker.surveys.create import SEND_SURVEY
+
+FAILED, UNCERTAIN = "failed", "uncertain"  # the same words in SurveyState and AlertState
+
+
+class NotResent(Exception):
+    """Why this one is not sent again: one line for the admin."""
+
+
+def _why_not(s, row, noun: str, uncertain: bool) -> str | None:
+    if row.state not in (FAILED, UNCERTAIN):
+        return f"{noun} {row.id} is {row.state}: only failed or uncertain ones are sent again"
+    if row.state == UNCERTAIN and not uncertain:
+        where = "the mail server's log" if noun == "survey" else f"route {row.route!r}"
+        return (f"{noun} {row.id} is uncertain: it may have arrived; check {where}, then resend it with "
+                "--uncertain")
+    if noun == "survey" and s.scalar(select(Answer.id).where(Answer.survey_id == row.id).limit(1)):
+        return f"survey {row.id} was answered: its mail arrived"
+    if noun == "alert" and row.kind == "writeback" and writeback_siblings(s, row, Alert.id > row.id):
+        return f"alert {row.id} is a write-back that a later answer's write-back replaced"
+    return None
+
+
+def resend(rt: Runtime, noun: str, row_id: int, *, uncertain: bool = False) -> bool:
+    """Make a failed (or, with `uncertain`, an uncertain) survey or alert due now; raises NotResent.
+    Returns whether it was queued at once (else the scheduler queues it at its next sweep)."""
+    model, pending, task = {"survey": (Survey, SurveyState.PENDING, SEND_SURVEY),
+                            "alert": (Alert, AlertState.PENDING, SEND_ALERT)}[noun]
+    now = rt.now()
+    with rt.transaction() as s:
+        row = s.get(model, row_id)
+        if row is None:
+            raise NotResent(f"no {noun} {row_id}")
+        why = _why_not(s, row, noun, uncertain)
+        if why:
+            raise NotResent(why)
+        reason = f"sent again by an admin (was {row.state}: {row.reason or 'no reason recorded'})"[:500]
+        values = dict(state=pending, reason=reason, next_try_at=now, lease_until=None)
+        if model is Survey:
+            values["send_after"] = min(row.send_after, now)
+        # Conditional, like every state change: a concurrent resend moves it once.
+        moved = s.execute(update(model).where(model.id == row_id, model.state == row.state).values(**values)).rowcount
+        if not moved:
+            raise NotResent(f"{noun} {row_id} changed meanwhile; look again")
+    return rt.enqueue(task, row_id)
