@@ -402,6 +402,21 @@ def test_a_failed_alert_is_delivered_again_once_the_route_is_fixed(surveyed, que
     assert (code, err) == (1, f"ces: alert {slack.id} is sent: only failed or uncertain ones are sent again\n")
 
 
+def test_a_failed_alert_followed_by_a_newer_message_is_not_resent(surveyed, queue, remote, clock, capsys):
+    rt = surveyed
+    remote.replace("POST", SLACK, status=404, body="no_service")
+    answered(rt, queue, 2)
+    clock.advance(121)
+    run(rt, queue)
+    remote.replace("POST", SLACK, body="ok")
+    answered(rt, queue, 5, comment="Actually they fixed it in the end.")  # the follow-up reaches Slack
+    [original, update] = [a for a in alerts(rt) if a.route == "slack-support"]
+    assert (original.kind, original.state, update.kind, update.state) == ("alert", "failed", "update", "sent")
+    code, _, err = cli(capsys, "alerts", "resend", str(original.id))
+    assert (code, err) == (1, f"ces: alert {original.id} was followed by a newer message on route 'slack-support': "
+                              "it would tell an older answer\n")
+
+
 def test_a_write_back_replaced_by_a_later_answer_is_not_resent(surveyed, queue, remote, clock, capsys):
     rt = surveyed
     tags_url = f"{ZENDESK}/api/v2/tickets/5158/tags.json"

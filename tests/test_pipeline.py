@@ -218,6 +218,24 @@ def test_an_uncertain_survey_is_resent_only_when_the_admin_says_it_did_not_arriv
     assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
 
 
+def test_a_failed_survey_of_a_reopened_solve_is_not_resent(config, make_rt, queue, sink, zendesk_api, capsys):
+    clock = Clock()
+    rt = make_rt(clock=clock)
+    mock_ticket(zendesk_api)
+    sink.refuse_next(1, "550 5.1.1 No such user")
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.FAILED
+    clock.advance(60)
+    receive(rt, "status_changed_reopened.json", "inv-2")
+    queue.drain(rt)
+    code, _, err = cli(capsys, "surveys", "resend", str(survey.id))
+    assert (code, err) == (1, f"ces: survey {survey.id} is for solve #1 of ticket 5158, which was reopened since: "
+                              "a later solve has its own survey\n")
+    assert surveys(rt)[0].state == SurveyState.FAILED
+
+
 def test_an_answered_survey_is_never_resent(rt, queue, sink, zendesk_api, capsys):
     from ces.worker.surveys.answers import record_answer
 
@@ -232,8 +250,9 @@ def test_an_answered_survey_is_never_resent(rt, queue, sink, zendesk_api, capsys
     assert (code, err) == (1, f"ces: survey {survey.id} was answered: its mail arrived\n")
 
 
-def test_smtp_down_is_retried_then_failed(config, make_rt, queue, sink, zendesk_api):
-    config.write(smtp_port=1)
+def test_smtp_down_is_retried_then_failed_and_a_resend_gets_a_whole_retry_budget(config, make_rt, queue, sink,
+                                                                                 zendesk_api, capsys):
+    config.write(smtp_port=1)  # the relay is unreachable until the admin fixes the configuration
     clock = Clock()
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
@@ -246,6 +265,19 @@ def test_smtp_down_is_retried_then_failed(config, make_rt, queue, sink, zendesk_
     [survey] = surveys(rt)
     assert survey.state == SurveyState.FAILED and "cannot reach the mail server" in survey.reason
     assert survey.attempts == 3  # max_attempts in the test configuration
+    config.write(smtp_port=sink.port)
+    rt = make_rt(clock=clock)
+    sink.refuse_next(1, "451 4.3.0 Try again later")  # the first try after the fix meets a busy relay
+    assert cli(capsys, "surveys", "resend", str(survey.id))[0] == 0
+    clock.advance(1)
+    tick(rt)
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    assert survey.state == SurveyState.PENDING and "451" in survey.reason  # retried, not given up
+    clock.advance(60)
+    tick(rt)
+    queue.drain(rt)
+    assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
 
 
 def test_no_requester_email_is_skipped(rt, queue, sink, zendesk_api):

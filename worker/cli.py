@@ -485,14 +485,16 @@ def _resend(noun: str, ids: list[int], uncertain: bool) -> None:
 
 
 @surveys_app.command("resend")
-def surveys_resend(survey_ids: list[int] = typer.Argument(..., metavar="ID...", help="survey ids"),
+def surveys_resend(survey_ids: list[int] = typer.Argument(..., metavar="ID...", help="survey ids", min=1,
+                                                         max=2**63 - 1),
                    uncertain: bool = UNCERTAIN_TOO):
     """Send failed surveys again, once the cause is fixed (policy and fatigue are checked again)."""
     _resend("survey", survey_ids, uncertain)
 
 
 @alerts_app.command("resend")
-def alerts_resend(alert_ids: list[int] = typer.Argument(..., metavar="ID...", help="alert ids"),
+def alerts_resend(alert_ids: list[int] = typer.Argument(..., metavar="ID...", help="alert ids", min=1,
+                                                       max=2**63 - 1),
                   uncertain: bool = UNCERTAIN_TOO):
     """Deliver failed alerts again, once the route is fixed."""
     _resend("alert", alert_ids, uncertain)

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from ces.worker.alerts.send import writeback_siblings
 from ces.worker.alerts.trigger import SEND_ALERT
-from ces.worker.db.models import Alert, AlertState, Answer, Survey, SurveyState
+from ces.worker.db.models import Alert, AlertState, Answer, Solve, Survey, SurveyState
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.create import SEND_SURVEY
 
@@ -30,10 +30,19 @@ def _why_not(s, row, noun: str, uncertain: bool) -> str | None:
         where = "the mail server's log" if noun == "survey" else f"route {row.route!r}"
         return (f"{noun} {row.id} is uncertain: it may have arrived; check {where}, then resend it with "
                 "--uncertain")
-    if noun == "survey" and s.scalar(select(Answer.id).where(Answer.survey_id == row.id).limit(1)):
-        return f"survey {row.id} was answered: its mail arrived"
-    if noun == "alert" and row.kind == "writeback" and writeback_siblings(s, row, Alert.id > row.id):
+    if noun == "survey":
+        if s.scalar(select(Answer.id).where(Answer.survey_id == row.id).limit(1)):
+            return f"survey {row.id} was answered: its mail arrived"
+        solve = s.get(Solve, row.solve_id)
+        if solve is not None and solve.reopened_at is not None:
+            return (f"survey {row.id} is for solve #{solve.number} of ticket {row.ticket_external_id}, which was "
+                    "reopened since: a later solve has its own survey")
+    elif row.kind == "writeback" and writeback_siblings(s, row, Alert.id > row.id):
         return f"alert {row.id} is a write-back that a later answer's write-back replaced"
+    elif row.kind in ("alert", "update") and s.scalar(select(Alert.id).where(
+            Alert.kind.in_(["alert", "update"]), Alert.follow_up_id == row.follow_up_id, Alert.route == row.route,
+            Alert.recipient == row.recipient, Alert.id > row.id).limit(1)):
+        return f"alert {row.id} was followed by a newer message on route {row.route!r}: it would tell an older answer"
     return None
 
 
@@ -51,7 +60,8 @@ def resend(rt: Runtime, noun: str, row_id: int, *, uncertain: bool = False) -> b
         if why:
             raise NotResent(why)
         reason = f"sent again by an admin (was {row.state}: {row.reason or 'no reason recorded'})"[:500]
-        values = dict(state=pending, reason=reason, next_try_at=now, lease_until=None)
+        values = dict(state=pending, reason=reason, next_try_at=now, lease_until=None,
+                      attempts_before_resend=row.attempts)  # a whole retry budget again
         if model is Survey:
             values["send_after"] = min(row.send_after, now)
         # Conditional, like every state change: a concurrent resend moves it once.

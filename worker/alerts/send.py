@@ -70,7 +70,7 @@ def send_alert(rt: Runtime, alert_id: int) -> str | None:
     except Unsupported as exc:
         return _finish(rt, alert_id, attempt, AlertState.SKIPPED, str(exc))
     except Exception as exc:
-        decision = decide(attempt, exc, rt.settings.worker)
+        decision = decide(attempt - alert.attempts_before_resend, exc, rt.settings.worker)
         if isinstance(decision, GiveUp):
             return _finish(rt, alert_id, attempt, AlertState.FAILED, decision.reason)
         with rt.transaction() as s:

@@ -268,6 +268,8 @@ class Survey(Base):
     lease_until: Mapped[datetime | None]
     next_try_at: Mapped[datetime | None]  # as on webhook_events
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Attempts made before an admin's `ces surveys resend`: a resend gets a whole retry budget again.
+    attempts_before_resend: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
@@ -404,6 +406,7 @@ class Alert(Base):
     state: Mapped[str] = mapped_column(String(16), default=AlertState.PENDING)
     reason: Mapped[str | None] = mapped_column(String(500))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts_before_resend: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # as on surveys
     lease_until: Mapped[datetime | None]
     next_try_at: Mapped[datetime | None]
     created_at: Mapped[datetime]

@@ -241,7 +241,7 @@ def _retry_or_fail(rt: Runtime, survey: Survey, attempt: int, exc: Exception, *,
                    from_state: str = SurveyState.PREPARING) -> str:
     if not isinstance(exc, (ApiError, Permanent, Transient)):
         log.warning("survey_error", survey_id=survey.id, error=type(exc).__name__, detail=str(exc)[:200])
-    decision = decide(attempt, exc, rt.settings.worker)
+    decision = decide(attempt - survey.attempts_before_resend, exc, rt.settings.worker)
     if isinstance(decision, GiveUp):
         return _finish(rt, survey, attempt, SurveyState.FAILED, decision.reason, from_state=from_state)
     return _wait(rt, survey, attempt, rt.now() + timedelta(seconds=decision.delay), f"retrying: {decision.reason}",

@@ -1,0 +1,32 @@
+"""resend: a survey or alert that an admin sends again gets a whole retry budget
+
+Revision ID: 0101
+Revises: 0100
+Create Date: 2026-12-01 13:40:00.000000
+
+`attempts` keeps counting (it fences the conditional updates and numbers survey_attempts);
+`attempts_before_resend` is what it was when `ces surveys|alerts resend` moved the row back to
+pending, and the retry decision counts from there.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0101'
+down_revision = '0100'
+branch_labels = None
+depends_on = None
+
+TABLES = ('surveys', 'alerts')
+
+
+def upgrade() -> None:
+    for table in TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('attempts_before_resend', sa.Integer(), server_default='0',
+                                          nullable=False))
+
+
+def downgrade() -> None:
+    for table in TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column('attempts_before_resend')
