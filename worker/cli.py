@@ -468,6 +468,10 @@ def surveys(ctx: typer.Context, failed: bool = typer.Option(False, "--failed", h
 UNCERTAIN_TOO = typer.Option(False, "--uncertain", help="also uncertain ones: check first that they did not arrive")
 
 
+def _ids(what: str):
+    return typer.Argument(..., metavar="ID...", help=f"{what} ids", min=1, max=2**63 - 1)
+
+
 def _resend(noun: str, ids: list[int], uncertain: bool) -> None:
     from ces.worker.resend import NotResent, resend
 
@@ -485,17 +489,13 @@ def _resend(noun: str, ids: list[int], uncertain: bool) -> None:
 
 
 @surveys_app.command("resend")
-def surveys_resend(survey_ids: list[int] = typer.Argument(..., metavar="ID...", help="survey ids", min=1,
-                                                         max=2**63 - 1),
-                   uncertain: bool = UNCERTAIN_TOO):
+def surveys_resend(survey_ids: list[int] = _ids("survey"), uncertain: bool = UNCERTAIN_TOO):
     """Send failed surveys again, once the cause is fixed (policy and fatigue are checked again)."""
     _resend("survey", survey_ids, uncertain)
 
 
 @alerts_app.command("resend")
-def alerts_resend(alert_ids: list[int] = typer.Argument(..., metavar="ID...", help="alert ids", min=1,
-                                                       max=2**63 - 1),
-                  uncertain: bool = UNCERTAIN_TOO):
+def alerts_resend(alert_ids: list[int] = _ids("alert"), uncertain: bool = UNCERTAIN_TOO):
     """Deliver failed alerts again, once the route is fixed."""
     _resend("alert", alert_ids, uncertain)
 

@@ -16,17 +16,15 @@ from ces.worker.db.models import Alert, AlertState, Answer, Solve, Survey, Surve
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.create import SEND_SURVEY
 
-FAILED, UNCERTAIN = "failed", "uncertain"  # the same words in SurveyState and AlertState
-
 
 class NotResent(Exception):
     """Why this one is not sent again: one line for the admin."""
 
 
-def _why_not(s, row, noun: str, uncertain: bool) -> str | None:
-    if row.state not in (FAILED, UNCERTAIN):
+def _why_not(s, row, noun: str, states, uncertain: bool) -> str | None:
+    if row.state not in states.PROBLEMS:
         return f"{noun} {row.id} is {row.state}: only failed or uncertain ones are sent again"
-    if row.state == UNCERTAIN and not uncertain:
+    if row.state == states.UNCERTAIN and not uncertain:
         where = "the mail server's log" if noun == "survey" else f"route {row.route!r}"
         return (f"{noun} {row.id} is uncertain: it may have arrived; check {where}, then resend it with "
                 "--uncertain")
@@ -49,18 +47,17 @@ def _why_not(s, row, noun: str, uncertain: bool) -> str | None:
 def resend(rt: Runtime, noun: str, row_id: int, *, uncertain: bool = False) -> bool:
     """Make a failed (or, with `uncertain`, an uncertain) survey or alert due now; raises NotResent.
     Returns whether it was queued at once (else the scheduler queues it at its next sweep)."""
-    model, pending, task = {"survey": (Survey, SurveyState.PENDING, SEND_SURVEY),
-                            "alert": (Alert, AlertState.PENDING, SEND_ALERT)}[noun]
+    model, states, task = {"survey": (Survey, SurveyState, SEND_SURVEY), "alert": (Alert, AlertState, SEND_ALERT)}[noun]
     now = rt.now()
     with rt.transaction() as s:
         row = s.get(model, row_id)
         if row is None:
             raise NotResent(f"no {noun} {row_id}")
-        why = _why_not(s, row, noun, uncertain)
+        why = _why_not(s, row, noun, states, uncertain)
         if why:
             raise NotResent(why)
         reason = f"sent again by an admin (was {row.state}: {row.reason or 'no reason recorded'})"[:500]
-        values = dict(state=pending, reason=reason, next_try_at=now, lease_until=None,
+        values = dict(state=states.PENDING, reason=reason, next_try_at=now, lease_until=None,
                       attempts_before_resend=row.attempts)  # a whole retry budget again
         if model is Survey:
             values["send_after"] = min(row.send_after, now)

@@ -23,11 +23,20 @@ SUPERSEDED = "superseded by a later answer"
 WAITING = "waiting for the previous write-back to finish"
 
 
+def writeback_prefix(survey_id: int) -> str:
+    """A survey's write-backs are keyed `writeback:{survey}:#n`, numbered from 1."""
+    return f"writeback:{survey_id}:"
+
+
+def writebacks(s: Session, prefix: str, *where) -> list[Alert]:
+    """The write-backs whose keys start with `prefix` (one survey's), oldest first."""
+    return list(s.scalars(select(Alert).where(Alert.kind == "writeback", Alert.dedupe_key.startswith(prefix), *where)
+                          .order_by(Alert.id)))
+
+
 def writeback_siblings(s: Session, alert: Alert, *where) -> list[Alert]:
-    """The other write-backs of the same survey (their keys are `writeback:{survey}:#n`)."""
-    prefix = alert.dedupe_key.rpartition(":")[0] + ":"
-    return list(s.scalars(select(Alert).where(Alert.kind == "writeback", Alert.dedupe_key.startswith(prefix),
-                                              Alert.id != alert.id, *where)))
+    """The other write-backs of the same survey as `alert`."""
+    return writebacks(s, alert.dedupe_key.rpartition(":")[0] + ":", Alert.id != alert.id, *where)
 
 
 def _writeback_turn(s: Session, alert: Alert) -> str | None:
@@ -74,14 +83,13 @@ def send_alert(rt: Runtime, alert_id: int) -> str | None:
         if isinstance(decision, GiveUp):
             return _finish(rt, alert_id, attempt, AlertState.FAILED, decision.reason)
         with rt.transaction() as s:
-            if _writeback_turn(s, alert) == "superseded":
-                retry = None  # a later answer's write-back carries the tag now
-            else:
-                retry = dict(state=AlertState.PENDING, reason=f"retrying: {decision.reason}"[:500],
-                             next_try_at=rt.now() + timedelta(seconds=decision.delay), lease_until=None)
+            superseded = _writeback_turn(s, alert) == "superseded"  # a later answer's write-back has the tag now
+            if not superseded:
                 s.execute(update(Alert).where(Alert.id == alert_id, Alert.state == AlertState.SENDING,
-                                              Alert.attempts == attempt).values(**retry))
-        if retry is None:
+                                              Alert.attempts == attempt)
+                          .values(state=AlertState.PENDING, reason=f"retrying: {decision.reason}"[:500],
+                                  next_try_at=rt.now() + timedelta(seconds=decision.delay), lease_until=None))
+        if superseded:
             return _finish(rt, alert_id, attempt, AlertState.SKIPPED, SUPERSEDED)
         log.info("alert_retry", alert_id=alert_id, route=alert.route, attempt=attempt, reason=decision.reason)
         return "retry"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ces.config.models import AlertRoute
 from ces.connectors import base
 from ces.worker.alerts.followup import case, links
-from ces.worker.alerts.send import SUPERSEDED
+from ces.worker.alerts.send import SUPERSEDED, writeback_prefix, writebacks
 from ces.worker.db.models import (
     Alert,
     AlertState,
@@ -83,8 +83,8 @@ def _version(score: int, comment: str | None) -> str:
 def _write_back(s: Session, survey: Survey, tag: str, c: dict, now: datetime) -> int | None:
     """The score's tag on the ticket, in place of the one an earlier answer left there: a customer who
     changes 2 to 6 leaves `ces_6` only. Numbered per survey, so that 2 → 6 → 2 writes `ces_2` again."""
-    earlier = s.scalars(select(Alert).where(Alert.kind == "writeback", Alert.dedupe_key.like(f"writeback:{survey.id}:%"))
-                        .order_by(Alert.id)).all()
+    prefix = writeback_prefix(survey.id)
+    earlier = writebacks(s, prefix)
     if earlier and earlier[-1].content.get("tags") == [tag]:
         return None
     # One waiting for a retry would put its stale tag back after ours; one being sent is waited for
@@ -93,7 +93,7 @@ def _write_back(s: Session, survey: Survey, tag: str, c: dict, now: datetime) ->
               .values(state=AlertState.SKIPPED, next_try_at=None, reason=SUPERSEDED))
     stale = sorted({t for a in earlier for t in a.content.get("tags", [])} - {tag})
     return _insert(s, dict(
-        dedupe_key=f"writeback:{survey.id}:#{len(earlier) + 1}", kind="writeback", route="writeback",
+        dedupe_key=f"{prefix}#{len(earlier) + 1}", kind="writeback", route="writeback",
         route_type="tags", recipient=survey.connector_id,
         content={**c, "kind": "writeback", "tags": [tag], "remove_tags": stale},
         state=AlertState.PENDING, attempts=0, created_at=now, next_try_at=now))
