@@ -22,6 +22,9 @@ PG_ADMIN = os.environ.get("CES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:
 REDIS_URL = os.environ.get("CES_TEST_REDIS", "redis://127.0.0.1:6379/0")
 SESSION = uuid.uuid4().hex[:10]
 
+# Fixtures kept beside their helpers: the headless browser, the Node tools (OpenID provider, axe-core).
+pytest_plugins = ("tests.browser", "tests.node_tools")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def structured_logs():

@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -15,22 +13,11 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from ces.worker.web.app import create_app
+from tests.browser import chromium
 from tests.pipeline import answers, mock_ticket, receive, surveys
 from tests.support import BROWSER, ServedApp, wait_until
 
 pytestmark = pytest.mark.browser
-
-
-def chromium(user_agent: str | None = None) -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                "--window-size=412,915"):  # a phone-sized window: the pages are mobile-first
-        options.add_argument(arg)
-    if user_agent:
-        options.add_argument(f"--user-agent={user_agent}")
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
 @pytest.fixture
