@@ -41,8 +41,8 @@ def test_nothing_unlisted_sits_in_the_vendor_folder():
 CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'"
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Charts</title>{config}
 <script src="/probe.js"></script>
-<script src="/vendor/htmx.org/htmx.min.js"></script>
-<script src="/vendor/chart.js/chart.umd.min.js"></script>
+<script src="/vendor/htmx/htmx.min.js"></script>
+<script src="/vendor/chartjs/chart.umd.min.js"></script>
 <script src="/charts.js" defer></script></head>
 <body><main><canvas id="trend"></canvas><canvas id="answers"></canvas><canvas id="spark"></canvas>
 <button hx-get="/fragment" hx-target="#out">Load</button><div id="out"></div></main></body></html>"""

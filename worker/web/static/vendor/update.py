@@ -6,7 +6,7 @@
     python worker/web/static/vendor/update.py --check               # the vendored bytes are the registry's
 
 It runs `npm pack NAME@VERSION` in a temporary folder, checks the tarball against the registry's
-integrity, copies the one file and the licence into NAME/ beside this script and rewrites VENDOR.json.
+integrity, copies the one file and the licence into NAME/ (without dots) beside this script and rewrites VENDOR.json.
 """
 
 from __future__ import annotations
@@ -67,7 +67,10 @@ def vendor(spec: str, entry: dict | None, file: str | None, licence: str | None)
         with tar:
             data, licence_text = member(tar, file), member(tar, licence)
     name = info["name"]
-    folder = HERE / name
+    # A folder name without dots: setuptools takes a dotted folder for no package and leaves it
+    # out of the wheel (tests/test_packaging.py would say so).
+    where = name.replace(".", "")
+    folder = HERE / where
     if entry and (HERE / entry["file"]).parent == folder:
         shutil.rmtree(folder)  # the old version's files go; only what the manifest lists stays
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,8 +80,8 @@ def vendor(spec: str, entry: dict | None, file: str | None, licence: str | None)
         "name": name, "version": info["version"], "license": info["license"],
         # The tarball's path on the registry (`npm view NAME@VERSION dist.tarball` prints its whole address).
         "tarball": urlsplit(info["dist"]["tarball"]).path.lstrip("/"), "integrity": info["dist"]["integrity"],
-        "from": file, "file": f"{name}/{Path(file).name}", "sha256": sha256(data),
-        "license_from": licence, "license_file": f"{name}/{Path(licence).name}",
+        "from": file, "file": f"{where}/{Path(file).name}", "sha256": sha256(data),
+        "license_from": licence, "license_file": f"{where}/{Path(licence).name}",
     }
 
 
