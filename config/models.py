@@ -236,6 +236,17 @@ class WorkerSettings(Section):
     sweep_interval_seconds: float = Field(1.0, gt=0)
 
 
+class ServerSettings(Section):
+    """What `ces serve` allows a client before it has proved anything (no token, no signature yet)."""
+
+    header_timeout_seconds: float = Field(10.0, gt=0)  # a request head, from connecting or the last response
+    body_timeout_seconds: float = Field(30.0, gt=0)  # a request body, from its head
+    max_header_bytes: int = Field(64 * 1024, ge=1024)
+    max_form_bytes: int = Field(64 * 1024, ge=1024)  # page forms (/s/, /a/): 5,000 characters fit
+    # None: the open-files limit less a reserve for the database, Redis and files, at most 10,000.
+    max_connections: int | None = Field(None, ge=1)
+
+
 class HttpSettings(Section):
     connect_timeout_seconds: float = Field(5.0, gt=0)
     read_timeout_seconds: float = Field(20.0, gt=0)

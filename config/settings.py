@@ -18,6 +18,7 @@ from ces.config.models import (
     HttpSettings,
     IntakeSettings,
     RetentionSettings,
+    ServerSettings,
     SignalSettings,
     SmtpSettings,
     SurveySettings,
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     intake: IntakeSettings = IntakeSettings()
     worker: WorkerSettings = WorkerSettings()
     http: HttpSettings = HttpSettings()
+    server: ServerSettings = ServerSettings()
     demo: DemoSettings = DemoSettings()
     # Each [[connectors]] table is validated by its own kind's model (see load_settings), so that
     # a problem is reported as connectors[i].key.

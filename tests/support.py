@@ -81,11 +81,11 @@ class Queue:
 class ServedApp:
     """The real HTTP app, served by uvicorn on a socket, in a thread."""
 
-    def __init__(self, app, port: int):
+    def __init__(self, app, port: int, **options):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                lifespan="on")
+                                lifespan="on", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -127,11 +127,11 @@ class Service:
         self.url = f"http://127.0.0.1:{port}"
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, *commands: list[str]) -> Service:
+    def start(self, *commands: list[str], **popen) -> Service:
         for args in commands:
             log = open(self.logs / f"{args[0]}-{len(self.procs)}.log", "wb")
             self.procs.append(subprocess.Popen([sys.executable, "-m", "ces.worker.cli", *args], env=self.env,
-                                               stdout=subprocess.DEVNULL, stderr=log))
+                                               stdout=subprocess.DEVNULL, stderr=log, **popen))
         return self
 
     def log_tail(self) -> str:

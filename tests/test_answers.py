@@ -237,3 +237,32 @@ def test_unsubscribed_customers_are_never_surveyed_again(app, rt, queue, sink, z
     queue.drain(rt)
     assert surveys(rt)[1].state == "skipped" and "unsubscribed" in surveys(rt)[1].reason
     assert len(sink.messages) == 1
+
+
+# --- form limits (server.max_form_bytes) --------------------------------------------------------
+def test_a_form_over_the_size_limit_is_413_and_changes_nothing(app, rt, sent):
+    resp = post(app, sent.token, score="2", comment="x" * 70_000)
+    assert resp.status_code == 413 and resp.headers["content-type"].startswith("text/html")
+    assert "longer than 5000 characters" in resp.text and resp.headers["Cache-Control"] == "no-store"
+    assert answers(rt) == []
+
+
+def test_the_longest_comment_fits_the_form_limit_in_any_script(app, rt, sent):
+    comment = "😀" * 5000  # four bytes each, twelve once form-encoded
+    resp = post(app, sent.token, score="2", comment=comment)
+    assert resp.status_code == 200 and answers(rt)[0].comment == comment
+
+
+def test_a_multipart_form_is_415_and_changes_nothing(app, rt, sent):
+    resp = requests.post(f"{app.url}/s/{sent.token}", files={"score": (None, "2")}, headers=BROWSER, timeout=10)
+    assert resp.status_code == 415 and resp.headers["content-type"].startswith("text/html")
+    assert answers(rt) == []
+
+
+def test_one_click_unsubscribe_sent_as_multipart_is_accepted(app, rt, sent):
+    from ces.worker.db.models import OptOut
+
+    resp = requests.post(f"{app.url}/u/{sent.token}", files={"List-Unsubscribe": (None, "One-Click")}, timeout=10)
+    assert resp.status_code == 200 and "You are unsubscribed" in resp.text
+    with rt.transaction() as s:
+        assert s.query(OptOut).count() == 1

@@ -95,15 +95,23 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     import uvicorn
 
     from ces.worker.web.app import create_app
+    from ces.worker.web.connections import GuardedProtocol, default_max_connections, raise_open_files_limit
 
     rt = _runtime()
+    limits = rt.settings.server
+    open_files = raise_open_files_limit()
+    structlog.get_logger("ces.http").info(
+        "http_limits", open_files=open_files, max_connections=limits.max_connections or default_max_connections(),
+        header_timeout_seconds=limits.header_timeout_seconds, body_timeout_seconds=limits.body_timeout_seconds)
+    # The guarded protocol bounds slow clients and the connections (worker/web/connections.py);
+    # no WebSocket routes here, so no upgrades either.
+    options = dict(host=host, port=port, http=GuardedProtocol, ws="none", access_log=False, log_config=None,
+                   lifespan="on", timeout_graceful_shutdown=5)
     if processes > 1:  # each process builds its own runtime (and its own intake writer) from the settings
         rt.close()
-        uvicorn.run("ces.worker.web.app:create_app", factory=True, workers=processes, host=host, port=port,
-                    access_log=False, log_config=None, lifespan="on", timeout_graceful_shutdown=5)
+        uvicorn.run("ces.worker.web.app:create_app", factory=True, workers=processes, **options)
         return
-    uvicorn.run(create_app(rt), host=host, port=port, access_log=False, log_config=None,
-                lifespan="on", timeout_graceful_shutdown=5)
+    uvicorn.run(create_app(rt), **options)
 
 
 @app.command()

@@ -10,20 +10,21 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from ces.worker import logs
 from ces.worker.intake import EventWriter
 from ces.worker.runtime import Runtime, get_runtime
 from ces.worker.web import followups, health, pages, webhooks
 from ces.worker.web.errors import json_error
+from ces.worker.web.security import PageHeaders, is_page, plain_page
 
 log = structlog.get_logger("ces.http")
 
 # Survey, unsubscribe and alert links carry secrets: access logs show only their shape.
 _TOKEN_PATH = re.compile(r"^/([sua])/[^/]+")
-HTML_PREFIXES = ("/s/", "/u/", "/a/")
 
 
 def redact(path: str) -> str:
@@ -83,13 +84,17 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         finally:
             await writer.stop()
 
-    app = FastAPI(title="ces-worker", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # No trailing-slash redirects: Starlette builds them from the Host header, which anyone can set.
+    app = FastAPI(title="ces-worker", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  redirect_slashes=False)
     app.state.rt = rt
     # Intake's hot path as a plain Starlette route, ahead of the FastAPI one (which stays, for the
     # OpenAPI schema): the same function without FastAPI's per-request dependency resolution.
     from starlette.routing import Route
 
-    app.router.routes.insert(0, Route("/webhooks/{connector_id}", _Intake(), methods=["POST"]))
+    # A webhook URL typed with a trailing slash is the same endpoint (it used to be a redirect to it).
+    app.router.routes[:0] = [Route(path, _Intake(), methods=["POST"])
+                             for path in ("/webhooks/{connector_id}", "/webhooks/{connector_id}/")]
     from ces.worker.metrics import register
 
     register(rt)
@@ -102,18 +107,33 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
 
         app.include_router(demo_router)
 
+    app.add_middleware(PageHeaders)
     app.add_middleware(AccessLog)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        if request.url.path.startswith(HTML_PREFIXES):
-            return HTMLResponse("<!DOCTYPE html><title>Not found</title><p>Not found.</p>", status_code=exc.status_code)
+        if is_page(request.url.path):
+            titles = {404: "Not found", 405: "Method not allowed"}
+            return plain_page(exc.status_code, titles.get(exc.status_code, "Bad request"), exc.headers)
         codes = {404: "not_found", 405: "method_not_allowed"}
-        return json_error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        return json_error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
+        if is_page(request.url.path):
+            return plain_page(422, "Bad request")
         return json_error(422, "invalid_request", "; ".join(e.get("msg", "") for e in exc.errors())[:500])
+
+    @app.exception_handler(ClientDisconnect)
+    async def gone(request: Request, exc: ClientDisconnect):
+        return Response(status_code=400)  # nobody is there to read it; not an error of ours
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception):
+        # Starlette logs the exception itself; this is only the answer (outside PageHeaders).
+        if is_page(request.url.path):
+            return plain_page(500, "Something went wrong")
+        return json_error(500, "internal_error", "the server could not handle this request")
 
     return app
 

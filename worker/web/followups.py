@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse
 from ces.worker.alerts.followup import LinkView, UnknownLink, act, look
 from ces.worker.db.models import Ticket
 from ces.worker.surveys.render import render
-from ces.worker.web.pages import _HEADERS
+from ces.worker.web.bodies import NotAForm, TooLarge
+from ces.worker.web.pages import _HEADERS, form_of, form_refused
 
 router = APIRouter()
 STATES = {"open": "open", "acknowledged": "acknowledged", "followed_up": "followed up"}
@@ -51,10 +52,12 @@ async def show(request: Request, token: str):
 
 @router.post("/a/{token}", response_class=HTMLResponse)
 async def confirm(request: Request, token: str):
-    form = await request.form()
-    who = form.get("who")
     try:
-        view = await run_in_threadpool(act, request.app.state.rt, token, who if isinstance(who, str) else None)
+        form = await form_of(request)
+    except (TooLarge, NotAForm) as exc:
+        return form_refused(request, exc, "This form is too large")
+    try:
+        view = await run_in_threadpool(act, request.app.state.rt, token, form.get("who"))
     except UnknownLink:
         return _page(request, None)
     return _page(request, view, done=True)

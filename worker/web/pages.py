@@ -27,6 +27,8 @@ from ces.worker.surveys.answers import (
 )
 from ces.worker.surveys.render import colours, gettext_for, labels, question, render, wording_for
 from ces.worker.surveys.scales import scale_of
+from ces.worker.web.bodies import NotAForm, TooLarge, read_form
+from ces.worker.web.security import PAGE_HEADERS as _HEADERS
 
 router = APIRouter()
 
@@ -36,14 +38,6 @@ _SCANNER_UA = re.compile(
     r"headlesschrome|phantomjs|slurp|facebookexternalhit|whatsapp|skypeuripreview|curl/|wget/|"
     r"python-requests|python-urllib|go-http-client|java/|okhttp|libwww", re.I)
 _PREFETCH = (("purpose", "prefetch"), ("sec-purpose", "prefetch"), ("x-purpose", "preview"), ("x-moz", "prefetch"))
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Robots-Tag": "noindex",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-                               "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-}
 
 
 def looks_automated(request: Request) -> str | None:
@@ -87,6 +81,19 @@ def error_page(request: Request, exc: AnswerError) -> HTMLResponse:
     }
     title, message = titles.get(exc.status, titles[400])
     return _page(request, "error.html", exc.status, exc.survey, title=title, message=message)
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """The posted form, read within `server.max_form_bytes` before the token is looked at."""
+    return await read_form(request, _rt(request).settings.server.max_form_bytes)
+
+
+def form_refused(request: Request, exc: TooLarge | NotAForm, too_large: str) -> HTMLResponse:
+    """413 for a form over the limit (`too_large` says what to do), 415 for one we do not read."""
+    if isinstance(exc, TooLarge):
+        return _page(request, "error.html", 413, title=too_large, message="")
+    return _page(request, "error.html", 415, title="This form cannot be read",
+                 message="Please send it from the page it came from.")
 
 
 def _words(request: Request, survey):
@@ -166,12 +173,17 @@ _FORM = {"requestBody": {"content": {"application/x-www-form-urlencoded": {"sche
 @router.post("/s/{token}", response_class=HTMLResponse, openapi_extra=_FORM)
 async def submit(request: Request, token: str):
     rt = _rt(request)
-    form = await request.form()
-    raw_score, comment = form.get("score"), form.get("comment")
-    comment = comment if isinstance(comment, str) else None
+    try:
+        form = await form_of(request)
+    except (TooLarge, NotAForm) as exc:
+        # Only the comment can be long: tell the customer what to do about it.
+        _ = gettext_for(_locale(request))
+        return form_refused(request, exc, _("Your comment is longer than %(n)s characters. Please shorten it.")
+                            % {"n": MAX_COMMENT})
+    comment = form.get("comment")
     how = "script" if form.get("confirm") else "form"
     try:
-        value = _parse_score(raw_score if isinstance(raw_score, str) else None)
+        value = _parse_score(form.get("score"))
         done = await run_in_threadpool(record_answer, rt, token, value, comment, how=how)
     except CommentTooLong:
         found = await run_in_threadpool(open_survey, rt, token)

@@ -11,14 +11,13 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter
-from starlette.requests import ClientDisconnect
 
 from ces.config.secrets import MissingSecret
 from ces.connectors.errors import WebhookRejected
 from ces.connectors.models import InboundRequest
-from ces.connectors.timeparse import is_digits
 from ces.worker import logs
 from ces.worker.intake import DatabaseUnavailable, event_row, result_of
+from ces.worker.web.bodies import TooLarge, read_body
 from ces.worker.web.errors import json_error
 
 log = structlog.get_logger("ces.intake")
@@ -31,28 +30,6 @@ WEBHOOKS = Counter("ces_webhooks_total", "Webhooks received, by connector and ou
 def _counted(connector: str, outcome: str):
     """The counter of one (connector, outcome): looked up once, not at every webhook."""
     return WEBHOOKS.labels(connector, outcome)
-
-
-class TooLarge(Exception):
-    pass
-
-
-async def _read_body(request: Request, headers: dict[str, str], limit: int) -> bytes:
-    """The body straight from ASGI's receive, refused as soon as it is known to be too large."""
-    declared = headers.get("content-length")
-    if declared and is_digits(declared) and int(declared) > limit:
-        raise TooLarge
-    body = b""
-    more = True
-    while more:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect
-        body += message.get("body", b"")
-        if len(body) > limit:
-            raise TooLarge
-        more = message.get("more_body", False)
-    return body
 
 
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -82,7 +59,7 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
     scope = request.scope  # straight from ASGI (header names already lower case): no URL object to build
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     try:
-        body = await _read_body(request, headers, limit)
+        body = await read_body(request, headers.get("content-length"), limit)
     except TooLarge:
         return reject(413, "payload_too_large", f"the body is larger than {limit} bytes")
     received_at = datetime.now(timezone.utc)
