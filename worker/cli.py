@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ces.config import ConfigError, Settings, load_settings
-from ces.config.settings import check_settings, config_source
+from ces.config.settings import config_source
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="ces-worker: Customer Effort Score surveys after every solved ticket.")
@@ -229,20 +229,29 @@ def demo(keep: bool = typer.Option(False, "--keep", help="leave everything runni
 
 # --- configuration ------------------------------------------------------------------------------
 @config_app.command("check")
-def config_check():
-    """Validate the configuration: one line per problem, naming file, key and fix."""
-    try:
-        settings = _settings()
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(1) from None
-    problems = check_settings(settings)
+def config_check(offline: bool = typer.Option(False, "--offline",
+                                              help="check the file alone: no connection to the database and Redis")):
+    """Validate the configuration: every problem in one run, one line each naming file, key and fix;
+    then connect to the database (it exists, its schema is current) and Redis, unless --offline."""
+    from ces.config.settings import diagnose
+    from ces.worker.preflight import broker_problems, database_problems
+
+    if _no_config():
+        _out("no configuration file set (CES_CONFIG): using defaults (the demo: `ces up` runs it)")
+    settings, problems = diagnose()
+    source = config_source()
+    online = settings is not None and not offline and not _no_config()
+    if online:  # a key already reported is not also tried with its default in its place
+        wrong = {p.key for p in problems}
+        problems += [] if "database_url" in wrong else database_problems(settings, source)
+        problems += [] if "broker_url" in wrong else broker_problems(settings, source)
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:
         raise typer.Exit(1)
-    _out(f"{config_source()}: configuration is valid ({len(settings.connectors)} connector(s))")
+    if not _no_config():
+        checked = "; database and Redis answer" if online else " (offline: database and Redis not checked)"
+        _out(f"{source}: configuration is valid ({len(settings.connectors)} connector(s)){checked}")
 
 
 # --- connectors ---------------------------------------------------------------------------------
@@ -261,23 +270,29 @@ def connectors_list(fmt: Format = FORMAT):
 
     from ces.worker import listing
     from ces.worker.db.models import EventState, WebhookEvent
+    from ces.worker.metrics import last_api_error
 
     rt = _runtime()
     rows = []
     with rt.transaction() as s:
         for conn in rt.connectors.values():
             last = s.scalar(select(func.max(WebhookEvent.received_at)).where(WebhookEvent.connector_id == conn.id))
-            error = s.execute(select(WebhookEvent.error, WebhookEvent.received_at)
-                              .where(WebhookEvent.connector_id == conn.id, WebhookEvent.state == EventState.FAILED)
-                              .order_by(WebhookEvent.id.desc()).limit(1)).first()
+            failed_event = s.execute(select(WebhookEvent.error, WebhookEvent.received_at)
+                                     .where(WebhookEvent.connector_id == conn.id,
+                                            WebhookEvent.state == EventState.FAILED)
+                                     .order_by(WebhookEvent.id.desc()).limit(1)).first()
+            # The newer of: an event that failed, a call to the helpdesk that failed.
+            errors = [e for e in (tuple(failed_event) if failed_event else None, last_api_error(rt, conn.rate_key))
+                      if e]
+            error, error_at = max(errors, key=lambda e: e[1]) if errors else (None, None)
             mode = "disabled" if not conn.settings.enabled else ("dry-run" if conn.settings.dry_run else "enabled")
             used = rt.http.limiter.current(conn.rate_key) if rt.http.limiter else -1
             rows.append(dict(id=conn.id, kind=conn.kind, webhook_url=conn.webhook_url, mode=mode,
-                             last_event=last, last_error=error[0][:120] if error else None,
+                             last_event=last, last_error_at=error_at, last_error=error[:160] if error else None,
                              api_calls_last_minute=None if used < 0 else used, rate_limit_per_minute=conn.rate_limit,
                              can=",".join(sorted(conn.capabilities)) or "webhooks only"))
-    columns = ["id", "kind", "webhook_url", "mode", "last_event", "last_error", "api_calls_last_minute",
-               "rate_limit_per_minute"]
+    columns = ["id", "kind", "webhook_url", "mode", "last_event", "api_calls_last_minute", "rate_limit_per_minute",
+               "last_error_at", "last_error"]
     _out(listing.render(rows, columns + (["can"] if fmt != Format.table else []), fmt.value))
 
 
@@ -398,7 +413,7 @@ def flags_cmd(level: str = typer.Option("high", help="high, medium, low or all")
     rt = _runtime()
     rows = flags(rt, level=None if level == "all" else level, since=_date(since, "--since"), connector=connector,
                  limit=limit)
-    columns = ["connector", "ticket_id", "level", "index", "basis", "partial", "reasons", "assessed_at"]
+    columns = ["connector", "ticket_id", "level", "index", "basis", "partial", "incomplete", "reasons", "assessed_at"]
     if fmt == Format.table:
         columns = ["connector", "ticket_id", "level", "index", "basis", "why", "assessed_at"]
     _out(listing.render(rows, columns, fmt.value, json_obj=rows))
@@ -458,11 +473,13 @@ def surveys(ctx: typer.Context, failed: bool = typer.Option(False, "--failed", h
         stmt = select(Survey).order_by(Survey.id.desc()).limit(limit)
         if failed:
             stmt = stmt.where(Survey.state.in_(SurveyState.PROBLEMS))
+        # `due`: when a pending survey goes out (its delay, quiet hours, or the next try after a failure).
         rows = [dict(id=v.id, connector=v.connector_id, ticket=v.ticket_external_id, state=v.state,
-                     to=v.email, created=v.created_at, sent=v.sent_at, attempts=v.attempts, reason=v.reason)
+                     to=v.email, created=v.created_at, due=v.send_after if v.state == SurveyState.PENDING else None,
+                     sent=v.sent_at, attempts=v.attempts, reason=v.reason)
                 for v in s.scalars(stmt)]
-    _out(listing.render(rows, ["id", "connector", "ticket", "state", "to", "created", "sent", "attempts", "reason"],
-                        fmt.value))
+    _out(listing.render(rows, ["id", "connector", "ticket", "state", "to", "created", "due", "sent", "attempts",
+                               "reason"], fmt.value))
 
 
 UNCERTAIN_TOO = typer.Option(False, "--uncertain", help="also uncertain ones: check first that they did not arrive")
