@@ -30,7 +30,7 @@ from ces.config.models import (
 from ces.config.problems import ConfigError, Problem, describe, fields_at
 
 # The file's contents as read (and, for `ces config check`, with the broken keys taken out).
-_file_data: ContextVar[dict[str, Any]] = ContextVar("ces_config_file", default={})
+_file_data: ContextVar[dict[str, Any] | None] = ContextVar("ces_config_file", default=None)
 
 
 class Settings(BaseSettings):
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
                                    file_secret_settings):
-        return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=_file_data.get())
+        return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=_file_data.get() or {})
 
     def connector(self, connector_id: str) -> ConnectorSettings | None:
         return next((c for c in self.connectors if c.id == connector_id), None)

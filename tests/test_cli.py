@@ -99,7 +99,35 @@ def test_usage_errors_exit_2(config):
     assert code == 2 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("args,line", [
+    (["surveys", "--format", "xml"],
+     "ces: error: Invalid value for '--format': 'xml' is not one of 'table', 'json', 'csv'. "
+     "(see `ces surveys --help`)"),
+    (["bogus"], "ces: error: No such command 'bogus'. (see `ces --help`)"),
+    (["report", "--since", "yesterday"],
+     "ces: error: Invalid value for --since: 'yesterday' is not a date like 2026-01-31 (see `ces report --help`)"),
+    (["events", "replay"], "ces: error: Missing argument 'event_id'. (see `ces events replay --help`)"),
+])
+def test_a_usage_error_is_one_line(args, line):
+    code, out, err = run(*args)
+    assert (code, out, err) == (2, "", line + "\n")
+
+
+def test_a_command_that_reads_never_creates_a_database(tmp_path, monkeypatch):
+    """Without a configuration the default database is ./ces.db: listing must not leave one there."""
+    for key in [k for k in os.environ if k.startswith("CES_") and k not in ("CES_TEST_POSTGRES", "CES_TEST_REDIS")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    for args in (["surveys"], ["events"], ["flags"], ["report"], ["alerts"], ["connectors", "list"]):
+        code, out, err = run(*args)
+        assert code == 1 and out == "", args
+        assert err == ("ces: no database at ces.db (CES_CONFIG is not set: the default database): run `ces migrate` "
+                       "to create it, or point CES_CONFIG at your configuration\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_commands_refuse_a_schema_that_is_behind(config, tmp_path):
+    (tmp_path / "empty.db").touch()  # a database with no schema (a missing file is its own error)
     config.write(db_url=f"sqlite:///{tmp_path / 'empty.db'}")
     code, _, err = run("surveys")
     assert code == 1
@@ -227,6 +255,7 @@ def test_an_unreachable_helpdesk_shows_in_the_listings(config, make_rt, queue, c
     assert "due" in header.split() and survey["due"][:10] in row
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the file alone
 def test_config_check_reports_every_problem_in_one_run_in_plain_words(config, capsys, monkeypatch):
     """Fixing one problem never reveals the next: types, spellings, a route's own rules and unset
     secrets come out together, each in words that say what to write."""
@@ -294,3 +323,83 @@ def test_config_check_without_a_configuration_says_it_uses_the_defaults(monkeypa
     code, out, err = run("config", "check")
     assert code == 0, err
     assert out.strip() == "no configuration file set (CES_CONFIG): using defaults (the demo: `ces up` runs it)"
+
+
+class _Answering:
+    """A local server that answers every request with one status (or, with `tls`, over TLS with a
+    certificate nobody trusts; with `silent`, never)."""
+
+    def __init__(self, tmp_path, status: int = 200, *, tls: bool = False, silent: bool = False):
+        import http.server
+        import ssl
+        import threading
+
+        from tests.support import free_port
+
+        status_ = status
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if silent:
+                    threading.Event().wait(5)
+                    return
+                self.send_response(status_)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"error": "no"}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        if tls:
+            key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                            "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"], check=True,
+                           capture_output=True)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no database work here
+@pytest.mark.parametrize("case,cause", [
+    ("refused", "unreachable (connection refused)"),
+    ("dns", "unreachable (DNS name not found)"),
+    ("tls", "unreachable (TLS certificate problem)"),
+    ("timeout", "no answer in time (read timeout)"),
+    (401, "401 Unauthorized (wrong credentials)"),
+    (403, "403 Forbidden (missing permission)"),
+    (404, "404 Not Found (wrong address or subdomain, or the item no longer exists)"),
+])
+def test_connectors_test_says_the_cause_in_words_and_prints_no_log_lines(config, tmp_path, case, cause):
+    from tests.support import free_port
+
+    server = None
+    if case == "refused":
+        url = f"http://127.0.0.1:{free_port()}"
+    elif case == "dns":
+        url = "http://helpdesk.no-such-name.invalid"
+    else:
+        server = _Answering(tmp_path, case if isinstance(case, int) else 200, tls=case == "tls",
+                            silent=case == "timeout")
+        url = server.url
+    try:
+        config.write(zendesk_url=url)
+        text = config.path.read_text().replace('log_level = "WARNING"', 'log_level = "INFO"')
+        config.path.write_text(text.replace("retries = 2", "retries = 1"))
+        code, out, err = run("connectors", "test", "zendesk-main")
+    finally:
+        if server:
+            server.close()
+    assert code == 1
+    assert out.splitlines()[0].startswith("FAIL  authentication: Zendesk current user at ")
+    assert out.splitlines()[0].endswith(cause) or f"{cause} (2 attempts)" in out, out
+    assert err == ""  # the answer alone: no JSON log lines around it

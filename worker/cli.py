@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -18,6 +19,11 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ces.config import ConfigError, Settings, load_settings
 from ces.config.settings import config_source
+
+try:  # Typer vends its own copy of Click's exceptions since 0.2x
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older Typer on Click
+    from click import exceptions as click_errors
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="ces-worker: Customer Effort Score surveys after every solved ticket.")
@@ -52,18 +58,36 @@ def _settings() -> Settings:
     return load_settings()
 
 
-def _runtime(check_schema: bool = True):
+def _runtime(check_schema: bool = True, *, quiet: bool = False):
+    """`quiet`: a command whose output is its answer logs warnings and errors only (its retries
+    and calls would be JSON lines between the answer's)."""
     from ces.worker import logs
     from ces.worker.db.migrate import require_current
     from ces.worker.runtime import Runtime, set_runtime
 
     settings = _settings()
-    logs.configure(settings.log_level)
+    if check_schema:
+        _require_database_file(settings)
+    level = logging.getLevelName(settings.log_level.upper())
+    logs.configure("WARNING" if quiet and (not isinstance(level, int) or level < logging.WARNING)
+                   else settings.log_level)
     rt = Runtime(settings)
     if check_schema:
         require_current(rt.engine)
     set_runtime(rt)
     return rt
+
+
+def _require_database_file(settings: Settings) -> None:
+    """Connecting to SQLite creates its file: a command that reads must not leave a stray
+    ./ces.db behind (only `ces migrate` and `ces up` create the database)."""
+    from ces.worker.db.engine import sqlite_file
+
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.is_file():
+        where = " (CES_CONFIG is not set: the default database)" if _no_config() else ""
+        raise CliError(f"no database at {path}{where}: run `ces migrate` to create it, or point CES_CONFIG at "
+                       "your configuration")
 
 
 def _out(text: str) -> None:
@@ -172,6 +196,20 @@ def _no_config() -> bool:
     return not os.environ.get("CES_CONFIG")
 
 
+def ces_command() -> str:
+    """This very `ces`, as a shell runs it: the running executable's absolute path (it may not be
+    on PATH, e.g. in a venv), else `python -m ces.worker.cli`."""
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    argv0 = sys.argv[0]
+    path = Path(argv0) if os.sep in argv0 else Path(shutil.which(argv0) or argv0)
+    if path.suffix != ".py" and path.is_file() and os.access(path, os.X_OK):
+        return shlex.quote(str(path.absolute()))
+    return f"{shlex.quote(sys.executable)} -m ces.worker.cli"
+
+
 @app.command()
 def up(host: str = typer.Option("127.0.0.1", help="address to listen on"),
        port: int = typer.Option(8000, help="port to listen on")):
@@ -184,7 +222,19 @@ def up(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     rt = _runtime(check_schema=False)
     upgrade(rt.engine)
     rt.close()
-    sys.exit(supervise(up_commands(rt.settings, host, port)))
+    _out(f"ces up: {config_source()}\n  serving on   http://{host}:{port} (public URL {rt.settings.public_url})")
+    for conn in rt.connectors.values():
+        _out(f"  webhook      {conn.webhook_url}  ({conn.id}, {conn.kind})")
+    sys.exit(supervise(up_commands(rt.settings, host, port), started=_started))
+
+
+def _started(children: list[tuple[list[str], int]]) -> None:
+    """The summary's last lines: what runs, then the logs (JSON lines on stderr) follow."""
+    workers = [pid for cmd, pid in children if cmd[0] == "worker"]
+    named = {cmd[0]: pid for cmd, pid in children}
+    _out(f"  processes    server (pid {named['serve']}), {len(workers)} worker(s) (pid {', '.join(map(str, workers))}), "
+         f"scheduler (pid {named['scheduler']})\n"
+         "Logs follow on stderr (JSON lines). Ctrl-C or SIGTERM stops everything.")
 
 
 def up_commands(settings, host: str, port: int) -> list[list[str]]:
@@ -192,10 +242,12 @@ def up_commands(settings, host: str, port: int) -> list[list[str]]:
     return [["serve", "--host", host, "--port", str(port)], *workers, ["scheduler"]]
 
 
-def supervise(commands: list[list[str]], env: dict | None = None) -> int:
-    """Run `ces <command>` children; when one stops, or on Ctrl-C, stop them all."""
+def supervise(commands: list[list[str]], env: dict | None = None, started=None) -> int:
+    """Run `ces <command>` children; when one stops, or on Ctrl-C or SIGTERM, stop them all."""
+    stop = _stop_on_signals()  # before the children exist: a signal meanwhile still stops them
     children = [subprocess.Popen([sys.executable, "-m", "ces.worker.cli", *cmd], env=env) for cmd in commands]
-    stop = _stop_on_signals()
+    if started is not None:
+        started([(cmd, child.pid) for cmd, child in zip(commands, children)])
     code = 0
     try:
         while not stop.is_set():
@@ -306,7 +358,7 @@ def connectors_setup(connector_id: str):
 @connectors_app.command("test")
 def connectors_test(connector_id: str):
     """Call the helpdesk with the configured credentials and say what works."""
-    rt = _runtime(check_schema=False)
+    rt = _runtime(check_schema=False, quiet=True)
     conn = _connector(rt, connector_id)
     results = conn.check()
     for r in results:
@@ -597,14 +649,30 @@ def events_replay(event_id: int):
 
 
 # --- entry point --------------------------------------------------------------------------------
+def usage_error(exc: click_errors.UsageError) -> str:
+    """A usage error as one line, README's promise (Click's own is a usage line, a hint and a box)."""
+    text = " ".join(exc.format_message().replace("Value error, ", "").split())
+    where = exc.ctx.command_path if exc.ctx else "ces"
+    return f"ces: error: {text} (see `{where} --help`)"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Usage errors are Typer's (exit 2); every other error is one line and exit 1, no traceback."""
+    """Usage errors are one line and exit 2; every other error is one line and exit 1, no traceback."""
     from ces.worker.db.migrate import SchemaBehind
     from ces.worker.retry import Permanent, Transient
 
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="ces", standalone_mode=True)
+        code = command.main(args=argv, prog_name="ces", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except click_errors.NoArgsIsHelpError as exc:  # `ces` or `ces connectors` alone: the help
+        exc.show()  # (Typer's rich help has printed itself already; then this is empty)
+        sys.exit(2)
+    except click_errors.UsageError as exc:
+        typer.echo(usage_error(exc), err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
     except (CliError, SchemaBehind, Transient, Permanent) as exc:
         message = f"ces: {exc}"
     except ConfigError as exc:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ces.worker import logs
 from ces.worker.intake import EventWriter
 from ces.worker.runtime import Runtime, get_runtime
-from ces.worker.web import followups, health, pages, webhooks
+from ces.worker.web import followups, health, home, pages, webhooks
 from ces.worker.web.errors import json_error
 
 log = structlog.get_logger("ces.http")
@@ -97,6 +97,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(followups.router)
+    app.include_router(home.router)
     if rt.settings.demo.mail_dir:
         from ces.worker.demo.mailview import router as demo_router
 
