@@ -112,14 +112,22 @@ def _locate(data: Any, loc: tuple) -> tuple:
     return tuple(path)
 
 
+def _absent(data: Any, loc: tuple) -> bool:
+    """Whether an error is about a key the data lacks (missing, or set by the environment, like
+    CES_SMTP__PORT), rather than about a value in it."""
+    path = _locate(data, loc)
+    node = data
+    for part in path:
+        node = node[part]
+    return path != loc and isinstance(node, dict)
+
+
 def _problem(error: dict, source: str, data: Any, model: type[BaseModel], prefix: tuple = (),
              original: Callable[[tuple], tuple] = lambda loc: loc) -> Problem:
     loc = tuple(error["loc"])
     path = _locate(data, loc)
-    if path != loc and error["type"] == "missing":
-        path = loc[:len(path) + 1]
-    elif not path:
-        path = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))  # from the environment
+    if error["type"] == "missing" or _absent(data, loc):
+        path = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
     key = _key(prefix + original(path))
     message, fix = describe(error, key, fields_at(model, path) if path else None)
     return Problem(key=key, message=message, fix=fix, source=source)
@@ -152,7 +160,10 @@ class _Pruner:
         orig = self.original(loc)
         return any(orig[:len(p)] == p for p in self.pruned)
 
-    def prune(self, locs: list[tuple]) -> bool:
+    def prune(self, errors: list[dict]) -> bool:
+        """A missing key takes its table with it; a key from the environment stays (nothing to
+        take out of the file)."""
+        locs = [tuple(e["loc"]) for e in errors if e["type"] == "missing" or not _absent(self.data, tuple(e["loc"]))]
         paths = sorted({p for p in (_locate(self.data, loc) for loc in locs) if p}, reverse=True)
         paths = [p for p in paths if not any(q != p and p[:len(q)] == q for q in paths)]
         originals = [self.original(p) for p in paths]
@@ -184,7 +195,7 @@ def _every_problem(validate: Callable[[Any], T], data: Any, model: type[BaseMode
                 if problem not in problems:
                     problems.append(problem)
             # Every error, reported or not: an item left incomplete by an earlier pass goes too.
-            if not pruner.prune([tuple(e["loc"]) for e in exc.errors()]):
+            if not pruner.prune(exc.errors()):
                 break
     return None, problems
 

@@ -68,9 +68,8 @@ def _runtime(check_schema: bool = True, *, quiet: bool = False):
     settings = _settings()
     if check_schema:
         _require_database_file(settings)
-    level = logging.getLevelName(settings.log_level.upper())
-    logs.configure("WARNING" if quiet and (not isinstance(level, int) or level < logging.WARNING)
-                   else settings.log_level)
+    quieter = quiet and logging.getLevelName(settings.log_level.upper()) in (logging.DEBUG, logging.INFO)
+    logs.configure("WARNING" if quieter else settings.log_level)
     rt = Runtime(settings)
     if check_schema:
         require_current(rt.engine)
@@ -232,8 +231,8 @@ def _started(children: list[tuple[list[str], int]]) -> None:
     """The summary's last lines: what runs, then the logs (JSON lines on stderr) follow."""
     workers = [pid for cmd, pid in children if cmd[0] == "worker"]
     named = {cmd[0]: pid for cmd, pid in children}
-    _out(f"  processes    server (pid {named['serve']}), {len(workers)} worker(s) (pid {', '.join(map(str, workers))}), "
-         f"scheduler (pid {named['scheduler']})\n"
+    _out(f"  processes    server (pid {named['serve']}), {len(workers)} worker(s) "
+         f"(pid {', '.join(map(str, workers))}), scheduler (pid {named['scheduler']})\n"
          "Logs follow on stderr (JSON lines). Ctrl-C or SIGTERM stops everything.")
 
 

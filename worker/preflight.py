@@ -52,7 +52,3 @@ def broker_problems(settings: Settings, source: str) -> list[Problem]:
         return [Problem("broker_url", f"Redis does not answer: {_first_line(exc)}",
                         "start Redis, or correct broker_url", source)]
     return []
-
-
-def online_problems(settings: Settings, source: str) -> list[Problem]:
-    return database_problems(settings, source) + broker_problems(settings, source)
