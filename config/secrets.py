@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 EnvRef = str | list[str] | None
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class MissingSecret(Exception):
@@ -61,6 +63,10 @@ class SecretsModel(BaseModel):
             return [value]
         values = []
         for var in [env] if isinstance(env, str) else (env or []):
+            if not _VARIABLE.match(var):  # never repeated: it may be the secret itself
+                raise MissingSecret(f"{name}_env", "is not the name of an environment variable",
+                                    f"put the secret in an environment variable and write its name here, "
+                                    f'like {name}_env = "MY_{name.upper()}"')
             value = os.environ.get(var, "")
             if not value:
                 raise MissingSecret(f"{name}_env", f"environment variable {var} is not set",

@@ -35,10 +35,14 @@ class ApiError(Exception):
 
     permanent = False
 
-    def __init__(self, detail: str, *, status: int | None = None, body: str | None = None):
+    def __init__(self, detail: str, *, status: int | None = None, body: str | None = None,
+                 cause: str | None = None):
         # `body`: the start of the error response, for a connector to read the helpdesk's reason
         # (never put in messages or logs: it may repeat what we sent).
+        # `cause`: what went wrong in an admin's words, without the call or host ("unreachable
+        # (connection refused)", "answered 401: wrong credentials"), for one-line summaries.
         self.detail, self.status, self.body = detail, status, body
+        self.cause = cause
         super().__init__(detail)
 
 
@@ -55,8 +59,9 @@ class TransientApiError(ApiError):
 
 
 class RateLimited(TransientApiError):
-    def __init__(self, detail: str, *, retry_after: float, status: int = 429):
-        super().__init__(detail, status=status)
+    def __init__(self, detail: str, *, retry_after: float, status: int = 429, cause: str | None = None):
+        super().__init__(detail, status=status,
+                         cause=cause or f"rate limited (answered {status}, retry after {retry_after:g} s)")
         self.retry_after = retry_after
 
 

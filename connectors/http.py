@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import email.utils
 import random
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -84,6 +86,55 @@ def retry_after_of(headers, now: datetime | None = None) -> float | None:
     return max(0.0, reset)
 
 
+# What a failed status means, in an admin's words (`ces connectors test`, `ces surveys`, `ces flags`).
+STATUS_CAUSES = {
+    400: "the helpdesk refused the request",
+    401: "wrong credentials",
+    403: "missing permission",
+    404: "wrong address or subdomain, or the item no longer exists",
+    408: "the server timed out",
+    500: "server error",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway timeout",
+}
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def connection_cause(exc: requests.RequestException) -> str:
+    """Why a call got no answer, in words: the causes an admin can act on are told apart."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return "unreachable (timeout while connecting)"
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time (read timeout)"
+    for link in _chain(exc):
+        if isinstance(link, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(link):
+            return "unreachable (TLS certificate problem)"
+        if isinstance(link, socket.gaierror) or type(link).__name__ == "NameResolutionError":
+            return "unreachable (DNS name not found)"
+        if isinstance(link, ConnectionRefusedError):
+            return "unreachable (connection refused)"
+        if isinstance(link, ssl.SSLError):
+            return "unreachable (TLS handshake failed)"
+        if isinstance(link, ConnectionResetError):
+            return "connection reset"
+        if isinstance(link, TimeoutError):
+            return "unreachable (timeout while connecting)"
+    return "unreachable (connection failed)"
+
+
+def status_cause(status: int) -> str:
+    words = STATUS_CAUSES.get(status) or ("server error" if status >= 500 else "request refused")
+    return f"answered {status}: {words}"
+
+
 def _never_sent(exc: requests.RequestException) -> bool:
     if isinstance(exc, requests.ConnectTimeout):
         return True
@@ -94,11 +145,13 @@ def _never_sent(exc: requests.RequestException) -> bool:
 class HttpClient:
     def __init__(self, settings: HttpSettings, *, limiter: RateLimiter | None = None,
                  sleep: Callable[[float], None] = time.sleep, user_agent: str = "ces-worker",
-                 observer: Callable[[str, str], None] | None = None):
+                 observer: Callable[[str, str, str | None, Exception | None], None] | None = None):
         self.settings = settings
         self.limiter = limiter
         self.sleep = sleep
-        self.observer = observer  # (service, outcome) of every call, for /metrics
+        # (service, outcome, rate key, the error) of every call: /metrics, and the last error of
+        # each helpdesk account for `ces connectors list`.
+        self.observer = observer
         self.session = requests.Session()
         self.session.headers["User-Agent"] = user_agent
 
@@ -111,15 +164,15 @@ class HttpClient:
         except Exception as exc:
             self._observe(service, {"RateLimited": "rate_limited", "PermanentApiError": "permanent",
                                     "TicketLocked": "permanent", "UncertainApiError": "uncertain"}
-                          .get(type(exc).__name__, "transient"))
+                          .get(type(exc).__name__, "transient"), rate_key, exc)
             raise
-        self._observe(service, "ok")
+        self._observe(service, "ok", rate_key)
         return resp
 
-    def _observe(self, service: str, outcome: str) -> None:
+    def _observe(self, service: str, outcome: str, rate_key: str | None, error: Exception | None = None) -> None:
         if self.observer is not None:
             try:
-                self.observer(service, outcome)
+                self.observer(service, outcome, rate_key, error)
             except Exception:  # metrics never break a call
                 pass
 
@@ -139,16 +192,16 @@ class HttpClient:
             try:
                 resp = self.session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
             except requests.RequestException as exc:
-                kind = type(exc).__name__
+                kind, cause = type(exc).__name__, connection_cause(exc)
                 log.info("http_error", call=label, host=host, error=kind, attempt=attempt)
                 safe = idempotent or _never_sent(exc)
                 if not safe:
-                    raise UncertainApiError(f"{what}: {kind} after the request was sent") from None
+                    raise UncertainApiError(f"{what}: {kind} after the request was sent", cause=cause) from None
                 if attempt < s.retries:
                     self.sleep(backoff_delay(attempt, s.backoff_base_seconds, s.backoff_max_seconds))
                     attempt += 1
                     continue
-                raise TransientApiError(f"{what}: {kind} ({attempt + 1} attempts)") from None
+                raise TransientApiError(f"{what}: {cause} ({attempt + 1} attempts)", cause=cause) from None
             status = resp.status_code
             log.debug("http_call", call=label, host=host, status=status,
                       ms=round((time.monotonic() - started) * 1000, 1))
@@ -165,8 +218,10 @@ class HttpClient:
                     attempt += 1
                     continue
                 raise TransientApiError(f"{what}: {status} {resp.reason or ''}".rstrip(), status=status,
-                                        body=resp.text[:2000])
+                                        body=resp.text[:2000], cause=status_cause(status))
             if 300 <= status < 400:
-                raise PermanentApiError(f"{what}: unexpected redirect {status}; check base_url", status=status)
-            raise PermanentApiError(f"{what}: {status} {resp.reason or ''}".rstrip(), status=status,
-                                    body=resp.text[:2000])
+                raise PermanentApiError(f"{what}: unexpected redirect {status}; check base_url", status=status,
+                                        cause=f"answered {status}: a redirect (check base_url)")
+            cause = status_cause(status)
+            raise PermanentApiError(f"{what}: {status} {resp.reason or ''} ({cause.partition(': ')[2]})"
+                                    .replace("  (", " ("), status=status, body=resp.text[:2000], cause=cause)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -98,7 +99,35 @@ def test_usage_errors_exit_2(config):
     assert code == 2 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("args,line", [
+    (["surveys", "--format", "xml"],
+     "ces: error: Invalid value for '--format': 'xml' is not one of 'table', 'json', 'csv'. "
+     "(see `ces surveys --help`)"),
+    (["bogus"], "ces: error: No such command 'bogus'. (see `ces --help`)"),
+    (["report", "--since", "yesterday"],
+     "ces: error: Invalid value for --since: 'yesterday' is not a date like 2026-01-31 (see `ces report --help`)"),
+    (["events", "replay"], "ces: error: Missing argument 'event_id'. (see `ces events replay --help`)"),
+])
+def test_a_usage_error_is_one_line(args, line):
+    code, out, err = run(*args)
+    assert (code, out, err) == (2, "", line + "\n")
+
+
+def test_a_command_that_reads_never_creates_a_database(tmp_path, monkeypatch):
+    """Without a configuration the default database is ./ces.db: listing must not leave one there."""
+    for key in [k for k in os.environ if k.startswith("CES_") and k not in ("CES_TEST_POSTGRES", "CES_TEST_REDIS")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    for args in (["surveys"], ["events"], ["flags"], ["report"], ["alerts"], ["connectors", "list"]):
+        code, out, err = run(*args)
+        assert code == 1 and out == "", args
+        assert err == ("ces: no database at ces.db (CES_CONFIG is not set: the default database): run `ces migrate` "
+                       "to create it, or point CES_CONFIG at your configuration\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_commands_refuse_a_schema_that_is_behind(config, tmp_path):
+    (tmp_path / "empty.db").touch()  # a database with no schema (a missing file is its own error)
     config.write(db_url=f"sqlite:///{tmp_path / 'empty.db'}")
     code, _, err = run("surveys")
     assert code == 1
@@ -144,7 +173,7 @@ def test_the_shipped_example_configurations_are_valid(name, monkeypatch, capsys)
     for var in ("ZENDESK_OAUTH_TOKEN", "ZENDESK_WEBHOOK_SECRET", "SMTP_USER", "SMTP_PASSWORD"):
         monkeypatch.setenv(var, "x")
     monkeypatch.setenv("CES_CONFIG", str(Path(__file__).parent.parent / "config" / name))
-    code, out, err = call(capsys, "config", "check")
+    code, out, err = call(capsys, "config", "check", "--offline")  # their database and Redis are elsewhere
     assert code == 0, err
 
 
@@ -190,3 +219,187 @@ def test_migrations_match_the_models(db_url):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_an_unreachable_helpdesk_shows_in_the_listings(config, make_rt, queue, capsys):
+    """Connection refused: the connector's last error and its time, the flags' missing history in
+    words, and when the pending survey is tried again."""
+    from ces.worker.scheduler import tick
+    from tests.pipeline import receive
+    from tests.support import free_port
+
+    config.write(zendesk_url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    rt = make_rt()
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    tick(rt)  # the scheduler enqueues the due collect job
+    queue.drain(rt)
+    code, out, _ = call(capsys, "connectors", "list", "--format", "json")
+    [conn] = json.loads(out)
+    assert code == 0 and "unreachable (connection refused)" in conn["last_error"]
+    assert conn["last_error_at"] is not None
+    code, out, _ = call(capsys, "connectors", "list")
+    assert "connection refused" in out and conn["last_error_at"][:10] in out
+
+    code, out, _ = call(capsys, "flags", "--level", "all")
+    assert code == 0 and "signals incomplete: helpdesk unreachable (connection refused)" in out
+    code, out, _ = call(capsys, "flags", "--level", "all", "--format", "json")
+    [flag] = json.loads(out)
+    assert flag["partial"] and flag["incomplete"] == "helpdesk unreachable (connection refused)"
+
+    code, out, _ = call(capsys, "surveys", "--format", "json")
+    [survey] = json.loads(out)
+    assert survey["state"] == "pending" and survey["due"] is not None
+    assert "connection refused" in survey["reason"]
+    header, _, row = call(capsys, "surveys")[1].splitlines()[:3]
+    assert "due" in header.split() and survey["due"][:10] in row
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the file alone
+def test_config_check_reports_every_problem_in_one_run_in_plain_words(config, capsys, monkeypatch):
+    """Fixing one problem never reveals the next: types, spellings, a route's own rules and unset
+    secrets come out together, each in words that say what to write."""
+    monkeypatch.delenv("TEST_ZENDESK_SECRET")
+    text = config.path.read_text()
+    text = text.replace("[survey]\n", '[survey]\ndelay_secnds = 5\nquiet_hours = { start = "25:00" }\n')
+    text = text.replace("[smtp]\n", '[smtp]\npassword = "hunter2-not-for-screens"\n')
+    text = text.replace("concurrency = 4", "concurrency = 0")
+    text = text.replace("[[connectors]]", '[[alerts.routes]]\nname = "lead"\ntype = "teams"\nlevels = ["urgent"]\n\n'
+                                          '[[connectors]]')
+    config.path.write_text(text + 'subdomain = "https://acme.zendesk.com"\n')
+    code, out, err = call(capsys, "config", "check")
+    path = str(config.path)
+    assert code == 1 and out == ""
+    lines = err.strip().splitlines()
+    assert all(line.startswith(f"{path}: ") for line in lines)
+    expected = [
+        "survey.quiet_hours.start: must be a time like 21:00, not '25:00'",
+        "survey.delay_secnds: unknown key (fix: did you mean delay_seconds?)",
+        "smtp.password: a secret is never written in the configuration file (fix: remove it; put the secret in an "
+        'environment variable and write password_env = "VARIABLE" (or password_file = "/path/to/file"))',
+        "worker.concurrency: must be 1 or more, not 0",
+        "alerts.routes[0].levels[0]: must be one of 'low', 'medium', 'high', not 'urgent'",
+        "alerts.routes[0]: a teams route needs url_env",  # its own rule, checked on what is valid
+        'connectors[0].subdomain: must be the lowercase name alone, like "acme" (not a URL)',
+        "connectors[0].webhook_secret_env: environment variable TEST_ZENDESK_SECRET is not set",
+    ]
+    for line in expected:
+        assert any(f"{path}: {line}" in got for got in lines), (line, lines)
+    assert len(lines) == len(expected)
+    assert "hunter2" not in err and "Input should" not in err and "pattern" not in err
+
+
+def test_config_check_connects_to_the_database_and_redis_unless_offline(config, capsys, tmp_path):
+    path = str(config.path)
+    code, out, _ = call(capsys, "config", "check")
+    assert code == 0 and "database and Redis answer" in out
+
+    missing = tmp_path / "nowhere.db"
+    config.write(db_url=f"sqlite:///{missing}", redis_url="redis://127.0.0.1:1/0")
+    code, out, err = call(capsys, "config", "check")
+    assert code == 1 and err.strip().splitlines() == [
+        f"{path}: database_url: the SQLite file {missing} does not exist (fix: run `ces migrate` to create it)",
+        f"{path}: broker_url: Redis does not answer: Error 111 connecting to 127.0.0.1:1. Connection refused. "
+        "(fix: start Redis, or correct broker_url)"]
+    assert not missing.exists()  # checking never creates it
+    code, out, err = call(capsys, "config", "check", "--offline")
+    assert code == 0 and "(offline: database and Redis not checked)" in out
+
+    (tmp_path / "empty.db").touch()
+    config.write(db_url=f"sqlite:///{tmp_path / 'empty.db'}", redis_url="redis://127.0.0.1:6379/0")
+    code, _, err = call(capsys, "config", "check")
+    assert code == 1 and "database_url: the schema is at nothing, this version needs" in err
+    assert "(fix: run `ces migrate`)" in err
+
+    config.write(db_url="postgresql://postgres@127.0.0.1:5432/ces_no_such_database")
+    code, _, err = call(capsys, "config", "check")
+    assert code == 1 and 'database_url: cannot connect: connection failed' not in err
+    assert 'database "ces_no_such_database" does not exist (fix: create the database' in err
+
+
+def test_config_check_without_a_configuration_says_it_uses_the_defaults(monkeypatch):
+    for key in [k for k in os.environ if k.startswith("CES_") and k not in ("CES_TEST_POSTGRES", "CES_TEST_REDIS")]:
+        monkeypatch.delenv(key)
+    code, out, err = run("config", "check")
+    assert code == 0, err
+    assert out.strip() == "no configuration file set (CES_CONFIG): using defaults (the demo: `ces up` runs it)"
+
+
+class _Answering:
+    """A local server that answers every request with one status (or, with `tls`, over TLS with a
+    certificate nobody trusts; with `silent`, never)."""
+
+    def __init__(self, tmp_path, status: int = 200, *, tls: bool = False, silent: bool = False):
+        import http.server
+        import ssl
+        import threading
+
+        from tests.support import free_port
+
+        status_ = status
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if silent:
+                    threading.Event().wait(5)
+                    return
+                self.send_response(status_)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"error": "no"}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        if tls:
+            key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                            "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"], check=True,
+                           capture_output=True)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no database work here
+@pytest.mark.parametrize("case,cause", [
+    ("refused", "unreachable (connection refused)"),
+    ("dns", "unreachable (DNS name not found)"),
+    ("tls", "unreachable (TLS certificate problem)"),
+    ("timeout", "no answer in time (read timeout)"),
+    (401, "401 Unauthorized (wrong credentials)"),
+    (403, "403 Forbidden (missing permission)"),
+    (404, "404 Not Found (wrong address or subdomain, or the item no longer exists)"),
+])
+def test_connectors_test_says_the_cause_in_words_and_prints_no_log_lines(config, tmp_path, case, cause):
+    from tests.support import free_port
+
+    server = None
+    if case == "refused":
+        url = f"http://127.0.0.1:{free_port()}"
+    elif case == "dns":
+        url = "http://helpdesk.no-such-name.invalid"
+    else:
+        server = _Answering(tmp_path, case if isinstance(case, int) else 200, tls=case == "tls",
+                            silent=case == "timeout")
+        url = server.url
+    try:
+        config.write(zendesk_url=url)
+        text = config.path.read_text().replace('log_level = "WARNING"', 'log_level = "INFO"')
+        config.path.write_text(text.replace("retries = 2", "retries = 1"))
+        code, out, err = run("connectors", "test", "zendesk-main")
+    finally:
+        if server:
+            server.close()
+    assert code == 1
+    assert out.splitlines()[0].startswith("FAIL  authentication: Zendesk current user at ")
+    assert out.splitlines()[0].endswith(cause) or f"{cause} (2 attempts)" in out, out
+    assert err == ""  # the answer alone: no JSON log lines around it

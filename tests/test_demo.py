@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import redis
 
-from tests.support import free_port
+from tests.support import Lines, alive, descendants, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -27,3 +30,37 @@ def test_ces_up_without_configuration_runs_the_demo_and_reports(tmp_path):
     flagged = re.search(r"(\d+) tickets flagged high effort \(`ces flags`\); (\d+) follow-up alerts", out)
     assert flagged and int(flagged.group(1)) >= 1 and int(flagged.group(2)) >= 1
     assert not list(tmp_path.iterdir())  # the demo leaves nothing behind in the working directory
+
+
+def test_sigterm_stops_the_kept_demo_and_leaves_nothing_behind(tmp_path):
+    """`kill -TERM` is how service managers and containers stop things: it stops the demo's
+    server, worker and scheduler, removes its folder and deletes its Redis keys, as Ctrl-C does.
+    Its hint is a command that runs as printed, even with `ces` not on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CES_")}
+    ces = Path(sys.executable).parent / "ces"
+    proc = subprocess.Popen([str(ces), "demo", "--keep", "--tickets", "4", "--port", str(free_port())], env=env,
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        out = Lines(proc.stdout)
+        workdir = Path(re.search(r"data in (\S+)\)", out.until("Demo running at")).group(1))
+        hint = out.until("Try: ")
+        children = descendants(proc.pid)
+        prefix = f"ces-demo-{proc.pid}:"
+        client = redis.Redis.from_url(os.environ.get("CES_TEST_REDIS", "redis://127.0.0.1:6379/0"))
+        assert workdir.is_dir() and len(children) >= 3 and list(client.scan_iter(match=f"{prefix}*"))
+
+        command = re.search(r"Try: (.+) surveys", hint).group(1) + " surveys"
+        shown = subprocess.run(["/bin/sh", "-c", command], env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+                               cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.splitlines()[0].split()[:4] == ["id", "connector", "ticket", "state"]
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not [pid for pid in children if alive(pid)]
+    assert not workdir.exists()
+    assert not list(client.scan_iter(match=f"{prefix}*"))
+    assert not list(tmp_path.glob("*.db"))

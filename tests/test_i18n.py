@@ -73,7 +73,8 @@ def test_mail_and_page_in_each_language(lang):
         html = message.get_body(("html",)).get_content()
         text = message.get_body(("plain",)).get_content()
         assert f'lang="{lang}" dir="{direction(lang)}"' in html
-        assert "#42" in message["Subject"] and "Acme" in (text if scale is CES7 else "Acme")
+        subject = message["Subject"].replace("\u2068", "").replace("\u2069", "")  # isolates in RTL
+        assert "#42" in subject and "Acme" in (text if scale is CES7 else "Acme")
         english = {"Strongly disagree", "Very low effort", "One click tells us how it went:"}
         assert any(word in text for word in english) == (lang == "en"), lang
         page = render("thanks.html", lang, company="Acme", score=2, label="x", prompt="?", comment="",
@@ -96,3 +97,58 @@ def test_the_requesters_language_or_a_fallback(asked, expected):
 
 def test_unknown_language_falls_back_to_the_connectors_default():
     assert negotiate("kl", "de") == "de"
+
+
+def _mail(lang: str, ticket: str = "42", **kw) -> SurveyMail:
+    values = dict(to_email="c@example.com", to_name="Kim", ticket_id=ticket, subject_line=None, token="t" * 43,
+                  scale=CES7, locale=lang, company="Acme", public_url="https://s.example",
+                  expires_at=datetime(2026, 12, 21, tzinfo=timezone.utc))
+    return SurveyMail(**(values | kw))
+
+
+def test_the_subject_arrives_as_written_in_every_language(sink):
+    """Korean "얼마나 쉽게" arrived as "얼마나쉽게" for some ticket numbers: the space fell between two
+    encoded words of the folded header, where readers drop it (RFC 2047)."""
+    from ces.config.models import SmtpSettings
+    from ces.worker.mail import send_mail
+
+    smtp = SmtpSettings(host=sink.host, port=sink.port)
+    sent = []
+    for lang in LANGUAGES:
+        for ticket in ("7", "1234", "48213", "9876543"):
+            mail = _mail(lang, ticket)
+            sent.append(mail.subject())
+            send_mail(smtp, mail.message(sender="Acme <s@acme.test>", reply_to=None))
+    received = [str(m["Subject"]) for m in sink.wait_for(len(sent))]
+    assert received == sent
+    assert "얼마나 쉽게" in received[LANGUAGES.index("ko") * 4 + 1]
+
+
+def test_embedded_text_keeps_its_own_direction():
+    """An English ticket title inside Arabic text stays whole (its parentheses too): isolated with
+    dir="auto" in HTML and with Unicode isolates in the plain text and the subject."""
+    title = "Refund for order (#48213) failed"
+    mail = _mail("ar", "48213", subject_line=title, to_name="Omar <b>")
+    message = mail.message(sender="Acme <s@acme.test>", reply_to=None)
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert f'(<span dir="auto">{title}</span>)' in html
+    assert '<span dir="auto">Omar &lt;b&gt;</span>' in html  # still escaped
+    assert f"(\u2068{title}\u2069)" in text and "\u2068Omar <b>\u2069" in text
+    assert "\u2068Acme\u2069" in text  # the company inside the Arabic question
+    assert "#\u206848213\u2069" in message["Subject"]
+
+    english = _mail("en", "48213", subject_line=title).message(sender="a@acme.test", reply_to=None)
+    assert "\u2068" not in english.get_body(("plain",)).get_content() + english["Subject"]  # nothing to isolate
+    hebrew_name = _mail("en", to_name="נועה לוי").message(sender="a@acme.test", reply_to=None)
+    assert "Hello \u2068נועה לוי\u2069," in hebrew_name.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_thank_you_page_names_the_company(lang):
+    page = render("thanks.html", lang, company="Acme", score=6, label="x", prompt="?", comment="", saved=False,
+                  error=None, max_comment=5000, action="/s/t", change_url="/s/t", confirm=False,
+                  unsubscribe_url="/u/t")
+    [line] = [line for line in page.splitlines() if '<span dir="auto">Acme</span>' in line]
+    assert ("Your answer helps" in line) == (lang == "en")
+    assert 'name="comment" dir="auto"' in page  # a comment in another script keeps its direction

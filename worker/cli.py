@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -17,7 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ces.config import ConfigError, Settings, load_settings
-from ces.config.settings import check_settings, config_source
+from ces.config.settings import config_source
+
+try:  # Typer vends its own copy of Click's exceptions since 0.2x
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older Typer on Click
+    from click import exceptions as click_errors
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="ces-worker: Customer Effort Score surveys after every solved ticket.")
@@ -52,18 +58,35 @@ def _settings() -> Settings:
     return load_settings()
 
 
-def _runtime(check_schema: bool = True):
+def _runtime(check_schema: bool = True, *, quiet: bool = False):
+    """`quiet`: a command whose output is its answer logs warnings and errors only (its retries
+    and calls would be JSON lines between the answer's)."""
     from ces.worker import logs
     from ces.worker.db.migrate import require_current
     from ces.worker.runtime import Runtime, set_runtime
 
     settings = _settings()
-    logs.configure(settings.log_level)
+    if check_schema:
+        _require_database_file(settings)
+    quieter = quiet and logging.getLevelName(settings.log_level.upper()) in (logging.DEBUG, logging.INFO)
+    logs.configure("WARNING" if quieter else settings.log_level)
     rt = Runtime(settings)
     if check_schema:
         require_current(rt.engine)
     set_runtime(rt)
     return rt
+
+
+def _require_database_file(settings: Settings) -> None:
+    """Connecting to SQLite creates its file: a command that reads must not leave a stray
+    ./ces.db behind (only `ces migrate` and `ces up` create the database)."""
+    from ces.worker.db.engine import sqlite_file
+
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.is_file():
+        where = " (CES_CONFIG is not set: the default database)" if _no_config() else ""
+        raise CliError(f"no database at {path}{where}: run `ces migrate` to create it, or point CES_CONFIG at "
+                       "your configuration")
 
 
 def _out(text: str) -> None:
@@ -180,6 +203,20 @@ def _no_config() -> bool:
     return not os.environ.get("CES_CONFIG")
 
 
+def ces_command() -> str:
+    """This very `ces`, as a shell runs it: the running executable's absolute path (it may not be
+    on PATH, e.g. in a venv), else `python -m ces.worker.cli`."""
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    argv0 = sys.argv[0]
+    path = Path(argv0) if os.sep in argv0 else Path(shutil.which(argv0) or argv0)
+    if path.suffix != ".py" and path.is_file() and os.access(path, os.X_OK):
+        return shlex.quote(str(path.absolute()))
+    return f"{shlex.quote(sys.executable)} -m ces.worker.cli"
+
+
 @app.command()
 def up(host: str = typer.Option("127.0.0.1", help="address to listen on"),
        port: int = typer.Option(8000, help="port to listen on")):
@@ -192,7 +229,19 @@ def up(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     rt = _runtime(check_schema=False)
     upgrade(rt.engine)
     rt.close()
-    sys.exit(supervise(up_commands(rt.settings, host, port)))
+    _out(f"ces up: {config_source()}\n  serving on   http://{host}:{port} (public URL {rt.settings.public_url})")
+    for conn in rt.connectors.values():
+        _out(f"  webhook      {conn.webhook_url}  ({conn.id}, {conn.kind})")
+    sys.exit(supervise(up_commands(rt.settings, host, port), started=_started))
+
+
+def _started(children: list[tuple[list[str], int]]) -> None:
+    """The summary's last lines: what runs, then the logs (JSON lines on stderr) follow."""
+    workers = [pid for cmd, pid in children if cmd[0] == "worker"]
+    named = {cmd[0]: pid for cmd, pid in children}
+    _out(f"  processes    server (pid {named['serve']}), {len(workers)} worker(s) "
+         f"(pid {', '.join(map(str, workers))}), scheduler (pid {named['scheduler']})\n"
+         "Logs follow on stderr (JSON lines). Ctrl-C or SIGTERM stops everything.")
 
 
 def up_commands(settings, host: str, port: int) -> list[list[str]]:
@@ -200,10 +249,12 @@ def up_commands(settings, host: str, port: int) -> list[list[str]]:
     return [["serve", "--host", host, "--port", str(port)], *workers, ["scheduler"]]
 
 
-def supervise(commands: list[list[str]], env: dict | None = None) -> int:
-    """Run `ces <command>` children; when one stops, or on Ctrl-C, stop them all."""
+def supervise(commands: list[list[str]], env: dict | None = None, started=None) -> int:
+    """Run `ces <command>` children; when one stops, or on Ctrl-C or SIGTERM, stop them all."""
+    stop = _stop_on_signals()  # before the children exist: a signal meanwhile still stops them
     children = [subprocess.Popen([sys.executable, "-m", "ces.worker.cli", *cmd], env=env) for cmd in commands]
-    stop = _stop_on_signals()
+    if started is not None:
+        started([(cmd, child.pid) for cmd, child in zip(commands, children)])
     code = 0
     try:
         while not stop.is_set():
@@ -237,20 +288,29 @@ def demo(keep: bool = typer.Option(False, "--keep", help="leave everything runni
 
 # --- configuration ------------------------------------------------------------------------------
 @config_app.command("check")
-def config_check():
-    """Validate the configuration: one line per problem, naming file, key and fix."""
-    try:
-        settings = _settings()
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(1) from None
-    problems = check_settings(settings)
+def config_check(offline: bool = typer.Option(False, "--offline",
+                                              help="check the file alone: no connection to the database and Redis")):
+    """Validate the configuration: every problem in one run, one line each naming file, key and fix;
+    then connect to the database (it exists, its schema is current) and Redis, unless --offline."""
+    from ces.config.settings import diagnose
+    from ces.worker.preflight import broker_problems, database_problems
+
+    if _no_config():
+        _out("no configuration file set (CES_CONFIG): using defaults (the demo: `ces up` runs it)")
+    settings, problems = diagnose()
+    source = config_source()
+    online = settings is not None and not offline and not _no_config()
+    if online:  # a key already reported is not also tried with its default in its place
+        wrong = {p.key for p in problems}
+        problems += [] if "database_url" in wrong else database_problems(settings, source)
+        problems += [] if "broker_url" in wrong else broker_problems(settings, source)
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:
         raise typer.Exit(1)
-    _out(f"{config_source()}: configuration is valid ({len(settings.connectors)} connector(s))")
+    if not _no_config():
+        checked = "; database and Redis answer" if online else " (offline: database and Redis not checked)"
+        _out(f"{source}: configuration is valid ({len(settings.connectors)} connector(s)){checked}")
 
 
 # --- connectors ---------------------------------------------------------------------------------
@@ -269,23 +329,29 @@ def connectors_list(fmt: Format = FORMAT):
 
     from ces.worker import listing
     from ces.worker.db.models import EventState, WebhookEvent
+    from ces.worker.metrics import last_api_error
 
     rt = _runtime()
     rows = []
     with rt.transaction() as s:
         for conn in rt.connectors.values():
             last = s.scalar(select(func.max(WebhookEvent.received_at)).where(WebhookEvent.connector_id == conn.id))
-            error = s.execute(select(WebhookEvent.error, WebhookEvent.received_at)
-                              .where(WebhookEvent.connector_id == conn.id, WebhookEvent.state == EventState.FAILED)
-                              .order_by(WebhookEvent.id.desc()).limit(1)).first()
+            failed_event = s.execute(select(WebhookEvent.error, WebhookEvent.received_at)
+                                     .where(WebhookEvent.connector_id == conn.id,
+                                            WebhookEvent.state == EventState.FAILED)
+                                     .order_by(WebhookEvent.id.desc()).limit(1)).first()
+            # The newer of: an event that failed, a call to the helpdesk that failed.
+            errors = [e for e in (tuple(failed_event) if failed_event else None, last_api_error(rt, conn.rate_key))
+                      if e]
+            error, error_at = max(errors, key=lambda e: e[1]) if errors else (None, None)
             mode = "disabled" if not conn.settings.enabled else ("dry-run" if conn.settings.dry_run else "enabled")
             used = rt.http.limiter.current(conn.rate_key) if rt.http.limiter else -1
             rows.append(dict(id=conn.id, kind=conn.kind, webhook_url=conn.webhook_url, mode=mode,
-                             last_event=last, last_error=error[0][:120] if error else None,
+                             last_event=last, last_error_at=error_at, last_error=error[:160] if error else None,
                              api_calls_last_minute=None if used < 0 else used, rate_limit_per_minute=conn.rate_limit,
                              can=",".join(sorted(conn.capabilities)) or "webhooks only"))
-    columns = ["id", "kind", "webhook_url", "mode", "last_event", "last_error", "api_calls_last_minute",
-               "rate_limit_per_minute"]
+    columns = ["id", "kind", "webhook_url", "mode", "last_event", "api_calls_last_minute", "rate_limit_per_minute",
+               "last_error_at", "last_error"]
     _out(listing.render(rows, columns + (["can"] if fmt != Format.table else []), fmt.value))
 
 
@@ -299,7 +365,7 @@ def connectors_setup(connector_id: str):
 @connectors_app.command("test")
 def connectors_test(connector_id: str):
     """Call the helpdesk with the configured credentials and say what works."""
-    rt = _runtime(check_schema=False)
+    rt = _runtime(check_schema=False, quiet=True)
     conn = _connector(rt, connector_id)
     results = conn.check()
     for r in results:
@@ -406,7 +472,7 @@ def flags_cmd(level: str = typer.Option("high", help="high, medium, low or all")
     rt = _runtime()
     rows = flags(rt, level=None if level == "all" else level, since=_date(since, "--since"), connector=connector,
                  limit=limit)
-    columns = ["connector", "ticket_id", "level", "index", "basis", "partial", "reasons", "assessed_at"]
+    columns = ["connector", "ticket_id", "level", "index", "basis", "partial", "incomplete", "reasons", "assessed_at"]
     if fmt == Format.table:
         columns = ["connector", "ticket_id", "level", "index", "basis", "why", "assessed_at"]
     _out(listing.render(rows, columns, fmt.value, json_obj=rows))
@@ -466,11 +532,13 @@ def surveys(ctx: typer.Context, failed: bool = typer.Option(False, "--failed", h
         stmt = select(Survey).order_by(Survey.id.desc()).limit(limit)
         if failed:
             stmt = stmt.where(Survey.state.in_(SurveyState.PROBLEMS))
+        # `due`: when a pending survey goes out (its delay, quiet hours, or the next try after a failure).
         rows = [dict(id=v.id, connector=v.connector_id, ticket=v.ticket_external_id, state=v.state,
-                     to=v.email, created=v.created_at, sent=v.sent_at, attempts=v.attempts, reason=v.reason)
+                     to=v.email, created=v.created_at, due=v.send_after if v.state == SurveyState.PENDING else None,
+                     sent=v.sent_at, attempts=v.attempts, reason=v.reason)
                 for v in s.scalars(stmt)]
-    _out(listing.render(rows, ["id", "connector", "ticket", "state", "to", "created", "sent", "attempts", "reason"],
-                        fmt.value))
+    _out(listing.render(rows, ["id", "connector", "ticket", "state", "to", "created", "due", "sent", "attempts",
+                               "reason"], fmt.value))
 
 
 UNCERTAIN_TOO = typer.Option(False, "--uncertain", help="also uncertain ones: check first that they did not arrive")
@@ -588,14 +656,30 @@ def events_replay(event_id: int):
 
 
 # --- entry point --------------------------------------------------------------------------------
+def usage_error(exc: click_errors.UsageError) -> str:
+    """A usage error as one line, README's promise (Click's own is a usage line, a hint and a box)."""
+    text = " ".join(exc.format_message().replace("Value error, ", "").split())
+    where = exc.ctx.command_path if exc.ctx else "ces"
+    return f"ces: error: {text} (see `{where} --help`)"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Usage errors are Typer's (exit 2); every other error is one line and exit 1, no traceback."""
+    """Usage errors are one line and exit 2; every other error is one line and exit 1, no traceback."""
     from ces.worker.db.migrate import SchemaBehind
     from ces.worker.retry import Permanent, Transient
 
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="ces", standalone_mode=True)
+        code = command.main(args=argv, prog_name="ces", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except click_errors.NoArgsIsHelpError as exc:  # `ces` or `ces connectors` alone: the help
+        exc.show()  # (Typer's rich help has printed itself already; then this is empty)
+        sys.exit(2)
+    except click_errors.UsageError as exc:
+        typer.echo(usage_error(exc), err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
     except (CliError, SchemaBehind, Transient, Permanent) as exc:
         message = f"ces: {exc}"
     except ConfigError as exc:

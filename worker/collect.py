@@ -95,10 +95,18 @@ def _history(rt: Runtime, ticket: Ticket, waits: list[float]) -> TicketHistory:
                            created_at=ticket.opened_at),
             counters={"reopens": float(ticket.reopen_count)})
         history.missing = [m for m in history.missing if "(retrying)" not in m]
-        history.missing.append(f"history: {exc.detail} (retrying)")
+        history.missing.append(f"history: {_failed(exc)} (retrying)")
         from_webhooks = frozenset(EntryKind) if base.HISTORY not in conn.capabilities else conn.history_from_webhooks
     history.entries = history.entries + _webhook_entries(rt, ticket.connector_id, ticket.external_id, from_webhooks)
     return history
+
+
+def _failed(exc: Exception) -> str:
+    """What is missing and why, short: `ces flags` says "signals incomplete: helpdesk unreachable
+    (connection refused)" from these words."""
+    if isinstance(exc, ApiError):
+        return f"helpdesk {exc.cause}" if exc.cause else exc.detail
+    return str(exc)
 
 
 def _stored_history(rt: Runtime, ticket_pk: int) -> TicketHistory | None:
@@ -127,7 +135,7 @@ def _contacts(rt: Runtime, ticket: Ticket, history: TicketHistory, requester_has
             transient = isinstance(exc, ApiError) and not exc.permanent
             if isinstance(exc, RateLimited):
                 waits.append(exc.retry_after)
-            missing.append(f"requester's other tickets: {getattr(exc, 'detail', exc)}"
+            missing.append(f"requester's other tickets: {_failed(exc)}"
                            + (" (retrying)" if transient else ""))
     if requester_hash:  # every connector we know: a customer who wrote here and called there
         until = (solved or opened) + window

@@ -7,10 +7,38 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+from email.header import Header
+from email.headerregistry import UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.utils import formatdate
 
 from ces.config.models import SmtpSettings
 from ces.worker.retry import Permanent, Transient
+
+
+class MailPolicy(EmailPolicy):
+    """The standard policy, except that a subject (any unstructured header) in non-ASCII text is
+    encoded by `email.header`, which keeps each space inside an encoded word. Python 3.11's folder
+    can put the space between two encoded words, where RFC 2047 has readers drop it: the Korean
+    subject "얼마나 쉽게" arrived as "얼마나쉽게" for one ticket number in ten."""
+
+    def _encoded(self, name: str, value) -> str | None:
+        text = str(value)
+        if self.utf8 or text.isascii() or not isinstance(value, UnstructuredHeader):
+            return None
+        header = Header(text, "utf-8", maxlinelen=self.max_line_length or 78, header_name=name)
+        return f"{name}: {header.encode(linesep=self.linesep)}{self.linesep}"
+
+    def fold(self, name, value):
+        return self._encoded(name, value) or super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        encoded = self._encoded(name, value)
+        return encoded.encode("ascii") if encoded else super().fold_binary(name, value)
+
+
+MAIL_POLICY = MailPolicy(linesep="\r\n")
 
 
 class MailRefused(Exception):
@@ -42,6 +70,8 @@ def _refused(code: int, text: bytes | str) -> Exception:
 
 
 def send_mail(settings: SmtpSettings, message: EmailMessage) -> None:
+    if "Date" not in message:  # RFC 5322 requires it; the time it is handed over
+        message["Date"] = formatdate(usegmt=True)
     sender = message["Sender"] or message["From"]
     recipients = [addr for field in ("To", "Cc", "Bcc") for addr in (message.get_all(field) or [])]
     try:
@@ -74,7 +104,7 @@ def send_mail(settings: SmtpSettings, message: EmailMessage) -> None:
             raise MailNotSent(f"mail server connection failed before the message: {type(exc).__name__}") from None
         # From here on the message may reach the server: only a clear refusal is definite.
         try:
-            code, text = smtp.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+            code, text = smtp.data(message.as_bytes(policy=MAIL_POLICY))
         except smtplib.SMTPDataError as exc:
             raise _refused(exc.smtp_code, exc.smtp_error) from None
         except (OSError, socket.timeout, smtplib.SMTPException) as exc:

@@ -5,6 +5,9 @@ personal data: connector ids, kinds, states and outcomes only."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
@@ -14,17 +17,37 @@ from ces.worker.db.models import Alert, EventState, Survey, WebhookEvent
 from ces.worker.runtime import Runtime
 
 API_KEY = "ces:metrics:api_calls"
+LAST_ERROR_KEY = "ces:api_last_error"  # one field per helpdesk account (a connector's rate key)
 
 
 def api_observer(rt: Runtime):
-    """Counts a process's helpdesk API calls in Redis, so that /metrics shows every worker's."""
+    """Counts a process's helpdesk API calls in Redis, so that /metrics shows every worker's, and
+    keeps the last failure of each helpdesk account with its time (`ces connectors list`)."""
     client = redis.Redis.from_url(rt.settings.broker_url, socket_timeout=1, socket_connect_timeout=1)
     key = f"{rt.settings.broker_prefix}{API_KEY}"
+    errors_key = f"{rt.settings.broker_prefix}{LAST_ERROR_KEY}"
 
-    def observe(service: str, outcome: str) -> None:
+    def observe(service: str, outcome: str, rate_key: str | None = None, error: Exception | None = None) -> None:
         client.hincrby(key, f"{service}|{outcome}", 1)
+        if error is not None and rate_key:
+            # The detail names the call and the host, never the URL or a secret.
+            detail = getattr(error, "detail", None) or type(error).__name__
+            client.hset(errors_key, rate_key, json.dumps({"error": detail[:300], "at": rt.now().isoformat()}))
 
     return observe
+
+
+def last_api_error(rt: Runtime, rate_key: str) -> tuple[str, datetime] | None:
+    """The last failed call to a helpdesk account, and when (None if none, or Redis is down)."""
+    try:
+        client = redis.Redis.from_url(rt.settings.broker_url, socket_timeout=1, socket_connect_timeout=1)
+        raw = client.hget(f"{rt.settings.broker_prefix}{LAST_ERROR_KEY}", rate_key)
+    except redis.RedisError:
+        return None
+    if not raw:
+        return None
+    record = json.loads(raw)
+    return record["error"], datetime.fromisoformat(record["at"])
 
 
 class StateCollector(Collector):

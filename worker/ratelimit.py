@@ -56,7 +56,8 @@ class RedisRateLimiter:
                 return
             wait = wait_us / 1_000_000
             if time.monotonic() + wait > deadline:
-                raise RateLimited(f"shared rate limit of {per_minute}/min reached", retry_after=wait)
+                raise RateLimited(f"shared rate limit of {per_minute}/min reached", retry_after=wait,
+                                  cause=f"rate limited (our shared budget of {per_minute}/min)")
             time.sleep(min(wait, 1.0))
 
     def current(self, key: str) -> int:

@@ -166,10 +166,35 @@ def flags(rt: Runtime, *, level: str | None = "high", since: date | None = None,
             stmt = stmt.where(AssessmentRecord.assessed_at >= day_start(since))
         if connector:
             stmt = stmt.where(Ticket.connector_id == connector)
-        return [{"connector": c, "ticket_id": t, "level": a.level, "index": a.effort_index, "basis": a.basis,
-                 "partial": a.partial, "reasons": [r["code"] for r in a.reasons],
-                 "why": "; ".join(r["text"] for r in a.reasons), "assessed_at": a.assessed_at}
-                for a, c, t in s.execute(stmt)]
+        found = s.execute(stmt).all()
+        missing = _missing(s, [a.ticket_pk for a, _, _ in found if a.partial])
+    rows = []
+    for a, c, t in found:
+        incomplete = incomplete_because(missing.get(a.ticket_pk, [])) if a.partial else None
+        why = [f"signals incomplete: {incomplete}"] if a.partial else []
+        rows.append({"connector": c, "ticket_id": t, "level": a.level, "index": a.effort_index, "basis": a.basis,
+                     "partial": a.partial, "incomplete": incomplete, "reasons": [r["code"] for r in a.reasons],
+                     "why": "; ".join(why + [r["text"] for r in a.reasons]), "assessed_at": a.assessed_at})
+    return rows
+
+
+def _missing(s: Session, ticket_pks: list[int]) -> dict[int, list[str]]:
+    """What the partial assessments lack, from their stored signals."""
+    from ces.worker.db.models import TicketSignalsRecord
+
+    if not ticket_pks:
+        return {}
+    return {pk: data.get("missing") or [] for pk, data in s.execute(
+        select(TicketSignalsRecord.ticket_pk, TicketSignalsRecord.data)
+        .where(TicketSignalsRecord.ticket_pk.in_(ticket_pks)))}
+
+
+def incomplete_because(missing: list[str]) -> str:
+    """Why signals are incomplete, each cause once: "history: helpdesk unreachable (connection
+    refused) (retrying)" and the same for the requester's other tickets → "helpdesk unreachable
+    (connection refused)"."""
+    causes = dict.fromkeys(m.removesuffix(" (retrying)").partition(": ")[2] or m for m in missing)
+    return "; ".join(causes) or "part of the history could not be read"
 
 
 def follow_up_report(rt: Runtime, since: date, until: date, *, days: float = 2) -> dict:

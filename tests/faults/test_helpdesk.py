@@ -68,7 +68,8 @@ def test_429_500_timeouts_and_404_are_retried_within_bounds_and_sent_once_recove
     assert faults.count(gone.id) == 2
     gone_survey = db.survey(gone.id)
     assert gone_survey["attempts"] == 1
-    assert gone_survey["reason"] == "Zendesk ticket at 127.0.0.1: 404 Not Found"
+    assert gone_survey["reason"] == ("Zendesk ticket at 127.0.0.1: 404 Not Found (wrong address or subdomain, or the "
+                                     "item no longer exists)")
     # 500 for ever: 3 attempts × 3 requests by each of the two callers, then failed with the reason.
     assert faults.count(broken.id) == 2 * 3 * 3
     broken_survey = db.survey(broken.id)

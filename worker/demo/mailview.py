@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from email.utils import formatdate
 from html import escape
 from pathlib import Path
 
@@ -23,7 +24,8 @@ async def mailbox(request: Request):
     rows = []
     for path in reversed(_mails(request)):
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        rows.append(f"<tr><td>{escape(msg['Date'] or '')}</td><td>{escape(msg['To'] or '')}</td>"
+        when = msg["Date"] or formatdate(path.stat().st_mtime, usegmt=True)  # as received, if it had none
+        rows.append(f"<tr><td>{escape(str(when))}</td><td>{escape(msg['To'] or '')}</td>"
                     f"<td><a href=\"/demo/mail/{path.stem}\">{escape(msg['Subject'] or '')}</a></td></tr>")
     html = ("<!DOCTYPE html><html lang=\"en\"><meta charset=\"utf-8\"><title>Demo mailbox</title>"
             "<style>body{font:15px system-ui,sans-serif;margin:2rem}td,th{padding:.3rem .6rem;text-align:left}"

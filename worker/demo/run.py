@@ -8,7 +8,9 @@ import os
 import random
 import re
 import secrets
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -247,6 +249,9 @@ def run_demo(*, keep: bool, port: int, tickets: int | None) -> int:
     if not _free(port):
         print(f"ces demo: port {port} is in use; choose another with --port", file=sys.stderr)
         return 1
+    # SIGTERM (a service manager, `kill`) stops the demo as Ctrl-C does: the finally below stops
+    # the processes and removes the folder and the Redis keys.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="ces-demo-"))
     rng = random.Random(20261123)
     token, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
@@ -294,8 +299,10 @@ def run_demo(*, keep: bool, port: int, tickets: int | None) -> int:
         if not ok:
             print(f"ces demo: only {counts.get('sent', 0)} of {expected} surveys were sent", file=sys.stderr)
         if keep:
+            from ces.worker.cli import ces_command
+
             print(f"\nStill running. Mailbox: {url}/demo/mail · config: {config}\n"
-                  f"Try: CES_CONFIG={config} ces surveys · Ctrl-C to stop.")
+                  f"Try: CES_CONFIG={shlex.quote(str(config))} {ces_command()} surveys · Ctrl-C to stop.", flush=True)
             stop = threading.Event()
             try:
                 stop.wait()
@@ -306,6 +313,7 @@ def run_demo(*, keep: bool, port: int, tickets: int | None) -> int:
         print(f"ces demo: {exc}", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup short
         for child in children:
             if child.poll() is None:
                 child.terminate()
@@ -318,6 +326,11 @@ def run_demo(*, keep: bool, port: int, tickets: int | None) -> int:
         sink.stop()
         _flush_queue(broker, f"ces-demo-{os.getpid()}:")
         shutil.rmtree(workdir, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
 
 
 def _flush_queue(broker: str, prefix: str) -> None:

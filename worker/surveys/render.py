@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from ces.config.models import Wording
 from ces.worker.i18n import direction, translations
@@ -23,12 +25,35 @@ TEMPLATE_DIRS = [Path(__file__).parent / "templates", Path(__file__).parent.pare
 _COLOURS = ["#b3261e", "#c2410c", "#a16207", "#4b5563", "#3f6212", "#15803d", "#166534"]
 
 
+# Letters of the right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko… and their forms).
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+
+
+def isolate(value: object, locale: str) -> str:
+    """Text embedded in a sentence (a name, a ticket title, the company) kept whole when its
+    direction may differ from the sentence's: Unicode isolates (FSI … PDI) for plain text and
+    subjects. Only where directions can mix (an RTL language, or RTL letters in the value), so that
+    mail in one direction carries no invisible characters."""
+    text = "" if value is None else str(value)
+    if text and (direction(locale) == "rtl" or _RTL.search(text)):
+        return f"\u2068{text}\u2069"
+    return text
+
+
+def bidi(value: object) -> Markup:
+    """The same for HTML: an element with dir="auto" is an isolate (as <bdi> is), and it survives
+    mail clients' sanitizers that drop unknown tags."""
+    return Markup('<span dir="auto">{}</span>').format("" if value is None else value)
+
+
 @cache
 def environment(locale: str) -> Environment:
     env = Environment(loader=FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
                       autoescape=select_autoescape(["html"]), extensions=["jinja2.ext.i18n"],
                       trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(locale), newstyle=True)
+    env.filters["isolate"] = lambda value: isolate(value, locale)
+    env.filters["bidi"] = bidi
     return env
 
 
@@ -57,10 +82,10 @@ def fill(template: str, **values: str) -> str:
 
 def question(scale: Scale, company: str, locale: str, wording: Wording | None = None) -> str:
     if wording and wording.question:
-        return fill(wording.question, company=company)
+        return fill(wording.question, company=isolate(company, locale))
     _ = gettext_for(locale)
     if scale.key == "ces7":
-        return _("%(company)s made it easy for me to handle my issue.") % {"company": company}
+        return _("%(company)s made it easy for me to handle my issue.") % {"company": isolate(company, locale)}
     return _("How much effort did you personally have to put forth to handle your request?")
 
 
@@ -113,11 +138,12 @@ class SurveyMail:
         )
 
     def subject(self) -> str:
+        ticket, company = isolate(self.ticket_id, self.locale), isolate(self.company, self.locale)
         if self.wording and self.wording.subject:
-            subject = fill(self.wording.subject, ticket=self.ticket_id, company=self.company)
+            subject = fill(self.wording.subject, ticket=ticket, company=company)
         else:
             _ = gettext_for(self.locale)
-            subject = _("How easy was it to get help with request #%(ticket)s?") % {"ticket": self.ticket_id}
+            subject = _("How easy was it to get help with request #%(ticket)s?") % {"ticket": ticket}
         if self.reminder:
             _ = gettext_for(self.locale)
             subject = _("Reminder: %(subject)s") % {"subject": subject}

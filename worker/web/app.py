@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect
 from ces.worker import logs
 from ces.worker.intake import EventWriter
 from ces.worker.runtime import Runtime, get_runtime
-from ces.worker.web import followups, health, pages, webhooks
+from ces.worker.web import followups, health, home, pages, webhooks
 from ces.worker.web.errors import json_error
 from ces.worker.web.security import PageHeaders, is_page, plain_page
 
@@ -102,6 +102,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(followups.router)
+    app.include_router(home.router)
     if rt.settings.demo.mail_dir:
         from ces.worker.demo.mailview import router as demo_router
 
