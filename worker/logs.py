@@ -48,7 +48,8 @@ def error_text(exc: BaseException) -> str:
     (its `detail` if it has one), else the type and the innermost line of our code it passed."""
     if _ours(exc):
         return getattr(exc, "detail", None) or str(exc) or type(exc).__name__
-    ours = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(_OURS)]
+    ours = [f for f in traceback.extract_tb(exc.__traceback__)
+            if f.filename.startswith(_OURS) and "site-packages" not in f.filename[len(_OURS):]]  # a venv inside
     where = f" at {Path(ours[-1].filename).relative_to(_OURS)}:{ours[-1].lineno}" if ours else ""
     return f"{type(exc).__name__}{where}"
 
