@@ -18,7 +18,7 @@ import unicodedata
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, or_, select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -136,21 +136,20 @@ def _customer_tickets(s: Session, hashed: str | None, normalized: str, solve_ids
                       ) -> tuple[set[int], set[int]]:
     """(ticket pks, ids of the webhook events that name the address): by the requester's hash, by
     the surveys' solves, and by every webhook that names the address, surveyed or not."""
-    pks = set(s.scalars(select(Ticket.id).where(Ticket.requester_hash == hashed)).all()) if hashed else set()
+    by_person = [Ticket.requester_hash == hashed] if hashed else []
     if solve_ids:
-        pks |= set(s.scalars(select(Solve.ticket_pk).where(Solve.id.in_(solve_ids))).all())
+        by_person.append(Ticket.id.in_(select(Solve.ticket_pk).where(Solve.id.in_(solve_ids))))
+    keys = set(s.execute(select(Ticket.connector_id, Ticket.external_id).where(or_(*by_person))).all()) \
+        if by_person else set()
     named = s.execute(select(WebhookEvent.id, WebhookEvent.connector_id, WebhookEvent.ticket_id).where(
         or_(_mentions(WebhookEvent.payload, normalized), _mentions(WebhookEvent.ticket, normalized)))).all()
-    for _, connector_id, ticket_id in named:
-        if ticket_id is not None:
-            pks |= set(s.scalars(select(Ticket.id).where(Ticket.connector_id == connector_id,
-                                                         Ticket.external_id == ticket_id)).all())
-    event_ids = {event_id for event_id, _, _ in named}
-    for connector_id, external_id in (s.execute(select(Ticket.connector_id, Ticket.external_id)
-                                                .where(Ticket.id.in_(pks))).all() if pks else []):
-        event_ids |= set(s.scalars(select(WebhookEvent.id).where(WebhookEvent.connector_id == connector_id,
-                                                                 WebhookEvent.ticket_id == external_id)).all())
-    return pks, event_ids
+    keys |= {(connector_id, ticket_id) for _, connector_id, ticket_id in named if ticket_id is not None}
+    if not keys:
+        return set(), {event_id for event_id, _, _ in named}
+    pks = set(s.scalars(select(Ticket.id).where(tuple_(Ticket.connector_id, Ticket.external_id).in_(keys))))
+    event_ids = set(s.scalars(select(WebhookEvent.id).where(
+        tuple_(WebhookEvent.connector_id, WebhookEvent.ticket_id).in_(keys))))
+    return pks, event_ids | {event_id for event_id, _, _ in named}
 
 
 def erase(rt, address: str) -> dict[str, int]:
