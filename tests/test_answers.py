@@ -12,6 +12,7 @@ from sqlalchemy import update
 from ces.worker.db.models import Survey
 from ces.worker.reports import ces_report
 from ces.worker.scheduler import tick
+from ces.worker.surveys.answers import record_answer
 from ces.worker.web.app import create_app
 from tests.pipeline import Clock, answers, mock_ticket, receive, surveys
 from tests.support import BROWSER, ServedApp
@@ -184,6 +185,15 @@ def test_a_score_outside_the_scale_is_400(app, rt, sent, score):
     assert click(app, sent.token, score).status_code == 400
     assert post(app, sent.token, score=score).status_code == 400
     assert answers(rt) == []
+
+
+def test_a_comment_with_nul_or_a_lone_surrogate_is_stored_without_them(app, rt, sent):
+    """PostgreSQL refuses NUL in text (it was a 500) and UTF-8 has no lone surrogates."""
+    resp = post(app, sent.token, score="3", comment="it\x00 was hard")
+    assert resp.status_code == 200 and "Your comment has been saved." in resp.text
+    assert answers(rt)[0].comment == "it was hard"
+    record_answer(rt, sent.token, 3, "really\ud800 hard")  # no form sends one; a caller in Python could
+    assert answers(rt)[0].comment == "really? hard"
 
 
 def test_a_too_long_comment_is_422_and_keeps_the_text(app, rt, sent):

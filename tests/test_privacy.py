@@ -1,5 +1,6 @@
 """Privacy and observability: erasing a customer, retention, metrics without personal data, and
-logs that never carry a secret or a survey or alert token."""
+logs that never carry a secret, a survey or alert token, or anything the customer wrote or is
+called. (tests/test_erase.py searches the whole database after an erase and after retention.)"""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import re
 from datetime import timedelta
 
+import psycopg
 import pytest
 import requests
 from sqlalchemy import select
@@ -76,9 +78,9 @@ def test_retention_drops_raw_payloads_and_then_the_person_of_old_answers(config,
     receive(rt, "status_changed_solved.json", "inv-1")
     run(rt, queue)
     record_answer(rt, surveys(rt)[0].token, 6, "great", how="form")
-    assert apply_retention(rt) == {"payloads": 0, "answers": 0}
+    assert apply_retention(rt) == {"payloads": 0, "descriptions": 0, "answers": 0, "histories": 0}
     clock.advance(31 * 86400)
-    assert apply_retention(rt) == {"payloads": 1, "answers": 0}
+    assert apply_retention(rt) == {"payloads": 1, "descriptions": 0, "answers": 0, "histories": 0}
     with rt.transaction() as s:
         event = s.scalars(select(WebhookEvent)).one()
         assert event.payload is None and event.ticket_id == "5158" and event.status == "solved"
@@ -100,6 +102,42 @@ def test_metrics_show_states_lag_and_api_calls_without_personal_data(rt, queue, 
     assert "@" not in text.replace("'@'", "")  # no e-mail address anywhere
 
 
+def test_errors_are_logged_by_type_and_place_never_by_what_they_quote(rt, capsys):
+    """An error's text may quote its input: SQLAlchemy the statement's parameters, PostgreSQL the
+    value it refused, Celery the exception's repr and traceback text. Logs say the type and where."""
+    import logging
+
+    import structlog
+    from celery.app.trace import LOG_FAILURE
+    from sqlalchemy import text
+
+    from ces.worker import logs
+
+    errors, comment = [], "".join(["okapi", "murmur"])  # not in this source: tracebacks show source lines
+    for sql in ("SELECT x FROM no_such_table WHERE y = :v", "SELECT CAST(:v AS integer)"):
+        with pytest.raises(Exception) as caught, rt.engine.connect() as conn:
+            conn.execute(text(sql), {"v": comment})
+        errors.append(caught.value)
+    assert comment not in str(errors[0])  # the parameters are hidden (hide_parameters)
+    assert comment in str(errors[1])  # the database itself quotes the value it refused
+    logs.configure("DEBUG")
+    try:
+        capsys.readouterr()
+        for error in errors:
+            structlog.get_logger("ces.test").error("failed", exc_info=error)
+            logging.getLogger("uvicorn.error").error("Exception in ASGI application", exc_info=error)
+            context = {"hostname": "w", "id": "1", "name": "ces.send_survey", "exc": repr(error),
+                       "traceback": f"Traceback … {error}", "args": "[1]", "kwargs": "{}",
+                       "description": "raised unexpected", "internal": False}
+            logging.getLogger("celery.app.trace").error(LOG_FAILURE, context, extra={"data": context},
+                                                        exc_info=(type(error), error, error.__traceback__))
+        err = capsys.readouterr().err
+    finally:
+        logs.configure("INFO")
+    assert err.count("ProgrammingError") >= 3 and err.count("DataError") >= 3 and "test_privacy.py" in err
+    assert comment not in err
+
+
 @pytest.fixture
 def db_url(pg_database):
     from tests.conftest import _truncate
@@ -108,8 +146,28 @@ def db_url(pg_database):
     return pg_database
 
 
+EMAIL, FIRST, LAST = "Quilla_Marker.7@Example.ORG", "Quíllon", "Markerly"
+SUBJECT, COMMENT = "Parrotsubject: my order", "okapimurmur\x00 was hard"
+# Searched case-insensitively in the logs read as text (JSON escapes undone).
+CUSTOMER = [EMAIL, EMAIL.split("@")[0], FIRST, LAST, "Parrotsubject", "okapimurmur"]
+
+
+def readable(logs: str) -> str:
+    """The logs with JSON's escapes undone (a name with an accent is logged as \\u00ed)."""
+    lines = []
+    for line in logs.splitlines():
+        try:
+            lines.append(json.dumps(json.loads(line), ensure_ascii=False))
+        except ValueError:
+            lines.append(line)
+    return "\n".join(lines).casefold()
+
+
 @pytest.mark.slow
-def test_a_full_run_logs_no_secret_and_no_token(config, sink, app_port, tmp_path, monkeypatch):
+def test_a_full_run_logs_no_secret_no_token_and_nothing_of_the_customer(config, sink, app_port, tmp_path,
+                                                                        monkeypatch):
+    """At DEBUG, the whole pipeline with a mail server that first refuses quoting the address, a
+    comment with a NUL (PostgreSQL refuses it in text: it was a 500 with the SQL parameters logged)."""
     from ces.connectors.zendesk.simulator import ZendeskSimulator
 
     slack_secret = "xoxbSeCrEtSlackPath0123456789"
@@ -125,6 +183,10 @@ type = "note"
 name = "slack"
 type = "slack"
 url_env = "TEST_SLACK_URL"
+[[alerts.routes]]
+name = "mail"
+type = "email"
+to = ["lead@acme.test"]
 ''')
     text = config.path.read_text().replace('log_level = "WARNING"', 'log_level = "DEBUG"')
     config.path.write_text(text)
@@ -133,14 +195,16 @@ url_env = "TEST_SLACK_URL"
                                                             ["scheduler"])
     try:
         service.wait_ready()
-        customer = zendesk.add_user("Ana Souza", "ana@example.com", locale="en-US")
-        ticket = zendesk.create_ticket(customer, "Help")
+        customer = zendesk.add_user(f"{FIRST} {LAST}", EMAIL, locale="en-US")
+        ticket = zendesk.create_ticket(customer, SUBJECT)
+        sink.refuse_next(1, f"451 4.2.2 <{EMAIL}>: mailbox busy, try again")
         zendesk.set_status(ticket.id, "solved")
         wait_until(lambda: len(sink.messages) == 1, 15, message="the survey")
         link = re.search(r"(http://\S+/s/([\w-]+))/2\b", sink.messages[0].get_body(("plain",)).get_content())
         survey_token = link.group(2)
         requests.get(f"{link.group(1)}/2", headers=BROWSER, timeout=10)
-        requests.post(link.group(1), data={"score": "2", "comment": "bad"}, headers=BROWSER, timeout=10)
+        answered = requests.post(link.group(1), data={"score": "2", "comment": COMMENT}, headers=BROWSER, timeout=10)
+        assert answered.status_code == 200
         requests.get(f"{service.url}/u/{survey_token}", headers=BROWSER, timeout=10)
         wait_until(lambda: any(c.get("public") is False for c in zendesk.tickets[ticket.id].comments), 20,
                    message="the alert's note")
@@ -156,4 +220,9 @@ url_env = "TEST_SLACK_URL"
     assert '"path": "/s/<token>' in logs and '"path": "/a/<token>"' in logs  # the access log, redacted
     for secret in [ZENDESK_SECRET, ZENDESK_TOKEN, slack_secret, survey_token, *alert_tokens]:
         assert secret not in logs, f"{secret[:6]}… leaked into the logs"
+    assert '"event": "survey_retry"' in logs and "<address>" in logs  # the refusal, its address masked
+    text = readable(logs)
+    assert [m for m in CUSTOMER if m.casefold() in text] == []
     json.loads(logs.splitlines()[-1])  # structured: one JSON object a line
+    with psycopg.connect(config.values["db_url"]) as conn:
+        assert conn.execute("SELECT comment FROM answers").fetchone() == ("okapimurmur was hard",)

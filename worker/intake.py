@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ces.connectors.models import EventKind, TicketEvent
 from ces.worker.db.models import EventState, WebhookEvent
+from ces.worker.db.types import storable_text as _text
 from ces.worker.runtime import Runtime
 
 log = structlog.get_logger("ces.intake")
@@ -48,19 +49,6 @@ class IntakeResult:
     @property
     def http_status(self) -> int:
         return 202 if self.events else 200
-
-
-def _text(value: str | None) -> str | None:
-    """Text a database column can hold: no NUL and no lone surrogate (a JSON payload can carry both)."""
-    if value is None:
-        return None
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
 
 
 def event_row(connector_id: str, event: TicketEvent, received_at: datetime, requeue_after: float) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ces.worker.db.models import Job
+from ces.worker.logs import error_text
 from ces.worker.retry import GiveUp, decide
 from ces.worker.runtime import Runtime
 
@@ -76,7 +77,7 @@ def run_job(rt: Runtime, job_id: int, handlers: dict[str, Callable[[Runtime, int
         outcome = handlers[kind](rt, ticket_pk)
     except Exception as exc:
         decision = decide(attempt, exc, rt.settings.worker)
-        log.warning("job_failed", job=kind, ticket=ticket_pk, attempt=attempt, error=str(exc)[:200],
+        log.warning("job_failed", job=kind, ticket=ticket_pk, attempt=attempt, error=error_text(exc)[:200],
                     gave_up=isinstance(decision, GiveUp))
         with rt.transaction() as s:
             if isinstance(decision, GiveUp):
@@ -84,7 +85,7 @@ def run_job(rt: Runtime, job_id: int, handlers: dict[str, Callable[[Runtime, int
             else:
                 when = rt.now() + timedelta(seconds=decision.delay)
                 s.execute(update(Job).where(Job.id == job_id, Job.version == version).values(
-                    state="due", lease_until=None, due_at=when, next_try_at=when, last_error=str(exc)[:500]))
+                    state="due", lease_until=None, due_at=when, next_try_at=when, last_error=error_text(exc)[:500]))
         return "failed" if isinstance(decision, GiveUp) else "retry"
     with rt.transaction() as s:
         done = s.execute(delete(Job).where(Job.id == job_id, Job.version == version)).rowcount

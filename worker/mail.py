@@ -4,17 +4,51 @@ not delivered (safe to retry), refused (the server's code says whether to retry)
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import ssl
 from email.header import Header
-from email.headerregistry import UnstructuredHeader
+from email.headerregistry import Address, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import formatdate
 
 from ces.config.models import SmtpSettings
+from ces.worker.db.types import storable_text
 from ces.worker.retry import Permanent, Transient
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+_ADDRESS = re.compile(r"<?[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+>?")
+MAX_ADDRESS = 254  # RFC 5321's path limit, less its angle brackets
+
+
+class NotOneMailbox(Permanent):
+    """The customer's address is not exactly one mailbox (a list, a name and address, garbage)."""
+
+    def __init__(self):
+        super().__init__("the requester's e-mail address is not exactly one valid mailbox")
+
+
+def header_text(value: str | None) -> str:
+    """Text a mail header can carry on one line: line breaks and other control characters become a
+    space, lone surrogates are replaced; the email package encodes the rest (RFC 2047)."""
+    return _CONTROLS.sub(" ", storable_text(value or "")).strip()
+
+
+def mailbox(name: str | None, address: str) -> Address:
+    """The customer as one mailbox: the name cleaned (and quoted or encoded by the email package,
+    so that `a@x, b@y` in a name stays a name), the address exactly one addr-spec or NotOneMailbox."""
+    address = address.strip()
+    if not address or len(address) > MAX_ADDRESS or _CONTROLS.search(address):
+        raise NotOneMailbox()
+    try:
+        parsed = Address(addr_spec=address)
+    except Exception:  # ValueError, HeaderParseError, an index error on some garbage: all "not one"
+        raise NotOneMailbox() from None
+    if not parsed.username or not parsed.domain:
+        raise NotOneMailbox()
+    return Address(display_name=header_text(name), username=parsed.username, domain=parsed.domain)
 
 
 class MailPolicy(EmailPolicy):
@@ -65,7 +99,9 @@ class MailUncertain(Exception):
 
 def _refused(code: int, text: bytes | str) -> Exception:
     detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-    detail = f"mail server answered {code} {detail}"[:300]
+    # Servers quote the address they refused ("550 5.1.1 <maria@…>: unknown user"): the reason is
+    # stored and logged, and a customer's address belongs in neither.
+    detail = f"mail server answered {code} {_ADDRESS.sub('<address>', detail)}"[:300]
     return MailRefusedPermanently(detail) if code >= 500 else MailRefusedTemporarily(detail)
 
 

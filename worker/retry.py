@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ces.config.models import WorkerSettings
 from ces.connectors.errors import ApiError, RateLimited, Unsupported
 from ces.connectors.http import backoff_delay
+from ces.worker.logs import error_text
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Permanent(Exception):
 
 def decide(attempt: int, error: BaseException, settings: WorkerSettings) -> Retry | GiveUp:
     """`attempt` is the number of the attempt that just failed, from 1."""
-    reason = getattr(error, "detail", None) or str(error) or type(error).__name__
+    reason = error_text(error)
     if isinstance(error, (Permanent, Unsupported)) or (isinstance(error, ApiError) and error.permanent):
         return GiveUp(reason)
     if isinstance(error, RateLimited):

@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.intake import PROCESS_EVENT
 from ces.worker.jobs import RUN_JOB, due_jobs, mark_enqueued
+from ces.worker.logs import error_text
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.answers import settle_answers
 from ces.worker.surveys.create import SEND_SURVEY
@@ -174,5 +175,5 @@ def run(rt: Runtime, stop: threading.Event | None = None) -> None:
                 if any(done.values()):
                     log.info("retention_applied", **done)
         except Exception as exc:  # the database may be down for a while; keep sweeping
-            log.warning("scheduler_tick_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            log.warning("scheduler_tick_failed", error=type(exc).__name__, detail=error_text(exc)[:200])
         stop.wait(interval)

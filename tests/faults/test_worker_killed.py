@@ -74,7 +74,8 @@ def test_killed_between_claim_and_smtp_the_next_worker_sends_once_after_the_leas
     survey = db.survey(victim.id)
     assert survey["attempts"] == 2
     first, second = db.attempts(survey["id"])
-    assert (first["outcome"], first["finished_at"]) == ("started", None)  # the killed worker's
+    # The killed worker's attempt, closed (and counted) by the worker that took the survey over.
+    assert (first["outcome"], first["finished_at"]) == ("abandoned", second["started_at"])
     assert second["outcome"] == "sent"
     # Nobody took the survey over while the dead worker's lease lasted.
     assert second["started_at"] >= claimed["lease_until"] >= first["started_at"] + timedelta(seconds=LEASE)

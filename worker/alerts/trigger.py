@@ -95,7 +95,9 @@ def _write_back(s: Session, survey: Survey, tag: str, c: dict, now: datetime) ->
     return _insert(s, dict(
         dedupe_key=f"{prefix}#{len(earlier) + 1}", kind="writeback", route="writeback",
         route_type="tags", recipient=survey.connector_id,
-        content={**c, "kind": "writeback", "tags": [tag], "remove_tags": stale},
+        # What the tag call needs, nothing of the customer: a write-back has no reader but the helpdesk.
+        content={"kind": "writeback", "connector": c["connector"], "ticket_id": c["ticket_id"], "tags": [tag],
+                 "remove_tags": stale},
         state=AlertState.PENDING, attempts=0, created_at=now, next_try_at=now))
 
 

@@ -30,8 +30,10 @@ def sqlite_file(url: str) -> Path | None:
 
 def make_engine(url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> Engine:
     url = normalize_url(url)
+    # Errors never quote the statement's parameters: they hold comments, names and addresses, and
+    # an error's text ends up in logs and stored reasons.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):
@@ -53,7 +55,7 @@ def make_engine(url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
-                         connect_args={"connect_timeout": max(1, int(connect_timeout))})
+                         connect_args={"connect_timeout": max(1, int(connect_timeout))}, hide_parameters=True)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

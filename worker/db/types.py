@@ -28,3 +28,17 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def storable_text(value: str | None) -> str | None:
+    """Text a database column can hold: no NUL and no lone surrogate (a JSON payload or a form can
+    carry both; PostgreSQL refuses the first, every UTF-8 encoder the second)."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value

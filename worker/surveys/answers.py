@@ -22,6 +22,7 @@ from ces.config.models import SurveySettings
 from ces.connectors.timeparse import parse_time
 from ces.worker.alerts.trigger import answer_changed
 from ces.worker.db.models import Answer, AnswerState, OptOut, Survey, SurveyState
+from ces.worker.db.types import storable_text
 from ces.worker.jobs import assess_later
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
@@ -96,7 +97,7 @@ def record_answer(rt: Runtime, token: str, score: int | None, comment: str | Non
     if score is not None and not scale.valid(score):
         raise BadScore(f"the score must be between 1 and {scale.points}", survey)
     if comment is not None:
-        comment = comment.strip() or None
+        comment = storable_text(comment).strip() or None  # a NUL or a lone surrogate is not text we keep
         if comment and len(comment) > MAX_COMMENT:
             raise CommentTooLong(f"the comment is longer than {MAX_COMMENT} characters", survey)
     now = rt.now()

@@ -11,9 +11,10 @@ from sqlalchemy import and_, or_, select, update
 
 from ces.connectors.models import Person, Status, Ticket
 from ces.worker.db.models import Answer, AnswerState, OptOut, Survey, SurveyState
+from ces.worker.logs import error_text
 from ces.worker.mail import MailUncertain, send_mail
 from ces.worker.runtime import Runtime
-from ces.worker.surveys.send import survey_mail
+from ces.worker.surveys.send import build_message, survey_mail
 
 log = structlog.get_logger("ces.surveys")
 SEND_REMINDER = "ces.send_reminder"
@@ -58,14 +59,12 @@ def send_reminder(rt: Runtime, survey_id: int) -> str | None:
     policy = rt.settings.survey_for(survey.connector_id)
     ticket = Ticket(id=survey.ticket_external_id, status=Status.SOLVED,
                     requester=Person(email=survey.email, name=survey.name, locale=survey.locale))
-    mail = survey_mail(rt, policy, survey, ticket, reminder=True)
-    message = mail.message(sender=rt.settings.smtp.sender, reply_to=rt.settings.smtp.reply_to)
     try:
-        send_mail(rt.settings.smtp, message)
+        send_mail(rt.settings.smtp, build_message(rt, survey_mail(rt, policy, survey, ticket, reminder=True)))
     except MailUncertain:
         return _done(rt, survey_id, "uncertain")
     except Exception as exc:
-        log.warning("reminder_failed", survey_id=survey_id, error=str(exc)[:200])
+        log.warning("reminder_failed", survey_id=survey_id, error=error_text(exc)[:200])
         return _done(rt, survey_id, "failed")
     return _done(rt, survey_id, "sent")
 

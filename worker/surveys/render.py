@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import make_msgid, parseaddr
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +16,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from ces.config.models import Wording
+from ces.worker.db.types import storable_text
 from ces.worker.i18n import direction, translations
+from ces.worker.mail import header_text, mailbox
 from ces.worker.surveys.scales import Scale
 
 TEMPLATE_DIRS = [Path(__file__).parent / "templates", Path(__file__).parent.parent / "web" / "templates"]
@@ -117,6 +119,13 @@ class SurveyMail:
     wording: Wording | None = None
     reminder: bool = False
 
+    def __post_init__(self):
+        # The helpdesk's words, cleaned once for every place they land: headers (one line; the
+        # address checked in message()) and the UTF-8 bodies (no lone surrogates).
+        self.to_name = header_text(self.to_name) or None
+        self.ticket_id = header_text(self.ticket_id)
+        self.subject_line = storable_text(self.subject_line)
+
     def link(self, score: int | None = None) -> str:
         base = f"{self.public_url}/s/{self.token}"
         return base if score is None else f"{base}/{score}"
@@ -156,9 +165,9 @@ class SurveyMail:
     def message(self, *, sender: str, reply_to: str | None) -> EmailMessage:
         ctx = self.context()
         msg = EmailMessage()
-        msg["Subject"] = self.subject()
+        msg["Subject"] = header_text(self.subject())
         msg["From"] = sender
-        msg["To"] = formataddr((self.to_name or "", self.to_email))
+        msg["To"] = mailbox(self.to_name, self.to_email)
         if reply_to:
             msg["Reply-To"] = reply_to
         domain = parseaddr(sender)[1].rpartition("@")[2] or urlsplit(self.public_url).hostname or "localhost"

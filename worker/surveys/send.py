@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
 from typing import TypeVar
 
 import structlog
@@ -25,8 +26,10 @@ from ces.connectors.errors import ApiError, UncertainApiError
 from ces.connectors.models import Ticket
 from ces.worker.claims import claim
 from ces.worker.db.models import OptOut, Recipient, Survey, SurveyAttempt, SurveyState, WebhookEvent
+from ces.worker.db.types import storable_text
 from ces.worker.i18n import negotiate
-from ces.worker.mail import MailUncertain, send_mail
+from ces.worker.logs import error_text
+from ces.worker.mail import MAIL_POLICY, MailUncertain, NotOneMailbox, send_mail
 from ces.worker.privacy import email_hash
 from ces.worker.retry import GiveUp, Permanent, Transient, decide
 from ces.worker.runtime import Runtime
@@ -36,6 +39,7 @@ from ces.worker.surveys.scales import scale_of
 
 log = structlog.get_logger("ces.surveys")
 LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ABANDONED = "the worker stopped while preparing the survey, before recording an outcome"
 T = TypeVar("T")
 
 
@@ -51,7 +55,25 @@ class Later(Exception):
         super().__init__(reason)
 
 
-def send_survey(rt: Runtime, survey_id: int) -> str | None:
+class CannotBuild(Permanent):
+    """The survey mail cannot be built from what the helpdesk told; the reason never quotes it."""
+
+
+def build_message(rt: Runtime, mail: SurveyMail) -> EmailMessage:
+    """The survey mail, serialized once here, before the point of no return, so that whatever the
+    customer's name or address holds fails now, as a permanent failure with its own reason."""
+    try:
+        message = mail.message(sender=rt.settings.smtp.sender, reply_to=rt.settings.smtp.reply_to)
+        message.as_bytes(policy=MAIL_POLICY)  # as send_mail will
+    except NotOneMailbox:
+        raise
+    except Exception as exc:
+        raise CannotBuild(f"could not build the message: {error_text(exc)}") from None
+    return message
+
+
+def _claim(rt: Runtime, survey_id: int) -> tuple[int, Survey, int] | None:
+    """(attempt, survey, attempts its workers abandoned), or None if another worker has it."""
     now = rt.now()
     with rt.transaction() as s:
         attempt = claim(s, Survey, survey_id, ready=Survey.send_after <= now, ready_state=SurveyState.PENDING,
@@ -60,12 +82,33 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
         if attempt is None:
             return None
         survey = s.get(Survey, survey_id)
-        s.add(SurveyAttempt(survey_id=survey_id, number=attempt, started_at=now, outcome="started"))
+        # A worker that stopped while preparing (killed, or an error nothing caught) left its attempt
+        # open: it counts, so that a survey that stops every worker still fails after max_attempts.
+        abandoned = s.execute(update(SurveyAttempt).where(
+            SurveyAttempt.survey_id == survey_id, SurveyAttempt.number < attempt, SurveyAttempt.finished_at.is_(None))
+            .values(outcome="abandoned", detail=ABANDONED, finished_at=now)).rowcount
+        if not abandoned or attempt - 1 - survey.attempts_before_resend < rt.settings.worker.max_attempts:
+            s.add(SurveyAttempt(survey_id=survey_id, number=attempt, started_at=now, outcome="started"))
+    return attempt, survey, abandoned
+
+
+def send_survey(rt: Runtime, survey_id: int) -> str | None:
+    claimed = _claim(rt, survey_id)
+    if claimed is None:
+        return None
+    attempt, survey, abandoned = claimed
+    settings = rt.settings
+    made = attempt - 1 - survey.attempts_before_resend
+    if abandoned and made >= settings.worker.max_attempts:  # this claim is not an attempt
+        return _finish(rt, survey, attempt, SurveyState.FAILED, f"gave up after {made} attempts: {ABANDONED}",
+                       attempts=attempt - 1)
     policy = rt.settings.survey_for(survey.connector_id)
+    by_mail = policy.delivery == "email"
     try:
         ticket = read_ticket(rt, survey.connector_id, survey.ticket_external_id)
         hashed = _policy(rt, policy, survey, ticket)
         mail = survey_mail(rt, policy, survey, ticket)
+        message = build_message(rt, mail) if by_mail else None
     except Skip as exc:
         return _finish(rt, survey, attempt, SurveyState.SKIPPED, str(exc))
     except Later as exc:
@@ -73,10 +116,6 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
     except Exception as exc:
         return _retry_or_fail(rt, survey, attempt, exc)
 
-    settings = rt.settings
-    by_mail = policy.delivery == "email"
-    message = mail.message(sender=settings.smtp.sender, reply_to=settings.smtp.reply_to) if by_mail else None
-    requester = ticket.requester
     lease_until = rt.now() + timedelta(seconds=settings.worker.lease_seconds)
     with rt.transaction() as s:
         if hashed and not _reserve(s, hashed, survey.id, rt.now(), policy.fatigue_days):
@@ -87,13 +126,8 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
         moved = None if fatigue else s.execute(
             update(Survey).where(Survey.id == survey_id, Survey.state == SurveyState.PREPARING,
                                  Survey.attempts == attempt)
-            .values(state=SurveyState.SENDING, email=requester.email if requester else None,
-                    name=requester.name if requester else None, email_hash=hashed, locale=mail.locale,
-                    delivery=policy.delivery, assignee=ticket.assignee, assignee_email=ticket.assignee_email,
-                    group_name=ticket.group, brand=ticket.brand,
-                    channel=ticket.channel.value, ticket_url=ticket.url,
-                    message_id=message["Message-ID"] if message else None,
-                    lease_until=lease_until)).rowcount
+            .values(state=SurveyState.SENDING, email_hash=hashed, **_snapshot(ticket, mail, policy.delivery),
+                    message_id=message["Message-ID"] if message else None, lease_until=lease_until)).rowcount
     if fatigue:
         return _finish(rt, survey, attempt, SurveyState.SKIPPED, fatigue)
     if not moved:
@@ -121,6 +155,18 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
     return _record(rt, survey.id, lease_until, lambda: _finish(
         rt, survey, attempt, SurveyState.SENT, None, from_state=SurveyState.SENDING,
         sent_at=sent_at, expires_at=sent_at + timedelta(days=policy.response_days)))
+
+
+def _snapshot(ticket: Ticket, mail: SurveyMail, delivery: str) -> dict:
+    """Whom and what the survey went to, as its row keeps it: every value fits its column (a helpdesk
+    may allow longer names than we store, and a failing write here would stop every worker)."""
+    requester = ticket.requester
+    values = dict(email=requester.email.strip() if requester and requester.email else None, name=mail.to_name,
+                  locale=mail.locale, delivery=delivery, assignee=ticket.assignee,
+                  assignee_email=ticket.assignee_email, group_name=ticket.group, brand=ticket.brand,
+                  channel=ticket.channel.value, ticket_url=ticket.url)
+    columns = Survey.__table__.c
+    return {k: storable_text(v)[:columns[k].type.length] if isinstance(v, str) else v for k, v in values.items()}
 
 
 def _record(rt: Runtime, survey_id: int, lease_until: datetime, write: Callable[[], T]) -> T:
@@ -240,7 +286,7 @@ def _wait(rt: Runtime, survey: Survey, attempt: int, when: datetime, reason: str
 def _retry_or_fail(rt: Runtime, survey: Survey, attempt: int, exc: Exception, *,
                    from_state: str = SurveyState.PREPARING) -> str:
     if not isinstance(exc, (ApiError, Permanent, Transient)):
-        log.warning("survey_error", survey_id=survey.id, error=type(exc).__name__, detail=str(exc)[:200])
+        log.warning("survey_error", survey_id=survey.id, error=type(exc).__name__, detail=error_text(exc)[:200])
     decision = decide(attempt - survey.attempts_before_resend, exc, rt.settings.worker)
     if isinstance(decision, GiveUp):
         return _finish(rt, survey, attempt, SurveyState.FAILED, decision.reason, from_state=from_state)
