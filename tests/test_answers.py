@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 import requests
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from ces.worker.db.models import Survey
+from ces.worker.db.models import AnswerHistory, Survey
 from ces.worker.reports import ces_report
 from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer
@@ -136,6 +136,46 @@ def test_head_requests_never_answer(app, rt, sent):
 
 def test_a_low_score_asks_what_made_it_hard(app, sent):
     assert "What made it hard?" in click(app, sent.token, 2).text
+
+
+def history(rt) -> list[tuple]:
+    with rt.transaction() as s:
+        return [(h.kind, h.score, h.comment, h.how) for h in s.scalars(select(AnswerHistory).order_by(AnswerHistory.id))]
+
+
+def test_a_changed_score_starts_without_the_comment_written_for_the_earlier_one(app, rt, sent, clock):
+    """7 with a comment, then 2: the thank-you page for 2 asks what made it hard with an empty box,
+    and the 7's comment stays with the 7, in the answer's history."""
+    assert post(app, sent.token, score="7", comment="Quick and friendly").status_code == 200
+    clock.advance(600)
+    page = click(app, sent.token, 2)  # the mail's link for 2, a while later
+    assert "What made it hard?" in page.text
+    assert '></textarea>' in page.text and "Quick and friendly" not in page.text
+    [answer] = answers(rt)
+    assert (answer.score, answer.comment, answer.changes) == (2, None, 1)
+    clock.advance(30)
+    post(app, sent.token, score="2", comment="I had to call three times")
+    post(app, sent.token, score="2", comment="I had to call three times")  # sent twice: one fact
+    post(app, sent.token, score="2", confirm="1")  # the page's script: nothing new
+    assert post(app, sent.token, score="2").text.count("I had to call three times") == 1  # its own comment, kept
+    assert answers(rt)[0].comment == "I had to call three times"
+    assert history(rt) == [("answered", 7, "Quick and friendly", "form"), ("score", 2, None, "click"),
+                           ("comment", 2, "I had to call three times", "form")]
+    with rt.transaction() as s:
+        ats = list(s.scalars(select(AnswerHistory.at).order_by(AnswerHistory.id)))
+    assert [(b - a).total_seconds() for a, b in zip(ats, ats[1:])] == [600, 30]
+
+
+def test_the_history_keeps_a_settled_click_and_each_change(app, rt, sent, clock):
+    click(app, sent.token, 1)
+    clock.advance(15)
+    click(app, sent.token, 5)  # a corrected mis-click, before it settled: not a fact of its own
+    clock.advance(61)
+    assert tick(rt)["answers_confirmed"] == 1
+    post(app, sent.token, score="6", comment="Fine in the end")
+    assert history(rt) == [("answered", 5, None, "settled"), ("score", 6, "Fine in the end", "form")]
+    with rt.transaction() as s:
+        assert s.scalars(select(AnswerHistory.at)).first() == sent.sent_at + timedelta(seconds=135)  # its last click
 
 
 def test_a_comment_is_stored_as_text_and_shown_escaped(app, rt, sent):

@@ -78,9 +78,9 @@ def test_retention_drops_raw_payloads_and_then_the_person_of_old_answers(config,
     receive(rt, "status_changed_solved.json", "inv-1")
     run(rt, queue)
     record_answer(rt, surveys(rt)[0].token, 6, "great", how="form")
-    assert apply_retention(rt) == {"payloads": 0, "descriptions": 0, "answers": 0, "histories": 0}
+    assert apply_retention(rt) == {"payloads": 0, "descriptions": 0, "answers": 0, "histories": 0, "notes": 0}
     clock.advance(31 * 86400)
-    assert apply_retention(rt) == {"payloads": 1, "descriptions": 0, "answers": 0, "histories": 0}
+    assert apply_retention(rt) == {"payloads": 1, "descriptions": 0, "answers": 0, "histories": 0, "notes": 0}
     with rt.transaction() as s:
         event = s.scalars(select(WebhookEvent)).one()
         assert event.payload is None and event.ticket_id == "5158" and event.status == "solved"

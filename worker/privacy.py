@@ -2,8 +2,9 @@
 the address itself (opt-outs, the fatigue rule): HMAC-SHA256 with a key this installation
 generates once and keeps in its database.
 
-Where a customer's words land: the survey (address, name), the answer (comment, clicks), the alerts
-about it (customer, comment, the previous comment of an update), the ticket's stored history (the
+Where a customer's words land: the survey (address, name), the answer (comment, clicks) and its
+history (each comment), the alerts about it (customer, comment, the previous comment of an update)
+and the note of whoever followed it up (it may name them), the ticket's stored history (the
 requester, the subject), the webhook events (the raw body, and the ticket as a webhook described
 it). `ces erase` and retention clear each of them; tests/test_erase.py scans every column of every
 table the database lists, so that a place added later cannot be forgotten."""
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from ces.worker.db.models import (
     Alert,
     Answer,
+    AnswerHistory,
     AppSecret,
     EventState,
     FollowUp,
@@ -117,6 +119,10 @@ def _anonymize_surveys(s: Session, survey_ids: list[int]) -> dict[str, int]:
         email=None, name=None, email_hash=None)).rowcount
     answers = s.execute(update(Answer).where(Answer.survey_id.in_(survey_ids)).values(
         comment=None, clicks=None)).rowcount
+    s.execute(update(AnswerHistory).where(AnswerHistory.survey_id.in_(survey_ids), AnswerHistory.comment.isnot(None))
+              .values(comment=None))
+    s.execute(update(FollowUp).where(FollowUp.survey_id.in_(survey_ids), FollowUp.followed_up_note.isnot(None))
+              .values(followed_up_note=None))
     alerts = _survey_alerts(s, survey_ids)
     for alert in alerts:
         alert.content = _anonymous_alert(alert.content)
@@ -166,6 +172,8 @@ def erase(rt, address: str) -> dict[str, int]:
             TicketHistoryRecord.ticket_pk.in_(ticket_pks))).rowcount if ticket_pks else 0
         counts["tickets"] = s.execute(update(Ticket).where(Ticket.id.in_(ticket_pks)).values(
             requester_hash=None)).rowcount if ticket_pks else 0
+        if ticket_pks:  # follow-up notes of their signal-only cases too (a note may name the customer)
+            s.execute(update(FollowUp).where(FollowUp.ticket_pk.in_(ticket_pks)).values(followed_up_note=None))
         counts["events"] = s.execute(update(WebhookEvent).where(WebhookEvent.id.in_(event_ids)).values(
             payload=None, ticket=None, error=None)).rowcount if event_ids else 0  # error: it may quote the body
         counts["fatigue"] = s.execute(delete(Recipient).where(Recipient.email_hash == hashed)).rowcount
@@ -194,15 +202,18 @@ def _expired_payloads(s: Session, before) -> dict[str, int]:
 def _expired_answers(s: Session, before) -> dict[str, int]:
     """The person and words of surveys made before, and the requester in histories fetched before."""
     commented = select(Answer.id).where(Answer.survey_id == Survey.id, Answer.comment.isnot(None)).exists()
+    said = select(AnswerHistory.id).where(AnswerHistory.survey_id == Survey.id, AnswerHistory.comment.isnot(None))
     old = s.scalars(select(Survey.id).where(
         or_(Survey.sent_at < before, (Survey.sent_at.is_(None)) & (Survey.created_at < before)),
-        or_(Survey.email.isnot(None), Survey.name.isnot(None), commented)).limit(BATCH)).all()
+        or_(Survey.email.isnot(None), Survey.name.isnot(None), commented, said.exists())).limit(BATCH)).all()
     histories = s.execute(select(TicketHistoryRecord.ticket_pk, TicketHistoryRecord.history).where(
         TicketHistoryRecord.fetched_at < before,
         _has_person(TicketHistoryRecord.history, *(("ticket", *p) for p in _TICKET_PERSON))).limit(BATCH)).all()
+    notes = s.execute(update(FollowUp).where(FollowUp.created_at < before, FollowUp.followed_up_note.isnot(None))
+                      .values(followed_up_note=None)).rowcount  # signal-only cases' too
     return {"answers": _anonymize_surveys(s, list(old))["surveys"], "histories": _rewrite(s, TicketHistoryRecord, [
         {"ticket_pk": pk, "history": {**history, "ticket": without_person(history.get("ticket"))}}
-        for pk, history in histories])}
+        for pk, history in histories]), "notes": notes}
 
 
 def apply_retention(rt) -> dict[str, int]:
@@ -210,7 +221,7 @@ def apply_retention(rt) -> dict[str, int]:
     comment of answers, and the requester in stored histories, after `answer_days`."""
     r = rt.settings.retention
     now = rt.now()
-    done = {"payloads": 0, "descriptions": 0, "answers": 0, "histories": 0}
+    done = {"payloads": 0, "descriptions": 0, "answers": 0, "histories": 0, "notes": 0}
     with rt.transaction() as s:
         if r.payload_days:
             done.update(_expired_payloads(s, now - timedelta(days=r.payload_days)))

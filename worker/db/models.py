@@ -317,6 +317,29 @@ class Answer(Base):
     clicks: Mapped[list[Any] | None] = mapped_column(Json)  # [[iso time, score], …] of unconfirmed clicks
 
 
+class AnswerChange:
+    ANSWERED = "answered"  # the answer became a person's (the first confirmed score)
+    SCORE = "score"  # the score changed (a comment written with it is on the same row)
+    COMMENT = "comment"  # a new comment on the same score
+
+
+class AnswerHistory(Base):
+    """Each confirmed answer and each later change, as the customer made it: a comment is kept on the
+    row of the score it was written with, so that it is never shown beside another score. `Answer`
+    stays the current summary that reports read (its comment is the current score's, or none)."""
+
+    __tablename__ = "answer_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # AnswerChange
+    scale: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+    how: Mapped[str] = mapped_column(String(16))  # click, form, script, settled (as Answer.via)
+
+
 class OptOut(Base):
     """Customers who asked never to be surveyed again, by keyed hash: it survives `ces erase`."""
 
@@ -371,6 +394,7 @@ class FollowUp(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(320))
     followed_up_at: Mapped[datetime | None]
     followed_up_by: Mapped[str | None] = mapped_column(String(320))
+    followed_up_note: Mapped[str | None] = mapped_column(Text)  # what was done, in the person's words
 
 
 class AlertState:

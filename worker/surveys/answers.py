@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ces.config.models import SurveySettings
 from ces.connectors.timeparse import parse_time
 from ces.worker.alerts.trigger import answer_changed
-from ces.worker.db.models import Answer, AnswerState, OptOut, Survey, SurveyState
+from ces.worker.db.models import Answer, AnswerChange, AnswerHistory, AnswerState, OptOut, Survey, SurveyState
 from ces.worker.db.types import storable_text
 from ces.worker.jobs import assess_later
 from ces.worker.runtime import Runtime
@@ -88,7 +89,11 @@ def open_survey(rt: Runtime, token: str) -> Answered:
 
 def record_answer(rt: Runtime, token: str, score: int | None, comment: str | None = None, *,
                   how: str = "form") -> Answered:
-    """how: "click" (a one-click mail link: provisional), "form" or "script" (a person: confirmed)."""
+    """how: "click" (a one-click mail link: provisional), "form" or "script" (a person: confirmed).
+
+    A comment belongs to the score it was written with: a changed score starts without one (the
+    thank-you page shows an empty box, an alert never quotes the earlier score's words), and every
+    confirmed answer and change is kept as its own row (AnswerHistory)."""
     found = open_survey(rt, token)
     survey = found.survey
     scale = scale_of(survey.scale)
@@ -105,31 +110,51 @@ def record_answer(rt: Runtime, token: str, score: int | None, comment: str | Non
         # Lock the survey so that two clicks at once apply one after the other.
         s.scalars(select(Survey.id).where(Survey.id == survey.id).with_for_update()).one()
         answer = s.scalars(select(Answer).where(Answer.survey_id == survey.id)).one_or_none()
-        was = (answer.state, answer.score) if answer is not None else None  # a changed score is a new fact
+        was_confirmed = answer is not None and answer.state == AnswerState.CONFIRMED
         if answer is None:
             answer = Answer(survey_id=survey.id, scale=survey.scale, score=score, answered_at=now, changes=0,
                             state=AnswerState.PROVISIONAL, clicks=[])
             s.add(answer)
         elif answer.state == AnswerState.DISCARDED:
             answer.state, answer.clicks, answer.answered_at = AnswerState.PROVISIONAL, [], now
-        if score is not None and score != answer.score:
+        rescored = score is not None and score != answer.score
+        if rescored:
             if answer.id is not None:
                 answer.changes += 1
-            answer.score = score
-        if comment is not None:
+            answer.score, answer.comment = score, None  # the earlier score's comment stays with it, in the history
+        new_comment = comment is not None and comment != answer.comment
+        if new_comment:
             answer.comment = comment
-        if how in CONFIRMING:
-            if answer.state != AnswerState.CONFIRMED:
-                answer.state, answer.confirmed_at, answer.via = AnswerState.CONFIRMED, now, how
-            answer.clicks = None
-        elif answer.state == AnswerState.PROVISIONAL:
-            answer.clicks = (list(answer.clicks or []) + [[now.isoformat(), score]])[-MAX_CLICKS:]
-            answer.via = how
+        _confirm_or_count_click(answer, how, score, now)
         answer.updated_at = now
-        if answer.state == AnswerState.CONFIRMED and ((answer.state, answer.score) != was or comment):
-            assess_later(s, survey.id, now)
-            answer_changed(s, survey.id, now, rt.settings.alerts.settle_seconds, comment=bool(comment))
+        if answer.state != AnswerState.CONFIRMED:
+            return Answered(survey, answer)
+        kind = (AnswerChange.ANSWERED if not was_confirmed else AnswerChange.SCORE if rescored
+                else AnswerChange.COMMENT if new_comment else None)
+        if kind:
+            written = comment if new_comment else None
+            _changed(s, rt, answer, kind, written, now, how, now, comment_settles=new_comment)
     return Answered(survey, answer)
+
+
+def _confirm_or_count_click(answer: Answer, how: str, score: int | None, now: datetime) -> None:
+    """A person's form or the page's script confirms; a click on a provisional answer is only noted."""
+    if how in CONFIRMING:
+        if answer.state != AnswerState.CONFIRMED:
+            answer.state, answer.confirmed_at, answer.via = AnswerState.CONFIRMED, now, how
+        answer.clicks = None
+    elif answer.state == AnswerState.PROVISIONAL:
+        answer.clicks = (list(answer.clicks or []) + [[now.isoformat(), score]])[-MAX_CLICKS:]
+        answer.via = how
+
+
+def _changed(s: Session, rt: Runtime, answer: Answer, kind: str, comment: str | None, at: datetime, how: str,
+             now: datetime, *, comment_settles: bool) -> None:
+    """A new fact about a confirmed answer: kept in its history, assessed again, checked for alerts."""
+    s.add(AnswerHistory(survey_id=answer.survey_id, kind=kind, scale=answer.scale, score=answer.score,
+                        comment=comment, at=at, how=how))
+    assess_later(s, answer.survey_id, now)
+    answer_changed(s, answer.survey_id, now, rt.settings.alerts.settle_seconds, comment=comment_settles)
 
 
 def scanner_verdict(clicks: list, sent_at: datetime | None, policy: SurveySettings) -> str | None:
@@ -169,8 +194,9 @@ def settle_answers(rt: Runtime, limit: int = 500) -> dict[str, int]:
             else:
                 answer.state, answer.confirmed_at, answer.via, answer.clicks = (
                     AnswerState.CONFIRMED, now, "settled", None)
-                assess_later(s, survey.id, now)
-                answer_changed(s, survey.id, now, rt.settings.alerts.settle_seconds, comment=bool(answer.comment))
+                # Answered when last clicked; a click never carries a comment.
+                _changed(s, rt, answer, AnswerChange.ANSWERED, None, answer.updated_at, "settled", now,
+                         comment_settles=False)
                 done["confirmed"] += 1
     return done
 

@@ -1,0 +1,49 @@
+"""answer history: each answer and each change as its own row; a follow-up's note
+
+Revision ID: 0102
+Revises: 0101
+Create Date: 2026-12-02 10:00:00.000000
+
+`answer_history` keeps each confirmed answer and each later change (score, the comment written
+with it, when, how), so that a comment stays with the score it was written for; `answers` stays
+the summary that reports read. Answers given before this revision have no rows here (no backfill:
+their summary row is all there was). `follow_ups.followed_up_note` is what the person who marked
+the case followed up said was done.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0102'
+down_revision = '0101'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('answer_history',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('survey_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('scale', sa.String(length=8), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('how', sa.String(length=16), nullable=False),
+    sa.ForeignKeyConstraint(['survey_id'], ['surveys.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('answer_history', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_answer_history_survey_id'), ['survey_id'], unique=False)
+
+    with op.batch_alter_table('follow_ups', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('followed_up_note', sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('follow_ups', schema=None) as batch_op:
+        batch_op.drop_column('followed_up_note')
+
+    with op.batch_alter_table('answer_history', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_answer_history_survey_id'))
+
+    op.drop_table('answer_history')
