@@ -107,6 +107,8 @@ class Connector(ABC):
         raise self._unsupported("list a requester's tickets")
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
+        """`text` is plain text holding customer words: a helpdesk whose notes are HTML or Markdown
+        gets it through connectors/markup.py, so that it shows as written and never as markup."""
         raise self._unsupported("post internal notes")
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:

@@ -5,6 +5,7 @@ helpdesk note too; e-mail goes to the real SMTP server."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import timedelta
@@ -331,6 +332,69 @@ def test_a_score_changed_without_a_comment_follows_up_once_it_settles(surveyed, 
     with rt.transaction() as s:  # re-assessed on the new score: no longer a low answer
         assert "low_answer" not in s.get(AssessmentRecord, 1).reason_codes.split(",")
     assert "6 of 7" in json.dumps(json.loads(calls(remote, SLACK)[-1].request.body))
+
+
+def test_a_comment_for_the_earlier_score_neither_settles_nor_joins_a_changed_one(surveyed, queue, sink, remote,
+                                                                                  clock, app_port):
+    """7 with a comment, then 2 on the survey page, then the thank-you page's form as the customer
+    sees it, then their words for the 2, seconds apart: one alert, quoting the 2's words beside
+    "2 of 7". The 7's comment used to stay on the answer and fill the box: sent back, it settled the
+    2 at once ("High effort reported" quoting it), and the 2's own words sent an "Update…" seconds
+    later."""
+    rt = surveyed
+    remote.delete(f"{ZENDESK}/api/v2/tickets/5158/tags.json", json={"tags": []})
+    token = surveys(rt)[0].token
+    with ServedApp(create_app(rt), app_port) as app:
+        def send(**form):
+            resp = requests.post(f"{app.url}/s/{token}", data=form, headers=BROWSER, timeout=10)
+            run(rt, queue)
+            return resp
+
+        send(score="7", comment="Quick and friendly")
+        clock.advance(600)
+        page = send(score="2").text  # the survey page's button: a score, no comment
+        shown = re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S).group(1)
+        clock.advance(3)
+        send(score="2", comment=html.unescape(shown))  # the box sent as it was shown
+        assert [a for a in alerts(rt) if a.kind != "writeback"] == []  # nothing written for the 2 yet: not settled
+        clock.advance(5)
+        send(score="2", comment="I had to call three times")
+    clock.advance(121)
+    run(rt, queue)
+    subjects = sorted(m["Subject"] for m in sink.messages[1:])
+    assert subjects == ["[CES] High effort reported: ticket #5158, 2 of 7 (Disagree)"] * 2  # lead and assignee
+    body = sink.messages[1].get_content()
+    assert "Answer: 2 of 7 (Disagree)" in body and "I had to call three times" in body
+    assert "Quick and friendly" not in json.dumps([a.content for a in alerts(rt)])
+    assert {a.kind for a in alerts(rt)} == {"alert", "writeback"}
+
+
+def test_every_update_says_what_changed(surveyed, queue, sink, remote, clock):
+    rt = surveyed
+    remote.delete(f"{ZENDESK}/api/v2/tickets/5158/tags.json", json={"tags": []})
+    answered(rt, queue, 2)
+    clock.advance(121)
+    run(rt, queue)
+    answered(rt, queue, 4)
+    clock.advance(121)
+    run(rt, queue)
+    answered(rt, queue, 4, comment="They called me back")
+    for score in (2, 4):  # back and forth: each change told, although the same answers were told before
+        answered(rt, queue, score)
+        clock.advance(121)
+        run(rt, queue)
+    told = [(a.content.get("changes"), a.content["score"]) for a in alerts(rt) if a.route == "crm"]
+    assert told == [(None, 2), (["score changed from 2 to 4"], 4), (["new comment"], 4),
+                    (["score changed from 4 to 2"], 2), (["score changed from 2 to 4"], 4)]
+    notes = [json.loads(c.request.body)["ticket"]["comment"]["body"]
+             for c in calls(remote, f"{ZENDESK}/api/v2/tickets/5158.json", "PUT")]
+    assert [n.splitlines()[1] for n in notes[1:]] == [
+        "What changed: score changed from 2 to 4", "What changed: new comment",
+        "What changed: score changed from 4 to 2", "What changed: score changed from 2 to 4"]
+    slack = json.loads(calls(remote, SLACK)[-1].request.body)
+    assert slack["blocks"][1]["elements"][0]["text"] == "What changed: score changed from 2 to 4"
+    mails = [m for m in sink.messages if m["To"] == "lead@acme.test"]
+    assert "What changed: new comment" in mails[2].get_content()
 
 
 def test_slack_with_a_bot_token_edits_the_message_in_place(config, make_rt, clock, monkeypatch, sink, queue, remote):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import html
 import json
 import re
 from datetime import datetime, timezone
@@ -35,7 +34,7 @@ from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
 from ces.config.secrets import EnvRef
-from ces.connectors import base
+from ces.connectors import base, markup
 from ces.connectors.base import Connector
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, Unparseable
 from ces.connectors.models import (
@@ -153,11 +152,6 @@ def webhook_time(value: object) -> datetime | None:
     zone = m.group(3) or "UTC"
     zone = "+00:00" if zone in ("UTC", "Z") else (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}")
     return parse_time(f"{m.group(1)}T{m.group(2)}{zone}")
-
-
-def body_html(text: str) -> str:
-    """Notes and replies are HTML: our plain text, escaped, line breaks kept."""
-    return html.escape(text).replace("\r\n", "\n").replace("\n", "<br>")
 
 
 class FreshdeskSettings(ConnectorSettings):
@@ -415,10 +409,10 @@ class FreshdeskConnector(Connector):
         return out
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
-        self._write("POST", f"tickets/{ticket_id}/notes", "internal note", {"body": body_html(text), "private": True})
+        self._write("POST", f"tickets/{ticket_id}/notes", "internal note", {"body": markup.html(text), "private": True})
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
-        self._write("POST", f"tickets/{ticket_id}/reply", "public reply", {"body": body_html(text)})
+        self._write("POST", f"tickets/{ticket_id}/reply", "public reply", {"body": markup.html(text)})
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         self._retag(ticket_id, lambda current: current + [t for t in tags if t not in current])

@@ -34,7 +34,7 @@ from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
 from ces.config.secrets import EnvRef
-from ces.connectors import base
+from ces.connectors import base, markup
 from ces.connectors.base import Connector
 from ces.connectors.errors import (
     ApiError,
@@ -370,7 +370,8 @@ class FrontConnector(Connector):
         return sorted(tickets, key=lambda t: t.created_at, reverse=True)
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
-        body: dict[str, Any] = {"body": text}
+        # A comment's body "can include markdown formatting" (Add comment): our text, escaped.
+        body: dict[str, Any] = {"body": markup.markdown(text)}
         if self.settings.api_user_id:
             body["author_id"] = self.settings.api_user_id
         self.request("POST", self._url(f"conversations/{ticket_id}/comments"), label="internal comment", json=body)

@@ -42,7 +42,7 @@ from pydantic import model_validator
 
 from ces.config.models import ConnectorSettings
 from ces.config.secrets import EnvRef
-from ces.connectors import base
+from ces.connectors import base, markup
 from ces.connectors.base import Connector
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, Unparseable
 from ces.connectors.models import (
@@ -393,7 +393,8 @@ class HelpScoutConnector(Connector):
         return self.request(method, self._url(path), label=label, json=body)
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
-        self._send("POST", f"conversations/{ticket_id}/notes", "internal note", {"text": text})
+        # A thread's text is HTML in Help Scout (it is shown as the thread's body): escaped, lines kept.
+        self._send("POST", f"conversations/{ticket_id}/notes", "internal note", {"text": markup.html(text)})
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
         """A reply needs the customer's id; the conversation keeps the status it has."""
@@ -443,7 +444,7 @@ class HelpScoutConnector(Connector):
         resp = self._send("POST", "conversations", "follow-up conversation", {
             "subject": subject, "customer": {"id": int(customer)}, "mailboxId": original.get("mailboxId"),
             "type": original.get("type") or "email", "status": "active",
-            "threads": [{"type": "note", "text": note}]})
+            "threads": [{"type": "note", "text": markup.html(note)}]})
         created = resp.headers.get("Resource-ID") or (resp.headers.get("Location") or "").rstrip("/").rpartition("/")[2]
         if not created:
             raise PermanentApiError("Help Scout created the follow-up but did not say its id")

@@ -36,7 +36,7 @@ from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
 from ces.config.secrets import EnvRef
-from ces.connectors import base
+from ces.connectors import base, markup
 from ces.connectors.base import Connector
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, StaleTimestamp, Unparseable
 from ces.connectors.models import (
@@ -398,7 +398,7 @@ class HubspotConnector(Connector):
     def post_internal_note(self, ticket_id: str, text: str) -> None:
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         self.request("POST", self._url("crm/v3/objects/notes"), label="internal note", json={
-            "properties": {"hs_timestamp": now, "hs_note_body": text},
+            "properties": {"hs_timestamp": now, "hs_note_body": markup.html(text)},  # the note body is HTML
             "associations": [{"to": {"id": str(ticket_id)}, "types": [
                 {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_TICKET}]}]})
 

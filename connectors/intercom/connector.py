@@ -33,7 +33,7 @@ from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
 from ces.config.secrets import EnvRef
-from ces.connectors import base
+from ces.connectors import base, markup
 from ces.connectors.base import Connector
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, Unparseable
 from ces.connectors.models import (
@@ -385,7 +385,8 @@ class IntercomConnector(Connector):
             "message_type": message_type, "type": "admin", "admin_id": self.settings.admin_id, "body": text})
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
-        self._reply(ticket_id, "note", text, "internal note")
+        # "Notes accept some HTML formatting" (Reply to a conversation): our text, escaped, lines kept.
+        self._reply(ticket_id, "note", markup.html(text), "internal note")
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
         self._reply(ticket_id, "comment", text, "public reply")

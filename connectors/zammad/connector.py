@@ -360,6 +360,7 @@ class ZammadConnector(Connector):
         return out
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
+        # A text/plain article: the text goes as it is.
         self._write("POST", "ticket_articles", "internal note",
                     {"ticket_id": int(ticket_id), "body": text, "content_type": "text/plain",
                      "type": "note", "internal": True})

@@ -313,6 +313,7 @@ class ZendeskConnector(Connector):
         return out
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
+        # `body` is plain text (`html_body` would be HTML): the text goes as it is.
         self._write("PUT", f"tickets/{ticket_id}.json", "internal note",
                     {"ticket": {"comment": {"body": text, "public": False}}})
 

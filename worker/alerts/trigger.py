@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from ces.worker.db.models import (
     Alert,
     AlertState,
     Answer,
+    AnswerHistory,
     AnswerState,
     AssessmentRecord,
     JobKind,
@@ -80,6 +81,17 @@ def _version(score: int, comment: str | None) -> str:
     return f"{score}-{hashlib.sha256((comment or '').encode()).hexdigest()[:12]}"
 
 
+def what_changed(before: dict, score: int, comment: str | None) -> list[str]:
+    """What is new since the message a recipient got before: "score changed from 2 to 4", "new comment".
+    (A changed score's earlier comment is not withdrawn: it stays with the score it was written for.)"""
+    changes = []
+    if before.get("score") != score:
+        changes.append(f"score changed from {before.get('score')} to {score}")
+    if comment and comment != before.get("comment"):
+        changes.append("new comment")
+    return changes
+
+
 def _write_back(s: Session, survey: Survey, tag: str, c: dict, now: datetime) -> int | None:
     """The score's tag on the ticket, in place of the one an earlier answer left there: a customer who
     changes 2 to 6 leaves `ces_6` only. Numbered per survey, so that 2 → 6 → 2 writes `ces_2` again."""
@@ -99,6 +111,18 @@ def _write_back(s: Session, survey: Survey, tag: str, c: dict, now: datetime) ->
         content={"kind": "writeback", "connector": c["connector"], "ticket_id": c["ticket_id"], "tags": [tag],
                  "remove_tags": stale},
         state=AlertState.PENDING, attempts=0, created_at=now, next_try_at=now))
+
+
+def _content(survey: Survey, answer: Answer, ticket: Ticket, assessment: AssessmentRecord | None) -> dict:
+    """What every alert about this answer carries; the comment is the one written with its score."""
+    scale = scale_of(answer.scale)
+    return dict(kind="alert", connector=survey.connector_id, ticket_id=survey.ticket_external_id,
+                ticket_url=survey.ticket_url or ticket.ticket_url, score=answer.score, points=scale.points,
+                scale=scale.key, label=scale.labels[answer.score - 1], comment=answer.comment,
+                customer={"name": survey.name, "email": survey.email}, agent=survey.assignee,
+                team=survey.group_name, channel=survey.channel,
+                level=assessment.level if assessment else "high", index=assessment.effort_index if assessment else None,
+                reasons=assessment.reasons if assessment else [])
 
 
 def check_answer(rt: Runtime, ticket_pk: int) -> str:
@@ -121,16 +145,7 @@ def check_answer(rt: Runtime, ticket_pk: int) -> str:
         if now - answer.updated_at < settle and not answer.comment:
             schedule(s, JobKind.ALERT, ticket_pk, answer.updated_at + settle, earliest=False)
             return "waiting for the answer to settle"
-        ticket = s.get(Ticket, ticket_pk)
-        assessment = s.get(AssessmentRecord, ticket_pk)
-        scale = scale_of(answer.scale)
-        c = dict(kind="alert", connector=survey.connector_id, ticket_id=survey.ticket_external_id,
-                 ticket_url=survey.ticket_url or ticket.ticket_url, score=answer.score, points=scale.points,
-                 scale=scale.key, label=scale.labels[answer.score - 1], comment=answer.comment,
-                 customer={"name": survey.name, "email": survey.email}, agent=survey.assignee,
-                 team=survey.group_name, channel=survey.channel,
-                 level=assessment.level if assessment else "high", index=assessment.effort_index if assessment else None,
-                 reasons=assessment.reasons if assessment else [])
+        c = _content(survey, answer, s.get(Ticket, ticket_pk), s.get(AssessmentRecord, ticket_pk))
         conn = rt.connector(survey.connector_id)
         if rt.settings.alerts.writeback and conn is not None and base.TAGS in conn.capabilities:
             new_ids.append(_write_back(s, survey, f"{rt.settings.alerts.writeback_tag_prefix}{answer.score}", c, now))
@@ -138,6 +153,9 @@ def check_answer(rt: Runtime, ticket_pk: int) -> str:
                                                     Alert.dedupe_key.like(f"%:{survey.id}:%"))
                                 .order_by(Alert.id)).all()
         version = _version(answer.score, answer.comment)
+        # An update is keyed by the latest fact of the answer's history, so that 2 → 4 → 2 → 4 tells
+        # each change (answers from before the history have only their version).
+        fact = s.scalar(select(func.max(AnswerHistory.id)).where(AnswerHistory.survey_id == survey.id))
         if not sent_before and not is_low(rt, answer.score, answer.scale):
             return "answer is not low: no alert"
         item = case(s, key=f"survey:{survey.id}", ticket_pk=ticket_pk, survey_id=survey.id,
@@ -152,9 +170,10 @@ def check_answer(rt: Runtime, ticket_pk: int) -> str:
                 elif latest[-1].content.get("version") == version:
                     continue
                 else:  # changed after the alert: one follow-up per route (or an edit in place)
-                    key, kind = f"update:{survey.id}:{route.name}:{recipient}:{version}", "update"
-                    extra = {"previous": {"score": original.content["score"], "comment": original.content["comment"]},
-                             "edit": original.id}
+                    key, kind = f"update:{survey.id}:{route.name}:{recipient}:{fact or version}", "update"
+                    before = latest[-1].content
+                    extra = {"previous": {"score": before.get("score"), "comment": before.get("comment")},
+                             "changes": what_changed(before, answer.score, answer.comment), "edit": original.id}
                 new_ids.append(_insert(s, dict(
                     dedupe_key=key, kind=kind, route=route.name, route_type=route.type, recipient=recipient,
                     follow_up_id=item.id, state=AlertState.PENDING, attempts=0, created_at=now, next_try_at=now,
