@@ -557,6 +557,36 @@ def test_acknowledge_and_follow_up_through_each_recipients_own_links(surveyed, q
     assert (case.state, case.acknowledged_by, case.followed_up_by) == ("followed_up", "Priya", "note")
 
 
+def test_the_acknowledge_page_shows_the_case_and_keeps_what_was_done(surveyed, queue, remote, app_port, capsys):
+    rt = surveyed
+    answered(rt, queue, 2, comment="I had to <b>repeat</b> myself\nthree times\n\nand nobody called back")
+    note = next(a for a in alerts(rt) if a.route == "note")
+    ack, done = (note.content["links"][k].split("/a/")[1] for k in ("acknowledge", "followed_up"))
+    with ServedApp(create_app(rt), app_port) as app:
+        page = requests.get(f"{app.url}/a/{ack}", headers=BROWSER, timeout=10).text
+        assert "<strong>2 of 7</strong> (Disagree)" in page and "CES 2.0: 1 strongly disagree … 7 strongly agree" in page
+        assert "María García &lt;maria.garcia@example.com&gt;" in page
+        assert ("white-space:pre-wrap" in page and ">I had to &lt;b&gt;repeat&lt;/b&gt; myself\nthree times\n\n"
+                "and nobody called back</blockquote>" in page)
+        assert 'name="note"' not in page  # acknowledging asks for no note
+        page = requests.get(f"{app.url}/a/{done}", headers=BROWSER, timeout=10).text
+        assert '<textarea id="note" name="note" dir="auto" maxlength="1000"' in page
+        too_long = "x" * 1001
+        resp = requests.post(f"{app.url}/a/{done}", data={"who": "Priya", "note": too_long}, timeout=10)
+        assert resp.status_code == 422 and "longer than 1000 characters" in resp.text and too_long in resp.text
+        with rt.transaction() as s:
+            assert s.scalars(select(FollowUp)).one().state == "open"  # nothing changed, the link still works
+        said = "Called her back <3\nrefund issued"
+        resp = requests.post(f"{app.url}/a/{done}", data={"who": "Priya", "note": said}, timeout=10)
+        assert resp.status_code == 200 and "Called her back &lt;3\nrefund issued</blockquote>" in resp.text
+    with rt.transaction() as s:
+        case = s.scalars(select(FollowUp)).one()
+    assert (case.state, case.followed_up_by, case.followed_up_note) == ("followed_up", "Priya", said)
+    code, out, _ = cli(capsys, "alerts", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and {r["note"] for r in rows if r["kind"] == "alert"} == {said}
+
+
 def test_the_follow_up_report(surveyed, queue, remote, clock, capsys):
     from ces.worker.alerts.followup import act
     from ces.worker.cli import main

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select, text
 
 from ces.connectors.standard_webhooks import headers as signed_headers
+from ces.worker.alerts.followup import act
 from ces.worker.db.engine import make_engine
-from ces.worker.db.models import OptOut, Survey
+from ces.worker.db.models import Alert, OptOut, Survey
 from ces.worker.events import process_event
 from ces.worker.privacy import apply_retention, normalize_email
 from ces.worker.reports import ces_report
@@ -241,6 +242,10 @@ def plant(rt, queue, clock, sink) -> list[Survey]:
     assert len(sink.messages) == 2
     for survey in sent:
         answer_twice(rt, queue, clock, survey)
+    with rt.transaction() as s:  # whoever followed it up names the customer in their note
+        links = [a.content["links"] for a in s.scalars(select(Alert).where(Alert.kind == "alert", Alert.route == "note"))]
+    for link in links:
+        act(rt, link["followed_up"].split("/a/")[1], "Lead", f"Called {NAME} back: refund agreed")
     for connector, kind, fixture, headers in OTHER_HELPDESKS:
         [event_id] = deliver(rt, connector, as_marker_customer(fixture_bytes(kind, fixture)), headers, verify=False)
         process_event(rt, event_id)  # the ticket and solve; its survey would ask that helpdesk's API
@@ -261,7 +266,7 @@ def test_erase_leaves_nothing_of_the_customer_anywhere(config, make_rt, clock, q
     unsubscribe(rt, sent[0].token)
     assert {"note:sent", "slack:sent", "teams:sent", "email:sent", "webhook:sent", "tags:sent"} <= alert_routes(rt)
     before = leftovers(db_url)
-    for table in ("surveys", "answers", "alerts", "ticket_histories", "webhook_events"):
+    for table in ("surveys", "answers", "answer_history", "alerts", "follow_ups", "ticket_histories", "webhook_events"):
         assert any(hit.startswith(f"{table}.") for hit in before), f"nothing planted in {table}"
 
     code, out, _ = cli(capsys, "erase", "--email", f"  {normalize_email(EMAIL).upper()} ")

@@ -506,16 +506,17 @@ def alerts_cmd(ctx: typer.Context,
     rt = _runtime()
     now = rt.now()
     with rt.transaction() as s:
-        stmt = (select(Alert, FollowUp.state).outerjoin(FollowUp, FollowUp.id == Alert.follow_up_id)
-                .order_by(Alert.id.desc()).limit(limit))
+        stmt = (select(Alert, FollowUp.state, FollowUp.followed_up_note)
+                .outerjoin(FollowUp, FollowUp.id == Alert.follow_up_id).order_by(Alert.id.desc()).limit(limit))
         if failed:
             stmt = stmt.where(Alert.state.in_(AlertState.PROBLEMS))
         rows = [dict(id=a.id, kind=a.kind, route=a.route, type=a.route_type, to=a.recipient,
                      ticket=a.content.get("ticket_id") or f"{len(a.content.get('tickets', []))} tickets",
                      state=a.state, follow_up=state, age=duration((now - a.created_at).total_seconds()),
-                     created=a.created_at, reason=a.reason) for a, state in s.execute(stmt)]
+                     created=a.created_at, reason=a.reason, note=note) for a, state, note in s.execute(stmt)]
     columns = ["id", "kind", "route", "to", "ticket", "state", "follow_up", "age", "reason"]
-    _out(listing.render(rows, columns if fmt == Format.table else columns + ["type", "created"], fmt.value))
+    # `note`: what the person who marked the case followed up said was done (JSON and CSV).
+    _out(listing.render(rows, columns if fmt == Format.table else columns + ["type", "created", "note"], fmt.value))
 
 
 @surveys_app.callback(invoke_without_command=True)

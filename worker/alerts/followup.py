@@ -11,14 +11,20 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ces.worker.db.models import AlertLink, FollowUp, FollowUpState
+from ces.worker.db.models import Alert, AlertLink, FollowUp, FollowUpState
+from ces.worker.db.types import storable_text
 from ces.worker.runtime import Runtime
 
 ACTIONS = ("acknowledge", "followed_up")
+MAX_NOTE = 1000
 
 
 class UnknownLink(Exception):
     """A forged, unknown or already used link."""
+
+
+class NoteTooLong(Exception):
+    """The note on what was done is longer than MAX_NOTE: nothing changed, the link still works."""
 
 
 def case(s: Session, *, key: str, ticket_pk: int, survey_id: int | None, connector_id: str, team: str | None,
@@ -45,6 +51,12 @@ def links(s: Session, rt: Runtime, follow_up_id: int, recipient: str, now: datet
 class LinkView:
     link: AlertLink
     case: FollowUp
+    told: dict | None  # what the latest alert or update about the case said (score, comment, customer)
+
+
+def _told(s: Session, follow_up_id: int) -> dict | None:
+    return s.scalar(select(Alert.content).where(Alert.follow_up_id == follow_up_id, Alert.kind.in_(["alert", "update"]))
+                    .order_by(Alert.id.desc()).limit(1))
 
 
 def look(rt: Runtime, token: str) -> LinkView:
@@ -54,11 +66,15 @@ def look(rt: Runtime, token: str) -> LinkView:
         link = s.get(AlertLink, token)
         if link is None:
             raise UnknownLink(token)
-        return LinkView(link, s.get(FollowUp, link.follow_up_id))
+        return LinkView(link, s.get(FollowUp, link.follow_up_id), _told(s, link.follow_up_id))
 
 
-def act(rt: Runtime, token: str, who: str | None = None) -> LinkView:
-    """Use a link once: acknowledge, or mark followed up (which implies acknowledged)."""
+def act(rt: Runtime, token: str, who: str | None = None, note: str | None = None) -> LinkView:
+    """Use a link once: acknowledge, or mark followed up (which implies acknowledged), with a short
+    note on what was done."""
+    note = storable_text(note or "").strip() or None
+    if note and len(note) > MAX_NOTE:
+        raise NoteTooLong(f"the note is longer than {MAX_NOTE} characters")
     now = rt.now()
     with rt.transaction() as s:
         link = s.get(AlertLink, token) if token and len(token) <= 64 else None
@@ -68,12 +84,12 @@ def act(rt: Runtime, token: str, who: str | None = None) -> LinkView:
                          .values(used_at=now)).rowcount
         if not used:
             raise UnknownLink(token)
-        by = (who or "").strip()[:200] or link.recipient
+        by = (storable_text(who or "") or "").strip()[:200] or link.recipient
         item = s.get(FollowUp, link.follow_up_id, with_for_update=True)
         if item.acknowledged_at is None:
             item.acknowledged_at, item.acknowledged_by = now, by
             item.state = FollowUpState.ACKNOWLEDGED
         if link.action == "followed_up" and item.followed_up_at is None:
-            item.followed_up_at, item.followed_up_by = now, by
+            item.followed_up_at, item.followed_up_by, item.followed_up_note = now, by, note
             item.state = FollowUpState.FOLLOWED_UP
-        return LinkView(link, item)
+        return LinkView(link, item, _told(s, item.id))
