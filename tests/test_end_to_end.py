@@ -194,7 +194,7 @@ to = ["lead@acme.test"]
                       headers=BROWSER, timeout=10)
         wait_until(lambda: len(notes()) == 2 and slack_stub.count("POST") == 2 and len(sink.messages) == 3, 20,
                    0.1, "one follow-up per route")
-        assert "changed the answer from 2 to 5" in notes()[1]["body"]
+        assert "What changed: score changed from 2 to 5; new comment" in notes()[1]["body"]
         time.sleep(2.5)
         assert (len(notes()), slack_stub.count("POST"), len(sink.messages)) == (2, 2, 3)
         assert json.loads(service.cli("alerts", "--failed", "--format", "json").stdout) == []
