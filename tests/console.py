@@ -13,12 +13,15 @@ from pathlib import Path
 
 import requests
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.wait import WebDriverWait
 
 from ces.worker.console import passwords, users
 from tests.support import BROWSER
 
 SCREENSHOTS = Path(os.environ.get("CES_SCREENSHOTS") or Path(__file__).parent / ".screenshots")
 PASSWORD = "correct horse battery staple"
+LOAD_SECONDS = 15
 SIZES = {"desktop": (1280, 900), "375": (375, 812)}
 
 
@@ -32,11 +35,22 @@ def add_user(rt, email: str, role: str = "lead", *, teams: tuple[str, ...] = (),
     return link
 
 
+def submit(browser, button_css: str = "main form button[type=submit]") -> None:
+    """Click a form's button and wait for the next page (a click does not wait for it)."""
+    old = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, button_css).click()
+    WebDriverWait(browser, LOAD_SECONDS).until(staleness_of(old))
+
+
 def sign_in(browser, base_url: str, email: str, password: str = PASSWORD, next_path: str = "") -> None:
     browser.get(f"{base_url}/login{next_path and '?next=' + next_path}")
     browser.find_element(By.ID, "email").send_keys(email)
     browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    submit(browser, "form[action='/login'] button[type=submit]")
+
+
+def sign_out(browser) -> None:
+    submit(browser, "form[action='/logout'] button")
 
 
 def csrf_of(html: str) -> str:
@@ -75,18 +89,19 @@ class Client:
 
 
 def screenshot(browser, name: str) -> list[Path]:
-    """The current page, desktop and 375 px wide, each as tall as its content."""
+    """The current page, desktop (1280) and phone (375, as a phone lays it out) wide, each as tall
+    as its content: the viewport is set through the DevTools protocol, not the window."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    before = browser.get_window_size()
     shots = []
     try:
         for label, (width, height) in SIZES.items():
-            browser.set_window_size(width, height)
+            metrics = dict(width=width, height=height, deviceScaleFactor=1, mobile=label != "desktop")
+            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
             full = browser.execute_script("return document.documentElement.scrollHeight")
-            browser.set_window_size(width, max(height, full))
+            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": max(height, full)})
             path = SCREENSHOTS / f"{name}-{label}.png"
             browser.save_screenshot(str(path))
             shots.append(path)
     finally:
-        browser.set_window_size(before["width"], before["height"])
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     return shots
