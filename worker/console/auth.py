@@ -20,9 +20,11 @@ from ces.worker.console.render import Forbidden, Redirect, SignInRequired, with_
 from ces.worker.console.sessions import Live, live_session
 from ces.worker.console.users import Person
 from ces.worker.db.models import Role
+from ces.worker.i18n import N_
 from ces.worker.queries.scope import Scope
 
 TOTP_ENROL = "/account/totp"
+ROLE_NAMES = (N_("admin"), N_("lead"), N_("agent"))  # as the pages show a role: _(role)
 
 
 @dataclass(frozen=True)
