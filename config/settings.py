@@ -15,8 +15,8 @@ from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDi
 
 from ces.config.models import (
     AlertSettings,
-    ConsoleSettings,
     ConnectorSettings,
+    ConsoleSettings,
     DemoSettings,
     EffortSettings,
     HttpSettings,

@@ -25,6 +25,7 @@ from joserfc.jwk import KeySet
 
 from ces.config.secrets import MissingSecret
 from ces.worker.db.models import Role
+from ces.worker.i18n import N_
 from ces.worker.privacy import installation_key
 
 log = structlog.get_logger("ces.console")
@@ -62,20 +63,21 @@ def _client(rt) -> OAuth2Session:
         secret = oidc.secret("client_secret")
     except MissingSecret as exc:
         log.warning("oidc_misconfigured", key=f"console.oidc.{exc.key}")
-        raise OidcError("Single sign-on is not set up completely (its client secret is missing).") from None
+        raise OidcError(N_("Single sign-on is not set up completely (its client secret is missing).")) from None
     return OAuth2Session(oidc.client_id, secret, scope=" ".join(oidc.scopes), redirect_uri=callback_url(rt),
                          code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
 
 
-def _get_json(rt, client, url: str) -> dict:
+def _get_json(rt, client, url: str, *, with_token: bool = False) -> dict:
     http = rt.settings.http
     try:
-        response = client.get(url, timeout=(http.connect_timeout_seconds, http.read_timeout_seconds))
+        response = client.get(url, timeout=(http.connect_timeout_seconds, http.read_timeout_seconds),
+                              withhold_token=not with_token)
         response.raise_for_status()
         return response.json()
     except (requests.RequestException, ValueError) as exc:
         log.warning("oidc_unreachable", url=url, error=type(exc).__name__)
-        raise OidcError("The single sign-on provider did not answer. Try again in a moment.") from None
+        raise OidcError(N_("The single sign-on provider did not answer. Try again in a moment.")) from None
 
 
 def _discovery(rt, client) -> dict:
@@ -102,7 +104,7 @@ def _verified_claims(rt, client, meta: dict, tokens: dict, nonce: str) -> dict:
         claims.validate(leeway=60)
     except Exception as exc:  # any failure (signature, claims, a malformed token) is the same refusal
         log.warning("oidc_id_token_refused", error=type(exc).__name__)
-        raise OidcError("The single sign-on answer could not be verified.") from None
+        raise OidcError(N_("The single sign-on answer could not be verified.")) from None
     return dict(claims)
 
 
@@ -117,11 +119,11 @@ def finish(rt, code: str, flow: dict) -> dict:
                                     timeout=(http.connect_timeout_seconds, http.read_timeout_seconds))
     except Exception as exc:  # Authlib raises its own errors and requests' alike
         log.warning("oidc_code_refused", error=type(exc).__name__)
-        raise OidcError("The single sign-on provider refused the sign-in. Try again.") from None
+        raise OidcError(N_("The single sign-on provider refused the sign-in. Try again.")) from None
     claims = _verified_claims(rt, client, meta, tokens, flow["nonce"])
     groups_claim = _settings(rt).groups_claim
     if groups_claim not in claims and meta.get("userinfo_endpoint"):
-        info = _get_json(rt, client, meta["userinfo_endpoint"])
+        info = _get_json(rt, client, meta["userinfo_endpoint"], with_token=True)
         if info.get("sub") == claims.get("sub"):
             claims[groups_claim] = info.get(groups_claim, [])
     return claims
@@ -132,13 +134,13 @@ def identity(rt, claims: dict) -> Identity:
     oidc = _settings(rt)
     email = str(claims.get("email") or "").strip().lower()
     if not email or claims.get("email_verified") is False:
-        raise OidcError("Your single sign-on account has no verified e-mail address.")
+        raise OidcError(N_("Your single sign-on account has no verified e-mail address."))
     groups = claims.get(oidc.groups_claim) or []
     groups = [groups] if isinstance(groups, str) else [str(g) for g in groups]
     roles = [oidc.roles[g] for g in groups if g in oidc.roles]
     if not roles:
-        raise OidcError("Your account is not in a group that may use the console. "
-                        "Ask your admin to add you to one.")
+        raise OidcError(N_("Your account is not in a group that may use the console. "
+                        "Ask your admin to add you to one."))
     teams = sorted({team for g in groups for team in oidc.teams.get(g, [])})
     return Identity(str(claims["sub"]), email, claims.get("name"), max(roles, key=RANK.get), teams)
 
