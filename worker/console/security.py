@@ -44,7 +44,6 @@ async def _check_csrf(request: Request) -> None:
         form = await csrf.read_form(request)
     except TooLarge:
         raise Problem(N_("This form is too large"), status=413) from None
-    await live_session(request)
     if not csrf.valid(request, form):
         raise Problem(N_("This form has expired"),
                       N_("Nothing was changed. Go back, reload the page and send it again."), status=403)
@@ -56,6 +55,7 @@ class ConsoleRoute(APIRoute):
 
         async def console_handler(request: Request):
             try:
+                await live_session(request)  # before any form is rendered or checked: one token per request
                 if request.method not in SAFE_METHODS:
                     await _check_csrf(request)
                 response = await handler(request)

@@ -20,7 +20,7 @@ BUSY = N_("The server is busy")
 BUSY_TEXT = N_("Too many sign-ins at once. Try again in a few seconds.")
 LINK_GONE = N_("This link cannot be used")
 LINK_GONE_TEXT = N_("It was used already, has expired, or was replaced by a newer one. Ask an admin for a new "
-                    "link (`ces users reset`).")
+                    "link.")
 
 
 def _throttled(minutes: int) -> Problem:
