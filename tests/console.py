@@ -88,6 +88,16 @@ class Client:
         return self.post("/login", {"email": email, "password": password})
 
 
+def routes_of(app) -> list:
+    """Every route of an app, those of included routers too (FastAPI keeps an included router as
+    one entry that holds the router's own routes)."""
+    found = []
+    for route in getattr(app, "routes", app):
+        inner = getattr(route, "original_router", None)
+        found += routes_of(inner.routes) if inner is not None else [route]
+    return found
+
+
 def screenshot(browser, name: str) -> list[Path]:
     """The current page, desktop (1280) and phone (375, as a phone lays it out) wide, each as tall
     as its content: the viewport is set through the DevTools protocol, not the window."""

@@ -9,13 +9,17 @@ import threading
 import pyotp
 import pytest
 import requests
+from fastapi import Depends, Request
 from selenium.webdriver.common.by import By
 from sqlalchemy import func, select
 
 from ces.worker.console import passwords, users
+from ces.worker.console.auth import Caller, require
+from ces.worker.console.render import page
+from ces.worker.console.security import console_router
 from ces.worker.db.models import ConsoleSession, SignInLink, User
 from ces.worker.web.app import create_app
-from tests.console import PASSWORD, Client, add_user, screenshot, sign_in, sign_out, submit
+from tests.console import PASSWORD, Client, add_user, routes_of, screenshot, sign_in, sign_out, submit
 from tests.pipeline import Clock
 from tests.support import ServedApp, cli
 
@@ -455,12 +459,12 @@ def test_every_console_page_and_static_file_carries_the_strict_csp(rt, console):
     pages = [client.get("/login"), client.get("/login/link/nothing-here")]
     client.sign_in("lee@acme.test")
     pages += [client.get(p) for p in ("/", "/account", "/account/totp")]
-    for page in pages:
-        assert page.headers["content-security-policy"] == CSP, page.url
-        assert page.headers["cache-control"] == "no-store" and page.headers["x-content-type-options"] == "nosniff"
-        assert " style=" not in page.text and "<style" not in page.text, page.url
-        assert all(tag.startswith('<script src="/static/') for tag in page.text.split("<script")[1:] for tag in
-                   ["<script" + tag.split(">")[0]]), page.url
+    for answer in pages:
+        assert answer.headers["content-security-policy"] == CSP, answer.url
+        assert answer.headers["cache-control"] == "no-store" and answer.headers["x-content-type-options"] == "nosniff"
+        assert " style=" not in answer.text and "<style" not in answer.text, answer.url
+        assert all(tag.startswith('<script src="/static/') for tag in answer.text.split("<script")[1:] for tag in
+                   ["<script" + tag.split(">")[0]]), answer.url
     css = client.get("/static/console/console.css?v=1")
     assert css.status_code == 200 and css.headers["content-security-policy"] == CSP
     assert css.headers["x-content-type-options"] == "nosniff" and "immutable" in css.headers["cache-control"]
@@ -477,11 +481,9 @@ def test_every_console_route_goes_through_the_console_route_class(rt):
 
     routes = [r for router in ROUTERS for r in router.routes]
     assert routes and all(isinstance(r, ConsoleRoute) for r in routes)
-    app = create_app(rt)
     console_paths = {r.path for r in routes}
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path in console_paths:
-            assert isinstance(route, ConsoleRoute), route.path
+    served = [r for r in routes_of(create_app(rt)) if isinstance(r, APIRoute) and r.path in console_paths]
+    assert {r.path for r in served} == console_paths and all(isinstance(r, ConsoleRoute) for r in served)
 
 
 def test_a_session_cookie_is_secure_when_the_console_is_served_over_https(config, make_rt, app_port):
@@ -497,3 +499,52 @@ def test_a_session_cookie_is_secure_when_the_console_is_served_over_https(config
     cookie = done.headers["set-cookie"]
     assert "ces_session=" in cookie and "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert users.add(rt, "amy@acme.test", "agent", []).startswith("https://ces.internal.example/login/link/")
+
+
+def test_a_page_for_other_roles_is_a_403_and_a_signed_out_htmx_request_is_sent_to_sign_in(rt, app_port):
+    router = console_router()
+
+    @router.get("/admins-only")
+    async def admins_only(request: Request, caller: Caller = Depends(require("admin"))):
+        return page(request, "home.html", caller=caller)
+
+    app = create_app(rt)
+    app.include_router(router)
+    add_user(rt, "ada@acme.test", "admin")
+    add_user(rt, "lee@acme.test", "lead")
+    with ServedApp(app, app_port) as served:
+        signed_out = Client(served.url)
+        assert signed_out.get("/admins-only").headers["location"] == "/login?next=/admins-only"
+        htmx = signed_out.get("/admins-only", headers={"HX-Request": "true"})
+        assert htmx.status_code == 401 and htmx.headers["hx-redirect"] == "/login?next=/admins-only"
+        lead, admin = Client(served.url), Client(served.url)
+        lead.sign_in("lee@acme.test")
+        admin.sign_in("ada@acme.test")
+        refused = lead.get("/admins-only")
+        assert refused.status_code == 403 and "Not for your role" in refused.text
+        assert 'action="/logout"' in refused.text  # still the console's page, with its top bar
+        assert refused.headers["content-security-policy"].startswith("default-src 'none'")
+        assert admin.get("/admins-only").status_code == 200
+
+
+def test_each_serve_mode_has_its_own_app_factory_for_several_processes(rt):
+    from ces.worker.web.app import create_console_app, create_public_app
+
+    def paths(app):
+        return {getattr(route, "path", None) for route in routes_of(app)}
+
+    public, console = paths(create_public_app()), paths(create_console_app())
+    assert "/webhooks/{connector_id}" in public and "/login" not in public
+    assert "/login" in console and "/webhooks/{connector_id}" not in console and "/s/{token}" not in console
+
+
+def test_a_link_opened_in_a_browser_signed_in_as_someone_else_still_works(rt, console):
+    """The form carries the token the POST is checked against, whichever session the browser has."""
+    add_user(rt, "ada@acme.test", "admin")
+    link = add_user(rt, "amy@acme.test", "agent", password=None)
+    shared = Client(console.url)  # the admin tries the link on their own machine first
+    shared.sign_in("ada@acme.test")
+    path = link.removeprefix(rt.settings.public_url)
+    assert shared.get(path).status_code == 200
+    done = shared.post(path, {"password": "amy's own password", "confirm": "amy's own password"})
+    assert done.status_code == 303 and done.headers["location"] == "/login?done=password"
