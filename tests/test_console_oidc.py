@@ -129,3 +129,16 @@ def test_without_single_sign_on_there_is_no_button_and_no_route(config, make_rt,
         client = Client(app.url)
         assert "single sign-on" not in client.get("/login").text
         assert client.get("/login/oidc").status_code == 404
+
+
+def test_config_check_names_a_missing_client_secret_and_an_empty_mapping(config, capsys, monkeypatch):
+    from tests.test_cli import call
+
+    monkeypatch.delenv("TEST_OIDC_SECRET", raising=False)
+    config.write(extra=OIDC.format(issuer="https://login.acme.example", client_id="ces"))
+    code, _, err = call(capsys, "config", "check", "--offline")
+    assert code == 1 and "console.oidc.client_secret_env: environment variable TEST_OIDC_SECRET is not set" in err
+    config.write(extra='\n[console.oidc]\nissuer = "https://login.acme.example"\nclient_id = "ces"\n'
+                       'client_secret_env = "TEST_OIDC_SECRET"\n')
+    code, _, err = call(capsys, "config", "check", "--offline")
+    assert code == 1 and "console.oidc" in err and "map at least one group to a role" in err

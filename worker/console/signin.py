@@ -16,6 +16,7 @@ router = console_router()
 
 TOO_MANY = N_("Too many attempts")
 TRY_LATER = N_("Sign-in is paused here after too many wrong attempts. Try again in %(minutes)s minutes.")
+TRY_LATER_ONE = N_("Sign-in is paused here after too many wrong attempts. Try again in a minute.")
 BUSY = N_("The server is busy")
 BUSY_TEXT = N_("Too many sign-ins at once. Try again in a few seconds.")
 LINK_GONE = N_("This link cannot be used")
@@ -24,7 +25,8 @@ LINK_GONE_TEXT = N_("It was used already, has expired, or was replaced by a newe
 
 
 def _throttled(minutes: int) -> Problem:
-    return Problem(TOO_MANY, TRY_LATER, status=429, headers={"Retry-After": str(minutes * 60)}, minutes=minutes)
+    return Problem(TOO_MANY, TRY_LATER if minutes > 1 else TRY_LATER_ONE, status=429,
+                   headers={"Retry-After": str(minutes * 60)}, minutes=minutes)
 
 
 async def run_hashing(request: Request, fn, *args):

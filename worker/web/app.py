@@ -67,9 +67,6 @@ class _Intake:
         await response(scope, receive, send)
 
 
-SERVES = ("all", "public", "console")
-
-
 def create_app(rt: Runtime | None = None, only: str = "all") -> FastAPI:
     """`only`: "public" (webhooks, the customers' pages), "console" (the console), or "all"."""
     rt = rt or get_runtime()
