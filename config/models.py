@@ -253,6 +253,21 @@ class HttpSettings(Section):
     retries: int = Field(2, ge=0)
     backoff_base_seconds: float = Field(0.5, ge=0)
     backoff_max_seconds: float = Field(8.0, ge=0)
+    # Proxies whose X-Forwarded-For is believed (CIDRs): the client is the right-most address not in
+    # these. Empty: the connection's own address. Used by the console's sign-in throttling.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an address or network such as 10.0.0.0/8") from None
+        return value
 
 
 class ConnectorSettings(SecretsModel):
@@ -276,3 +291,58 @@ class ConnectorSettings(SecretsModel):
 
 class DemoSettings(Section):
     mail_dir: str | None = None
+
+
+ROLES = ("admin", "lead", "agent")
+
+
+class OidcSettings(SecretsModel):
+    """Single sign-on with OpenID Connect: who may sign in, and as what, comes from their groups."""
+
+    secret_names = {"client_secret": True}
+    issuer: str
+    client_id: str
+    client_secret_env: EnvRef = None
+    client_secret_file: str | None = None
+    scopes: list[str] = ["openid", "email", "profile"]
+    groups_claim: str = "groups"
+    roles: dict[str, Literal["admin", "lead", "agent"]] = {}  # group -> role (the highest one applies)
+    teams: dict[str, list[str]] = {}  # group -> helpdesk groups a lead or agent works in
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        return check_http_url(value)
+
+    @model_validator(mode="after")
+    def _someone_may_sign_in(self):
+        if not self.roles:
+            raise ValueError("roles is empty: map at least one group to a role, "
+                             'e.g. roles = { "support-leads" = "lead" }')
+        return self
+
+
+class ConsoleSettings(Section):
+    """The console (README, "Console"): sign-in, sessions, and who may see what."""
+
+    enabled: bool = True
+    # Where people open the console, if not at public_url (an internal host): sign-in links, the
+    # single sign-on callback and whether cookies are Secure follow it.
+    url: str | None = None
+    session_idle_minutes: float = Field(60, gt=0)
+    session_max_hours: float = Field(12, gt=0)
+    link_hours: float = Field(24, gt=0)  # one-time sign-in links (invite, reset)
+    require_totp_for_admins: bool = False
+    signin_failures: int = Field(10, ge=1)  # per account, within signin_window_minutes
+    signin_address_failures: int = Field(50, ge=1)  # per client address (an office shares one)
+    signin_window_minutes: float = Field(15, gt=0)
+    # Argon2 runs on these threads; more sign-ins waiting than hash_queue get "try again" (503),
+    # so that a flood of sign-ins never takes the cores from intake.
+    hash_workers: int = Field(1, ge=1)
+    hash_queue: int = Field(16, ge=0)
+    oidc: OidcSettings | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value)

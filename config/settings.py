@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDi
 from ces.config.models import (
     AlertSettings,
     ConnectorSettings,
+    ConsoleSettings,
     DemoSettings,
     EffortSettings,
     HttpSettings,
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     server: ServerSettings = ServerSettings()
     demo: DemoSettings = DemoSettings()
+    console: ConsoleSettings = ConsoleSettings()
     # Each [[connectors]] table is validated by its own kind's model (see load_settings), so that
     # a problem is reported as connectors[i].key.
     raw_connectors: list[dict[str, Any]] = Field([], alias="connectors")
@@ -73,6 +75,11 @@ class Settings(BaseSettings):
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
                                    file_secret_settings):
         return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=_file_data.get() or {})
+
+    @property
+    def console_url(self) -> str:
+        """Where people open the console: [console] url, else public_url."""
+        return self.console.url or self.public_url
 
     def connector(self, connector_id: str) -> ConnectorSettings | None:
         return next((c for c in self.connectors if c.id == connector_id), None)
@@ -334,6 +341,9 @@ def check_settings(settings: Settings, indexed: list[tuple[int, ConnectorSetting
                                     'use delivery = "email" for this connector', source))
     for key, message, fix in settings.smtp.secret_problems():
         problems.append(Problem(f"smtp.{key}", message, fix, source))
+    if settings.console.oidc is not None:
+        problems += [Problem(f"console.oidc.{key}", message, fix, source)
+                     for key, message, fix in settings.console.oidc.secret_problems()]
     for i, route in enumerate(settings.alerts.routes):
         problems += _route_problems(settings, i, route, source)
     return problems

@@ -15,8 +15,8 @@ from tests.support import ServedApp
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
-def test_the_root_says_what_runs_here(rt, app_port):
-    with ServedApp(create_app(rt), app_port) as app:
+def test_the_root_says_what_runs_here_where_no_console_is_served(rt, app_port):
+    with ServedApp(create_app(rt, only="public"), app_port) as app:
         resp = requests.get(f"{app.url}/", timeout=10)
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")
     assert "<title>ces-worker</title>" in resp.text and 'href="/healthz"' in resp.text
@@ -44,10 +44,16 @@ def test_the_demo_mailbox_shows_when_each_mail_arrived(config, make_rt, app_port
     finally:
         sink.stop()
     after = datetime.now(timezone.utc)
-    with ServedApp(create_app(rt), app_port) as app:
+    with ServedApp(create_app(rt, only="public"), app_port) as app:
         page = requests.get(f"{app.url}/demo/mail", timeout=10).text
         root = requests.get(f"{app.url}/", timeout=10).text
     [row] = [line for line in page.split("<tr>") if "maria@example.com" in line]
     date = row.split("<td>")[1].split("</td>")[0]
     assert before <= parsedate_to_datetime(date) <= after  # when it was sent
     assert 'href="/demo/mail"' in root
+
+
+def test_with_the_console_the_root_is_its_sign_in(rt, app_port):
+    with ServedApp(create_app(rt), app_port) as app:
+        resp = requests.get(f"{app.url}/", timeout=10, allow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/login"

@@ -58,3 +58,11 @@ def test_alerts_example_validates():
     [block] = [b for b in BLOCKS if "[[alerts.routes]]" in b]
     alerts = AlertSettings.model_validate(tomllib.loads(block)["alerts"])
     assert {r.type for r in alerts.routes} == {"note", "slack", "teams", "email", "webhook"}
+
+
+def test_console_example_validates():
+    from ces.config.models import ConsoleSettings
+
+    [block] = [b for b in BLOCKS if "[console.oidc]" in b]
+    console = ConsoleSettings.model_validate(tomllib.loads(block)["console"])
+    assert console.oidc.roles["support-leads"] == "lead" and console.oidc.teams["team-billing"] == ["Billing"]

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ces.config import ConfigError, Settings, load_settings
 from ces.config.settings import config_source
+from ces.worker.console.users_cli import users_app
 
 try:  # Typer vends its own copy of Click's exceptions since 0.2x
     from typer._click import exceptions as click_errors
@@ -39,6 +40,7 @@ app.add_typer(surveys_app, name="surveys")
 app.add_typer(events_app, name="events")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(signals_app, name="signals")
+app.add_typer(users_app, name="users")
 
 
 class CliError(Exception):
@@ -49,6 +51,12 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+
+
+class Serves(str, Enum):
+    all = "all"
+    public = "public"  # webhooks, survey, unsubscribe and alert pages (internet-facing)
+    console = "console"  # the console (an internal address)
 
 
 FORMAT = typer.Option(Format.table, "--format", help="table, json or csv")
@@ -113,14 +121,18 @@ def migrate():
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
           port: int = typer.Option(8000, help="port to listen on"),
-          processes: int = typer.Option(1, "--processes", help="server processes sharing the port (one per core)")):
-    """Run the HTTP server (webhooks, survey pages, health, metrics)."""
+          processes: int = typer.Option(1, "--processes", help="server processes sharing the port (one per core)"),
+          only: Serves = typer.Option("all", "--only", help="public (webhooks, survey pages), console, or all")):
+    """Run the HTTP server (webhooks, survey pages, the console, health, metrics)."""
     import uvicorn
 
     from ces.worker.web.app import create_app
     from ces.worker.web.connections import GuardedProtocol, default_max_connections, raise_open_files_limit
 
     rt = _runtime()
+    only = Serves(only).value
+    if only == "console" and not rt.settings.console.enabled:
+        raise CliError("the console is disabled ([console] enabled = false): nothing to serve with --only console")
     limits = rt.settings.server
     open_files = raise_open_files_limit()
     structlog.get_logger("ces.http").info(
@@ -132,9 +144,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
                    lifespan="on", timeout_graceful_shutdown=5)
     if processes > 1:  # each process builds its own runtime (and its own intake writer) from the settings
         rt.close()
-        uvicorn.run("ces.worker.web.app:create_app", factory=True, workers=processes, **options)
+        factory = {"all": "create_app", "public": "create_public_app", "console": "create_console_app"}[only]
+        uvicorn.run(f"ces.worker.web.app:{factory}", factory=True, workers=processes, **options)
         return
-    uvicorn.run(create_app(rt), **options)
+    uvicorn.run(create_app(rt, only=only), **options)
 
 
 @app.command()

@@ -449,3 +449,64 @@ class AlertLink(Base):
     action: Mapped[str] = mapped_column(String(16))  # acknowledge or followed_up
     created_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+# --- the console's people (worker/console/): staff, never customers; `ces erase` has nothing here ---
+class Role:
+    ADMIN = "admin"  # everything
+    LEAD = "lead"  # the teams given (all teams when none); works follow-ups
+    AGENT = "agent"  # their own tickets (by their e-mail in the survey snapshot)
+
+    ALL = (ADMIN, LEAD, AGENT)
+
+
+class User(Base):
+    """A person who signs in to the console: a password (set through a one-time link) or single sign-on."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("email", name="uq_users_email"),
+                      UniqueConstraint("oidc_subject", name="uq_users_oidc_subject"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))  # lower-cased: also how an agent is matched to tickets
+    name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    teams: Mapped[list[Any]] = mapped_column(Json, default=list)  # helpdesk group names; empty: all (leads)
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # Argon2id; None until set through a link
+    totp_secret: Mapped[str | None] = mapped_column(String(64))  # set once the person confirmed a code
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # a code is good once (replays refused)
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))  # `sub` at the single sign-on provider
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie holds a random value; only its SHA-256 is stored here."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_expires", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 (hex) of the cookie's value
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))  # password or oidc
+    second_factor_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_pending: Mapped[str | None] = mapped_column(String(64))  # a secret being enrolled, not yet confirmed
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # the absolute end; idle expiry counts from last_seen_at
+
+
+class SignInLink(Base):
+    """A one-time link where a person sets their password: `ces users add` (invite) or `reset`."""
+
+    __tablename__ = "sign_in_links"
+    __table_args__ = (Index("ix_sign_in_links_expires", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 (hex) of the link's token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # invite or reset
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

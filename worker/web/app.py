@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from ces.worker import logs
+from ces.worker.console.security import StaticAssets
+from ces.worker.console.site import add_console
 from ces.worker.intake import EventWriter
 from ces.worker.runtime import Runtime, get_runtime
 from ces.worker.web import followups, health, home, pages, webhooks
@@ -23,8 +25,8 @@ from ces.worker.web.security import PageHeaders, is_page, plain_page
 
 log = structlog.get_logger("ces.http")
 
-# Survey, unsubscribe and alert links carry secrets: access logs show only their shape.
-_TOKEN_PATH = re.compile(r"^/([sua])/[^/]+")
+# Survey, unsubscribe, alert and sign-in links carry secrets: access logs show only their shape.
+_TOKEN_PATH = re.compile(r"^/([sua]|login/link)/[^/]+")
 
 
 def redact(path: str) -> str:
@@ -65,8 +67,10 @@ class _Intake:
         await response(scope, receive, send)
 
 
-def create_app(rt: Runtime | None = None) -> FastAPI:
+def create_app(rt: Runtime | None = None, only: str = "all") -> FastAPI:
+    """`only`: "public" (webhooks, the customers' pages), "console" (the console), or "all"."""
     rt = rt or get_runtime()
+    public, console = only != "console", only != "public" and rt.settings.console.enabled
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -93,20 +97,26 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     from starlette.routing import Route
 
     # A webhook URL typed with a trailing slash is the same endpoint (it used to be a redirect to it).
-    app.router.routes[:0] = [Route(path, _Intake(), methods=["POST"])
-                             for path in ("/webhooks/{connector_id}", "/webhooks/{connector_id}/")]
+    if public:
+        app.router.routes[:0] = [Route(path, _Intake(), methods=["POST"])
+                                 for path in ("/webhooks/{connector_id}", "/webhooks/{connector_id}/")]
     from ces.worker.metrics import register
 
     register(rt)
-    app.include_router(webhooks.router)
     app.include_router(health.router)
-    app.include_router(pages.router)
-    app.include_router(followups.router)
-    app.include_router(home.router)
-    if rt.settings.demo.mail_dir:
+    if public:
+        app.include_router(webhooks.router)
+        app.include_router(pages.router)
+        app.include_router(followups.router)
+    if console:
+        add_console(app)  # GET / is the console's
+    else:
+        app.include_router(home.router)
+    if public and rt.settings.demo.mail_dir:
         from ces.worker.demo.mailview import router as demo_router
 
         app.include_router(demo_router)
+    app.mount("/static", StaticAssets())
 
     app.add_middleware(PageHeaders)
     app.add_middleware(AccessLog)
@@ -137,4 +147,13 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         return json_error(500, "internal_error", "the server could not handle this request")
 
     return app
+
+
+def create_public_app() -> FastAPI:
+    """`ces serve --only public --processes N`: each process's app (uvicorn takes a factory by name)."""
+    return create_app(only="public")
+
+
+def create_console_app() -> FastAPI:
+    return create_app(only="console")
 

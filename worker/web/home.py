@@ -1,4 +1,5 @@
-"""GET /: a small page saying what runs here (the console will live here later)."""
+"""GET / where the console is not served (`ces serve --only public`, or `[console] enabled = false`):
+a small page saying what runs here."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ and serves the Customer Effort Score survey pages that customers open from their
 <li><a href="/readyz">/readyz</a>: the database and the broker answer</li>
 <li><a href="/metrics">/metrics</a>: Prometheus metrics</li>{demo}
 </ul>
-<p>An admin console will live here; until then, the <code>ces</code> command line tells everything.</p>
+<p>The console is not served here (another process serves it, or it is disabled); the <code>ces</code>
+command line tells everything.</p>
 </body>
 </html>
 """

@@ -1,0 +1,67 @@
+"""Accessibility scans (axe-core in a real Chromium) of every console page this foundation has: no
+serious or critical violation. Each page also leaves its screenshots (desktop and 375 px) for review."""
+
+from __future__ import annotations
+
+import pyotp
+import pytest
+from selenium.webdriver.common.by import By
+
+from ces.worker.web.app import create_app
+from tests.console import add_user, screenshot, sign_in, submit
+from tests.node_tools import axe_scan
+from tests.support import ServedApp
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
+
+
+@pytest.fixture
+def console(rt, app_port):
+    with ServedApp(create_app(rt), app_port) as served:
+        yield served
+
+
+def scanned(browser, name: str) -> list[str]:
+    screenshot(browser, name)
+    return axe_scan(browser)
+
+
+def test_the_signed_out_pages_have_no_serious_accessibility_violation(rt, console, browser):
+    link = add_user(rt, "amy@acme.test", "agent", password=None)
+    found = {}
+    sign_in(browser, console.url, "amy@acme.test", "wrong password here")
+    found["login with an error"] = scanned(browser, "console-login-error")
+    browser.get(link)
+    found["link"] = axe_scan(browser)
+    browser.find_element(By.ID, "password").send_keys("short")
+    browser.find_element(By.ID, "confirm").send_keys("short")
+    browser.execute_script("document.querySelectorAll('[minlength]').forEach(e => e.removeAttribute('minlength'))")
+    submit(browser)
+    found["link with an error"] = scanned(browser, "console-link-error")
+    browser.get(f"{console.url}/login/link/used-or-made-up")
+    found["a problem page"] = scanned(browser, "console-problem")
+    browser.get(f"{console.url}/login?done=out")
+    found["login"] = axe_scan(browser)
+    assert found == {page: [] for page in found}
+
+
+def test_the_signed_in_pages_have_no_serious_accessibility_violation(rt, console, browser):
+    add_user(rt, "lee@acme.test", "lead", teams=("Billing",), name="Lee Lead")
+    found = {}
+    sign_in(browser, console.url, "lee@acme.test")
+    found["home"] = axe_scan(browser)
+    browser.get(f"{console.url}/account")
+    found["account"] = axe_scan(browser)
+    browser.get(f"{console.url}/account/totp")
+    found["second factor enrolment"] = axe_scan(browser)
+    secret = browser.find_element(By.CSS_SELECTOR, "code.secret").text
+    browser.find_element(By.ID, "code").send_keys(pyotp.TOTP(secret).now())
+    submit(browser)
+    found["account with a notice"] = scanned(browser, "console-account-totp-on")
+    submit(browser, "form[action='/logout'] button")
+    sign_in(browser, console.url, "lee@acme.test")
+    found["second step"] = axe_scan(browser)
+    browser.find_element(By.ID, "code").send_keys("000000")
+    submit(browser)
+    found["second step with an error"] = scanned(browser, "console-totp-step-error")
+    assert found == {page: [] for page in found}

@@ -1,0 +1,27 @@
+"""The console's navigation: the pages that exist, each with the roles that see it. A page's
+engineer appends its entry here (Drivers, Follow-ups, Answers, Teams)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ces.worker.db.models import Role
+from ces.worker.i18n import N_
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str  # marked with N_, translated where shown
+    path: str
+    roles: tuple[str, ...] = Role.ALL
+
+
+NAV: list[NavItem] = [
+    NavItem(N_("Overview"), "/"),
+]
+
+
+def nav_for(role: str, current: str) -> list[dict]:
+    return [dict(label=item.label, path=item.path,
+                 current=current == item.path or (item.path != "/" and current.startswith(item.path + "/")))
+            for item in NAV if role in item.roles]

@@ -1,0 +1,16 @@
+"""Puts the console into the HTTP app (worker/web/app.py calls add_console when it serves it)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ces.worker.console import account, home, signin, sso
+from ces.worker.console.services import Services
+
+ROUTERS = [signin.router, sso.router, account.router, home.router]
+
+
+def add_console(app: FastAPI) -> None:
+    app.state.console = Services.build(app.state.rt.settings)
+    for router in ROUTERS:
+        app.include_router(router)

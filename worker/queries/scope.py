@@ -1,0 +1,76 @@
+"""Who may see what: the one place the console's access rules live (README, "Console").
+
+A Scope is built from the caller and turns into WHERE clauses on a statement that selects from (or
+joins) the model named by the method: `scope.surveys(stmt)` needs Survey in the statement,
+`scope.tickets(stmt)` Ticket, `scope.follow_ups(stmt)` FollowUp. A query function never builds its
+own access filter; out of scope, an object is not found (404) and a listing leaves it out.
+
+- admin, the CLI: everything (`Scope.everything()`).
+- lead: the helpdesk groups (teams) given; all of them when none are.
+- agent: the tickets where they were the agent when the survey was sent (the survey's snapshot of
+  the assignee's e-mail, compared lower-cased). Signal-only tickets (no survey) have no agent e-mail
+  recorded yet, so agents do not see them until tickets record it (issue 12, connectors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, exists, false, func, select
+
+from ces.worker.db.models import FollowUp, Role, Solve, Survey, Ticket
+
+
+@dataclass(frozen=True)
+class Scope:
+    role: str
+    teams: tuple[str, ...] = ()
+    agent_email: str | None = None
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls(Role.ADMIN)
+
+    @classmethod
+    def for_user(cls, user) -> Scope:
+        """From a users row or a console Person (role, teams, email)."""
+        if user.role == Role.ADMIN:
+            return cls.everything()
+        if user.role == Role.LEAD:
+            return cls(Role.LEAD, tuple(sorted(user.teams or ())))
+        return cls(Role.AGENT, agent_email=user.email.strip().lower())
+
+    @property
+    def is_everything(self) -> bool:
+        return self.role == Role.ADMIN or (self.role == Role.LEAD and not self.teams)
+
+    def _agent_surveys(self):
+        return func.lower(Survey.assignee_email) == self.agent_email
+
+    def surveys(self, stmt: Select) -> Select:
+        if self.is_everything:
+            return stmt
+        if self.role == Role.LEAD:
+            return stmt.where(Survey.group_name.in_(self.teams))
+        return stmt.where(self._agent_surveys()) if self.agent_email else stmt.where(false())
+
+    def tickets(self, stmt: Select) -> Select:
+        if self.is_everything:
+            return stmt
+        if self.role == Role.LEAD:
+            return stmt.where(Ticket.group_name.in_(self.teams))
+        if not self.agent_email:
+            return stmt.where(false())
+        theirs = (select(Solve.id).join(Survey, Survey.solve_id == Solve.id)
+                  .where(Solve.ticket_pk == Ticket.id, self._agent_surveys()))
+        return stmt.where(exists(theirs))
+
+    def follow_ups(self, stmt: Select) -> Select:
+        if self.is_everything:
+            return stmt
+        if self.role == Role.LEAD:
+            return stmt.where(FollowUp.team.in_(self.teams))
+        if not self.agent_email:
+            return stmt.where(false())
+        theirs = select(Survey.id).where(and_(Survey.id == FollowUp.survey_id, self._agent_surveys()))
+        return stmt.where(exists(theirs))
