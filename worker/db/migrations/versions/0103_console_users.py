@@ -1,7 +1,7 @@
 """console users: people who sign in, their sessions and one-time sign-in links
 
-Revision ID: 0110
-Revises: 0101
+Revision ID: 0103
+Revises: 0102
 Create Date: 2026-12-02 10:00:00.000000
 
 Staff accounts only (no customer data: `ces erase` has nothing to do here). Expired sessions and
@@ -10,8 +10,8 @@ links are deleted by the scheduler's retention pass.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0110'
-down_revision = '0101'
+revision = '0103'
+down_revision = '0102'
 branch_labels = None
 depends_on = None
 
