@@ -58,3 +58,19 @@ def test_alerts_example_validates():
     [block] = [b for b in BLOCKS if "[[alerts.routes]]" in b]
     alerts = AlertSettings.model_validate(tomllib.loads(block)["alerts"])
     assert {r.type for r in alerts.routes} == {"note", "slack", "teams", "email", "webhook"}
+
+
+def test_every_kinds_delivery_rule_is_written_down():
+    """README's deliveries table says, per kind, what the connector's DeliveryRule says."""
+    from ces.connectors.registry import connector_class, known_kinds
+
+    table = README[README.index("### Deliveries"):README.index("Everything downstream")]
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| ([^|]+) \|", table, re.M)}
+    assert set(rows) == set(known_kinds())
+    for kind in known_kinds():
+        rule = connector_class(kind).delivery
+        assert rows[kind].strip() == rule.key, kind
+        window = table.split(f"| `{kind}` |")[1].split("\n")[0].split("|")[1]
+        assert ("for ever" in window) == (rule.window is None), kind
+        if rule.window:
+            assert window.strip().startswith(f"{rule.window.total_seconds() / 3600:g} hours"), kind

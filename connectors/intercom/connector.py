@@ -142,6 +142,7 @@ class IntercomConnector(Connector):
     # 10,000 calls/min per app, enforced as 1/6 of that per 10-second window; the shared limiter
     # counts a sliding 60 s, so only the 10-second share can never overrun a window.
     default_rate_limit_per_minute = 1666
+    delivery = base.DeliveryRule("the envelope id (notif_…) in the signed body", signed=True)
     settings: IntercomSettings
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -169,7 +170,7 @@ class IntercomConnector(Connector):
         item = (data.get("data") or {}).get("item") if isinstance(data.get("data"), dict) else None
         item = item if isinstance(item, dict) else {}
         # A notification without an id has never been seen; the body's hash still makes a retry a duplicate.
-        delivery = str(data.get("id") or "sha256:" + hashlib.sha256(request.body).hexdigest())
+        delivery = str(data.get("id") or "sha256:" + request.digest())
         occurred = parse_time(data.get("created_at")) or request.received_at
         if item.get("type") not in ("conversation", "ticket"):
             return [TicketEvent(delivery_id=delivery, kind=EventKind.IGNORED, occurred_at=occurred,
