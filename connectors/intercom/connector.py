@@ -59,7 +59,9 @@ OPENED_TOPIC = "conversation.admin.opened"
 USER_REPLIED_TOPIC = "conversation.user.replied"
 TICKET_STATE_TOPIC = "ticket.state.updated"
 
-# ticket_state.category (2.11+; a plain string before) → Status.
+# ticket_state → Status: a plain string in API 2.10 and 2.11, an object whose `category` holds it
+# from 2.12 (Intercom's OpenAPI, intercom/Intercom-OpenAPI descriptions/<version>/api.intercom.io.yaml,
+# schema `ticket`). A ticket part's ticket_state and previous_ticket_state stay plain strings in 2.12.
 TICKET_STATES = {
     "submitted": Status.NEW,
     "in_progress": Status.OPEN,
@@ -96,7 +98,7 @@ def channel_of(source_type: object) -> Channel:
 
 
 def ticket_state_of(value: object) -> Status | None:
-    """ticket_state is an object with `category` from API 2.11, a plain string before."""
+    """ticket_state is a plain string in API 2.10 and 2.11, an object with `category` from 2.12."""
     if isinstance(value, dict):
         value = value.get("category")
     return TICKET_STATES.get(str(value or "").lower())
