@@ -87,7 +87,7 @@ class InboundRequest:
         try:
             data = orjson.loads(self.body)
         except orjson.JSONDecodeError:
-            try:  # NaN and Infinity are not JSON (the json column refuses them): the standard parser takes them
+            try:  # NaN and Infinity are not JSON (the json column refuses them), though the parser takes them
                 data = json.loads(self.body, parse_constant=_not_json)
             except RecursionError:
                 raise Unparseable(f"body nests deeper than {MAX_DEPTH} levels") from None

@@ -201,7 +201,8 @@ def with_nesting(body, nesting: str) -> bytes:
     text: no Python recursion."""
     marker = "__nesting__"
     path = (0, marker) if isinstance(body, list) else (marker,)
-    return json.dumps(with_value(body, path, marker)).replace(f'"{marker}": "{marker}"', f'"{marker}": {nesting}').encode()
+    text = json.dumps(with_value(body, path, marker))
+    return text.replace(f'"{marker}": "{marker}"', f'"{marker}": {nesting}').encode()
 
 
 def assert_bounded(connector, request_of, body, *, ticket: tuple, actor: tuple | None = None,

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
 from ces.worker.db.models import EventState, WebhookEvent
 from ces.worker.web.app import create_app
-from tests.support import DEEP, JUST_TOO_DEEP, LONG_ID, ServedApp, fixture_bytes, fixture_json, wait_until, zendesk_headers
+from tests.support import (
+    DEEP,
+    JUST_TOO_DEEP,
+    LONG_ID,
+    ServedApp,
+    fixture_bytes,
+    fixture_json,
+    wait_until,
+    zendesk_headers,
+)
 
 PATH = "/webhooks/zendesk-main"
 
@@ -72,6 +81,21 @@ def test_what_is_stored_is_what_arrived(rt):
         if isinstance(got, datetime):
             got = got.replace(tzinfo=timezone.utc) if got.tzinfo is None else got.astimezone(timezone.utc)
         assert got == value, column
+
+
+@pytest.mark.parametrize("at", [datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(9999, 1, 1, tzinfo=timezone.utc),
+                                datetime(2026, 11, 23, 10, 15)], ids=["1900", "9999", "naive"])
+def test_a_time_a_connector_made_out_of_range_is_refused_before_the_batch(at):
+    from ces.connectors.errors import InvalidField
+    from ces.connectors.models import EventKind, HistoryEntry, TicketEvent
+    from ces.worker.intake import event_row
+
+    now = datetime.now(timezone.utc)
+    for event in (TicketEvent(delivery_id="d", kind=EventKind.STATUS, ticket_id="1", occurred_at=at),
+                  TicketEvent(delivery_id="d", kind=EventKind.UPDATED, ticket_id="1", occurred_at=now,
+                              entries=[HistoryEntry(at=at, kind="group", value="Tier 2")])):
+        with pytest.raises(InvalidField, match="occurred_at|entries.at"):
+            event_row("zendesk-main", event, now, 30)
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -230,8 +254,6 @@ def test_a_retry_signed_again_keeps_its_invocation_id_and_is_a_duplicate(app, rt
 
 
 def stamp(seconds_from_now: int) -> str:
-    from datetime import timedelta, timezone
-
     return (datetime.now(timezone.utc) + timedelta(seconds=seconds_from_now)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -260,9 +282,9 @@ def test_bad_webhooks_fail_alone_and_their_neighbours_are_stored(app, rt):
     bad one its own 4xx (or 202 for a time read as none), never a 5xx; nothing bad is stored."""
     requests = [(f"good-{i}", event_body(ticket_id=str(10000 + i)), 202, None) for i in range(240)]
     for n, (name, (body, status, code)) in enumerate(BAD.items()):
-        for copy in range(5):  # spread among the good ones
-            requests.insert(7 * (n * 5 + copy) + 3, (f"{name} {copy}", body.replace(b"zen:ticket:1", f"zen:ticket:{copy}".encode()),
-                                                     status, code))
+        for copy in range(5):  # spread among the good ones, each a body of its own
+            own = body.replace(b"zen:ticket:1", f"zen:ticket:{copy}".encode())
+            requests.insert(7 * (n * 5 + copy) + 3, (f"{name} {copy}", own, status, code))
 
     def send(item):
         name, body, _, _ = item

@@ -70,7 +70,8 @@ def test_every_kinds_delivery_rule_is_written_down():
     for kind in known_kinds():
         rule = connector_class(kind).delivery
         assert rows[kind].strip() == rule.key, kind
-        window = table.split(f"| `{kind}` |")[1].split("\n")[0].split("|")[1]
+        window, signed = table.split(f"| `{kind}` |")[1].split("\n")[0].split("|")[1:3]
         assert ("for ever" in window) == (rule.window is None), kind
+        assert (signed.strip() == "yes") == rule.signed, kind
         if rule.window:
             assert window.strip().startswith(f"{rule.window.total_seconds() / 3600:g} hours"), kind

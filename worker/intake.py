@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from ces.connectors.base import Connector
 from ces.connectors.errors import InvalidField
 from ces.connectors.models import EventKind, InboundRequest, TicketEvent
-from ces.connectors.timeparse import in_range
+from ces.connectors.timeparse import EARLIEST, LATEST, in_range
 from ces.worker.db.models import EventState, WebhookEvent
 from ces.worker.runtime import Runtime
 
@@ -88,18 +88,20 @@ def _fits(column: str, value: str | None) -> str | None:
     return value
 
 
-def _in_range(field: str, at: datetime | None) -> None:
+def _time_fits(field: str, at: datetime | None) -> None:
+    """Connectors read times with parse_time, which gives none out of range; this holds the rest."""
     if at is not None and (at.tzinfo is None or not in_range(at)):
-        raise InvalidField(f"{field} {at.isoformat()[:40]} is not a time between 1970 and 2999 (UTC)")
+        raise InvalidField(f"{field} {at.isoformat()[:40]} is not a time from {EARLIEST:%Y} to before "
+                           f"{LATEST:%Y} (UTC)")
 
 
-def _check_times(event: TicketEvent) -> None:
-    _in_range("occurred_at", event.occurred_at)
+def _times_fit(event: TicketEvent) -> None:
+    _time_fits("occurred_at", event.occurred_at)
     for entry in event.entries:
-        _in_range("entries.at", entry.at)
+        _time_fits("entries.at", entry.at)
     if event.ticket:
-        _in_range("ticket.created_at", event.ticket.created_at)
-        _in_range("ticket.updated_at", event.ticket.updated_at)
+        _time_fits("ticket.created_at", event.ticket.created_at)
+        _time_fits("ticket.updated_at", event.ticket.updated_at)
 
 
 def request_rows(connector: Connector, request: InboundRequest, events: list[TicketEvent],
@@ -116,7 +118,7 @@ def request_rows(connector: Connector, request: InboundRequest, events: list[Tic
 def event_row(connector_id: str, event: TicketEvent, received_at: datetime, requeue_after: float, *,
               window: timedelta | None = None, signed_key: str | None = None) -> dict[str, Any]:
     ignored = event.kind == EventKind.IGNORED
-    _check_times(event)
+    _times_fit(event)
     return {
         "connector_id": connector_id,
         "delivery_id": _fits("delivery_id", _text(event.delivery_id)),
@@ -152,9 +154,9 @@ def insert_new(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[str, 
     return {(c, d): i for i, c, d in conn.execute(_INSERT_SQLITE, [{k: r[k] for k in _COLUMNS} for r in rows])}
 
 
-_COLUMNS = ("connector_id", "delivery_id", "signed_key", "kind", "ticket_id", "status", "previous_status", "actor_id", "summary",
-            "occurred_at", "received_at", "payload", "entries", "ticket", "state", "attempts", "next_try_at",
-            "outcome")
+_COLUMNS = ("connector_id", "delivery_id", "signed_key", "kind", "ticket_id", "status", "previous_status", "actor_id",
+            "summary", "occurred_at", "received_at", "payload", "entries", "ticket", "state", "attempts",
+            "next_try_at", "outcome")
 # One fixed statement whatever the batch size, with one parameter: the rows as one JSON array
 # (orjson writes it in C; PostgreSQL reads it in C). No SQL to compile per batch and no per-value
 # adaptation in Python: the hot path of intake on PostgreSQL. The JSON columns travel as JSON text

@@ -16,7 +16,10 @@ app/workers/webhook_v1_worker.rb):
   than Freshdesk's retries: "We will do a retry 5 minutes after the initial web-hook failure …
   Subsequently, we retry 30 minutes later … we try again one hour (60 minutes) after the previous
   attempt" ("Receiving webhook failure emails", supportsandbox.freshdesk.com/support/solutions/
-  articles/11000000028141), 95 minutes in all. A later identical body is a new change: a ticket
+  articles/11000000028141), 95 minutes in all (a call over the account's API limit waits for the
+  next hour, a rate limit's doing rather than a retry; should a retry come later still, the solve
+  logic takes a solve already recorded as no news, and the API is read back before any survey goes
+  out). A later identical body is a new change: a ticket
   solved again after a reopen sends the very same body when {{ticket.modified_on}} renders empty
   or equal (it is not in Freshdesk's documented placeholder list). What tells two changes apart
   within the window comes from documented placeholders ({{ticket.id}}, {{triggered_event}} with

@@ -122,8 +122,9 @@ def test_verify_accepts_any_secret_during_rotation(monkeypatch, zammad):
 
 
 def test_ids_nesting_and_times_are_bounded(zammad):
-    assert_bounded(zammad, lambda raw: inbound(raw, zammad_headers(raw)), fixture_json("zammad", "webhook_state_closed.json"),
-                   ticket=("ticket", "id"), actor=("ticket", "updated_by_id"), times=[("ticket", "updated_at")])
+    assert_bounded(zammad, lambda raw: inbound(raw, zammad_headers(raw)),
+                   fixture_json("zammad", "webhook_state_closed.json"), ticket=("ticket", "id"),
+                   actor=("ticket", "updated_by_id"), times=[("ticket", "updated_at")])
 
 
 # --- parsing: one test per fixture ---------------------------------------------------------------

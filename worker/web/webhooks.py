@@ -108,8 +108,8 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
         return reject(503, "connector_misconfigured", f"the connector's {exc.key} is not usable: {exc.message}",
                       {"Retry-After": str(settings.intake.retry_after_seconds)})
     except _UNREADABLE as exc:
-        # A verified body that a parser could not take (a value it did not expect): the same every
-        # time, so a 5xx would only have the helpdesk retry it for ever. Its type is logged, never the body.
+        # A body a connector could not take (a value it did not expect): the same every time, so a
+        # 5xx would only have the helpdesk retry it for ever. Its type is logged, never the body.
         log.warning("webhook_unreadable", connector=label, error=type(exc).__name__)
         return reject(422, "unparseable", f"the body could not be read ({type(exc).__name__})")
     try:
