@@ -55,7 +55,7 @@ class Connector(ABC):
     # History the API cannot tell, taken from the webhooks we stored instead.
     history_from_webhooks: ClassVar[frozenset[EntryKind]] = frozenset()
     default_rate_limit_per_minute: ClassVar[int] = 100
-    delivery: ClassVar[DeliveryRule]
+    delivery: ClassVar[DeliveryRule] = DeliveryRule("the event's delivery id", signed=False)  # each kind says its own
 
     def __init__(self, settings: ConnectorSettings, *, http: HttpClient, public_url: str):
         self.settings = settings

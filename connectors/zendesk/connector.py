@@ -4,11 +4,11 @@ Facts (../shared/reference/helpdesks.md §1): the signature is base64 HMAC-SHA25
 X-Zendesk-Webhook-Signature-Timestamp header string and the raw body (in either order: see
 verify), the secret used verbatim. The invocation id is the idempotency key of a retry, but it is
 not signed: the signed timestamp and body are a second key (signed_key), so that a captured
-request replayed under a new invocation id within the tolerance is still a duplicate. A webhook reaches us either from an event
-subscription (fixed schema: ticket in `detail`, status in `event.current`, UPPERCASE) or from a
-trigger whose body the admin pastes (the one `setup` prints). Trigger placeholders render
-display-formatted, possibly translated text, so only the ticket id is trusted and everything else
-is re-fetched from the API.
+request replayed under a new invocation id within the tolerance is still a duplicate. A webhook
+reaches us either from an event subscription (fixed schema: ticket in `detail`, status in
+`event.current`, UPPERCASE) or from a trigger whose body the admin pastes (the one `setup`
+prints). Trigger placeholders render display-formatted, possibly translated text, so only the
+ticket id is trusted and everything else is re-fetched from the API.
 """
 
 from __future__ import annotations

@@ -88,6 +88,9 @@ def test_verify_accepts_body_then_timestamp_as_the_earlier_page_and_its_worked_e
     assert sign_body_first(secret, "2021-07-25T10:00:00Z", b'{"say": "hello"}') == signature
     with pytest.raises(BadSignature):  # either order needs the secret
         with_secret(monkeypatch, zendesk, DOCUMENTED_SECRET).verify(inbound(b'{"say": "hello"}', headers, at=at))
+    body_first = {**headers, "X-Zendesk-Webhook-Signature": sign_body_first(DOCUMENTED_SECRET, "2021-07-25T10:00:00Z",
+                                                                            b'{"say": "hello"}')}
+    zendesk.verify(inbound(b'{"say": "hello"}', body_first, at=at))  # the current page's secret, the earlier order
 
 
 @pytest.mark.parametrize("timestamp", ["2021-07-25T10:00:00+00:00", "2021-07-25T10:00:00.5Z", "2021-07-25 10:00:00Z",
