@@ -3,7 +3,8 @@ stack answering a bare 202), in the same run. Prints a table and the ratio.
 
     .venv/bin/python bench/intake.py [--duration 15] [--connections 32]
 
-Every request is a distinct, correctly signed delivery (a new invocation id), so each one is
+Every request is a distinct, correctly signed delivery (a new invocation id and a body of its own:
+the signed timestamp and body are a delivery key too), so each one is
 verified, parsed, stored (group commit: one INSERT … ON CONFLICT and one COMMIT shared by the
 webhooks waiting at that moment) and pushed to Redis. Afterwards the database must hold exactly
 as many events as there were 202 answers: a 2xx means "in the database".
@@ -61,7 +62,8 @@ def requests_file(path: Path, count: int, run: int = 0) -> None:
     ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     with open(path, "w") as f:
         for i in range(count):
-            body = json.dumps({"ces_event": "ticket.solved", "ticket_id": str(100000 + i), "status": "Solved"})
+            body = json.dumps({"ces_event": "ticket.solved", "ticket_id": str(100000 + run * count + i),
+                               "status": "Solved"})
             f.write(f"bench-{run}-{i:08d}\t{ts}\t{sign(SECRET, ts, body.encode())}\t{body}\n")
 
 

@@ -9,7 +9,8 @@ what works, for `ces connectors list`, the README table and the alert routes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -30,6 +31,22 @@ REOPEN = "reopen"  # reopen
 FOLLOWUP = "followup"  # create_followup
 
 
+@dataclass(frozen=True)
+class DeliveryRule:
+    """What makes two deliveries to one connector the same delivery, and for how long: each kind
+    declares one, and README's helpdesk table says the same in words (a test holds them together).
+
+    An event's `delivery_id` is its key. An equal key is the same delivery for ever, or, with a
+    `window`, only within it: for a key that a later change can send again (Freshdesk's body hash).
+    `signed` says whether the key is covered by the helpdesk's signature; where it is not (an id in
+    an unsigned header), the connector's signed_key() makes a replay of the signed parts under a
+    new id the same delivery too."""
+
+    key: str  # what the key is made of, in words
+    signed: bool
+    window: timedelta | None = None  # None: for ever
+
+
 class Connector(ABC):
     kind: ClassVar[str]
     title: ClassVar[str]  # the helpdesk's name, for people
@@ -38,6 +55,7 @@ class Connector(ABC):
     # History the API cannot tell, taken from the webhooks we stored instead.
     history_from_webhooks: ClassVar[frozenset[EntryKind]] = frozenset()
     default_rate_limit_per_minute: ClassVar[int] = 100
+    delivery: ClassVar[DeliveryRule] = DeliveryRule("the event's delivery id", signed=False)  # each kind says its own
 
     def __init__(self, settings: ConnectorSettings, *, http: HttpClient, public_url: str):
         self.settings = settings
@@ -86,6 +104,12 @@ class Connector(ABC):
     @abstractmethod
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
         """Turn a verified request into events; raise Unparseable if it carries no ticket."""
+
+    def signed_key(self, request: InboundRequest) -> str | None:
+        """For kinds whose delivery id travels outside the signature: a hash of what the signature
+        covers. Intake stores it under a unique key, so that a captured request replayed with
+        another id (within the timestamp tolerance, where one is signed) is still a duplicate."""
+        return None
 
     def handshake(self, request: InboundRequest) -> dict[str, Any] | None:
         """A verified request that only checks the endpoint (e.g. Front's challenge when an admin

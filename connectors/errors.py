@@ -26,6 +26,12 @@ class Unparseable(WebhookRejected):
     code, status = "unparseable", 422
 
 
+class InvalidField(WebhookRejected):
+    """Read, but a value does not fit: an id longer than its column, a time outside 1970–2999."""
+
+    code, status = "invalid_field", 422
+
+
 class Unsupported(Exception):
     """The helpdesk (or this connector) cannot do this, e.g. no history API."""
 

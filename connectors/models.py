@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,16 +75,46 @@ class InboundRequest:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    def digest(self) -> str:
+        """SHA-256 of the exact bytes received, in hex: a delivery key where the helpdesk sends none."""
+        return hashlib.sha256(self.body).hexdigest()
+
     def json(self, hint: str = "") -> Any:
         """The body as JSON, or Unparseable. orjson reads it (in C, on intake's hot path); what it
-        refuses but JSON allows (integers beyond 64 bits, UTF-16) goes to the standard parser."""
+        refuses but JSON allows (integers beyond 64 bits, UTF-16) goes to the standard parser.
+        Nesting is bounded (MAX_DEPTH): no helpdesk nests deeper, and deeper payloads break the
+        encoders downstream (orjson stops at 255 levels, the standard library at the recursion limit)."""
         try:
-            return orjson.loads(self.body)
+            data = orjson.loads(self.body)
         except orjson.JSONDecodeError:
-            try:
-                return json.loads(self.body)
+            try:  # NaN and Infinity are not JSON (the json column refuses them), though the parser takes them
+                data = json.loads(self.body, parse_constant=_not_json)
+            except RecursionError:
+                raise Unparseable(f"body nests deeper than {MAX_DEPTH} levels") from None
             except (UnicodeDecodeError, ValueError):
                 raise Unparseable("body is not JSON" + (f": {hint}" if hint else "")) from None
+        # Counting brackets is one pass in C and bounds the depth: only a body with many of them is walked.
+        if self.body.count(b"{") + self.body.count(b"[") > MAX_DEPTH and _deeper_than(data, MAX_DEPTH):
+            raise Unparseable(f"body nests deeper than {MAX_DEPTH} levels")
+        return data
+
+
+MAX_DEPTH = 64  # levels of JSON nesting in a webhook body
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON nests deeper than `limit` objects and arrays (walked without recursion)."""
+    level = [value]
+    for _ in range(limit):
+        level = [child for item in level if isinstance(item, (dict, list))
+                 for child in (item.values() if isinstance(item, dict) else item)]
+        if not level:
+            return False
+    return any(isinstance(item, (dict, list)) for item in level)
 
 
 class Person(BaseModel):

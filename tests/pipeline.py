@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ces.connectors.models import InboundRequest
 from ces.worker.db.models import Answer, Survey, WebhookEvent
-from ces.worker.intake import event_row, store_batch
+from ces.worker.intake import request_rows, store_batch
 from tests.support import fixture_bytes, fixture_json, zendesk_headers
 
 ZENDESK = "https://acme.zendesk.com"
@@ -29,20 +29,21 @@ class Clock:
 def receive(rt, fixture: str, invocation: str, *, body: bytes | None = None, connector: str = "zendesk-main"):
     """What intake does with one Zendesk webhook, without HTTP: verify, parse, store, enqueue."""
     body = body if body is not None else fixture_bytes("zendesk", fixture)
-    headers = zendesk_headers(body, invocation=invocation, timestamp=rt.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
-    return deliver(rt, connector, body, headers)
+    stamp = rt.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return deliver(rt, connector, body, zendesk_headers(body, invocation=invocation, timestamp=stamp))
 
 
 def deliver(rt, connector: str, body: bytes, headers: dict[str, str], *, verify: bool = True) -> list[int | None]:
-    """What intake does with one webhook of any connector, without HTTP. verify=False stores what a
-    verified one would (each connector's own tests check its signatures)."""
+    """What intake does with one webhook to any connector, without HTTP: verify, parse, check,
+    store, enqueue. The new events' ids (None for a duplicate). verify=False stores what a verified
+    one would (each connector's own tests check its signatures)."""
     now = rt.now()
-    headers = {k.lower(): v for k, v in headers.items()}
-    req = InboundRequest("POST", f"/webhooks/{connector}", "", headers, body, now, rt.settings.public_url)
+    req = InboundRequest("POST", f"/webhooks/{connector}", "", {k.lower(): v for k, v in headers.items()}, body, now,
+                         rt.settings.public_url)
     conn = rt.connector(connector)
     if verify:
         conn.verify(req)
-    rows = [event_row(connector, e, now, rt.settings.worker.requeue_after_seconds) for e in conn.parse(req)]
+    rows = request_rows(conn, req, conn.parse(req), rt.settings.worker.requeue_after_seconds)
     [ids] = store_batch(rt, [rows])
     for row, event_id in zip(rows, ids):
         if event_id and row["state"] == "received":

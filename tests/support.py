@@ -217,3 +217,62 @@ class Lines:
             if text in line:
                 return line
         raise AssertionError(f"{text!r} never came; got {''.join(self.seen)[-2000:]}")
+
+
+# --- values that once failed a whole batch of webhooks --------------------------------------------
+LONG_ID = "9" * 65  # one more than the id columns take; digits, so that every kind's id check lets it through
+DEEP = "[" * 5000 + "]" * 5000  # past the standard parser's recursion limit (orjson stops at 1,024)
+JUST_TOO_DEEP = "[" * 65 + "]" * 65  # orjson reads it; MAX_DEPTH (64) does not
+OUT_OF_RANGE_TIMES = [10**30, "9" * 30, 1e300, -1e12, "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00",
+                      "1969-12-31T23:59:59Z"]
+
+
+def with_value(body, path: tuple, value):
+    """A copy of a JSON body with the value at `path` (keys and list indexes) replaced."""
+    import copy
+
+    out = copy.deepcopy(body)
+    node = out
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return out
+
+
+def with_nesting(body, nesting: str) -> bytes:
+    """The body (its first event, for an array) with one more key holding `nesting`, written as
+    text: no Python recursion."""
+    marker = "__nesting__"
+    path = (0, marker) if isinstance(body, list) else (marker,)
+    text = json.dumps(with_value(body, path, marker))
+    return text.replace(f'"{marker}": "{marker}"', f'"{marker}": {nesting}').encode()
+
+
+def assert_bounded(connector, request_of, body, *, ticket: tuple, actor: tuple | None = None,
+                   delivery: tuple | None = None, times: list[tuple] = ()) -> None:
+    """What intake makes of the values that once failed a whole shared commit (an id longer than its
+    column), or the request with a 500 (deep nesting, times beyond datetime's range), on one kind:
+    the first refused alone (422 invalid_field), deep nesting refused (422 unparseable), and a time
+    out of range read as no time at all, so that the event stands at a time within range."""
+    from ces.connectors.errors import InvalidField, Unparseable
+    from ces.connectors.timeparse import in_range
+    from ces.worker.intake import request_rows
+
+    def rows(raw: bytes):
+        request = request_of(raw)
+        connector.verify(request)
+        return request_rows(connector, request, connector.parse(request), 1.0)
+
+    assert rows(json.dumps(body).encode()), "the body itself must give an event"
+    for name, path in (("ticket_id", ticket), ("actor_id", actor), ("delivery_id", delivery)):
+        if path is not None:
+            value = LONG_ID if name != "delivery_id" else "d" * 256
+            with pytest.raises(InvalidField, match=name):
+                rows(json.dumps(with_value(body, path, value)).encode())
+    for nesting in (DEEP, JUST_TOO_DEEP):
+        with pytest.raises(Unparseable, match="nests deeper"):
+            rows(with_nesting(body, nesting))
+    for path in times:
+        for value in OUT_OF_RANGE_TIMES:
+            for row in rows(json.dumps(with_value(body, path, value)).encode()):
+                assert in_range(row["occurred_at"]), (path, value)

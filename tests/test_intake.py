@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
 from ces.worker.db.models import EventState, WebhookEvent
 from ces.worker.web.app import create_app
-from tests.support import ServedApp, fixture_bytes, wait_until, zendesk_headers
+from tests.support import (
+    DEEP,
+    JUST_TOO_DEEP,
+    LONG_ID,
+    ServedApp,
+    fixture_bytes,
+    fixture_json,
+    wait_until,
+    zendesk_headers,
+)
 
 PATH = "/webhooks/zendesk-main"
 
@@ -64,10 +75,27 @@ def test_what_is_stored_is_what_arrived(rt):
     assert (o.id, o.delivery_id, o.ticket_id, o.summary, o.payload) == (odd_id, "inv-odd", "5158", "x?y", {"ok": "a\x00b"})
     assert e.id == event_id
     for column, value in row.items():
+        if column == "window":
+            continue  # not a column
         got = getattr(e, column)
         if isinstance(got, datetime):
             got = got.replace(tzinfo=timezone.utc) if got.tzinfo is None else got.astimezone(timezone.utc)
         assert got == value, column
+
+
+@pytest.mark.parametrize("at", [datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(9999, 1, 1, tzinfo=timezone.utc),
+                                datetime(2026, 11, 23, 10, 15)], ids=["1900", "9999", "naive"])
+def test_a_time_a_connector_made_out_of_range_is_refused_before_the_batch(at):
+    from ces.connectors.errors import InvalidField
+    from ces.connectors.models import EventKind, HistoryEntry, TicketEvent
+    from ces.worker.intake import event_row
+
+    now = datetime.now(timezone.utc)
+    for event in (TicketEvent(delivery_id="d", kind=EventKind.STATUS, ticket_id="1", occurred_at=at),
+                  TicketEvent(delivery_id="d", kind=EventKind.UPDATED, ticket_id="1", occurred_at=now,
+                              entries=[HistoryEntry(at=at, kind="group", value="Tier 2")])):
+        with pytest.raises(InvalidField, match="occurred_at|entries.at"):
+            event_row("zendesk-main", event, now, 30)
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -76,7 +104,7 @@ def test_a_kept_connection_the_server_dropped_is_replaced_without_a_503(app, rt)
     with rt.engine.connect() as conn:  # what a restart of PostgreSQL does to every open connection
         conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
-    resp = post_fixture(app, "trigger_solved.json", "inv-after")
+    resp = post_fixture(app, "trigger_unsolved.json", "inv-after")
     assert resp.status_code == 202, resp.text
     assert [e.delivery_id for e in stored(rt)] == ["inv-before", "inv-after"]
 
@@ -97,10 +125,13 @@ def test_concurrent_duplicates_store_one_event(app, rt):
     assert len(stored(rt)) == 1
 
 
-def test_concurrent_webhooks_are_all_stored(app, rt):
-    body = fixture_bytes("zendesk", "trigger_solved.json")
+def trigger(ticket_id: object) -> bytes:
+    return json.dumps({"ces_event": "ticket.solved", "ticket_id": str(ticket_id), "status": "Solved"}).encode()
 
+
+def test_concurrent_webhooks_are_all_stored(app, rt):
     def send(i):
+        body = trigger(5000 + i)
         return app.post(PATH, body, zendesk_headers(body, invocation=f"inv-{i}")).status_code
 
     with ThreadPoolExecutor(16) as pool:
@@ -203,3 +234,70 @@ def test_metrics_count_webhooks(app):
     post_fixture(app, "trigger_solved.json", "inv-m")
     text = app.get("/metrics").text
     assert 'ces_webhooks_total{connector="zendesk-main",outcome="accepted"}' in text
+
+
+def test_a_replay_under_a_new_invocation_id_is_a_duplicate(app, rt):
+    """The invocation id is not signed: the same signed timestamp and body is the same delivery."""
+    body = fixture_bytes("zendesk", "trigger_solved.json")
+    captured = zendesk_headers(body, invocation="inv-real")
+    assert app.post(PATH, body, captured).status_code == 202
+    replay = app.post(PATH, body, {**captured, "X-Zendesk-Webhook-Invocation-Id": "inv-forged"})
+    assert replay.status_code == 200 and replay.json() == {"status": "duplicate", "events": 0}
+    assert [e.delivery_id for e in stored(rt)] == ["inv-real"]
+
+
+def test_a_retry_signed_again_keeps_its_invocation_id_and_is_a_duplicate(app, rt):
+    body = fixture_bytes("zendesk", "trigger_solved.json")
+    assert app.post(PATH, body, zendesk_headers(body, invocation="inv-r", timestamp=stamp(-60))).status_code == 202
+    retry = app.post(PATH, body, zendesk_headers(body, invocation="inv-r", timestamp=stamp(0)))
+    assert retry.status_code == 200 and len(stored(rt)) == 1
+
+
+def stamp(seconds_from_now: int) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds_from_now)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event_body(ticket_id: str = "5158", actor: str = "7002", time: object = None) -> bytes:
+    data = fixture_json("zendesk", "status_changed_solved.json")
+    data["detail"].update(id=ticket_id, actor_id=actor)
+    data["subject"] = "zen:ticket:1"
+    if time is not None:
+        data["time"] = time
+    return json.dumps(data).encode()
+
+
+BAD = {  # what once failed its whole batch (503 to every neighbour), or the request with a 500
+    "65-digit ticket id": (event_body(ticket_id=LONG_ID), 422, "invalid_field"),
+    "65-character actor id": (event_body(actor="a" * 65), 422, "invalid_field"),
+    "deep nesting": (event_body()[:-1] + b', "deep": ' + DEEP.encode() + b"}", 422, "unparseable"),
+    "nesting just past the bound": (event_body()[:-1] + b', "deep": ' + JUST_TOO_DEEP.encode() + b"}", 422,
+                                    "unparseable"),
+    "a time beyond datetime's range": (event_body(time=1e300), 202, None),
+    "a time of year 9999 west of UTC": (event_body(time="9999-12-31T23:59:59-05:00"), 202, None),
+}
+
+
+def test_bad_webhooks_fail_alone_and_their_neighbours_are_stored(app, rt):
+    """Good webhooks and bad ones together, so that they share batches: every good one 202, each
+    bad one its own 4xx (or 202 for a time read as none), never a 5xx; nothing bad is stored."""
+    requests = [(f"good-{i}", event_body(ticket_id=str(10000 + i)), 202, None) for i in range(240)]
+    for n, (name, (body, status, code)) in enumerate(BAD.items()):
+        for copy in range(5):  # spread among the good ones, each a body of its own
+            own = body.replace(b"zen:ticket:1", f"zen:ticket:{copy}".encode())
+            requests.insert(7 * (n * 5 + copy) + 3, (f"{name} {copy}", own, status, code))
+
+    def send(item):
+        name, body, _, _ = item
+        return app.post(PATH, body, zendesk_headers(body, invocation=name))
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(send, requests))
+    for (name, _, status, code), resp in zip(requests, answers):
+        assert resp.status_code == status, (name, resp.status_code, resp.text)
+        if code:
+            assert resp.json()["error"] == code and resp.json()["detail"], name
+    kept = stored(rt)
+    assert len(kept) == 240 + 10 and all(len(e.ticket_id) <= 64 and len(e.actor_id or "") <= 64 for e in kept)
+    # A time out of range is no time: the event's next source (detail.updated_at) stands instead.
+    assert {e.occurred_at for e in kept if e.delivery_id.startswith("a time")} == {
+        datetime.fromisoformat(fixture_json("zendesk", "status_changed_solved.json")["detail"]["updated_at"])}

@@ -3,6 +3,7 @@ The Zendesk API is mocked at the HTTP boundary with `responses`."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from datetime import timedelta
@@ -14,7 +15,7 @@ from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState,
 from ces.worker.events import process_event
 from ces.worker.scheduler import tick
 from ces.worker.surveys.send import send_survey
-from tests.pipeline import ZENDESK, Clock, events, mock_ticket, receive, status_body, surveys
+from tests.pipeline import ZENDESK, Clock, deliver, events, mock_ticket, receive, status_body, surveys
 from tests.support import cli
 
 TICKET = f"{ZENDESK}/api/v2/tickets/5158.json"
@@ -383,3 +384,59 @@ def test_only_one_scheduler_sweeps(rt):
     assert first.holds()  # renews its lease
     first.client.delete(first.key)  # the leader is gone (its lease ran out)
     assert second.holds() and not first.holds()
+
+
+FRESHDESK = """[[connectors]]
+id = "freshdesk-main"
+kind = "freshdesk"
+base_url = "{url}"
+api_key_env = "TEST_FD_KEY"
+webhook_secret_env = "TEST_FD_SECRET"
+"""
+
+
+def test_freshdesk_an_identical_body_is_a_retry_within_the_window_and_a_new_solve_after_it(config, make_rt, queue,
+                                                                                           sink, monkeypatch):
+    """{{ticket.modified_on}} rendering empty: a ticket solved, reopened and solved again sends the
+    same body twice. Within Freshdesk's retry span it is a retry; after it, a second solve."""
+    from ces.connectors.freshdesk.connector import DELIVERY_WINDOW
+    from ces.connectors.freshdesk.simulator import FreshdeskSimulator
+
+    sim = FreshdeskSimulator(api_key="fd-key", secret="fd-secret").start()
+    try:
+        monkeypatch.setenv("TEST_FD_KEY", "fd-key")
+        monkeypatch.setenv("TEST_FD_SECRET", "fd-secret")
+        config.write(connectors=FRESHDESK.replace("{url}", sim.url),
+                     survey="resurvey_after_reopen = true\nfatigue_days = 0")
+        clock = Clock()
+        rt = make_rt(clock=clock)
+        ticket = sim.tickets[sim.create_ticket(sim.add_contact("Ana Souza", "ana@example.com"), "Refund").id]
+
+        def change(status: int) -> list[int | None]:
+            previous = ticket.status
+            sim.set_status(ticket.id, status, send=False)
+            return send(sim.status_body(ticket, previous))
+
+        def send(body: dict) -> list[int | None]:
+            raw = json.dumps({**body, "updated_at": ""}).encode()  # modified_on rendered empty
+            return deliver(rt, "freshdesk-main", raw, sim.headers())
+
+        [first] = change(4)
+        solved = sim.status_body(ticket, 2)
+        queue.drain(rt)
+        clock.advance(95 * 60)  # Freshdesk's last retry: 5 + 30 + 60 minutes after the first failure
+        assert send(solved) == [None]  # the same body within the window: a retry, nothing new
+        clock.advance(10 * 60)
+        [reopen] = change(2)
+        queue.drain(rt)
+        clock.advance(DELIVERY_WINDOW.total_seconds())
+        [second] = change(4)  # the very same body again, after the window: a new change
+        assert {**sim.status_body(ticket, 2), "updated_at": ""} == {**solved, "updated_at": ""}
+        assert None not in (first, reopen, second)
+        queue.drain(rt)
+        assert [e.outcome.split(";")[0] for e in events(rt)] == [
+            "solve #1 recorded", "reopen after solve #1", "solve #2 recorded"]
+        assert [s.state for s in surveys(rt)] == [SurveyState.SENT, SurveyState.SENT]
+        assert len(sink.messages) == 2
+    finally:
+        sim.stop()

@@ -66,3 +66,20 @@ def test_console_example_validates():
     [block] = [b for b in BLOCKS if "[console.oidc]" in b]
     console = ConsoleSettings.model_validate(tomllib.loads(block)["console"])
     assert console.oidc.roles["support-leads"] == "lead" and console.oidc.teams["team-billing"] == ["Billing"]
+
+
+def test_every_kinds_delivery_rule_is_written_down():
+    """README's deliveries table says, per kind, what the connector's DeliveryRule says."""
+    from ces.connectors.registry import connector_class, known_kinds
+
+    table = README[README.index("### Deliveries"):README.index("Everything downstream")]
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| ([^|]+) \|", table, re.M)}
+    assert set(rows) == set(known_kinds())
+    for kind in known_kinds():
+        rule = connector_class(kind).delivery
+        assert rows[kind].strip() == rule.key, kind
+        window, signed = table.split(f"| `{kind}` |")[1].split("\n")[0].split("|")[1:3]
+        assert ("for ever" in window) == (rule.window is None), kind
+        assert (signed.strip() == "yes") == rule.signed, kind
+        if rule.window:
+            assert window.strip().startswith(f"{rule.window.total_seconds() / 3600:g} hours"), kind

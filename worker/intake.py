@@ -4,6 +4,16 @@ Webhooks that arrive together share one transaction: requests hand their rows to
 which inserts everything waiting in one multi-row INSERT … ON CONFLICT DO NOTHING and commits
 once. A 2xx still means "in the database"; the commit is simply shared (group commit). The push
 to the broker happens after the answer and is best effort: the scheduler enqueues what it missed.
+
+Because the commit is shared, a row that the database would refuse must never join a batch: every
+value is checked against its column before (request_rows), and the request alone gets a 422.
+
+Two deliveries are the same delivery (the second stores nothing) when:
+- their delivery ids are equal (unique per connector), or, for a kind whose DeliveryRule has a
+  window, equal and the stored one arrived within the window: a later one is stored as the key's
+  next generation ("<key>#2", "#3", …; the unique index still settles two writers racing);
+- their signed keys are equal (unique per connector): the signed parts of a kind whose own id
+  travels unsigned, so a replay under a new id is still a duplicate.
 """
 
 from __future__ import annotations
@@ -17,11 +27,15 @@ from typing import Any
 
 import orjson
 import structlog
+from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ces.connectors.models import EventKind, TicketEvent
+from ces.connectors.base import Connector
+from ces.connectors.errors import InvalidField
+from ces.connectors.models import EventKind, InboundRequest, TicketEvent
+from ces.connectors.timeparse import EARLIEST, LATEST, in_range
 from ces.worker.db.models import EventState, WebhookEvent
 from ces.worker.db.types import storable_text as _text
 from ces.worker.runtime import Runtime
@@ -51,17 +65,58 @@ class IntakeResult:
         return 202 if self.events else 200
 
 
-def event_row(connector_id: str, event: TicketEvent, received_at: datetime, requeue_after: float) -> dict[str, Any]:
+_TABLE = WebhookEvent.__table__  # Core, not the ORM: this is intake's hot path
+# The longest text each column takes, read from the table itself so that the check cannot drift.
+_LIMITS = {c.name: c.type.length for c in _TABLE.columns if getattr(c.type, "length", None)}
+
+
+def _fits(column: str, value: str | None) -> str | None:
+    if value is not None and len(value) > _LIMITS[column]:
+        raise InvalidField(f"{column} is longer than {_LIMITS[column]} characters")
+    return value
+
+
+def _time_fits(field: str, at: datetime | None) -> None:
+    """Connectors read times with parse_time, which gives none out of range; this holds the rest."""
+    if at is not None and (at.tzinfo is None or not in_range(at)):
+        raise InvalidField(f"{field} {at.isoformat()[:40]} is not a time from {EARLIEST:%Y} to before "
+                           f"{LATEST:%Y} (UTC)")
+
+
+def _times_fit(event: TicketEvent) -> None:
+    _time_fits("occurred_at", event.occurred_at)
+    for entry in event.entries:
+        _time_fits("entries.at", entry.at)
+    if event.ticket:
+        _time_fits("ticket.created_at", event.ticket.created_at)
+        _time_fits("ticket.updated_at", event.ticket.updated_at)
+
+
+def request_rows(connector: Connector, request: InboundRequest, events: list[TicketEvent],
+                 requeue_after: float) -> list[dict[str, Any]]:
+    """The rows of one request's events, each checked to fit its columns (InvalidField if not), with
+    the kind's delivery window and signed key."""
+    signed = connector.signed_key(request)
+    window = connector.delivery.window
+    return [event_row(connector.id, e, request.received_at, requeue_after, window=window,
+                      signed_key=signed if signed is None or not i else f"{signed}:{i}")
+            for i, e in enumerate(events)]
+
+
+def event_row(connector_id: str, event: TicketEvent, received_at: datetime, requeue_after: float, *,
+              window: timedelta | None = None, signed_key: str | None = None) -> dict[str, Any]:
     ignored = event.kind == EventKind.IGNORED
+    _times_fit(event)
     return {
         "connector_id": connector_id,
-        "delivery_id": _text(event.delivery_id[:255]),
+        "delivery_id": _fits("delivery_id", _text(event.delivery_id)),
+        "signed_key": _fits("signed_key", signed_key),
         "kind": event.kind.value,
-        "ticket_id": _text(event.ticket_id),
+        "ticket_id": _fits("ticket_id", _text(event.ticket_id)),
         "status": event.status.value if event.status else None,
         "previous_status": event.previous_status.value if event.previous_status else None,
-        "actor_id": _text(event.actor_id),
-        "summary": _text(event.summary[:200]),
+        "actor_id": _fits("actor_id", _text(event.actor_id)),
+        "summary": _text(event.summary[:_LIMITS["summary"]]),
         "occurred_at": event.occurred_at,
         "received_at": received_at,
         "payload": event.payload,
@@ -71,6 +126,8 @@ def event_row(connector_id: str, event: TicketEvent, received_at: datetime, requ
         "attempts": 0,
         "next_try_at": None if ignored else received_at + timedelta(seconds=requeue_after),
         "outcome": "nothing to do for this event" if ignored else None,
+        # Not a column: how long an equal delivery id is the same delivery (None: for ever).
+        "window": window.total_seconds() if window else None,
     }
 
 
@@ -82,12 +139,12 @@ def insert_new(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[str, 
         return _insert_postgresql(conn, rows)
     # One statement for any number of rows (SQLAlchemy's "insertmanyvalues" batches them into
     # multi-row VALUES): compiled once and cached, where .values(rows) would compile per batch size.
-    return {(c, d): i for i, c, d in conn.execute(_INSERT_SQLITE, rows)}
+    return {(c, d): i for i, c, d in conn.execute(_INSERT_SQLITE, [{k: r[k] for k in _COLUMNS} for r in rows])}
 
 
-_COLUMNS = ("connector_id", "delivery_id", "kind", "ticket_id", "status", "previous_status", "actor_id", "summary",
-            "occurred_at", "received_at", "payload", "entries", "ticket", "state", "attempts", "next_try_at",
-            "outcome")
+_COLUMNS = ("connector_id", "delivery_id", "signed_key", "kind", "ticket_id", "status", "previous_status", "actor_id",
+            "summary", "occurred_at", "received_at", "payload", "entries", "ticket", "state", "attempts",
+            "next_try_at", "outcome")
 # One fixed statement whatever the batch size, with one parameter: the rows as one JSON array
 # (orjson writes it in C; PostgreSQL reads it in C). No SQL to compile per batch and no per-value
 # adaptation in Python: the hot path of intake on PostgreSQL. The JSON columns travel as JSON text
@@ -98,8 +155,9 @@ _TYPES = {"occurred_at": "timestamptz", "received_at": "timestamptz", "next_try_
 _CSV = ", ".join(_COLUMNS)
 _RECORD = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in _COLUMNS)  # the JSON columns as text, cast below
 _SELECT = ", ".join(f"{c}::json" if c in _JSON else c for c in _COLUMNS)
+# No conflict target: a row is skipped on either unique key (the delivery id, the signed key).
 _RECORDSET = (f"INSERT INTO webhook_events ({_CSV}) SELECT {_SELECT} FROM json_to_recordset(%s) AS r({_RECORD}) "
-              "ON CONFLICT (connector_id, delivery_id) DO NOTHING RETURNING id, connector_id, delivery_id")
+              "ON CONFLICT DO NOTHING RETURNING id, connector_id, delivery_id")
 
 
 def _dumps(value: Any) -> str:
@@ -119,9 +177,53 @@ def _insert_postgresql(conn: Connection, rows: list[dict[str, Any]]) -> dict[tup
     return {(c, d): i for i, c, d in cursor.fetchall()}
 
 
-_TABLE = WebhookEvent.__table__  # Core, not the ORM: this is intake's hot path
-_INSERT_SQLITE = (sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=["connector_id", "delivery_id"])
+_INSERT_SQLITE = (sqlite.insert(_TABLE).on_conflict_do_nothing()  # either unique key, as on PostgreSQL
                   .returning(_TABLE.c.id, _TABLE.c.connector_id, _TABLE.c.delivery_id))
+GENERATIONS_PER_QUERY = 8
+
+
+def _generation_id(key: str, generation: int) -> str:
+    return key if generation == 1 else f"{key}#{generation}"
+
+
+def _stored_as(conn: Connection, row: dict[str, Any]) -> str:
+    """The delivery id a row of a windowed kind is stored under: its key's newest generation while
+    that arrived within the window (the insert then skips it: a duplicate), else the next one."""
+    key, found, start = row["delivery_id"], {}, 1
+    while True:
+        names = {_generation_id(key, g): g for g in range(start, start + GENERATIONS_PER_QUERY)}
+        hits = conn.execute(select(_TABLE.c.delivery_id, _TABLE.c.received_at).where(
+            _TABLE.c.connector_id == row["connector_id"], _TABLE.c.delivery_id.in_(names))).all()
+        found.update((names[d], at) for d, at in hits)
+        if len(hits) < GENERATIONS_PER_QUERY:
+            break
+        start += GENERATIONS_PER_QUERY
+    if not found:
+        return key
+    newest = max(found)
+    within = (row["received_at"] - found[newest]).total_seconds() < row["window"]
+    return _generation_id(key, newest if within else newest + 1)
+
+
+def _within_windows(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as they are stored: those of windowed kinds under their generation's delivery id
+    (copies: a batch written again after a dropped connection starts from the key)."""
+    if not any(row["window"] for row in rows):
+        return rows
+    return [{**row, "delivery_id": _stored_as(conn, row)} if row["window"] else row for row in rows]
+
+
+def _firsts(rows: list[dict[str, Any]]) -> list[bool]:
+    """Whether each row is the first of the batch with its keys (a later one is a duplicate)."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for row in rows:
+        keys = [("d", row["connector_id"], row["delivery_id"])]
+        if row["signed_key"] is not None:
+            keys.append(("s", row["connector_id"], row["signed_key"]))
+        out.append(not seen.intersection(keys))
+        seen.update(keys)
+    return out
 
 
 def store_batch(rt: Runtime, batch: list[list[dict[str, Any]]], conn: Connection | None = None
@@ -131,24 +233,13 @@ def store_batch(rt: Runtime, batch: list[list[dict[str, Any]]], conn: Connection
     if conn is None:
         with rt.engine.connect() as pooled:
             return store_batch(rt, batch, pooled)
-    first: dict[tuple[str, str], tuple[int, int]] = {}
-    unique_rows = []
-    for r, rows in enumerate(batch):
-        for k, row in enumerate(rows):
-            key = (row["connector_id"], row["delivery_id"])
-            if key not in first:
-                first[key] = (r, k)
-                unique_rows.append(row)
     with conn.begin():  # Core: no ORM session on intake's hot path
-        new = insert_new(conn, unique_rows)
-    out = []
-    for r, rows in enumerate(batch):
-        ids = []
-        for k, row in enumerate(rows):
-            key = (row["connector_id"], row["delivery_id"])
-            ids.append(new.get(key) if first[key] == (r, k) else None)
-        out.append(ids)
-    return out
+        rows = _within_windows(conn, [row for rows in batch for row in rows])
+        firsts = _firsts(rows)
+        new = insert_new(conn, [row for row, first in zip(rows, firsts) if first])
+    ids = iter([new.get((row["connector_id"], row["delivery_id"])) if first else None
+                for row, first in zip(rows, firsts)])
+    return [[next(ids) for _ in rows] for rows in batch]
 
 
 def result_of(rows: list[dict[str, Any]], ids: list[int | None]) -> IntakeResult:

@@ -10,10 +10,20 @@ app/workers/webhook_v1_worker.rb):
 - Freshdesk does not sign webhooks. Authenticity is a shared secret the rule sends: HTTP basic auth
   ("Requires authentication") or a custom header. There is no timestamp either, so a replayed
   request cannot be told from a retry by time: nothing is rejected as stale, and the delivery id
-  makes a replay a duplicate instead.
+  makes a replay within the window below a duplicate instead.
 - There is no delivery id. The body is rendered once and a failed delivery is retried with the same
-  body (after 5 min, 30 min, 1 h), so the delivery id is the SHA-256 of the raw body. The body carries
-  {{ticket.modified_on}}, so that two different changes of one ticket never share a body.
+  body, so the delivery id is the SHA-256 of the raw body, within a window (DELIVERY_WINDOW) longer
+  than Freshdesk's retries: "We will do a retry 5 minutes after the initial web-hook failure …
+  Subsequently, we retry 30 minutes later … we try again one hour (60 minutes) after the previous
+  attempt" ("Receiving webhook failure emails", supportsandbox.freshdesk.com/support/solutions/
+  articles/11000000028141), 95 minutes in all (a call over the account's API limit waits for the
+  next hour, a rate limit's doing rather than a retry; should a retry come later still, the solve
+  logic takes a solve already recorded as no news, and the API is read back before any survey goes
+  out). A later identical body is a new change: a ticket
+  solved again after a reopen sends the very same body when {{ticket.modified_on}} renders empty
+  or equal (it is not in Freshdesk's documented placeholder list). What tells two changes apart
+  within the window comes from documented placeholders ({{ticket.id}}, {{triggered_event}} with
+  the statuses from and to, {{ticket.status}}); modified_on only adds to it where it renders.
 - Only the ticket id and the status are trusted; everything else is read back through the API.
 - The public API v2 has no per-ticket history, so group and agent changes come from a second rule
   whose webhook we turn into UPDATED events (history_from_webhooks).
@@ -22,11 +32,10 @@ app/workers/webhook_v1_worker.rb):
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,13 +65,15 @@ from ces.connectors.timeparse import is_digits, parse_time
 STATUS_EVENT = "ticket.status"
 ASSIGNMENT_EVENT = "ticket.assignment"
 
-# The bodies the two rules send (`setup` prints them). Placeholders that are not in Freshdesk's
-# picker (status_id, modified_on, event_performer) are methods of its ticket drop and render all
-# the same; when one renders empty the parser falls back to the next source.
+# The bodies the two rules send (`setup` prints them). The status comes from documented placeholders:
+# {{triggered_event}} ("{status:{from:2,to:4}}", status codes) and {{ticket.status}}. Two that are
+# not in Freshdesk's picker are methods of its ticket drop and are used where they render:
+# modified_on (when the change happened, for ordering) and event_performer (who made it: our own
+# changes are not agent activity). Neither is needed to tell deliveries apart (DELIVERY_WINDOW).
+# Bodies pasted before carry "status_id": "{{ticket.status_id}}" too; they still parse.
 STATUS_BODY: dict[str, str] = {
     "ces_event": STATUS_EVENT,
     "ticket_id": "{{ticket.id}}",
-    "status_id": "{{ticket.status_id}}",
     "status": "{{ticket.status}}",
     "triggered_event": "{{triggered_event}}",
     "updated_at": "{{ticket.modified_on}}",
@@ -83,6 +94,10 @@ ASSIGNMENT_BODY: dict[str, str] = {
     "performer_id": "{{event_performer.id}}",
     "requester_id": "{{ticket.requester.id}}",
 }
+
+# An identical body within this window is Freshdesk retrying a delivery (its retries end 95
+# minutes after the first failure; see the module's docstring); later, it is a new change.
+DELIVERY_WINDOW = timedelta(hours=2)
 
 # Ticket status codes. Custom statuses (6 and up, e.g. "Waiting on Customer") are unresolved
 # states an admin added: open-like. Resolved (4) is the agent's solve; Closed (5) is what Freshdesk
@@ -195,6 +210,7 @@ class FreshdeskConnector(Connector):
     # group/agent rule.
     history_from_webhooks = frozenset({EntryKind.STATUS, EntryKind.GROUP, EntryKind.ASSIGNEE})
     default_rate_limit_per_minute = 200  # Growth; Pro 400, Enterprise 700 (webhooks spend it too)
+    delivery = base.DeliveryRule("SHA-256 of the body", signed=False, window=DELIVERY_WINDOW)
     settings: FreshdeskSettings
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -210,7 +226,7 @@ class FreshdeskConnector(Connector):
         """Compare the shared secret the rule sends, in constant time, with every configured one.
 
         Freshdesk signs nothing and sends no timestamp: there is no stale check. A replayed request
-        carries the same body, hence the same delivery id, and is stored as a duplicate."""
+        carries the same body, hence the same delivery id, and is a duplicate within the window."""
         s = self.settings
         user_ok = True
         if s.webhook_auth == "basic":
@@ -243,7 +259,7 @@ class FreshdeskConnector(Connector):
             raise Unparseable("no ticket_id in the body (paste the body `ces connectors setup` prints)")
         changes = triggered_changes(data.get("triggered_event"))
         which = data.get("ces_event")
-        common = dict(delivery_id=f"sha256:{hashlib.sha256(request.body).hexdigest()}", ticket_id=ticket_id,
+        common = dict(delivery_id=f"sha256:{request.digest()}", ticket_id=ticket_id,
                       occurred_at=webhook_time(data.get("updated_at")) or request.received_at,
                       actor_id=_digits(data.get("performer_id")), payload=data)
         if which == STATUS_EVENT or (which is None and "status" in changes):
@@ -254,14 +270,15 @@ class FreshdeskConnector(Connector):
         return [TicketEvent(kind=EventKind.IGNORED, summary=f"not a status or assignment change: {what}", **common)]
 
     def _status_event(self, data: dict, changes: dict, common: dict) -> TicketEvent:
-        """Status from {{ticket.status_id}}, else the `to` of {{triggered_event}}, else an English
-        default label; the previous status from the `from` of {{triggered_event}}."""
+        """Status from {{ticket.status_id}} (bodies pasted before it was dropped), else the `to` of
+        {{triggered_event}}, else an English default label; the previous status from the `from` of
+        {{triggered_event}}."""
         change = changes.get("status", ("", ""))
         current = (status_of_code(data.get("status_id")) or status_of_code(change[1])
                    or _STATUS_LABELS.get(str(data.get("status") or data.get("ticket_status") or "").strip().lower()))
         if current is None:
-            raise Unparseable("no readable status: the body needs \"status_id\": \"{{ticket.status_id}}\" or "
-                              "\"triggered_event\": \"{{triggered_event}}\"")
+            raise Unparseable("no readable status: the body needs \"triggered_event\": \"{{triggered_event}}\" "
+                              "(paste the body `ces connectors setup` prints)")
         previous = status_of_code(change[0])
         return TicketEvent(kind=EventKind.STATUS, status=current, previous_status=previous,
                            summary=f"status {previous or '?'} → {current}", **common)
@@ -456,7 +473,8 @@ class FreshdeskConnector(Connector):
                                status_body=_indent(json.dumps(STATUS_BODY, indent=2)),
                                assignment_body=_indent(json.dumps(ASSIGNMENT_BODY, indent=2)),
                                secret_var=_first(s.webhook_secret_env, "FRESHDESK_WEBHOOK_SECRET"),
-                               key_var=_first(s.api_key_env, "FRESHDESK_API_KEY"))
+                               key_var=_first(s.api_key_env, "FRESHDESK_API_KEY"),
+                               window=f"{DELIVERY_WINDOW.total_seconds() / 3600:g} hours")
 
     def check(self) -> list[CheckResult]:
         try:

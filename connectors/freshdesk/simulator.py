@@ -353,8 +353,7 @@ class FreshdeskSimulator:
         """The status rule's body as Freshdesk renders it (every placeholder a string)."""
         c = self.contacts.get(t.requester_id) or {}
         performer = performer_id if performer_id is not None else (t.responder_id or self.api_agent_id)
-        return {"ces_event": STATUS_EVENT, "ticket_id": str(t.id), "status_id": str(t.status),
-                "status": STATUS_NAMES.get(t.status, "Custom"),
+        return {"ces_event": STATUS_EVENT, "ticket_id": str(t.id), "status": STATUS_NAMES.get(t.status, "Custom"),
                 "triggered_event": f"{{status:{{from:{previous},to:{t.status}}}}}",
                 "updated_at": self._ruby_time(t.updated_at), "performer_id": str(performer),
                 "requester_id": str(t.requester_id), "requester_email": c.get("email") or "",

@@ -139,6 +139,7 @@ class FrontConnector(Connector):
     Settings = FrontSettings
     # Not FOLLOWUP: Front never locks an archived conversation; reopening it is the follow-up.
     capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS, base.REOPEN})
+    delivery = base.DeliveryRule("the event id in the signed body", signed=True)
     default_rate_limit_per_minute = 50  # Starter plan; Growth 100, Scale 200+ (company-wide budget)
     settings: FrontSettings
 
@@ -162,7 +163,7 @@ class FrontConnector(Connector):
         if not any(hmac.compare_digest(sign_application(s, timestamp, request.body).encode(), signature.encode())
                    for s in secrets):
             raise BadSignature("signature does not match the app's signing key")
-        sent = parse_time(int(timestamp)) if is_digits(timestamp) else None
+        sent = parse_time(timestamp) if is_digits(timestamp) else None
         if sent is None:
             raise StaleTimestamp(f"unreadable X-Front-Request-Timestamp {timestamp[:40]!r}")
         tolerance = self.settings.timestamp_tolerance_seconds

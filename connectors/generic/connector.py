@@ -27,7 +27,7 @@ from typing import Any
 
 from ces.config.models import ConnectorSettings
 from ces.config.secrets import EnvRef, MissingSecret
-from ces.connectors.base import Connector
+from ces.connectors.base import Connector, DeliveryRule
 from ces.connectors.errors import BadSignature, StaleTimestamp, Unparseable
 from ces.connectors.models import (
     Channel,
@@ -91,6 +91,7 @@ class GenericConnector(Connector):
     kind = "generic"
     title = "Generic (Standard Webhooks)"
     Settings = GenericSettings
+    delivery = DeliveryRule("webhook-id (signed with the timestamp and body)", signed=True)
     capabilities = frozenset()  # no API: notes and public replies raise Unsupported (the base's)
     history_from_webhooks = frozenset({EntryKind.STATUS, EntryKind.GROUP, EntryKind.ASSIGNEE})
     settings: GenericSettings

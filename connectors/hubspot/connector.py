@@ -162,6 +162,7 @@ class HubspotConnector(Connector):
     # Private apps: 100 requests per 10 s (Free/Starter; 190 on Professional/Enterprise). The shared
     # limiter counts a sliding 60 s, so only the 10-second figure can never overrun a window.
     default_rate_limit_per_minute = 100
+    delivery = base.DeliveryRule("eventId, subscription, object and occurredAt in the signed body", signed=True)
     settings: HubspotSettings
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -182,7 +183,7 @@ class HubspotConnector(Connector):
                    for secret in self.settings.secret_values("client_secret") for u in uris):
             raise BadSignature("signature does not match the app's client secret (check that public_url is the "
                                "address HubSpot calls)")
-        sent = parse_time(int(timestamp)) if is_digits(timestamp.strip()) else None
+        sent = parse_time(timestamp) if is_digits(timestamp.strip()) else None
         if sent is None:
             raise StaleTimestamp(f"unreadable X-HubSpot-Request-Timestamp {timestamp[:40]!r}")
         tolerance = self.settings.timestamp_tolerance_seconds

@@ -59,7 +59,9 @@ OPENED_TOPIC = "conversation.admin.opened"
 USER_REPLIED_TOPIC = "conversation.user.replied"
 TICKET_STATE_TOPIC = "ticket.state.updated"
 
-# ticket_state.category (2.11+; a plain string before) → Status.
+# ticket_state → Status: a plain string in API 2.10 and 2.11, an object whose `category` holds it
+# from 2.12 (Intercom's OpenAPI, intercom/Intercom-OpenAPI descriptions/<version>/api.intercom.io.yaml,
+# schema `ticket`). A ticket part's ticket_state and previous_ticket_state stay plain strings in 2.12.
 TICKET_STATES = {
     "submitted": Status.NEW,
     "in_progress": Status.OPEN,
@@ -96,7 +98,7 @@ def channel_of(source_type: object) -> Channel:
 
 
 def ticket_state_of(value: object) -> Status | None:
-    """ticket_state is an object with `category` from API 2.11, a plain string before."""
+    """ticket_state is a plain string in API 2.10 and 2.11, an object with `category` from 2.12."""
     if isinstance(value, dict):
         value = value.get("category")
     return TICKET_STATES.get(str(value or "").lower())
@@ -142,6 +144,7 @@ class IntercomConnector(Connector):
     # 10,000 calls/min per app, enforced as 1/6 of that per 10-second window; the shared limiter
     # counts a sliding 60 s, so only the 10-second share can never overrun a window.
     default_rate_limit_per_minute = 1666
+    delivery = base.DeliveryRule("the envelope id (notif_…) in the signed body", signed=True)
     settings: IntercomSettings
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -169,7 +172,7 @@ class IntercomConnector(Connector):
         item = (data.get("data") or {}).get("item") if isinstance(data.get("data"), dict) else None
         item = item if isinstance(item, dict) else {}
         # A notification without an id has never been seen; the body's hash still makes a retry a duplicate.
-        delivery = str(data.get("id") or "sha256:" + hashlib.sha256(request.body).hexdigest())
+        delivery = str(data.get("id") or "sha256:" + request.digest())
         occurred = parse_time(data.get("created_at")) or request.received_at
         if item.get("type") not in ("conversation", "ticket"):
             return [TicketEvent(delivery_id=delivery, kind=EventKind.IGNORED, occurred_at=occurred,

@@ -13,7 +13,8 @@ Facts (../shared/reference/helpdesks.md §3, read against zammad/zammad and its 
 - Retries: non-2xx answers are retried 5 times, 10 s × attempt apart, by the same job, so the
   same X-Zammad-Delivery: that id is the idempotency key.
 - No timestamp is signed, so no replay window can be enforced here (verify() has no stale
-  check). A replayed delivery is a duplicate by its delivery id, and because every event states
+  check). A replayed delivery is a duplicate by its delivery id or, under a new id, by its signed
+  body (signed_key), and because every event states
   the ticket's *current* state, a replay of an old one is recognised as older than the state
   already applied (occurred_at = the ticket's updated_at).
 - REST API under {base_url}/api/v1, `Authorization: Token token=…` (access token) or
@@ -144,6 +145,7 @@ class ZammadConnector(Connector):
                               base.REOPEN, base.FOLLOWUP})
     # Zammad documents no API limit and runs on the customer's own server: stay gentle (2/s).
     default_rate_limit_per_minute = 120
+    delivery = base.DeliveryRule("X-Zammad-Delivery (unsigned), or the signed body", signed=False)
     settings: ZammadSettings
 
     # --- intake -------------------------------------------------------------------------------
@@ -156,6 +158,11 @@ class ZammadConnector(Connector):
         if not any(hmac.compare_digest(sign(secret, request.body).encode(), given)
                    for secret in self.settings.secret_values("webhook_secret")):
             raise BadSignature("signature does not match the webhook's signature token")
+
+    def signed_key(self, request: InboundRequest) -> str | None:
+        """The signed body: X-Zammad-Delivery is not signed. Every change carries the ticket's own
+        updated_at, so an identical body is the same change, whenever it comes."""
+        return request.digest()
 
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
         """One STATUS event per delivery, stating the ticket's current state.

@@ -1,18 +1,22 @@
 """Zendesk connector.
 
 Facts (../shared/reference/helpdesks.md §1): the signature is base64 HMAC-SHA256 over the
-X-Zendesk-Webhook-Signature-Timestamp header string followed by the raw body, the secret used
-verbatim; the invocation id is the idempotency key. A webhook reaches us either from an event
-subscription (fixed schema: ticket in `detail`, status in `event.current`, UPPERCASE) or from a
-trigger whose body the admin pastes (the one `setup` prints). Trigger placeholders render
-display-formatted, possibly translated text, so only the ticket id is trusted and everything else
-is re-fetched from the API.
+X-Zendesk-Webhook-Signature-Timestamp header string and the raw body (in either order: see
+verify), the secret used verbatim. The invocation id is the idempotency key of a retry, but it is
+not signed: the signed timestamp and body are a second key (signed_key), so that a captured
+request replayed under a new invocation id within the tolerance is still a duplicate. A webhook
+reaches us either from an event subscription (fixed schema: ticket in `detail`, status in
+`event.current`, UPPERCASE) or from a trigger whose body the admin pastes (the one `setup`
+prints). Trigger placeholders render display-formatted, possibly translated text, so only the
+ticket id is trusted and everything else is re-fetched from the API.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -88,6 +92,17 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
+def sign_body_first(secret: str, timestamp: str, body: bytes) -> str:
+    """The order of the earlier version of Zendesk's verification page (see verify)."""
+    digest = hmac.digest(secret.encode(), body + timestamp.encode(), "sha256")
+    return base64.b64encode(digest).decode()
+
+
+# The timestamp header exactly as Zendesk writes it ("2021-03-25T05:09:27Z"): a fixed length and
+# form, so that with two accepted orders no byte can move between the timestamp and the body.
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)
+
+
 class ZendeskSettings(ConnectorSettings):
     secret_names = {"webhook_secret": True, "api_token": False, "oauth_token": False}
     kind: str = "zendesk"
@@ -128,16 +143,28 @@ class ZendeskConnector(Connector):
     capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS,
                               base.REOPEN, base.FOLLOWUP})
     default_rate_limit_per_minute = 200  # Team plan; Growth/Professional 400, Enterprise 700
+    delivery = base.DeliveryRule("X-Zendesk-Webhook-Invocation-Id (unsigned), or the signed timestamp + body",
+                                 signed=False)
     settings: ZendeskSettings
 
     # --- intake -------------------------------------------------------------------------------
     def verify(self, request: InboundRequest) -> None:
+        """Either order of timestamp and body, each with the secret. Zendesk's verification page
+        (developer.zendesk.com/documentation/webhooks/verifying/) says base64(HMACSHA256(TIMESTAMP +
+        BODY)); the earlier version of the same page (…/documentation/event-connectors/webhooks/
+        verifying/) said base64(HMACSHA256((BODY)(TIMESTAMP))), and its worked example verifies only
+        that way. Accepting both costs no safety: both need the secret, and the timestamp must be
+        of Zendesk's exact form (TIMESTAMP), so that its bytes and the body's cannot be traded."""
         signature = request.header("x-zendesk-webhook-signature")
         timestamp = request.header("x-zendesk-webhook-signature-timestamp")
         if not signature or not timestamp:
             raise BadSignature("missing X-Zendesk-Webhook-Signature or X-Zendesk-Webhook-Signature-Timestamp")
-        if not any(hmac.compare_digest(sign(secret, timestamp, request.body).encode(), signature.encode())
-                   for secret in self.settings.secret_values("webhook_secret")):
+        if not TIMESTAMP.fullmatch(timestamp):
+            raise BadSignature(f"X-Zendesk-Webhook-Signature-Timestamp {timestamp[:40]!r} is not of the form "
+                               "2021-03-25T05:09:27Z")
+        given = signature.encode()
+        if not any(hmac.compare_digest(signer(secret, timestamp, request.body).encode(), given)
+                   for secret in self.settings.secret_values("webhook_secret") for signer in (sign, sign_body_first)):
             raise BadSignature("signature does not match the webhook's signing secret")
         sent = parse_time(timestamp)
         if sent is None:
@@ -145,6 +172,12 @@ class ZendeskConnector(Connector):
         tolerance = self.settings.timestamp_tolerance_seconds
         if abs((request.received_at - sent).total_seconds()) > tolerance:
             raise StaleTimestamp(f"signature timestamp is more than {tolerance} s away from now")
+
+    def signed_key(self, request: InboundRequest) -> str | None:
+        """The signed timestamp and body. Beyond the tolerance a request is stale, so a key for
+        ever is the same as a key within the tolerance."""
+        timestamp = request.header("x-zendesk-webhook-signature-timestamp") or ""
+        return hashlib.sha256(timestamp.encode() + request.body).hexdigest()
 
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
         data = request.json()

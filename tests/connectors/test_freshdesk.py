@@ -22,12 +22,12 @@ from ces.connectors.errors import (
     Unparseable,
 )
 from ces.connectors.freshdesk import FreshdeskConnector, FreshdeskSettings
-from ces.connectors.freshdesk.connector import triggered_changes, webhook_time
+from ces.connectors.freshdesk.connector import STATUS_BODY, triggered_changes, webhook_time
 from ces.connectors.freshdesk.simulator import FreshdeskSimulator
 from ces.connectors.http import HttpClient
 from ces.connectors.models import Actor, Channel, EntryKind, EventKind, InboundRequest, Person, Status
 from ces.connectors.simulator import StubResponse, StubServer
-from tests.support import fixture_bytes, fixture_json
+from tests.support import assert_bounded, fixture_bytes, fixture_json
 
 BASE = "https://acme.freshdesk.com"
 API_KEY = "fd-api-key-abc123"
@@ -116,6 +116,13 @@ def test_delivery_id_is_the_body_hash_so_a_retry_is_a_duplicate(freshdesk):
     assert other.delivery_id != first.delivery_id
 
 
+
+def test_ids_nesting_and_times_are_bounded(freshdesk):
+    assert_bounded(freshdesk, lambda raw: inbound(raw, basic("ces-worker", SECRET)),
+                   fixture_json("freshdesk", "status_resolved.json"), ticket=("ticket_id",), actor=("performer_id",),
+                   times=[("updated_at",)])
+
+
 # --- parsing: one test per fixture ---------------------------------------------------------------
 def test_status_resolved(freshdesk):
     [event] = freshdesk.parse(delivered("status_resolved.json"))
@@ -123,6 +130,28 @@ def test_status_resolved(freshdesk):
         EventKind.STATUS, "4711", Status.SOLVED, Status.OPEN)
     assert event.occurred_at == datetime(2026, 11, 23, 10, 15, 45, tzinfo=timezone.utc)
     assert event.actor_id == "43009876543" and event.payload["ces_event"] == "ticket.status"
+
+
+def test_status_resolved_from_the_body_setup_prints_now(freshdesk):
+    """The status from documented placeholders alone ({{triggered_event}}); status_resolved.json is a
+    body pasted before status_id was dropped, and still parses (above)."""
+    [event] = freshdesk.parse(delivered("status_resolved_setup_body.json"))
+    assert (event.ticket_id, event.status, event.previous_status, event.actor_id) == (
+        "4711", Status.SOLVED, Status.OPEN, "43009876543")
+    assert set(json.loads(fixture_bytes("freshdesk", "status_resolved_setup_body.json"))) == set(STATUS_BODY)
+
+
+def test_status_from_documented_placeholders_when_the_others_render_empty(freshdesk):
+    body = {**fixture_json("freshdesk", "status_resolved_setup_body.json"), "updated_at": "", "performer_id": ""}
+    [event] = freshdesk.parse(inbound(json.dumps(body).encode(), basic("ces-worker", SECRET)))
+    assert (event.status, event.previous_status, event.occurred_at, event.actor_id) == (
+        Status.SOLVED, Status.OPEN, NOW, None)
+
+
+def test_the_delivery_rule_is_the_body_within_a_window_longer_than_freshdesks_retries(freshdesk):
+    # Retries 5, 30 and 60 minutes apart (supportsandbox.freshdesk.com … articles/11000000028141).
+    assert freshdesk.delivery.window > timedelta(minutes=5 + 30 + 60)
+    assert not freshdesk.delivery.signed and freshdesk.signed_key(delivered("status_resolved.json")) is None
 
 
 def test_status_closed_by_the_system(freshdesk):
@@ -450,6 +479,7 @@ def test_setup_instructions(freshdesk):
     assert "Group is updated" in text and "Agent is updated" in text
     assert '"ticket_id": "{{ticket.id}}"' in text and '"triggered_event": "{{triggered_event}}"' in text
     assert '"updated_at": "{{ticket.modified_on}}"' in text and '"ces_event": "ticket.assignment"' in text
+    assert "status_id" not in text and "within 2 hours" in text  # the status from documented placeholders
     assert "Username: ces-worker" in text and "export FD_SECRET=" in text and "export FD_KEY=" in text
     assert "{{ticket.satisfaction_survey}}" in text and "satisfaction" in text.lower()
 

@@ -25,7 +25,7 @@ from ces.connectors.front import FrontConnector, FrontSettings
 from ces.connectors.front.connector import sign_application, sign_rule
 from ces.connectors.http import HttpClient
 from ces.connectors.models import Channel, EventKind, InboundRequest, Person, Status
-from tests.support import fixture_bytes, fixture_json
+from tests.support import assert_bounded, fixture_bytes, fixture_json
 
 API = "https://api2.frontapp.com"
 SECRET = "front-signing-key-77aa"
@@ -160,6 +160,13 @@ def test_rule_webhook_rotation(monkeypatch, front_rules):
 def test_an_application_signature_does_not_pass_as_a_rule_one(front_rules):
     with pytest.raises(BadSignature):
         front_rules.verify(app_signed("app_conversation_archived.json"))
+
+
+
+def test_ids_nesting_and_times_are_bounded(front_rules):
+    assert_bounded(front_rules, lambda raw: inbound(raw, {"X-Front-Signature": sign_rule(SECRET, raw)}),
+                   fixture_json("front", "rule_archive.json"), ticket=("conversation", "id"), delivery=("id",),
+                   actor=("source", "data", "id"), times=[("emitted_at",)])
 
 
 # --- parsing: one test per fixture ---------------------------------------------------------------

@@ -3,19 +3,21 @@ text, and the connector receiving what the simulated sender posts."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from ces.config.models import HttpSettings
-from ces.connectors.errors import BadSignature, StaleTimestamp, Unparseable, Unsupported
+from ces.connectors.errors import BadSignature, InvalidField, StaleTimestamp, Unparseable, Unsupported
 from ces.connectors.generic import GenericConnector, GenericSettings
 from ces.connectors.generic.connector import channel_of, secret_key, sign
 from ces.connectors.generic.simulator import GenericSender
 from ces.connectors.http import HttpClient
 from ces.connectors.models import Channel, EntryKind, EventKind, InboundRequest, Person, Status
 from ces.connectors.simulator import StubResponse, StubServer
-from tests.support import fixture_bytes
+from ces.worker.intake import request_rows
+from tests.support import assert_bounded, fixture_bytes
 
 # The Standard Webhooks specification's own test vector.
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -152,6 +154,17 @@ def test_secret_key_rules():
     for bad in ("whsec_c2hvcnQ=", "whsec_***", ""):
         with pytest.raises(ValueError):
             secret_key(bad)
+
+
+
+def test_ids_nesting_and_times_are_bounded(generic):
+    body = json.loads(fixture_bytes("generic", "ticket_solved.json"))
+    assert_bounded(generic, lambda raw: inbound(raw, headers(raw)), body, ticket=("data", "ticket_id"),
+                   times=[("timestamp",), ("data", "updated_at")])
+    with pytest.raises(InvalidField, match="delivery_id"):  # the id travels in the (signed) webhook-id header
+        body = fixture_bytes("generic", "ticket_solved.json")
+        request = inbound(body, headers(body, msg_id="m" * 256))
+        request_rows(generic, request, generic.parse(request), 1.0)
 
 
 # --- parsing: one test per fixture ---------------------------------------------------------------

@@ -27,7 +27,7 @@ from ces.connectors.helpscout import HelpScoutConnector, HelpScoutSettings
 from ces.connectors.helpscout.connector import sign
 from ces.connectors.http import HttpClient
 from ces.connectors.models import Channel, EntryKind, EventKind, InboundRequest, Person, Status
-from tests.support import fixture_bytes, fixture_json
+from tests.support import assert_bounded, fixture_bytes, fixture_json
 
 API = "https://api.helpscout.net/v2"
 TOKEN_URL = f"{API}/oauth2/token"
@@ -119,6 +119,13 @@ def test_verify_accepts_any_secret_during_rotation(monkeypatch, helpscout):
         helpscout.verify(signed("webhook_convo_status_closed.json", secret="neither"))
 
 
+
+def test_ids_nesting_and_times_are_bounded(helpscout):
+    assert_bounded(helpscout, lambda raw: inbound(raw, hs_headers(raw, "convo.status")),
+                   fixture_json("helpscout", "webhook_convo_status_closed.json"), ticket=("id",), actor=("closedBy",),
+                   times=[("closedAt",), ("userUpdatedAt",)])
+
+
 # --- parsing: one test per fixture ---------------------------------------------------------------
 def test_closed_is_solved(helpscout):
     [event] = helpscout.parse(signed("webhook_convo_status_closed.json"))
@@ -137,6 +144,14 @@ def test_a_retry_is_the_same_delivery_even_when_relative_text_changed(helpscout)
     [first] = helpscout.parse(inbound(body, hs_headers(body, "convo.status")))
     [again] = helpscout.parse(inbound(retried, hs_headers(retried, "convo.status"), at=NOW + timedelta(minutes=5)))
     assert first.delivery_id == again.delivery_id
+
+
+def test_a_replay_under_another_event_name_is_known_by_its_signed_body(helpscout):
+    body = fixture_bytes("helpscout", "webhook_convo_status_closed.json")
+    first = inbound(body, hs_headers(body, "convo.status"))
+    replay = inbound(body, hs_headers(body, "convo.customer.reply.created"))
+    assert helpscout.parse(first)[0].delivery_id != helpscout.parse(replay)[0].delivery_id  # the header is in the key
+    assert helpscout.signed_key(first) == helpscout.signed_key(replay) is not None  # the signed body decides
 
 
 def test_reopened_by_a_customer_reply_is_open_and_a_new_delivery(helpscout):

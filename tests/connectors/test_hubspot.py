@@ -25,7 +25,7 @@ from ces.connectors.http import HttpClient
 from ces.connectors.hubspot import HubspotConnector, HubspotSettings
 from ces.connectors.hubspot.connector import sign
 from ces.connectors.models import Channel, EventKind, InboundRequest, Person, Status
-from tests.support import fixture_bytes, fixture_json
+from tests.support import assert_bounded, fixture_bytes, fixture_json
 
 API = "https://api.hubapi.com"
 SECRET = "hubspot-client-secret-5d1f"
@@ -133,6 +133,12 @@ def test_verify_accepts_any_secret_during_rotation(monkeypatch, hubspot):
     hubspot.settings = hubspot.settings.model_copy(update={"client_secret_env": ["HS_SECRET_NEW", "HS_SECRET"]})
     hubspot.verify(signed("stage_closed.json"))
     hubspot.verify(signed("stage_closed.json", secret="the-new-secret"))
+
+
+
+def test_ids_nesting_and_times_are_bounded(hubspot):
+    assert_bounded(hubspot, lambda raw: inbound(raw, headers_for(raw)), fixture_json("hubspot", "stage_closed.json"),
+                   ticket=(0, "objectId"), actor=(0, "sourceId"), delivery=(0, "eventId"), times=[(0, "occurredAt")])
 
 
 # --- parsing: one test per fixture ---------------------------------------------------------------

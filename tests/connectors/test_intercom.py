@@ -24,7 +24,7 @@ from ces.connectors.http import HttpClient
 from ces.connectors.intercom import IntercomConnector, IntercomSettings
 from ces.connectors.intercom.connector import sign
 from ces.connectors.models import Channel, EntryKind, EventKind, InboundRequest, Person, Status
-from tests.support import fixture_bytes, fixture_json
+from tests.support import assert_bounded, fixture_bytes, fixture_json
 
 API = "https://api.intercom.io"
 SECRET = "intercom-client-secret-0f9e"
@@ -96,6 +96,18 @@ def test_verify_accepts_any_secret_during_rotation(monkeypatch, intercom):
         intercom.verify(signed("conversation_admin_closed.json", secret="retired-secret"))
 
 
+
+def test_ids_nesting_and_times_are_bounded(intercom):
+    def request_of(raw: bytes) -> InboundRequest:
+        return inbound(raw, {"Content-Type": "application/json", "X-Hub-Signature": sign(SECRET, raw)})
+
+    body = fixture_json("intercom", "conversation_admin_closed.json")
+    assert_bounded(intercom, request_of, body, ticket=("data", "item", "id"), delivery=("id",),
+                   actor=("data", "item", "conversation_parts", "conversation_parts", -1, "author", "id"),
+                   times=[("created_at",), ("data", "item", "updated_at"),
+                          ("data", "item", "conversation_parts", "conversation_parts", -1, "created_at")])
+
+
 # --- parsing: one test per fixture ---------------------------------------------------------------
 def test_conversation_closed_is_solved(intercom):
     [event] = intercom.parse(signed("conversation_admin_closed.json"))
@@ -129,7 +141,18 @@ def test_assignment_is_ignored(intercom):
 
 
 def test_ticket_resolved_is_solved_with_the_previous_state(intercom):
-    [event] = intercom.parse(signed("ticket_state_updated_resolved.json"))
+    [event] = intercom.parse(signed("ticket_state_updated_resolved.json"))  # API 2.10 and 2.11: a string
+    assert fixture_json("intercom", "ticket_state_updated_resolved.json")["data"]["item"]["ticket_state"] == "resolved"
+    assert (event.ticket_id, event.status, event.previous_status) == ("215472629311235", Status.SOLVED, Status.OPEN)
+    assert event.occurred_at == datetime.fromtimestamp(1768117266, timezone.utc)
+
+
+def test_ticket_resolved_in_the_api_2_12_shape(intercom):
+    """From 2.12 the ticket's ticket_state is an object with `category` (2.10 and 2.11: a string, as
+    in the fixture above); its parts' states stay strings."""
+    item = fixture_json("intercom", "ticket_state_updated_resolved_2_12.json")["data"]["item"]
+    assert item["ticket_state"]["category"] == "resolved"
+    [event] = intercom.parse(signed("ticket_state_updated_resolved_2_12.json"))
     assert (event.ticket_id, event.status, event.previous_status) == ("215472629311235", Status.SOLVED, Status.OPEN)
     assert event.occurred_at == datetime.fromtimestamp(1768117266, timezone.utc)
 

@@ -26,7 +26,7 @@ from ces.connectors.simulator import StubResponse, StubServer
 from ces.connectors.zammad import ZammadConnector, ZammadSettings
 from ces.connectors.zammad.connector import sign
 from ces.connectors.zammad.simulator import ZammadSimulator
-from tests.support import fixture_bytes, fixture_json
+from tests.support import assert_bounded, fixture_bytes, fixture_json
 
 BASE = "https://support.acme.test"
 API = f"{BASE}/api/v1"
@@ -120,7 +120,22 @@ def test_verify_accepts_any_secret_during_rotation(monkeypatch, zammad):
         zammad.verify(signed("webhook_state_closed.json", secret="neither"))
 
 
+
+def test_ids_nesting_and_times_are_bounded(zammad):
+    assert_bounded(zammad, lambda raw: inbound(raw, zammad_headers(raw)),
+                   fixture_json("zammad", "webhook_state_closed.json"), ticket=("ticket", "id"),
+                   actor=("ticket", "updated_by_id"), times=[("ticket", "updated_at")])
+
+
 # --- parsing: one test per fixture ---------------------------------------------------------------
+def test_a_replay_under_another_delivery_id_is_known_by_its_signed_body(zammad):
+    """X-Zammad-Delivery is not signed; the body is, and intake keeps its hash unique."""
+    first = signed("webhook_state_closed.json", delivery="job-77")
+    replay = signed("webhook_state_closed.json", delivery="job-forged")
+    assert zammad.signed_key(first) == zammad.signed_key(replay) is not None
+    assert zammad.signed_key(signed("webhook_state_open_reopened.json")) != zammad.signed_key(first)
+
+
 def test_closed_is_solved(zammad):
     [event] = zammad.parse(signed("webhook_state_closed.json", delivery="job-77"))
     assert (event.kind, event.ticket_id, event.status, event.previous_status) == (

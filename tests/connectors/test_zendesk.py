@@ -21,8 +21,8 @@ from ces.connectors.errors import (
 from ces.connectors.http import HttpClient
 from ces.connectors.models import Channel, EventKind, InboundRequest, Status
 from ces.connectors.zendesk import ZendeskConnector, ZendeskSettings
-from ces.connectors.zendesk.connector import sign
-from tests.support import ZENDESK_SECRET, ZENDESK_TOKEN, fixture_bytes, fixture_json, zendesk_headers
+from ces.connectors.zendesk.connector import sign, sign_body_first
+from tests.support import ZENDESK_SECRET, ZENDESK_TOKEN, assert_bounded, fixture_bytes, fixture_json, zendesk_headers
 
 BASE = "https://acme.zendesk.com"
 NOW = datetime(2026, 11, 23, 10, 16, tzinfo=timezone.utc)
@@ -51,10 +51,71 @@ def signed(name: str, *, invocation: str = "01JINVOCATION", at: datetime = NOW) 
 
 
 # --- signature ----------------------------------------------------------------------------------
-def test_signature_matches_the_documented_scheme():
-    # Zendesk's test vector: the secret used verbatim, the timestamp string then the raw body.
-    assert sign("dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==", "2021-03-25T05:09:27Z",
+# The static secret of Zendesk's verification page (test deliveries of an unsaved webhook are signed with it).
+DOCUMENTED_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
+
+
+def test_sign_is_base64_hmac_sha256_of_timestamp_then_body_with_the_secret_verbatim():
+    # Not a signature Zendesk published: the value computed from the documented secret (Python's
+    # hmac, and a public repository's test agree), the timestamp string then the raw body.
+    assert sign(DOCUMENTED_SECRET, "2021-03-25T05:09:27Z",
                 b'{"event":"ticket.updated","id":123}') == "S/RDdU2ERmj7LHDDoWJ2onPYH+t7/f2+LTM4dL7UiLM="
+
+
+def with_secret(monkeypatch, zendesk, secret: str):
+    monkeypatch.setenv("ZD_SECRET", secret)
+    return zendesk
+
+
+def test_verify_accepts_timestamp_then_body_as_the_current_page_says(monkeypatch, zendesk):
+    # developer.zendesk.com/documentation/webhooks/verifying/: base64(HMACSHA256(TIMESTAMP + BODY)).
+    body, ts = b'{"event":"ticket.updated","id":123}', "2021-03-25T05:09:27Z"
+    headers = {"X-Zendesk-Webhook-Signature": "S/RDdU2ERmj7LHDDoWJ2onPYH+t7/f2+LTM4dL7UiLM=",
+               "X-Zendesk-Webhook-Signature-Timestamp": ts}
+    at = datetime(2021, 3, 25, 5, 10, tzinfo=timezone.utc)
+    with_secret(monkeypatch, zendesk, DOCUMENTED_SECRET).verify(inbound(body, headers, at=at))
+
+
+def test_verify_accepts_body_then_timestamp_as_the_earlier_page_and_its_worked_example(monkeypatch, zendesk):
+    # developer.zendesk.com/documentation/event-connectors/webhooks/verifying/ (the earlier version):
+    # base64(HMACSHA256((BODY)(TIMESTAMP))), and its example, quoted: secret, body, timestamp, signature.
+    secret = "HRkRd4BeOAoUkfZr-mhauJT64rvBASlJRoIyPsd3zeA="
+    headers = {"X-Zendesk-Webhook-Signature": "tRDSF7URY8BLCDlaBcQ7FHu051Zk+aAB0NKMP53teMw=",
+               "X-Zendesk-Webhook-Signature-Timestamp": "2021-07-25T10:00:00Z"}
+    at = datetime(2021, 7, 25, 10, 1, tzinfo=timezone.utc)
+    with_secret(monkeypatch, zendesk, secret).verify(inbound(b'{"say": "hello"}', headers, at=at))
+    signature = headers["X-Zendesk-Webhook-Signature"]
+    assert sign_body_first(secret, "2021-07-25T10:00:00Z", b'{"say": "hello"}') == signature
+    with pytest.raises(BadSignature):  # either order needs the secret
+        with_secret(monkeypatch, zendesk, DOCUMENTED_SECRET).verify(inbound(b'{"say": "hello"}', headers, at=at))
+    body_first = {**headers, "X-Zendesk-Webhook-Signature": sign_body_first(DOCUMENTED_SECRET, "2021-07-25T10:00:00Z",
+                                                                            b'{"say": "hello"}')}
+    zendesk.verify(inbound(b'{"say": "hello"}', body_first, at=at))  # the current page's secret, the earlier order
+
+
+@pytest.mark.parametrize("timestamp", ["2021-07-25T10:00:00+00:00", "2021-07-25T10:00:00.5Z", "2021-07-25 10:00:00Z",
+                                       " 2021-07-25T10:00:00Z", "1627207200", "٢٠٢١-07-25T10:00:00Z"])
+def test_verify_takes_only_zendesks_exact_timestamp_form(zendesk, timestamp):
+    body = b'{"ces_event": "ticket.solved", "ticket_id": "5158"}'
+    headers = {"X-Zendesk-Webhook-Signature": sign(ZENDESK_SECRET, timestamp, body),
+               "X-Zendesk-Webhook-Signature-Timestamp": timestamp}
+    with pytest.raises(BadSignature, match="form"):
+        zendesk.verify(inbound(body, headers, at=datetime(2021, 7, 25, 10, 0, tzinfo=timezone.utc)))
+
+
+def test_bytes_cannot_move_between_the_timestamp_and_the_body(zendesk):
+    """Timestamp + body and body' + timestamp' can be the same bytes, hence the same signature in
+    the other order: the timestamp's exact form refuses every such cut of a JSON body."""
+    body, ts = fixture_bytes("zendesk", "trigger_solved.json"), "2026-11-23T10:16:00Z"
+    signature = sign(ZENDESK_SECRET, ts, body)
+    zendesk.verify(inbound(body, {"X-Zendesk-Webhook-Signature": signature,
+                                  "X-Zendesk-Webhook-Signature-Timestamp": ts}))
+    signed_bytes = ts.encode() + body
+    moved_body, moved_ts = signed_bytes[:-len(ts)], signed_bytes[-len(ts):].decode()
+    assert sign_body_first(ZENDESK_SECRET, moved_ts, moved_body) == signature  # what the form check stops
+    with pytest.raises(BadSignature, match="form"):
+        zendesk.verify(inbound(moved_body, {"X-Zendesk-Webhook-Signature": signature,
+                                            "X-Zendesk-Webhook-Signature-Timestamp": moved_ts}))
 
 
 def test_verify_accepts_a_correctly_signed_request(zendesk):
@@ -106,6 +167,13 @@ def test_verify_accepts_any_secret_during_rotation(monkeypatch, zendesk):
     zendesk.verify(inbound(body, zendesk_headers(body, secret="the-new-secret", timestamp="2026-11-23T10:16:00Z")))
 
 
+
+def test_ids_nesting_and_times_are_bounded(zendesk):
+    assert_bounded(zendesk, lambda raw: inbound(raw, zendesk_headers(raw, timestamp="2026-11-23T10:16:00Z")),
+                   fixture_json("zendesk", "status_changed_solved.json"), ticket=("detail", "id"),
+                   actor=("detail", "actor_id"), times=[("time",), ("detail", "updated_at")])
+
+
 # --- parsing: one test per fixture ---------------------------------------------------------------
 def test_event_subscription_solved(zendesk):
     [event] = zendesk.parse(signed("status_changed_solved.json", invocation="inv-77"))
@@ -139,6 +207,14 @@ def test_event_subscription_other_ticket_event_is_ignored(zendesk):
 def test_event_subscription_non_ticket_event_is_ignored(zendesk):
     [event] = zendesk.parse(signed("user_created.json"))
     assert event.kind == EventKind.IGNORED and event.ticket_id is None
+
+
+def test_the_signed_key_is_the_signed_timestamp_and_body_whatever_the_invocation_id(zendesk):
+    first = signed("trigger_solved.json", invocation="inv-1")
+    assert zendesk.signed_key(signed("trigger_solved.json", invocation="inv-forged")) == zendesk.signed_key(first)
+    assert zendesk.signed_key(signed("trigger_solved.json", invocation="inv-1", at=NOW + timedelta(seconds=1))) != \
+        zendesk.signed_key(first)  # a retry signed again: its invocation id tells it
+    assert zendesk.signed_key(signed("trigger_unsolved.json", invocation="inv-1")) != zendesk.signed_key(first)
 
 
 def test_trigger_solved(zendesk):

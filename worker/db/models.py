@@ -47,6 +47,8 @@ class WebhookEvent(Base):
     __tablename__ = "webhook_events"
     __table_args__ = (
         UniqueConstraint("connector_id", "delivery_id", name="uq_webhook_events_delivery"),
+        Index("uq_webhook_events_signed", "connector_id", "signed_key", unique=True,
+              postgresql_where=text("signed_key IS NOT NULL"), sqlite_where=text("signed_key IS NOT NULL")),
         Index("ix_webhook_events_pending", "next_try_at",
               postgresql_where=text("state IN ('received', 'processing')"),
               sqlite_where=text("state IN ('received', 'processing')")),
@@ -57,6 +59,9 @@ class WebhookEvent(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     connector_id: Mapped[str] = mapped_column(String(64))
     delivery_id: Mapped[str] = mapped_column(String(255))
+    # The hash of the request's signed parts, for kinds whose own delivery id travels unsigned
+    # (Zendesk's invocation id): unique too, so a replay under a new id is a duplicate (intake.py).
+    signed_key: Mapped[str | None] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(16))
     ticket_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str | None] = mapped_column(String(16))

@@ -16,7 +16,7 @@ from ces.config.secrets import MissingSecret
 from ces.connectors.errors import WebhookRejected
 from ces.connectors.models import InboundRequest
 from ces.worker import logs
-from ces.worker.intake import DatabaseUnavailable, event_row, result_of
+from ces.worker.intake import DatabaseUnavailable, request_rows, result_of
 from ces.worker.web.bodies import TooLarge, read_body
 from ces.worker.web.errors import json_error
 
@@ -32,6 +32,10 @@ def _counted(connector: str, outcome: str):
     return WEBHOOKS.labels(connector, outcome)
 
 
+# What a parser raises on a value it did not expect (pydantic's ValidationError is a ValueError).
+_UNREADABLE = (ValueError, TypeError, LookupError, AttributeError, OverflowError, RecursionError)
+
+
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "description": "the helpdesk's webhook payload, verified over its raw bytes"}}}}}
 
@@ -39,7 +43,7 @@ _BODY = {"requestBody": {"required": True, "content": {"application/json": {"sch
 @router.post("/webhooks/{connector_id}", openapi_extra=_BODY, responses={
     202: {"description": "stored"}, 200: {"description": "duplicate or nothing new"},
     401: {"description": "bad_signature or stale_timestamp"}, 404: {"description": "unknown_connector"},
-    413: {"description": "payload_too_large"}, 422: {"description": "unparseable"},
+    413: {"description": "payload_too_large"}, 422: {"description": "unparseable or invalid_field"},
     503: {"description": "database_unavailable"}})
 async def receive(connector_id: str, request: Request) -> JSONResponse:
     rt = request.app.state.rt
@@ -72,14 +76,19 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
         if answer is not None:
             _counted(label, "handshake").inc()
             return JSONResponse(answer, status_code=200)
-        events = connector.parse(inbound)
+        # Checked before the shared commit: a value the database would refuse fails this request alone.
+        rows = request_rows(connector, inbound, connector.parse(inbound), settings.worker.requeue_after_seconds)
     except WebhookRejected as exc:
         return reject(exc.status, exc.code, exc.detail)
     except MissingSecret as exc:
         # Not the sender's fault: ask it to come back once the admin has fixed the configuration.
         return reject(503, "connector_misconfigured", f"the connector's {exc.key} is not usable: {exc.message}",
                       {"Retry-After": str(settings.intake.retry_after_seconds)})
-    rows = [event_row(connector_id, e, received_at, settings.worker.requeue_after_seconds) for e in events]
+    except _UNREADABLE as exc:
+        # A body a connector could not take (a value it did not expect): the same every time, so a
+        # 5xx would only have the helpdesk retry it for ever. Its type is logged, never the body.
+        log.warning("webhook_unreadable", connector=label, error=type(exc).__name__)
+        return reject(422, "unparseable", f"the body could not be read ({type(exc).__name__})")
     try:
         ids = await request.app.state.writer.submit(rows) if rows else []
     except DatabaseUnavailable as exc:
