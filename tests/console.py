@@ -13,7 +13,6 @@ from pathlib import Path
 
 import requests
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 
 from ces.worker.console import passwords, users
@@ -37,9 +36,12 @@ def add_user(rt, email: str, role: str = "lead", *, teams: tuple[str, ...] = (),
 
 def submit(browser, button_css: str = "main form button[type=submit]") -> None:
     """Click a form's button and wait for the next page (a click does not wait for it)."""
-    old = browser.find_element(By.TAG_NAME, "html")
+    # A mark on the old document's window: gone once the next page has loaded. (staleness_of asks
+    # about the old element, and Chromium sometimes answers that with an inspector error instead.)
+    browser.execute_script("window.__cesOldPage = true")
     browser.find_element(By.CSS_SELECTOR, button_css).click()
-    WebDriverWait(browser, LOAD_SECONDS).until(staleness_of(old))
+    WebDriverWait(browser, LOAD_SECONDS).until(
+        lambda b: b.execute_script("return document.readyState === 'complete' && !window.__cesOldPage"))
 
 
 def sign_in(browser, base_url: str, email: str, password: str = PASSWORD, next_path: str = "") -> None:
