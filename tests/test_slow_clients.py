@@ -6,6 +6,7 @@ slowloris connections against `ces serve` held to 1,024 open files."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import resource
 import socket
@@ -218,13 +219,17 @@ class Slowloris:
                 writer.close()
 
 
+_TICKETS = itertools.count(10_000)
+
+
 def webhooks(url: str, session: requests.Session | None, seconds: float, every: float) -> list:
-    """Good signed webhooks at a steady pace, each a new delivery; what each got (or the error)."""
+    """Good signed webhooks at a steady pace, each a new delivery (a ticket of its own: the same
+    signed timestamp and body is the same delivery); what each got (or the error)."""
     outcomes, start = [], time.monotonic()
     post = session.post if session else requests.post
     for n in range(int(seconds / every)):
         time.sleep(max(0.0, start + n * every - time.monotonic()))
-        body = json.dumps({"ces_event": "ticket.solved", "ticket_id": str(10_000 + n), "status": "Solved"}).encode()
+        body = json.dumps({"ces_event": "ticket.solved", "ticket_id": str(next(_TICKETS)), "status": "Solved"}).encode()
         headers = zendesk_headers(body, invocation=f"good-{uuid.uuid4()}")
         if session is None:
             headers["Connection"] = "close"
