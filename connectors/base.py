@@ -62,6 +62,7 @@ class Connector(ABC):
     delivery: ClassVar[DeliveryRule] = DeliveryRule("the event's delivery id", signed=False)  # each kind says its own
     # Statuses that mean more at this helpdesk: status → (error type, what it means); see ApiClient.
     api_errors: ClassVar[dict[int, tuple[type[ApiError], str]]] = {}
+    api_class: ClassVar[type[ApiClient]] = ApiClient  # a subclass for a helpdesk's own habits
 
     def __init__(self, settings: ConnectorSettings, *, http: HttpClient, public_url: str):
         self.settings = settings
@@ -96,7 +97,7 @@ class Connector(ABC):
     @cached_property
     def api(self) -> ApiClient:
         """The helpdesk's API: timeouts, retries, the shared rate limit, auth, error mapping."""
-        return ApiClient(self.http, self.api_root(), title=self.title, rate_key=self.rate_key,
+        return self.api_class(self.http, self.api_root(), title=self.title, rate_key=self.rate_key,
                          per_minute=self.rate_limit, auth=self.auth, errors=self.api_errors)
 
     def request(self, method: str, path: str, *, label: str, **kwargs: Any) -> requests.Response:

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from ces.config.models import ConnectorSettings
@@ -76,8 +75,6 @@ def channel_of(value: object) -> Channel:
     if not isinstance(value, str):
         return Channel.OTHER
     return _CHANNELS.get(value.strip().lower().replace("-", "_").replace(" ", "_"), Channel.OTHER)
-
-
 
 
 class GenericSettings(ConnectorSettings):
@@ -182,14 +179,11 @@ class GenericConnector(Connector):
 
     # --- admin --------------------------------------------------------------------------------
     def setup_instructions(self) -> str:
-        template = (Path(__file__).parent / "setup.txt").read_text(encoding="utf-8")
-        env = self.settings.webhook_secret_env
-        secret_var = (env[0] if isinstance(env, list) and env else env) or "CES_GENERIC_WEBHOOK_SECRET"
         example = json.dumps({"type": SOLVED, "timestamp": "2026-11-23T10:15:45Z", "data": {
             "ticket_id": "48213", "requester_email": "maria.garcia@example.com", "requester_name": "María García",
             "locale": "es", "channel": "email", "group": "Billing", "assignee": "Priya Patel", "status": "solved",
             "updated_at": "2026-11-23T10:15:45Z"}}, indent=2, ensure_ascii=False)
-        return template.format(id=self.id, webhook_url=self.webhook_url, secret_var=secret_var,
+        return self.setup_text(secret_var=self.env_var("webhook_secret", "CES_GENERIC_WEBHOOK_SECRET"),
                                tolerance=self.settings.timestamp_tolerance_seconds,
                                example="\n".join("    " + line for line in example.splitlines()))
 
