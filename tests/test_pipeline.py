@@ -400,7 +400,7 @@ def test_freshdesk_an_identical_body_is_a_retry_within_the_window_and_a_new_solv
     """{{ticket.modified_on}} rendering empty: a ticket solved, reopened and solved again sends the
     same body twice. Within Freshdesk's retry span it is a retry; after it, a second solve."""
     from ces.connectors.freshdesk.connector import DELIVERY_WINDOW
-    from ces.connectors.freshdesk.simulator import FreshdeskSimulator
+    from tests.simulators.freshdesk import FreshdeskSimulator
 
     sim = FreshdeskSimulator(api_key="fd-key", secret="fd-secret").start()
     try:

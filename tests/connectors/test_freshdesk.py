@@ -20,10 +20,10 @@ from ces.connectors.errors import (
 )
 from ces.connectors.freshdesk import FreshdeskConnector, FreshdeskSettings
 from ces.connectors.freshdesk.connector import STATUS_BODY, triggered_changes, webhook_time
-from ces.connectors.freshdesk.simulator import FreshdeskSimulator
 from ces.connectors.http import HttpClient
 from ces.connectors.models import Actor, Channel, EntryKind, EventKind, InboundRequest, Person, Status
 from ces.connectors.simulator import StubResponse, StubServer
+from tests.simulators.freshdesk import FreshdeskSimulator
 from tests.support import fixture_bytes, fixture_json
 
 BASE = "https://acme.freshdesk.com"

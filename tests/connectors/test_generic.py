@@ -11,11 +11,11 @@ from ces.config.models import HttpSettings
 from ces.connectors.errors import BadSignature, InvalidField, StaleTimestamp, Unparseable, Unsupported
 from ces.connectors.generic import GenericConnector, GenericSettings
 from ces.connectors.generic.connector import channel_of, secret_key, sign
-from ces.connectors.generic.simulator import GenericSender
 from ces.connectors.http import HttpClient
 from ces.connectors.models import Channel, EntryKind, EventKind, InboundRequest, Person, Status
 from ces.connectors.simulator import StubResponse, StubServer
 from ces.worker.intake import request_rows
+from tests.simulators.generic import GenericSender
 from tests.support import fixture_bytes
 
 # The Standard Webhooks specification's own test vector.

@@ -22,7 +22,7 @@ from ces.connectors.models import Actor, Channel, EntryKind, EventKind, InboundR
 from ces.connectors.simulator import StubResponse, StubServer
 from ces.connectors.zammad import ZammadConnector, ZammadSettings
 from ces.connectors.zammad.connector import sign
-from ces.connectors.zammad.simulator import ZammadSimulator
+from tests.simulators.zammad import ZammadSimulator
 from tests.support import fixture_bytes, fixture_json
 
 BASE = "https://support.acme.test"

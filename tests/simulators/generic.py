@@ -1,6 +1,6 @@
 """A simulated sending system for the generic connector: it keeps its own tickets and, when one
 changes, signs and POSTs the Standard Webhooks message the contract in setup.txt describes. There
-is no API to serve. Used by tests and the demo."""
+is no API to serve. Used by tests only."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A simulated Freshdesk: the API v2 calls ces-worker makes, and the webhooks the two automation
 rules of `setup` send when a ticket's status, group or agent changes (rendered as Freshdesk renders
-them, with the shared secret as basic auth or a custom header). Used by tests and the demo."""
+them, with the shared secret as basic auth or a custom header). Used by tests only."""
 
 from __future__ import annotations
 
