@@ -29,6 +29,7 @@ def test_a_solve_sends_one_ces_mail_in_the_requesters_language(rt, queue, sink, 
     assert survey.state == SurveyState.SENT and survey.sent_at
     assert (survey.email, survey.name, survey.assignee, survey.group_name, survey.channel) == (
         "maria.garcia@example.com", "María García", "Priya Patel", "Billing", "email")
+    assert (survey.assignee_id, survey.assignee_email) == ("8447388090495", "priya@acme.test")
     assert survey.expires_at - survey.sent_at == timedelta(days=28)
     [mail] = sink.messages
     assert mail["To"] == "María García <maria.garcia@example.com>"

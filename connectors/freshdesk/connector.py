@@ -215,7 +215,7 @@ class FreshdeskConnector(Connector):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._names: dict[tuple[str, str], str | None] = {}  # group and agent names rarely change
+        self._names: dict[tuple[str, str], dict] = {}  # group and agent names rarely change
 
     @property
     def rate_key(self) -> str:
@@ -316,17 +316,17 @@ class FreshdeskConnector(Connector):
         for page in self.api.paginate(path, label, link_header, params=params):
             yield from page or []
 
-    def _name(self, kind: str, item_id: object) -> str | None:
+    def _named(self, kind: str, item_id: object) -> dict:
+        """A group's or an agent's name (and an agent's e-mail, in its `contact`), by id."""
         key = _digits(item_id)
         if key is None:
-            return None
+            return {}
         if (kind, key) not in self._names:
             try:
                 data = self.api.get_json(f"{kind}s/{key}", kind)
             except PermanentApiError:
                 data = {}  # e.g. a deleted agent, or a key without admin scope: the name stays unknown
-            name = data.get("name") or (data.get("contact") or {}).get("name")
-            self._names[(kind, key)] = name
+            self._names[(kind, key)] = {**data, **(data.get("contact") or {})}
         return self._names[(kind, key)]
 
     def _ticket_data(self, ticket_id: str) -> dict:
@@ -334,8 +334,10 @@ class FreshdeskConnector(Connector):
 
     def _ticket(self, t: dict) -> Ticket:
         ticket = ticket_from_api(t, self.settings.api_base)
-        updates: dict[str, Any] = {"group": self._name("group", t.get("group_id")),
-                                   "assignee": self._name("agent", t.get("responder_id"))}
+        group, agent = self._named("group", t.get("group_id")), self._named("agent", t.get("responder_id"))
+        updates: dict[str, Any] = {"group": group.get("name"),
+                                   "assignee": agent.get("name"), "assignee_email": agent.get("email"),
+                                   "assignee_id": _digits(t.get("responder_id"))}
         if ticket.requester and ticket.requester.id:
             try:
                 contact = self.api.get_json(f"contacts/{ticket.requester.id}", "contact")

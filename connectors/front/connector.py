@@ -230,7 +230,7 @@ class FrontConnector(Connector):
         recipient = c.get("recipient") if isinstance(c.get("recipient"), dict) else {}
         handle = recipient.get("handle")
         contact_link = ((recipient.get("_links") or {}).get("related") or {}).get("contact") or ""
-        assignee = c.get("assignee") if isinstance(c.get("assignee"), dict) else None
+        assignee = c.get("assignee") if isinstance(c.get("assignee"), dict) else {}
         last = c.get("last_message") if isinstance(c.get("last_message"), dict) else {}
         return Ticket(
             id=str(c["id"]),
@@ -240,6 +240,8 @@ class FrontConnector(Connector):
                              email=handle if handle and "@" in handle else None,
                              name=recipient.get("name")) if recipient else None,
             assignee=_name(assignee),
+            assignee_id=optional_str(assignee.get("id")),
+            assignee_email=assignee.get("email"),
             group=inbox,
             channel=channel_of(last.get("type")) if last else Channel.OTHER,
             raw_channel=last.get("type") if last else None,

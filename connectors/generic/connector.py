@@ -227,4 +227,5 @@ def describe(ticket_id: str | None, data: dict, status: Status) -> Ticket | None
                   requester=Person(email=email, name=name, locale=locale) if email or name or locale else None,
                   channel=channel_of(raw_channel), raw_channel=raw_channel,
                   group=_text(data.get("group")), assignee=_text(data.get("assignee")),
+                  assignee_id=_text(data.get("assignee_id")), assignee_email=_text(data.get("assignee_email")),
                   updated_at=parse_time(data.get("updated_at")))

@@ -562,6 +562,8 @@ def ticket_from_api(c: dict, mailboxes: dict[str, str] | None = None) -> Ticket:
         subject=c.get("subject"),
         requester=Person(id=_id(customer.get("id")), email=customer.get("email"), name=name),
         assignee=_person_name(c.get("assignee")),
+        assignee_id=_id((c.get("assignee") or {}).get("id")),
+        assignee_email=(c.get("assignee") or {}).get("email"),
         group=(mailboxes or {}).get(mailbox or "", mailbox),
         channel=channel_of(c.get("type"), source.get("type")),
         raw_channel=raw_channel,

@@ -167,7 +167,7 @@ class HubspotConnector(Connector):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._owners: dict[str, str | None] = {}
+        self._owners: dict[str, dict] = {}
         self._teams: dict[str, str] | None = None
 
     # --- intake -------------------------------------------------------------------------------
@@ -261,20 +261,23 @@ class HubspotConnector(Connector):
         name = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or None
         return Person(id=contact_id, email=props.get("email"), name=name, locale=props.get("hs_language"))
 
-    def _owner(self, owner_id: str | None) -> str | None:
-        """Owner names; an owner that no longer exists keeps its id."""
+    def _owner_record(self, owner_id: str | None) -> dict:
+        """An owner (name, e-mail); {} for none, or one that no longer exists."""
         if owner_id is None:
-            return None
+            return {}
         if owner_id not in self._owners:
             try:
-                o = self.api.get_json(f"crm/v3/owners/{owner_id}", "owner")
-                self._owners[owner_id] = " ".join(p for p in (o.get("firstName"), o.get("lastName")) if p) or o.get(
-                    "email")
+                self._owners[owner_id] = self.api.get_json(f"crm/v3/owners/{owner_id}", "owner")
             except PermanentApiError as exc:
                 if exc.status != 404:
                     raise
-                self._owners[owner_id] = None
-        return self._owners[owner_id] or owner_id
+                self._owners[owner_id] = {}
+        return self._owners[owner_id]
+
+    def _owner(self, owner_id: str | None) -> str | None:
+        """An owner's name; an owner that no longer exists keeps its id."""
+        o = self._owner_record(owner_id)
+        return " ".join(p for p in (o.get("firstName"), o.get("lastName")) if p) or o.get("email") or owner_id
 
     def _team(self, team_id: str | None) -> str | None:
         if team_id is None:
@@ -298,6 +301,8 @@ class HubspotConnector(Connector):
             subject=p.get("subject"),
             requester=requester,
             assignee=self._owner(owner) if names else owner,
+            assignee_id=owner,
+            assignee_email=self._owner_record(owner).get("email") if names else None,
             group=self._team(team) if names else team,
             channel=channel_of(p.get("source_type")),
             raw_channel=optional_str(p.get("source_type")),

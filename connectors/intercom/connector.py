@@ -149,8 +149,8 @@ class IntercomConnector(Connector):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._admins: dict[str, str | None] = {}
-        self._teams: dict[str, str | None] = {}
+        self._admins: dict[str, dict] = {}
+        self._teams: dict[str, dict] = {}
         self._tags: dict[str, str] = {}
 
     # --- intake -------------------------------------------------------------------------------
@@ -221,21 +221,21 @@ class IntercomConnector(Connector):
     def api_root(self) -> str:
         return self.settings.api_base
 
-    def _names(self, cache: dict[str, str | None], path: str, key: str, label: str, wanted: str | None) -> str | None:
-        """Admin and team names, loaded once and again when an unknown id shows up."""
+    def _entry(self, cache: dict[str, dict], path: str, wanted: str | None) -> dict:
+        """An admin or a team (name, e-mail), loaded once and again when an unknown id shows up."""
         if wanted is None:
-            return None
+            return {}
         if wanted not in cache:
-            for entry in self.api.get_json(path, label).get(key) or []:
-                cache[str(entry.get("id"))] = entry.get("name")
-            cache.setdefault(wanted, None)  # a deleted teammate: its id stands in, without asking again
-        return cache.get(wanted) or wanted
+            for entry in self.api.get_json(path, path).get(path) or []:
+                cache[str(entry.get("id"))] = entry
+            cache.setdefault(wanted, {})  # a deleted teammate: its id stands in, without asking again
+        return cache[wanted]
 
     def _admin(self, admin_id: str | None) -> str | None:
-        return self._names(self._admins, "admins", "admins", "admins", admin_id)
+        return self._entry(self._admins, "admins", admin_id).get("name") or admin_id
 
     def _team(self, team_id: str | None) -> str | None:
-        return self._names(self._teams, "teams", "teams", "teams", team_id)
+        return self._entry(self._teams, "teams", team_id).get("name") or team_id
 
     def _requester(self, conversation: dict) -> Person | None:
         contacts = (conversation.get("contacts") or {}).get("contacts") or []
@@ -251,12 +251,15 @@ class IntercomConnector(Connector):
         source = c.get("source") or {}
         state = c.get("state") or ("open" if c.get("open") else "closed")
         workspace = self.settings.workspace_id
+        admin_id = _str(c.get("admin_assignee_id"))
         return Ticket(
             id=str(c["id"]),
             status=ticket_state_of(c.get("ticket_state")) or CONVERSATION_STATES.get(state, Status.OPEN),
             subject=c.get("title") or source.get("subject") or None,
             requester=requester,
-            assignee=self._admin(_str(c.get("admin_assignee_id"))) if names else _str(c.get("admin_assignee_id")),
+            assignee=self._admin(admin_id) if names else admin_id,
+            assignee_id=admin_id,
+            assignee_email=self._entry(self._admins, "admins", admin_id).get("email") if names else None,
             group=self._team(_str(c.get("team_assignee_id"))) if names else _str(c.get("team_assignee_id")),
             channel=channel_of(source.get("type")),
             raw_channel=_str(source.get("type")),

@@ -473,8 +473,9 @@ def ticket_from_api(t: dict, settings: ZammadSettings, *, customer: dict | None 
     login = t.get("customer") if isinstance(t.get("customer"), str) else None
     email = customer.get("email") or (login if login and "@" in login else None)
     owner_name = _full_name(owner or {}) or _name(t.get("owner") if isinstance(t.get("owner"), str) else None)
-    if _id(t.get("owner_id")) in (None, SYSTEM_USER_ID):
-        owner_name = None
+    owner_id = _id(t.get("owner_id"))
+    if owner_id in (None, SYSTEM_USER_ID):
+        owner_id = owner_name = owner = None
     state = t.get("state") if isinstance(t.get("state"), str) else None
     article_type = t.get("create_article_type")
     return Ticket(
@@ -484,6 +485,8 @@ def ticket_from_api(t: dict, settings: ZammadSettings, *, customer: dict | None 
         requester=Person(id=optional_str(t.get("customer_id")), email=email, name=_full_name(customer),
                          locale=_locale((customer.get("preferences") or {}).get("locale"))),
         assignee=owner_name,
+        assignee_id=owner_id,
+        assignee_email=(owner or {}).get("email") or None,
         group=t.get("group") if isinstance(t.get("group"), str) else None,
         organization=t.get("organization") if isinstance(t.get("organization"), str) else None,
         channel=channel_of(article_type),

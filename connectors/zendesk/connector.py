@@ -442,6 +442,7 @@ def ticket_from_api(data: dict, base: str) -> Ticket:
                          locale=req.get("locale"), time_zone=req.get("iana_time_zone")) if req else
         Person(id=optional_str(t.get("requester_id"))),
         assignee=assignee.get("name"),
+        assignee_id=optional_str(t.get("assignee_id")),
         assignee_email=assignee.get("email"),
         group=(groups.get(str(t.get("group_id"))) or {}).get("name"),
         brand=optional_str(t.get("brand_id")),

@@ -50,6 +50,7 @@ class Kit:
     # every other change answers 200 with `writes`.
     api_root: str = ""
     ticket_id: str = ""
+    assignee: tuple[str, str] | None = None  # the id and e-mail fetch_ticket tells of the ticket's agent
     ticket_path: str = ""
     reads: dict[str, str | int] = field(default_factory=dict)
     writes: Any = None

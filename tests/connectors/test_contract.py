@@ -169,6 +169,14 @@ def test_each_declared_capability_works_and_the_others_say_unsupported(kit, kind
         assert c.request.url == kit.token_url or c.request.headers.get("Authorization"), c.request.url
 
 
+@responses.activate
+def test_a_ticket_tells_its_agents_helpdesk_id_and_email(kit, connector):
+    needs_tickets(connector)
+    kit.api()
+    ticket = connector.fetch_ticket(kit.ticket_id)
+    assert (ticket.assignee_id, ticket.assignee_email) == kit.assignee
+
+
 def ticket_calls(kit) -> list:
     return [c for c in responses.calls if c.request.url.split("?")[0] == kit.ticket_url]
 

@@ -130,6 +130,7 @@ def test_ticket_solved(generic):
     t = event.ticket
     assert (t.id, t.status, t.group, t.assignee, t.channel, t.raw_channel) == (
         "48213", Status.SOLVED, "Billing", "Priya Patel", Channel.EMAIL, "email")
+    assert (t.assignee_id, t.assignee_email) == (None, "priya.patel@acme.test")  # both optional
     assert t.requester == Person(email="maria.garcia@example.com", name="María García", locale="es")
     assert event.payload["type"] == "ticket.solved"
 

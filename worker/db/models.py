@@ -264,6 +264,7 @@ class Survey(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
     assignee: Mapped[str | None] = mapped_column(String(200))
+    assignee_id: Mapped[str | None] = mapped_column(String(64))  # the agent's id at the helpdesk
     assignee_email: Mapped[str | None] = mapped_column(String(320))
     group_name: Mapped[str | None] = mapped_column(String(200))
     brand: Mapped[str | None] = mapped_column(String(200))

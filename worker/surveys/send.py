@@ -162,7 +162,7 @@ def _snapshot(ticket: Ticket, mail: SurveyMail, delivery: str) -> dict:
     may allow longer names than we store, and a failing write here would stop every worker)."""
     requester = ticket.requester
     values = dict(email=requester.email.strip() if requester and requester.email else None, name=mail.to_name,
-                  locale=mail.locale, delivery=delivery, assignee=ticket.assignee,
+                  locale=mail.locale, delivery=delivery, assignee=ticket.assignee, assignee_id=ticket.assignee_id,
                   assignee_email=ticket.assignee_email, group_name=ticket.group, brand=ticket.brand,
                   channel=ticket.channel.value, ticket_url=ticket.url)
     columns = Survey.__table__.c

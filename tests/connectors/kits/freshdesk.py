@@ -19,6 +19,7 @@ KIT = Kit(
     event="status_resolved.json", irrelevant="simple_priority_changed.json", required_headers=("Authorization",),
     bounded={"ticket": ("ticket_id",), "actor": ("performer_id",), "times": [("updated_at",)]},
     api_root="https://acme.freshdesk.com/api/v2", ticket_id="4711", ticket_path="tickets/4711",
+    assignee=("43009876543", "priya.patel@acme.test"),
     reads={"tickets/4711": "api_ticket_show.json", "groups/43000283280": "api_group.json",
            "agents/43009876543": "api_agent.json", "contacts/43012345678": "api_contact.json",
            "tickets/4711/conversations": "api_conversations.json", "tickets": "api_tickets_list.json"},

@@ -22,6 +22,7 @@ KIT = Kit(
     bounded={"ticket": ("payload", "conversation", "id"), "delivery": ("payload", "id"),
              "actor": ("payload", "source", "data", "id"), "times": [("payload", "emitted_at")]},
     api_root="https://api2.frontapp.com", ticket_id="cnv_keo696", ticket_path="conversations/cnv_keo696",
+    assignee=("tea_40yq", "leela@planet-express.com"),
     reads={"conversations/cnv_keo696": "api_conversation.json",
            "conversations/cnv_keo696/inboxes": "api_conversation_inboxes.json",
            "conversations/cnv_keo696/messages": "api_conversation_messages_newest.json",

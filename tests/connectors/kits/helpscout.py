@@ -21,6 +21,7 @@ KIT = Kit(
     bounded={"ticket": ("id",), "actor": ("closedBy",), "times": [("closedAt",), ("userUpdatedAt",)]},
     api_root="https://api.helpscout.net/v2", ticket_id="2104876318", ticket_path="conversations/2104876318",
     token_path="oauth2/token",
+    assignee=("481905", "lina@acme.test"),
     reads={"POST oauth2/token": "api_oauth_token.json", "conversations/2104876318": "api_conversation.json",
            "mailboxes": "api_mailboxes.json", "conversations/2104876318/threads": "api_threads_page2.json",
            "conversations": "api_conversations_list.json"},

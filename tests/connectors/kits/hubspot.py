@@ -20,6 +20,7 @@ KIT = Kit(
     required_headers=("X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp"),
     bounded={"ticket": (0, "objectId"), "actor": (0, "sourceId"), "delivery": (0, "eventId"), "times": [(0, "occurredAt")]},
     api_root="https://api.hubapi.com", ticket_id="5158001234", ticket_path="crm/v3/objects/tickets/5158001234",
+    assignee=("51230077", "lina@acme.test"),
     reads={"crm/v3/objects/tickets/5158001234": "api_ticket_with_history.json",
            "crm/v3/objects/contacts/201": "api_contact.json", "crm/v3/owners/51230045": "api_owner_51230045.json",
            "crm/v3/owners/51230077": "api_owner_51230077.json", "settings/v3/users/teams": "api_teams.json"},

@@ -20,6 +20,7 @@ KIT = Kit(
              "times": [("created_at",), ("data", "item", "updated_at"),
                        ("data", "item", "conversation_parts", "conversation_parts", -1, "created_at")]},
     api_root="https://api.intercom.io", ticket_id="215468772411024", ticket_path="conversations/215468772411024",
+    assignee=("5017702", "lina@acme.test"),
     reads={"conversations/215468772411024": "api_conversation.json",
            "tickets/215468772411024": 404,  # a conversation is not a ticket
            "contacts/6643b7b1f0a1c25f1c2f7a10": "api_contact.json", "admins": "api_admins.json",

@@ -18,6 +18,7 @@ KIT = Kit(
     event="webhook_state_closed.json", irrelevant="webhook_state_merged.json", required_headers=("X-Hub-Signature",),
     bounded={"ticket": ("ticket", "id"), "actor": ("ticket", "updated_by_id"), "times": [("ticket", "updated_at")]},
     api_root="https://support.acme.test/api/v1", ticket_id="1342", ticket_path="tickets/1342",
+    assignee=("5", "emma@chrispresso.com"),
     reads={"tickets/1342": "api_ticket_expanded.json", "users/8": "api_user_customer.json",
            "users/5": "api_user_owner.json", "tags": "api_tags.json", "ticket_history/1342": "api_ticket_history.json",
            "ticket_articles/by_ticket/1342": "api_articles_by_ticket.json",

@@ -20,6 +20,7 @@ KIT = Kit(
     required_headers=("X-Zendesk-Webhook-Signature", "X-Zendesk-Webhook-Signature-Timestamp"),
     bounded={"ticket": ("detail", "id"), "actor": ("detail", "actor_id"), "times": [("time",), ("detail", "updated_at")]},
     api_root="https://acme.zendesk.com/api/v2", ticket_id="5158", ticket_path="tickets/5158.json",
+    assignee=("8447388090495", "priya@acme.test"),
     reads={"tickets/5158.json": "api_ticket_show.json", "tickets/5158/metrics.json": "api_ticket_metrics.json",
            "tickets/5158/audits.json": "api_ticket_audits.json",
            "users/8447388090494/tickets/requested.json": "api_user_tickets_requested.json"},
