@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from standardwebhooks import Webhook
 
 from ces.config.models import HttpSettings
 from ces.connectors.errors import BadSignature, InvalidField, StaleTimestamp, Unparseable, Unsupported
@@ -55,6 +56,16 @@ def signed(name: str, **kwargs) -> InboundRequest:
 
 
 # --- signature ----------------------------------------------------------------------------------
+def test_the_standard_webhooks_library_and_we_agree(generic):
+    """The specification's reference library (standardwebhooks), called as its authors wrote it."""
+    body, now = fixture_bytes("generic", "ticket_solved.json"), datetime.now(timezone.utc).replace(microsecond=0)
+    library = Webhook(SECRET)
+    library.verify(body, headers(body, at=now))  # what our senders sign; raises unless it verifies
+    theirs = {"webhook-id": "msg_lib", "webhook-timestamp": str(int(now.timestamp())),
+              "webhook-signature": library.sign("msg_lib", now, body)}
+    generic.verify(inbound(body, theirs, at=now))
+
+
 def test_signature_matches_the_specification_vector():
     assert sign(SPEC_SECRET, SPEC_ID, SPEC_TS, fixture_bytes("generic", "spec_vector_body.json")) == SPEC_SIGNATURE
 

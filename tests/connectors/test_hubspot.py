@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 
 import pytest
 import responses
+from hubspot.utils.signature import Signature
 from responses import matchers
 
 from ces.config.models import HttpSettings
@@ -65,6 +67,16 @@ def signed(name: str, **kw) -> InboundRequest:
 
 
 # --- signature ----------------------------------------------------------------------------------
+def test_hubspots_own_sdk_and_we_agree_on_signature_v3(hubspot):
+    """hubspot-api-client's verifier (hubspot/utils/signature.py), called as HubSpot wrote it."""
+    body, uri, ts = fixture_bytes("hubspot", "stage_closed.json"), f"{PUBLIC}/webhooks/hubspot-main", ms(NOW)
+    theirs = Signature.get_signature(SECRET, body.decode(), "v3", uri, "POST", ts)
+    assert theirs == sign(SECRET, "POST", uri, body, ts)
+    hubspot.verify(inbound(body, {"X-HubSpot-Signature-v3": theirs, "X-HubSpot-Request-Timestamp": ts}))
+    now = str(int(time.time() * 1000))  # its is_valid checks the time against the clock
+    assert Signature.is_valid(sign(SECRET, "POST", uri, body, now), SECRET, body.decode(), uri, "POST", "v3", now)
+
+
 def test_signature_matches_the_documented_scheme():
     # Computed independently: printf '%s' 'POSThttps://example.com/webhook?q=1[{"eventId":1}]1708986599647'
     #   | openssl dgst -sha256 -hmac client-secret -binary | base64
