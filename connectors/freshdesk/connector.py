@@ -1,6 +1,6 @@
 """Freshdesk connector.
 
-Facts (../shared/reference/helpdesks.md §2, and Freshdesk's own webhook code as published in
+Facts (Freshdesk's own webhook code as published in
 Ramesh-Veeriaperumal/freshconsult: lib/va/webhook/util.rb, app/drops/helpdesk/ticket_drop.rb,
 app/workers/webhook_v1_worker.rb):
 

@@ -1,6 +1,6 @@
 """Front connector.
 
-Facts (../shared/reference/helpdesks.md §7; dev.frontapp.com "Application webhooks", "Rule
+Facts (dev.frontapp.com "Application webhooks", "Rule
 webhooks", Events reference; zulip/zulip zerver/webhooks/front fixtures):
 - An application webhook wraps the event: {type: "conversation_archived" | …, authorization:
   {id: "cmp_…"}, payload: <event>}. It is signed with the app's signing key: `x-front-signature`

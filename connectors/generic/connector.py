@@ -1,6 +1,6 @@
 """Generic connector: any system that sends Standard Webhooks.
 
-Facts (../shared/reference/helpdesks.md §17; standard-webhooks/standard-webhooks
+Facts (standard-webhooks/standard-webhooks
 spec/standard-webhooks.md and libraries/python/standardwebhooks/webhooks.py):
 
 - Headers: `webhook-id` (the same on every retry: our delivery id), `webhook-timestamp` (Unix

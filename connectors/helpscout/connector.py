@@ -1,6 +1,6 @@
 """Help Scout connector (Mailbox API 2.0).
 
-Facts (../shared/reference/helpdesks.md §4; developer.helpscout.com/webhooks and /mailbox-api):
+Facts (developer.helpscout.com/webhooks and /mailbox-api):
 
 - Webhooks: events such as convo.status carry the v2 Conversation object as JSON; the event name
   is in X-HelpScout-Event and X-HelpScout-Signature = base64(HMAC-SHA1(secret, raw body)). The

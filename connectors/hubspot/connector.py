@@ -1,6 +1,6 @@
 """HubSpot (Service Hub tickets) connector.
 
-Facts (../shared/reference/helpdesks.md §6; HubSpot's "Validating requests" and Webhooks API
+Facts (HubSpot's "Validating requests" and Webhooks API
 pages; HubSpot/hubspot-api-python utils/signature.py): the Webhooks API POSTs a JSON ARRAY of
 events, each {eventId, subscriptionId, portalId, appId, occurredAt (ms), subscriptionType,
 attemptNumber, objectId, propertyName, propertyValue, changeSource, sourceId}; the app's

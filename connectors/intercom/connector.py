@@ -1,6 +1,6 @@
 """Intercom connector.
 
-Facts (../shared/reference/helpdesks.md §5; intercom/intercom-node types; Intercom's REST API
+Facts (intercom/intercom-node types; Intercom's REST API
 reference): a webhook is a `notification_event` envelope whose `id` (`notif_…`) is the
 idempotency key and whose `data.item` is the conversation or ticket, shaped like the REST model of
 the app's API version. `X-Hub-Signature` is "sha1=" + hex HMAC-SHA1 over the raw body keyed with

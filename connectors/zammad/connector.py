@@ -1,6 +1,6 @@
 """Zammad connector (self-hosted, so base_url is required).
 
-Facts (../shared/reference/helpdesks.md §3, read against zammad/zammad and its documentation):
+Facts (zammad/zammad and its documentation, docs.zammad.org and admin-docs.zammad.org):
 
 - Delivery: a Trigger whose action is a Webhook object. Zammad POSTs its default payload
   {"ticket": {...}, "article": {...}} (app/jobs/trigger_webhook_job.rb). The ticket's associations

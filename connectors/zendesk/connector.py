@@ -1,6 +1,6 @@
 """Zendesk connector.
 
-Facts (../shared/reference/helpdesks.md §1): the signature is base64 HMAC-SHA256 over the
+Facts (developer.zendesk.com/documentation/webhooks/): the signature is base64 HMAC-SHA256 over the
 X-Zendesk-Webhook-Signature-Timestamp header string and the raw body (in either order: see
 verify), the secret used verbatim. The invocation id is the idempotency key of a retry, but it is
 not signed: the signed timestamp and body are a second key (signed_key), so that a captured
