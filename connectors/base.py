@@ -3,7 +3,8 @@
 A connector is the only place that knows a helpdesk's wire format. Intake calls verify() and
 parse() on the exact bytes received; tasks call the API methods. Capabilities a helpdesk lacks
 raise Unsupported, and the caller records that instead of failing. `capabilities` says up front
-what works, for `ces connectors list`, the README table and the alert routes.
+what works, for `ces connectors list`, the README table and the alert routes. The types its
+methods take and return (InboundRequest, TicketEvent, Ticket, …) are imported from here too.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from ces.config.models import ConnectorSettings
 from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
 from ces.connectors.api import bearer, json_link, optional_str
-from ces.connectors.base import Connector
+from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import (
     ApiError,
     BadSignature,
@@ -45,20 +45,7 @@ from ces.connectors.errors import (
     Unparseable,
     Unsupported,
 )
-from ces.connectors.models import (
-    Actor,
-    Channel,
-    CheckResult,
-    EntryKind,
-    EventKind,
-    HistoryEntry,
-    InboundRequest,
-    Person,
-    Status,
-    Ticket,
-    TicketEvent,
-    TicketHistory,
-)
+from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import is_digits, parse_time
 
 CONVERSATION_STATUSES = {"archived": Status.SOLVED, "deleted": Status.DELETED, "assigned": Status.OPEN,

@@ -26,20 +26,9 @@ from typing import Any
 
 from ces.config.models import ConnectorSettings
 from ces.config.secrets import EnvRef, MissingSecret
-from ces.connectors.base import Connector, DeliveryRule
+from ces.connectors.base import CheckResult, Connector, DeliveryRule, InboundRequest, Person, Ticket, TicketEvent
 from ces.connectors.errors import BadSignature, StaleTimestamp, Unparseable
-from ces.connectors.models import (
-    Channel,
-    CheckResult,
-    EntryKind,
-    EventKind,
-    HistoryEntry,
-    InboundRequest,
-    Person,
-    Status,
-    Ticket,
-    TicketEvent,
-)
+from ces.connectors.models import Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.standard_webhooks import SECRET_PREFIX, secret_key, sign  # noqa: F401  (sign: for senders and tests)
 from ces.connectors.timeparse import parse_time
 

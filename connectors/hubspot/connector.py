@@ -37,22 +37,9 @@ from ces.config.models import ConnectorSettings
 from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
 from ces.connectors.api import bearer, optional_str
-from ces.connectors.base import Connector
+from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, StaleTimestamp, Unparseable
-from ces.connectors.models import (
-    Actor,
-    Channel,
-    CheckResult,
-    EntryKind,
-    EventKind,
-    HistoryEntry,
-    InboundRequest,
-    Person,
-    Status,
-    Ticket,
-    TicketEvent,
-    TicketHistory,
-)
+from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import is_digits, parse_time
 
 TICKET_OBJECT_TYPE = "0-5"
