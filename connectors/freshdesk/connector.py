@@ -402,7 +402,8 @@ class FreshdeskConnector(Connector):
         return out
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
-        self.api.write("POST", f"tickets/{ticket_id}/notes", "internal note", {"body": markup.html(text), "private": True})
+        self.api.write("POST", f"tickets/{ticket_id}/notes", "internal note",
+                       {"body": markup.html(text), "private": True})
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
         self.api.write("POST", f"tickets/{ticket_id}/reply", "public reply", {"body": markup.html(text)})

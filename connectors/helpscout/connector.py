@@ -371,7 +371,7 @@ class HelpScoutConnector(Connector):
         out: list[Ticket] = []
         for page in range(1, 21):
             data = self.api.get_json("conversations", "requester's conversations", status="all", query=query,
-                             sortField="createdAt", sortOrder="desc", page=page)
+                                     sortField="createdAt", sortOrder="desc", page=page)
             for raw in (data.get("_embedded") or {}).get("conversations") or []:
                 ticket = ticket_from_api(raw, mailboxes)
                 if ticket.created_at and ticket.created_at < since:
@@ -419,9 +419,9 @@ class HelpScoutConnector(Connector):
             if mailbox is None:
                 raise PermanentApiError(f"Help Scout has no mailbox named {group!r} (or it is not visible to the app)")
             self.api.write("PATCH", f"conversations/{ticket_id}", "move",
-                       {"op": "move", "path": "/mailboxId", "value": int(mailbox)})
+                           {"op": "move", "path": "/mailboxId", "value": int(mailbox)})
         self.api.write("PATCH", f"conversations/{ticket_id}", "reopen",
-                   {"op": "replace", "path": "/status", "value": "active"})
+                       {"op": "replace", "path": "/status", "value": "active"})
 
     def create_followup(self, ticket_id: str, subject: str, text: str) -> str:
         """A new conversation with the same customer in the same mailbox, holding the text as a

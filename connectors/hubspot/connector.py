@@ -244,7 +244,7 @@ class HubspotConnector(Connector):
             return None
         contact_id = str(contacts[0]["id"])
         props = self.api.get_json(f"crm/v3/objects/contacts/{contact_id}", "contact",
-                          properties="email,firstname,lastname,hs_language").get("properties") or {}
+                                  properties="email,firstname,lastname,hs_language").get("properties") or {}
         name = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or None
         return Person(id=contact_id, email=props.get("email"), name=name, locale=props.get("hs_language"))
 
@@ -419,7 +419,8 @@ class HubspotConnector(Connector):
     # --- admin --------------------------------------------------------------------------------
     def setup_instructions(self) -> str:
         return self.setup_text(secret_var=self.env_var("client_secret", "HUBSPOT_CLIENT_SECRET"),
-                               token_var=self.env_var("access_token", "HUBSPOT_ACCESS_TOKEN"), closed=", ".join(self.settings.closed_stage_ids),
+                               token_var=self.env_var("access_token", "HUBSPOT_ACCESS_TOKEN"),
+                               closed=", ".join(self.settings.closed_stage_ids),
                                reopen=self.settings.reopen_stage_id)
 
     def check(self) -> list[CheckResult]:

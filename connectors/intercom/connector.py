@@ -391,7 +391,7 @@ class IntercomConnector(Connector):
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         for tag_id in self._tag_ids(tags):
             self.api.write("POST", f"conversations/{ticket_id}/tags", "tag conversation",
-                       {"id": tag_id, "admin_id": self.settings.admin_id})
+                           {"id": tag_id, "admin_id": self.settings.admin_id})
 
     def remove_tags(self, ticket_id: str, tags: list[str]) -> None:
         for tag_id in self._tag_ids(tags, create=False):  # a tag that does not exist is on no conversation
@@ -404,7 +404,7 @@ class IntercomConnector(Connector):
 
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         self.api.write("POST", f"conversations/{ticket_id}/parts", "reopen",
-                   {"message_type": "open", "admin_id": self.settings.admin_id})
+                       {"message_type": "open", "admin_id": self.settings.admin_id})
         if group:
             self.api.write("POST", f"conversations/{ticket_id}/parts", "assign to team", {
                 "message_type": "assignment", "type": "team", "admin_id": self.settings.admin_id,

@@ -283,7 +283,8 @@ class ZammadConnector(Connector):
             at = parse_time(item.get("created_at"))
             if at is None:
                 continue
-            attr, actor, source_id = item["attribute"], self._actor(item.get("created_by_id"), customer_id), optional_str(item.get("id"))
+            attr, source_id = item["attribute"], optional_str(item.get("id"))
+            actor = self._actor(item.get("created_by_id"), customer_id)
             if attr == "state":
                 out.append(HistoryEntry(at=at, kind=EntryKind.STATUS, actor=actor, value=self._state(item.get("value_to")),
                                         previous=self._state(item.get("value_from")), source_id=source_id))
@@ -327,8 +328,8 @@ class ZammadConnector(Connector):
         per_page = 50
         for page in range(1, 21):  # at most 1,000 tickets: a requester beyond that is not "repeat contact"
             found = self.api.get_json("tickets/search", "requester's tickets", query=f"customer_id:{requester.id}",
-                              sort_by="created_at", order_by="desc", expand="true", page=page,
-                              per_page=per_page, limit=per_page)
+                                      sort_by="created_at", order_by="desc", expand="true", page=page,
+                                      per_page=per_page, limit=per_page)
             if isinstance(found, dict):  # without expand Zammad answers {"tickets": ids, "assets": …}
                 assets = (found.get("assets") or {}).get("Ticket") or {}
                 found = [assets.get(str(i)) or {} for i in found.get("tickets") or []]

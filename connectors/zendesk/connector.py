@@ -318,11 +318,11 @@ class ZendeskConnector(Connector):
     def post_internal_note(self, ticket_id: str, text: str) -> None:
         # `body` is plain text (`html_body` would be HTML): the text goes as it is.
         self.api.write("PUT", f"tickets/{ticket_id}.json", "internal note",
-                    {"ticket": {"comment": {"body": text, "public": False}}})
+                       {"ticket": {"comment": {"body": text, "public": False}}})
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
         self.api.write("PUT", f"tickets/{ticket_id}.json", "public reply",
-                    {"ticket": {"comment": {"body": text, "public": True}}})
+                       {"ticket": {"comment": {"body": text, "public": True}}})
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         self.api.write("PUT", f"tickets/{ticket_id}/tags.json", "tags", {"tags": tags})

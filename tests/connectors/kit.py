@@ -71,7 +71,8 @@ class Kit:
         """Register the `responses` of every declared capability."""
         for where, answer in self.reads.items():
             method, _, path = where.rpartition(" ")
-            kwargs = {"status": answer} if isinstance(answer, int) else {"json": fixture_json(self.fixture_kind, answer)}
+            kwargs = ({"status": answer} if isinstance(answer, int)
+                      else {"json": fixture_json(self.fixture_kind, answer)})
             responses.add(method or responses.GET, f"{self.api_root}/{path}", **kwargs)
         for method in WRITES:
             responses.add(method, re.compile(re.escape(self.api_root) + r"/.*"), json=self.writes or {},

@@ -141,7 +141,7 @@ def call(connector, capability: str, kit):
         base.RECENT: lambda: connector.recent_tickets(kit.requester, since),
         base.NOTE: lambda: connector.post_internal_note(ticket, "Score 2: <b>slow</b>"),
         base.REPLY: lambda: connector.post_public_reply(ticket, "Thank you"),
-        base.TAGS: lambda: (connector.add_tags(ticket, ["ces_score_2"]), connector.remove_tags(ticket, ["ces_score_2"])),
+        base.TAGS: lambda: (connector.add_tags(ticket, ["ces_2"]), connector.remove_tags(ticket, ["ces_2"])),
         base.REOPEN: lambda: connector.reopen(ticket),
         base.FOLLOWUP: lambda: connector.create_followup(ticket, "Following up", "We are on it"),
     }[capability]()
