@@ -10,7 +10,6 @@ import requests
 import responses
 from responses import matchers
 
-from ces.config.models import HttpSettings
 from ces.connectors import base
 from ces.connectors.errors import (
     BadSignature,
@@ -19,8 +18,8 @@ from ces.connectors.errors import (
 )
 from ces.connectors.front import FrontConnector, FrontSettings
 from ces.connectors.front.connector import sign_application, sign_rule
-from ces.connectors.http import HttpClient
 from ces.connectors.models import Channel, EventKind, InboundRequest, Person, Status
+from tests.connectors.kits.front import KIT
 from tests.support import assert_bounded, fixture_bytes, fixture_json
 
 API = "https://api2.frontapp.com"
@@ -31,14 +30,7 @@ CONV = f"{API}/conversations/cnv_keo696"
 
 
 def make(monkeypatch, **over) -> FrontConnector:
-    monkeypatch.setenv("FR_SECRET", SECRET)
-    monkeypatch.setenv("FR_TOKEN", TOKEN)
-    values = dict(id="front-main", kind="front", api_token_env="FR_TOKEN", webhook_secret_env="FR_SECRET",
-                  api_user_id="tea_4h2k")
-    values.update(over)
-    http = HttpClient(HttpSettings(connect_timeout_seconds=1, read_timeout_seconds=1, retries=2,
-                                   backoff_base_seconds=0, backoff_max_seconds=0))
-    return FrontConnector(FrontSettings(**values), http=http, public_url="https://surveys.acme.test")
+    return KIT.connector("front", monkeypatch, **{"webhook_kind": "rule", **over})
 
 
 @pytest.fixture
@@ -51,10 +43,8 @@ def front_rules(monkeypatch) -> FrontConnector:
     return make(monkeypatch)  # rule webhooks are the default
 
 
-def inbound(body: bytes, headers: dict[str, str]) -> InboundRequest:
-    return InboundRequest(method="POST", path="/webhooks/front-main", query="",
-                          headers={k.lower(): v for k, v in headers.items()}, body=body, received_at=NOW,
-                          public_url="https://surveys.acme.test")
+def inbound(body: bytes, headers: dict[str, str], at: datetime = NOW) -> InboundRequest:
+    return KIT.inbound("front", body, headers, at)
 
 
 def app_signed(name: str, *, secret: str = SECRET, at: datetime = NOW, challenge: str | None = None) -> InboundRequest:

@@ -14,7 +14,6 @@ import pytest
 import responses
 from responses import matchers
 
-from ces.config.models import HttpSettings
 from ces.connectors.errors import (
     PermanentApiError,
     RateLimited,
@@ -22,8 +21,8 @@ from ces.connectors.errors import (
 )
 from ces.connectors.helpscout import HelpScoutConnector, HelpScoutSettings
 from ces.connectors.helpscout.connector import sign
-from ces.connectors.http import HttpClient
 from ces.connectors.models import Channel, EntryKind, EventKind, InboundRequest, Person, Status
+from tests.connectors.kits.helpscout import KIT
 from tests.support import fixture_bytes, fixture_json
 
 API = "https://api.helpscout.net/v2"
@@ -38,21 +37,11 @@ NOW = datetime(2026, 11, 23, 10, 16, tzinfo=timezone.utc)
 
 @pytest.fixture
 def helpscout(monkeypatch) -> HelpScoutConnector:
-    monkeypatch.setenv("HS_SECRET", SECRET)
-    monkeypatch.setenv("HS_APP_ID", APP_ID)
-    monkeypatch.setenv("HS_APP_SECRET", APP_SECRET)
-    settings = HelpScoutSettings(id="helpscout-main", kind="helpscout", app_id_env="HS_APP_ID",
-                                 app_secret_env="HS_APP_SECRET", webhook_secret_env="HS_SECRET",
-                                 api_user_id="481999")
-    http = HttpClient(HttpSettings(connect_timeout_seconds=1, read_timeout_seconds=1, retries=2,
-                                   backoff_base_seconds=0, backoff_max_seconds=0))
-    return HelpScoutConnector(settings, http=http, public_url="https://surveys.acme.test")
+    return KIT.connector("helpscout", monkeypatch)
 
 
 def inbound(body: bytes, headers: dict[str, str], at: datetime = NOW) -> InboundRequest:
-    return InboundRequest(method="POST", path="/webhooks/helpscout-main", query="",
-                          headers={k.lower(): v for k, v in headers.items()}, body=body, received_at=at,
-                          public_url="https://surveys.acme.test")
+    return KIT.inbound("helpscout", body, headers, at)
 
 
 def hs_headers(body: bytes, event: str, *, secret: str = SECRET) -> dict[str, str]:

@@ -11,17 +11,16 @@ import responses
 from hubspot.utils.signature import Signature
 from responses import matchers
 
-from ces.config.models import HttpSettings
 from ces.connectors import base
 from ces.connectors.errors import (
     BadSignature,
     Unparseable,
     Unsupported,
 )
-from ces.connectors.http import HttpClient
 from ces.connectors.hubspot import HubspotConnector, HubspotSettings
 from ces.connectors.hubspot.connector import sign
 from ces.connectors.models import Channel, EventKind, InboundRequest, Person, Status
+from tests.connectors.kits.hubspot import KIT
 from tests.support import fixture_bytes, fixture_json
 
 API = "https://api.hubapi.com"
@@ -34,13 +33,7 @@ TICKET = f"{API}/crm/v3/objects/tickets/5158001234"
 
 @pytest.fixture
 def hubspot(monkeypatch) -> HubspotConnector:
-    monkeypatch.setenv("HS_SECRET", SECRET)
-    monkeypatch.setenv("HS_TOKEN", TOKEN)
-    settings = HubspotSettings(id="hubspot-main", kind="hubspot", access_token_env="HS_TOKEN",
-                               client_secret_env="HS_SECRET", portal_id="24601234", app_id="3301122")
-    http = HttpClient(HttpSettings(connect_timeout_seconds=1, read_timeout_seconds=1, retries=2,
-                                   backoff_base_seconds=0, backoff_max_seconds=0))
-    return HubspotConnector(settings, http=http, public_url=PUBLIC)
+    return KIT.connector("hubspot", monkeypatch)
 
 
 def ms(at: datetime) -> str:

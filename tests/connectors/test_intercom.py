@@ -9,17 +9,16 @@ import pytest
 import responses
 from responses import matchers
 
-from ces.config.models import HttpSettings
 from ces.connectors import base
 from ces.connectors.errors import (
     PermanentApiError,
     Unparseable,
     Unsupported,
 )
-from ces.connectors.http import HttpClient
 from ces.connectors.intercom import IntercomConnector, IntercomSettings
 from ces.connectors.intercom.connector import sign
 from ces.connectors.models import Channel, EntryKind, EventKind, InboundRequest, Person, Status
+from tests.connectors.kits.intercom import KIT
 from tests.support import fixture_bytes, fixture_json
 
 API = "https://api.intercom.io"
@@ -31,19 +30,11 @@ CONVERSATION = f"{API}/conversations/215468772411024"
 
 @pytest.fixture
 def intercom(monkeypatch) -> IntercomConnector:
-    monkeypatch.setenv("IC_SECRET", SECRET)
-    monkeypatch.setenv("IC_TOKEN", TOKEN)
-    settings = IntercomSettings(id="intercom-main", kind="intercom", access_token_env="IC_TOKEN",
-                                client_secret_env="IC_SECRET", admin_id="5017999", workspace_id="tx2p130c")
-    http = HttpClient(HttpSettings(connect_timeout_seconds=1, read_timeout_seconds=1, retries=2,
-                                   backoff_base_seconds=0, backoff_max_seconds=0))
-    return IntercomConnector(settings, http=http, public_url="https://surveys.acme.test")
+    return KIT.connector("intercom", monkeypatch)
 
 
-def inbound(body: bytes, headers: dict[str, str]) -> InboundRequest:
-    return InboundRequest(method="POST", path="/webhooks/intercom-main", query="",
-                          headers={k.lower(): v for k, v in headers.items()}, body=body, received_at=NOW,
-                          public_url="https://surveys.acme.test")
+def inbound(body: bytes, headers: dict[str, str], at: datetime = NOW) -> InboundRequest:
+    return KIT.inbound("intercom", body, headers, at)
 
 
 def signed(name: str, secret: str = SECRET) -> InboundRequest:

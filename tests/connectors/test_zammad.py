@@ -22,6 +22,7 @@ from ces.connectors.models import Actor, Channel, EntryKind, EventKind, InboundR
 from ces.connectors.simulator import StubResponse, StubServer
 from ces.connectors.zammad import ZammadConnector, ZammadSettings
 from ces.connectors.zammad.connector import sign
+from tests.connectors.kits.zammad import KIT
 from tests.simulators.zammad import ZammadSimulator
 from tests.support import fixture_bytes, fixture_json
 
@@ -48,9 +49,7 @@ def zammad(monkeypatch) -> ZammadConnector:
 
 
 def inbound(body: bytes, headers: dict[str, str], at: datetime = NOW) -> InboundRequest:
-    return InboundRequest(method="POST", path="/webhooks/zammad-main", query="",
-                          headers={k.lower(): v for k, v in headers.items()}, body=body, received_at=at,
-                          public_url="https://surveys.acme.test")
+    return KIT.inbound("zammad", body, headers, at)
 
 
 def zammad_headers(body: bytes, *, secret: str = SECRET, delivery: str = "5b8e2c3a-0d2f-4c4e-9a57-1f0b7d3e9c11"):

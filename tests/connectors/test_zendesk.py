@@ -8,16 +8,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import responses
 
-from ces.config.models import HttpSettings
 from ces.connectors.errors import (
     BadSignature,
     Unparseable,
 )
-from ces.connectors.http import HttpClient
 from ces.connectors.models import Channel, EventKind, InboundRequest, Status
 from ces.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from ces.connectors.zendesk.connector import sign, sign_body_first
-from tests.support import ZENDESK_SECRET, ZENDESK_TOKEN, fixture_bytes, fixture_json, zendesk_headers
+from tests.connectors.kits.zendesk import KIT
+from tests.support import ZENDESK_SECRET, fixture_bytes, fixture_json, zendesk_headers
 
 BASE = "https://acme.zendesk.com"
 NOW = datetime(2026, 11, 23, 10, 16, tzinfo=timezone.utc)
@@ -25,19 +24,11 @@ NOW = datetime(2026, 11, 23, 10, 16, tzinfo=timezone.utc)
 
 @pytest.fixture
 def zendesk(monkeypatch) -> ZendeskConnector:
-    monkeypatch.setenv("ZD_SECRET", ZENDESK_SECRET)
-    monkeypatch.setenv("ZD_TOKEN", ZENDESK_TOKEN)
-    settings = ZendeskSettings(id="zendesk-main", kind="zendesk", subdomain="acme", email="admin@acme.test",
-                               api_token_env="ZD_TOKEN", webhook_secret_env="ZD_SECRET")
-    http = HttpClient(HttpSettings(connect_timeout_seconds=1, read_timeout_seconds=1, retries=2,
-                                   backoff_base_seconds=0, backoff_max_seconds=0))
-    return ZendeskConnector(settings, http=http, public_url="https://surveys.acme.test")
+    return KIT.connector("zendesk", monkeypatch)
 
 
 def inbound(body: bytes, headers: dict[str, str], at: datetime = NOW) -> InboundRequest:
-    return InboundRequest(method="POST", path="/webhooks/zendesk-main", query="",
-                          headers={k.lower(): v for k, v in headers.items()}, body=body, received_at=at,
-                          public_url="https://surveys.acme.test")
+    return KIT.inbound("zendesk", body, headers, at)
 
 
 def signed(name: str, *, invocation: str = "01JINVOCATION", at: datetime = NOW) -> InboundRequest:

@@ -1,6 +1,8 @@
 """Front's contract kit: an application webhook (timestamp + body, HMAC-SHA256). Rule webhooks,
 signed over the body alone, are tested in test_front.py."""
 
+from datetime import datetime, timezone
+
 from ces.connectors.front.connector import sign_application
 from tests.connectors.kit import Kit
 from tests.support import fixture_json
@@ -16,7 +18,7 @@ KIT = Kit(
     settings={"api_token_env": "FR_TOKEN", "webhook_secret_env": "FR_SECRET", "api_user_id": "tea_4h2k",
               "webhook_kind": "application"},
     env={"FR_TOKEN": "eyJhbGciOiJIUzI1NiJ9.front-api-token", "FR_SECRET": "front-signing-key-77aa"},
-    secret="webhook_secret", sign=signed, fixture_kind="front",
+    secret="webhook_secret", sign=signed, fixture_kind="front", now=datetime(2025, 11, 23, 10, 16, tzinfo=timezone.utc),
     event="app_conversation_archived.json", irrelevant="app_inbound_received.json",
     required_headers=("X-Front-Signature", "X-Front-Request-Timestamp"),
     bounded={"ticket": ("payload", "conversation", "id"), "delivery": ("payload", "id"),
