@@ -44,11 +44,25 @@ class SecretRef:
 class SecretsModel(BaseModel):
     """Base of every config model that holds secrets.
 
-    `secret_names` maps each secret's name to whether it is required.
+    `secret_names` maps each secret's name to whether it is required; its `_env` and `_file` keys
+    follow from it.
     """
 
     model_config = ConfigDict(extra="forbid")
     secret_names: ClassVar[dict[str, bool]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        """Each name in `secret_names` is a pair of keys, `<name>_env` and `<name>_file`: declared
+        here (before pydantic reads the fields), unless the class declares one itself."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__annotations__")
+        if own is None:
+            own = cls.__annotations__ = {}
+        for name in cls.__dict__.get("secret_names", {}):
+            for key, kind in ((f"{name}_env", EnvRef), (f"{name}_file", str | None)):
+                if key not in own:
+                    own[key] = kind
+                    setattr(cls, key, None)
 
     @model_validator(mode="after")
     def _one_source_per_secret(self):

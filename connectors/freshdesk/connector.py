@@ -41,7 +41,6 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
 from ces.connectors.api import link_header
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
@@ -160,10 +159,6 @@ class FreshdeskSettings(ConnectorSettings):
     secret_names = {"webhook_secret": True, "api_key": True}
     kind: str = "freshdesk"
     domain: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]*$")  # acme → https://acme.freshdesk.com
-    api_key_env: EnvRef = None
-    api_key_file: str | None = None
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
     # How the rule's webhook presents the secret: HTTP basic auth ("Requires authentication",
     # username + password) or a custom header.
     webhook_auth: Literal["basic", "header"] = "basic"

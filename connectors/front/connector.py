@@ -33,7 +33,6 @@ from urllib.parse import quote
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
 from ces.connectors.api import bearer, json_link, optional_str
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
@@ -95,16 +94,13 @@ def status_of(conversation: dict) -> Status | None:
 
 
 class FrontSettings(ConnectorSettings):
+    # webhook_secret: for application webhooks the app's signing key, for rule webhooks the
+    # company's API secret.
     secret_names = {"api_token": True, "webhook_secret": True}
     kind: str = "front"
     # Rule webhooks work with any Front plan that has rules and need nothing from our side when they
     # are saved; application webhooks expect their challenge echoed when saved (see setup.txt).
     webhook_kind: Literal["application", "rule"] = "rule"
-    api_token_env: EnvRef = None
-    api_token_file: str | None = None
-    # application webhooks: the app's signing key; rule webhooks: the company's API secret.
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
     # The teammate ces-worker writes as (comments, replies): its actions are never agent activity.
     api_user_id: str | None = Field(None, pattern=r"^tea_[A-Za-z0-9]+$")
     reply_channel_id: str | None = Field(None, pattern=r"^(cha|chn)_[A-Za-z0-9]+$")

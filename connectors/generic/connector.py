@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef, MissingSecret
+from ces.config.secrets import MissingSecret
 from ces.connectors.base import CheckResult, Connector, DeliveryRule, InboundRequest, Person, Ticket, TicketEvent
 from ces.connectors.errors import BadSignature, StaleTimestamp, Unparseable
 from ces.connectors.models import Channel, EntryKind, EventKind, HistoryEntry, Status
@@ -69,8 +69,6 @@ def channel_of(value: object) -> Channel:
 class GenericSettings(ConnectorSettings):
     secret_names = {"webhook_secret": True}
     kind: str = "generic"
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
 
 
 class GenericConnector(Connector):

@@ -40,7 +40,6 @@ import requests
 from pydantic import model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
 from ces.connectors.api import ApiClient, bearer, optional_str
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
@@ -109,12 +108,6 @@ def delivery_key(event: str, conversation: dict) -> str:
 class HelpScoutSettings(ConnectorSettings):
     secret_names = {"webhook_secret": True, "app_id": True, "app_secret": True}
     kind: str = "helpscout"
-    app_id_env: EnvRef = None
-    app_id_file: str | None = None
-    app_secret_env: EnvRef = None
-    app_secret_file: str | None = None
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
     api_user_id: str | None = None  # the Help Scout user the app acts as: its threads are ours
 
     @model_validator(mode="after")

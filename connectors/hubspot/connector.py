@@ -34,7 +34,6 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
 from ces.connectors.api import bearer, optional_str
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
@@ -84,12 +83,9 @@ def channel_of(source_type: object) -> Channel:
 
 
 class HubspotSettings(ConnectorSettings):
+    # The private app's access token; the app's client secret, which signs the webhooks.
     secret_names = {"access_token": True, "client_secret": True}
     kind: str = "hubspot"
-    access_token_env: EnvRef = None  # the private app's access token
-    access_token_file: str | None = None
-    client_secret_env: EnvRef = None  # the app's client secret: it signs the webhooks
-    client_secret_file: str | None = None
     portal_id: str | None = Field(None, pattern=r"^\d+$")  # the account (Hub) id, for ticket links
     app_host: str = Field("app.hubspot.com", pattern=r"^app(-[a-z0-9]+)?\.hubspot\.com$")  # app-eu1… in the EU
     app_id: str | None = Field(None, pattern=r"^\d+$")  # ces-worker's own app: its changes are ours

@@ -31,7 +31,6 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
 from ces.connectors.api import bearer, optional_str
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
@@ -92,14 +91,11 @@ def ticket_state_of(value: object) -> Status | None:
 
 
 class IntercomSettings(ConnectorSettings):
+    # The access token; the app's client secret, which signs the webhooks.
     secret_names = {"access_token": True, "client_secret": True}
     kind: str = "intercom"
     region: Literal["us", "eu", "au"] = "us"
     api_version: str = Field("2.11", pattern=r"^\d+\.\d+$")
-    access_token_env: EnvRef = None
-    access_token_file: str | None = None
-    client_secret_env: EnvRef = None  # the app's client secret: it signs the webhooks
-    client_secret_file: str | None = None
     # The teammate (admin) ces-worker writes as: notes, replies, tags and reopens need one, and
     # changes made by it are never taken for agent activity.
     admin_id: str | None = Field(None, pattern=r"^\d+$")

@@ -34,7 +34,6 @@ from typing import Any
 from pydantic import model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base
 from ces.connectors.api import bearer, optional_str
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
@@ -89,12 +88,6 @@ def sign(secret: str, body: bytes) -> str:
 class ZammadSettings(ConnectorSettings):
     secret_names = {"webhook_secret": True, "api_token": False, "oauth_token": False}
     kind: str = "zammad"
-    api_token_env: EnvRef = None
-    api_token_file: str | None = None
-    oauth_token_env: EnvRef = None
-    oauth_token_file: str | None = None
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
     api_user_id: str | None = None  # our own API user: its changes are never customer or agent activity
     # State names that mean "resolved". Add your own closed-type states here (Zammad lets admins
     # create them); every other unknown state counts as open.

@@ -23,7 +23,6 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base
 from ces.connectors.api import json_link, optional_str
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
@@ -95,12 +94,6 @@ class ZendeskSettings(ConnectorSettings):
     kind: str = "zendesk"
     subdomain: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]*$")
     email: str | None = None
-    api_token_env: EnvRef = None
-    api_token_file: str | None = None
-    oauth_token_env: EnvRef = None
-    oauth_token_file: str | None = None
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
     api_user_id: str | None = None  # our own API user: its changes are never customer or agent activity
 
     @model_validator(mode="after")
