@@ -23,7 +23,7 @@ NextPage = Callable[[requests.Response, Any], Optional[str | tuple[str, Optional
 
 
 def link_header(resp: requests.Response, data: Any) -> str | None:
-    """RFC 8288 `Link: <…>; rel="next"` (Freshdesk, Zammad's REST lists)."""
+    """RFC 8288 `Link: <…>; rel="next"` (Freshdesk's lists)."""
     return (resp.links.get("next") or {}).get("url")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -34,6 +35,7 @@ REPLY = "public_reply"  # post_public_reply
 TAGS = "tags"  # add_tags
 REOPEN = "reopen"  # reopen
 FOLLOWUP = "followup"  # create_followup
+EVERYTHING = frozenset({TICKET, HISTORY, RECENT, NOTE, REPLY, TAGS, REOPEN, FOLLOWUP})
 
 
 @dataclass(frozen=True)
@@ -184,3 +186,11 @@ class Connector(ABC):
     def check(self) -> list[CheckResult]:
         """Call the helpdesk with the configured credentials; say plainly what works."""
         return [CheckResult("api", False, f"{self.title} connector has no API check")]
+
+    def probe(self, name: str, call: Callable[[], object], ok: str, failed: str = "") -> CheckResult:
+        """One line of `check`: `ok` when the call answers, else `failed` and the helpdesk's error."""
+        try:
+            call()
+        except ApiError as exc:
+            return CheckResult(name, False, f"{failed}{exc.detail}")
+        return CheckResult(name, True, ok)

@@ -187,7 +187,7 @@ class FreshdeskConnector(Connector):
     kind = "freshdesk"
     title = "Freshdesk"
     Settings = FreshdeskSettings
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS, base.REOPEN})
+    capabilities = base.EVERYTHING - {base.FOLLOWUP}
     # No history API: status changes are the STATUS events themselves; transfers come from the
     # group/agent rule.
     history_from_webhooks = frozenset({EntryKind.STATUS, EntryKind.GROUP, EntryKind.ASSIGNEE})
@@ -466,12 +466,9 @@ class FreshdeskConnector(Connector):
             what = {2: "group tickets", 3: "restricted (assigned tickets)"}.get(scope or 0, str(scope))
             results.append(CheckResult("ticket access", False, f"the agent's ticket scope is {what}: give it "
                                        "global access so that every solved ticket can be read"))
-        try:
-            self.api.get_json("tickets", "tickets", per_page=1)
-            results.append(CheckResult("history", True, "tickets and their conversations can be read; group and "
-                                       "agent changes come from the second automation rule"))
-        except ApiError as exc:
-            results.append(CheckResult("history", False, exc.detail))
+        results.append(self.probe("history", lambda: self.api.get_json("tickets", "tickets", per_page=1),
+                                  "tickets and their conversations can be read; group and agent changes come "
+                                  "from the second automation rule"))
         if self.settings.api_user_id and self.settings.api_user_id != agent_id:
             results.append(CheckResult("api_user_id", False, f"api_user_id is {self.settings.api_user_id} but the "
                                        f"API key belongs to agent {agent_id}"))

@@ -70,6 +70,7 @@ CHANNELS = {
     "custom": Channel.API,
 }
 MESSAGE_EVENTS = frozenset({"inbound", "outbound", "out_reply"})
+_next = json_link("_pagination", "next")
 PAGES = 10  # of 100 events or conversations: a longer timeline is cut and reported in `missing`
 
 
@@ -122,7 +123,7 @@ class FrontConnector(Connector):
     title = "Front"
     Settings = FrontSettings
     # Not FOLLOWUP: Front never locks an archived conversation; reopening it is the follow-up.
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS, base.REOPEN})
+    capabilities = base.EVERYTHING - {base.FOLLOWUP}
     delivery = base.DeliveryRule("the event id in the signed body", signed=True)
     default_rate_limit_per_minute = 50  # Starter plan; Growth 100, Scale 200+ (company-wide budget)
     settings: FrontSettings
@@ -418,13 +419,9 @@ class FrontConnector(Connector):
         else:
             results.append(CheckResult("internal notes", False, "api_user_id is not set: comments are posted as the "
                                        "API token and public replies are impossible; set it to a teammate id"))
-        try:
-            self.api.get_json("events", "events", limit=1)
-            results.append(CheckResult("history", True, "conversation events (assignments, moves, archives) can be "
-                                       "read"))
-        except ApiError as exc:
-            results.append(CheckResult("history", False, f"cannot read events (give the token the events scope): "
-                                       f"{exc.detail}"))
+        results.append(self.probe("history", lambda: self.api.get_json("events", "events", limit=1),
+                                  "conversation events (assignments, moves, archives) can be read",
+                                  "cannot read events (give the token the events scope): "))
         return results
 
 
@@ -434,5 +431,3 @@ def _name(teammate: dict | None) -> str | None:
     full = " ".join(p for p in (teammate.get("first_name"), teammate.get("last_name")) if p)
     return full or teammate.get("username") or teammate.get("email") or optional_str(teammate.get("id"))
 
-
-_next = json_link("_pagination", "next")

@@ -162,8 +162,7 @@ class HelpScoutConnector(Connector):
     kind = "helpscout"
     title = "Help Scout"
     Settings = HelpScoutSettings
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS,
-                              base.REOPEN, base.FOLLOWUP})
+    capabilities = base.EVERYTHING
     # 200 requests a minute is the lowest plan's figure (and the old v1 limit); Help Scout counts
     # a write as two requests while the shared limiter counts calls, so budget half of it.
     default_rate_limit_per_minute = 100

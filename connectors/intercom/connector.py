@@ -123,7 +123,7 @@ class IntercomConnector(Connector):
     title = "Intercom"
     Settings = IntercomSettings
     # Not FOLLOWUP: Intercom never locks a closed conversation, reopening it is the follow-up.
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS, base.REOPEN})
+    capabilities = base.EVERYTHING - {base.FOLLOWUP}
     # 10,000 calls/min per app, enforced as 1/6 of that per 10-second window; the shared limiter
     # counts a sliding 60 s, so only the 10-second share can never overrun a window.
     default_rate_limit_per_minute = 1666
@@ -430,13 +430,11 @@ class IntercomConnector(Connector):
             results.append(CheckResult("internal notes", False,
                                        f"admin_id {self.settings.admin_id} is not a teammate of this workspace: "
                                        f"{exc.detail}"))
-        try:
-            self.api.write("POST", "conversations/search", "conversation search", idempotent=True,
-                           body={"query": {"field": "created_at", "operator": ">", "value": 0},
-                                 "pagination": {"per_page": 1}})
-            results.append(CheckResult("history", True, "conversations, their parts and statistics can be read"))
-        except ApiError as exc:
-            results.append(CheckResult("history", False, f"cannot read conversations: {exc.detail}"))
+        search = {"query": {"field": "created_at", "operator": ">", "value": 0}, "pagination": {"per_page": 1}}
+        results.append(self.probe(
+            "history", lambda: self.api.write("POST", "conversations/search", "conversation search", search,
+                                              idempotent=True),
+            "conversations, their parts and statistics can be read", "cannot read conversations: "))
         return results
 
 

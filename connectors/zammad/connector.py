@@ -121,8 +121,7 @@ class ZammadConnector(Connector):
     kind = "zammad"
     title = "Zammad"
     Settings = ZammadSettings
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS,
-                              base.REOPEN, base.FOLLOWUP})
+    capabilities = base.EVERYTHING
     # Zammad documents no API limit and runs on the customer's own server: stay gentle (2/s).
     default_rate_limit_per_minute = 120
     delivery = base.DeliveryRule("X-Zammad-Delivery (unsigned), or the signed body", signed=False)

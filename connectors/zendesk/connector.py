@@ -120,8 +120,7 @@ class ZendeskConnector(Connector):
     kind = "zendesk"
     title = "Zendesk"
     Settings = ZendeskSettings
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS,
-                              base.REOPEN, base.FOLLOWUP})
+    capabilities = base.EVERYTHING
     default_rate_limit_per_minute = 200  # Team plan; Growth/Professional 400, Enterprise 700
     api_errors = {422: (TicketLocked, "the ticket is closed")}  # "Status: closed prevents ticket update"
     delivery = base.DeliveryRule("X-Zendesk-Webhook-Invocation-Id (unsigned), or the signed timestamp + body",
