@@ -105,7 +105,7 @@ def _write_back(s: Session, survey: Survey, tag: str, c: dict, now: datetime) ->
               .values(state=AlertState.SKIPPED, next_try_at=None, reason=SUPERSEDED))
     stale = sorted({t for a in earlier for t in a.content.get("tags", [])} - {tag})
     return _insert(s, dict(
-        dedupe_key=f"{prefix}#{len(earlier) + 1}", kind="writeback", route="writeback",
+        dedupe_key=f"{prefix}#{len(earlier) + 1}", survey_id=survey.id, kind="writeback", route="writeback",
         route_type="tags", recipient=survey.connector_id,
         # What the tag call needs, nothing of the customer: a write-back has no reader but the helpdesk.
         content={"kind": "writeback", "connector": c["connector"], "ticket_id": c["ticket_id"], "tags": [tag],
@@ -150,7 +150,7 @@ def check_answer(rt: Runtime, ticket_pk: int) -> str:
         if rt.settings.alerts.writeback and conn is not None and base.TAGS in conn.capabilities:
             new_ids.append(_write_back(s, survey, f"{rt.settings.alerts.writeback_tag_prefix}{answer.score}", c, now))
         sent_before = s.scalars(select(Alert).where(Alert.follow_up_id.isnot(None), Alert.kind.in_(["alert", "update"]),
-                                                    Alert.dedupe_key.like(f"%:{survey.id}:%"))
+                                                    Alert.survey_id == survey.id)
                                 .order_by(Alert.id)).all()
         version = _version(answer.score, answer.comment)
         # An update is keyed by the latest fact of the answer's history, so that 2 → 4 → 2 → 4 tells
@@ -175,7 +175,7 @@ def check_answer(rt: Runtime, ticket_pk: int) -> str:
                     extra = {"previous": {"score": before.get("score"), "comment": before.get("comment")},
                              "changes": what_changed(before, answer.score, answer.comment), "edit": original.id}
                 new_ids.append(_insert(s, dict(
-                    dedupe_key=key, kind=kind, route=route.name, route_type=route.type, recipient=recipient,
+                    dedupe_key=key, survey_id=survey.id, kind=kind, route=route.name, route_type=route.type, recipient=recipient,
                     follow_up_id=item.id, state=AlertState.PENDING, attempts=0, created_at=now, next_try_at=now,
                     content={**c, **extra, "kind": kind, "version": version,
                              "links": links(s, rt, item.id, recipient, now)})))

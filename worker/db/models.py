@@ -422,10 +422,12 @@ class Alert(Base):
         Index("ix_alerts_due", "next_try_at", postgresql_where=text("state IN ('pending', 'sending')"),
               sqlite_where=text("state IN ('pending', 'sending')")),
         Index("ix_alerts_created", "created_at"),
+        Index("ix_alerts_survey", "survey_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(300))
+    survey_id: Mapped[int | None] = mapped_column(BigId)  # alerts, updates, write-backs; a digest has none
     kind: Mapped[str] = mapped_column(String(16))  # alert, update, digest, writeback
     route: Mapped[str] = mapped_column(String(64))
     route_type: Mapped[str] = mapped_column(String(16))
