@@ -403,3 +403,25 @@ def test_connectors_test_says_the_cause_in_words_and_prints_no_log_lines(config,
     assert out.splitlines()[0].startswith("FAIL  authentication: Zendesk current user at ")
     assert out.splitlines()[0].endswith(cause) or f"{cause} (2 attempts)" in out, out
     assert err == ""  # the answer alone: no JSON log lines around it
+
+
+def test_an_unexpected_error_is_one_line_and_a_logged_traceback(config, tmp_path, monkeypatch):
+    """Something nobody foresaw (here a database file that is not a database): the person reads one
+    line; the log has the traceback; --debug or CES_DEBUG=1 shows it on the terminal too."""
+    (tmp_path / "junk.db").write_bytes(b"not a database at all, " * 100)
+    config.write(db_url=f"sqlite:///{tmp_path / 'junk.db'}")
+    code, out, err = run("surveys")
+    lines = err.strip().splitlines()
+    assert code == 1 and out == ""
+    assert lines[-1] == ("ces: error: unexpected DatabaseError: (sqlite3.DatabaseError) file is not a database "
+                         "(traceback in the log; --debug shows it here)")
+    logged = [json.loads(line) for line in lines[:-1]]
+    assert [entry["event"] for entry in logged] == ["unexpected_error"]
+    assert logged[0]["exception"].startswith("Traceback (most recent call last):")
+    assert "Traceback" not in err.replace(logged[0]["exception"], "").replace(lines[0], "")
+    for debug in (["--debug"], []):
+        if not debug:
+            monkeypatch.setenv("CES_DEBUG", "1")
+        code, _, err = run(*debug, "surveys")
+        assert code == 1 and "\nTraceback (most recent call last):\n" in err
+        assert err.strip().splitlines()[-1].startswith("ces: error: unexpected DatabaseError")

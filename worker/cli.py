@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Optional
@@ -102,9 +103,13 @@ def _out(text: str) -> None:
 
 
 @app.callback()
-def _main(config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML file (else CES_CONFIG)")):
+def _main(config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML file (else CES_CONFIG)"),
+          debug: bool = typer.Option(False, "--debug", help="an unexpected error's traceback on the terminal too "
+                                     "(or CES_DEBUG=1)")):
     if config:
         os.environ["CES_CONFIG"] = config
+    if debug:
+        os.environ["CES_DEBUG"] = "1"
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -704,10 +709,23 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        message = f"ces: unexpected error: {type(exc).__name__}: {detail}"
+        message = unexpected(exc)
     typer.echo(message, err=True)
     sys.exit(1)
+
+
+def unexpected(exc: Exception) -> str:
+    """A bug or an outage nobody foresaw: one line for the person, the traceback in the log (and,
+    with --debug or CES_DEBUG=1, on the terminal)."""
+    from ces.worker import logs
+
+    if not structlog.is_configured():
+        logs.configure()
+    structlog.get_logger("ces.cli").error("unexpected_error", error=logs.error_text(exc), exc_info=exc)
+    if os.environ.get("CES_DEBUG", "") not in ("", "0"):
+        traceback.print_exception(exc, file=sys.stderr)
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"ces: error: unexpected {type(exc).__name__}: {detail} (traceback in the log; --debug shows it here)"
 
 
 if __name__ == "__main__":
