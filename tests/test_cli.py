@@ -73,7 +73,7 @@ def test_up_starts_one_worker_process_per_core_unless_told(config, monkeypatch):
     import os
 
     from ces.config import load_settings
-    from ces.worker.cli import up_commands
+    from ces.worker.cli.running import up_commands
 
     cores = len(os.sched_getaffinity(0))
     commands = up_commands(load_settings(), "127.0.0.1", 8000)
@@ -188,7 +188,8 @@ def test_surveys_preview_renders_mail_and_pages(config, capsys, tmp_path):
 
 
 def test_surveys_test_send_mails_an_admin_and_never_reports_it(config, rt, sink, capsys):
-    from ces.worker.reports import ces_report
+    from ces.worker.queries.reports import ces_report
+    from ces.worker.queries.scope import Scope
 
     code, out, _ = call(capsys, "surveys", "test-send", "admin@acme.test", "--locale", "en")
     assert code == 0 and "test survey sent to admin@acme.test" in out
@@ -197,7 +198,8 @@ def test_surveys_test_send_mails_an_admin_and_never_reports_it(config, rt, sink,
     today = rt.now().date()
     from datetime import timedelta
 
-    assert ces_report(rt, today - timedelta(days=1), today + timedelta(days=1))["rows"][0]["surveys_sent"] == 0
+    report = ces_report(Scope.everything(), rt, today - timedelta(days=1), today + timedelta(days=1))
+    assert report["rows"][0]["surveys_sent"] == 0
 
 
 def test_test_send_to_an_unreachable_mail_server_is_one_line(config, capsys):

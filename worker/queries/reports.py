@@ -1,4 +1,4 @@
-"""CES reports. The cohort is the surveys sent in [since, until); their confirmed answers are the
+"""CES reports (each reads what its Scope allows: `Scope.everything()` for the CLI). The cohort is the surveys sent in [since, until); their confirmed answers are the
 responses (a provisional click counts once it settles; see surveys/answers.py).
 
 CES (ces7) = share of answers 5–7 ("at least somewhat agree"), reported beside the mean. For the
@@ -8,12 +8,24 @@ mixed: a report covers one scale.
 
 from __future__ import annotations
 
+import statistics
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.orm import Session
 
-from ces.worker.db.models import Answer, AnswerState, Survey, SurveyState
+from ces.worker.db.models import (
+    Answer,
+    AnswerState,
+    AssessmentRecord,
+    FollowUp,
+    Solve,
+    Survey,
+    SurveyState,
+    Ticket,
+    TicketSignalsRecord,
+)
+from ces.worker.queries.scope import Scope
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
 
@@ -49,7 +61,7 @@ def _ratio(part, whole) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def ces_report(rt: Runtime, since: date, until: date, *, scale: str = "ces7", by: str | None = None) -> dict:
+def ces_report(scope: Scope, rt: Runtime, since: date, until: date, *, scale: str = "ces7", by: str | None = None) -> dict:
     sc = scale_of(scale)
     with rt.transaction() as s:
         good = func.sum(case((Answer.score.between(sc.good_min, sc.good_max), 1), else_=0))
@@ -62,7 +74,7 @@ def ces_report(rt: Runtime, since: date, until: date, *, scale: str = "ces7", by
                        Survey.sent_at >= day_start(since), Survey.sent_at < day_start(until)))
         if key is not None:
             stmt = stmt.group_by(key).order_by(key)
-        result = s.execute(stmt).all()
+        result = s.execute(scope.surveys(stmt)).all()
     rows = []
     for r in result:
         values = r[1:] if key is not None else r
@@ -82,8 +94,7 @@ SIGNAL_BUCKETS = ("transfers", "reopened", "repeat_contact", "channel_switch", "
 def _buckets():
     """Each signal's bucket as a small integer or a boolean (cheaper to group by than text); named by
     `_bucket_value`. Their order is SIGNAL_BUCKETS'."""
-    from ces.worker.db.models import TicketSignalsRecord as T
-
+    T = TicketSignalsRecord
     transfers = T.group_transfers + T.assignee_transfers
     return [
         case((transfers == 0, 0), (transfers == 1, 1), else_=2).label("transfers"),
@@ -100,14 +111,12 @@ def _bucket_value(name: str, raw) -> str:
     return "yes" if raw else "no"
 
 
-def signal_report(rt: Runtime, since: date, until: date, *, scale: str = "ces7") -> dict:
+def signal_report(scope: Scope, rt: Runtime, since: date, until: date, *, scale: str = "ces7") -> dict:
     """CES, mean and counts with and without each signal, and the share of the high-effort tickets
     solved in the range that each driver accounts for: what to fix first.
 
     Two grouped queries over the signal columns (the covering index ix_ticket_signals_buckets and
     ix_assessments_level_ticket let PostgreSQL read them from the indexes; bench/README.md)."""
-    from ces.worker.db.models import AssessmentRecord, Solve, Ticket, TicketSignalsRecord
-
     sc = scale_of(scale)
     lo, hi = day_start(since), day_start(until)
     with rt.transaction() as s:
@@ -115,19 +124,19 @@ def signal_report(rt: Runtime, since: date, until: date, *, scale: str = "ces7")
             s.execute(text("SET LOCAL jit = off"))  # compiling costs more than it saves on these queries
         buckets = _buckets()
         good = func.sum(case((Answer.score.between(sc.good_min, sc.good_max), 1), else_=0))
-        surveys = s.execute(
+        surveys = s.execute(scope.surveys(
             select(*buckets, func.count(Survey.id), func.count(Answer.id), good, func.sum(Answer.score))
             .select_from(Survey).join(Solve, Solve.id == Survey.solve_id)
             .join(TicketSignalsRecord, TicketSignalsRecord.ticket_pk == Solve.ticket_pk)
             .outerjoin(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
             .where(Survey.state == SurveyState.SENT, Survey.scale == scale, Survey.sent_at >= lo, Survey.sent_at < hi)
-            .group_by(*buckets)).all()
-        flagged = s.execute(
+            .group_by(*buckets))).all()
+        flagged = s.execute(scope.tickets(
             select(*buckets, func.count()).select_from(Ticket)
             .join(TicketSignalsRecord, TicketSignalsRecord.ticket_pk == Ticket.id)
             .join(AssessmentRecord, AssessmentRecord.ticket_pk == Ticket.id)
             .where(AssessmentRecord.level == "high", Ticket.last_solved_at >= lo, Ticket.last_solved_at < hi)
-            .group_by(*buckets)).all()
+            .group_by(*buckets))).all()
     n = len(SIGNAL_BUCKETS)
     totals: dict[tuple[str, str], list[float]] = {}
     for row in surveys:
@@ -151,63 +160,14 @@ def signal_report(rt: Runtime, since: date, until: date, *, scale: str = "ces7")
             "rows": rows}
 
 
-def flags(rt: Runtime, *, level: str | None = "high", since: date | None = None, connector: str | None = None,
-          limit: int = 50) -> list[dict]:
-    """Assessed tickets, hardest first by time: newest first, with their reasons."""
-    from ces.worker.db.models import AssessmentRecord, Ticket
-
-    with rt.transaction() as s:
-        stmt = (select(AssessmentRecord, Ticket.connector_id, Ticket.external_id)
-                .join(Ticket, Ticket.id == AssessmentRecord.ticket_pk)
-                .order_by(AssessmentRecord.assessed_at.desc(), AssessmentRecord.ticket_pk.desc()).limit(limit))
-        if level:
-            stmt = stmt.where(AssessmentRecord.level == level)
-        if since:
-            stmt = stmt.where(AssessmentRecord.assessed_at >= day_start(since))
-        if connector:
-            stmt = stmt.where(Ticket.connector_id == connector)
-        found = s.execute(stmt).all()
-        missing = _missing(s, [a.ticket_pk for a, _, _ in found if a.partial])
-    rows = []
-    for a, c, t in found:
-        incomplete = incomplete_because(missing.get(a.ticket_pk, [])) if a.partial else None
-        why = [f"signals incomplete: {incomplete}"] if a.partial else []
-        rows.append({"connector": c, "ticket_id": t, "level": a.level, "index": a.effort_index, "basis": a.basis,
-                     "partial": a.partial, "incomplete": incomplete, "reasons": [r["code"] for r in a.reasons],
-                     "why": "; ".join(why + [r["text"] for r in a.reasons]), "assessed_at": a.assessed_at})
-    return rows
-
-
-def _missing(s: Session, ticket_pks: list[int]) -> dict[int, list[str]]:
-    """What the partial assessments lack, from their stored signals."""
-    from ces.worker.db.models import TicketSignalsRecord
-
-    if not ticket_pks:
-        return {}
-    return {pk: data.get("missing") or [] for pk, data in s.execute(
-        select(TicketSignalsRecord.ticket_pk, TicketSignalsRecord.data)
-        .where(TicketSignalsRecord.ticket_pk.in_(ticket_pks)))}
-
-
-def incomplete_because(missing: list[str]) -> str:
-    """Why signals are incomplete, each cause once: "history: helpdesk unreachable (connection
-    refused) (retrying)" and the same for the requester's other tickets → "helpdesk unreachable
-    (connection refused)"."""
-    causes = dict.fromkeys(m.removesuffix(" (retrying)").partition(": ")[2] or m for m in missing)
-    return "; ".join(causes) or "part of the history could not be read"
-
-
-def follow_up_report(rt: Runtime, since: date, until: date, *, days: float = 2) -> dict:
+def follow_up_report(scope: Scope, rt: Runtime, since: date, until: date, *, days: float = 2) -> dict:
     """Time to acknowledge and the share followed up within `days`, by team and agent, for the
     follow-up cases opened in the range."""
-    import statistics
-
-    from ces.worker.db.models import FollowUp
-
     with rt.transaction() as s:
-        cases = s.execute(select(FollowUp.team, FollowUp.agent, FollowUp.created_at, FollowUp.acknowledged_at,
-                                 FollowUp.followed_up_at)
-                          .where(FollowUp.created_at >= day_start(since), FollowUp.created_at < day_start(until))).all()
+        cases = s.execute(scope.follow_ups(
+            select(FollowUp.team, FollowUp.agent, FollowUp.created_at, FollowUp.acknowledged_at,
+                   FollowUp.followed_up_at)
+            .where(FollowUp.created_at >= day_start(since), FollowUp.created_at < day_start(until)))).all()
     groups: dict[tuple, list] = {}
     for team, agent, created, acked, done in cases:
         groups.setdefault((team, agent), []).append((created, acked, done))

@@ -35,12 +35,12 @@ from ces.worker.db.models import (
     TicketSignalsRecord,
     WebhookEvent,
 )
-from ces.worker.effort import Assessment, assess
 from ces.worker.jobs import schedule
 from ces.worker.privacy import email_hash
 from ces.worker.retry import Permanent, Transient
 from ces.worker.runtime import Runtime
-from ces.worker.signals import Contact, TicketSignals, compute_signals
+from ces.worker.signals.definitions import Contact, TicketSignals, compute_signals
+from ces.worker.signals.effort import Assessment, assess
 from ces.worker.surveys.send import read_ticket
 
 log = structlog.get_logger("ces.signals")
@@ -230,12 +230,3 @@ def _assess(rt: Runtime, s: Session, ticket_pk: int, signals: TicketSignals) -> 
         reason_codes=",".join(r.code for r in result.reasons)[:300], assessed_at=rt.now()))
     return result
 
-
-def _check_answer(rt: Runtime, ticket_pk: int) -> str:
-    from ces.worker.alerts.trigger import check_answer
-
-    return check_answer(rt, ticket_pk)
-
-
-HANDLERS = {JobKind.COLLECT: collect, JobKind.RECHECK: recheck, JobKind.ASSESS: reassess,
-            JobKind.ALERT: _check_answer}

@@ -13,6 +13,7 @@ resumed rebuild never skips one (it may redo the few that were running). bench/R
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import time
@@ -25,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ces.config.models import EffortSettings, SignalSettings
 from ces.connectors.models import TicketHistory
+from ces.worker.db.engine import make_engine
 from ces.worker.db.models import (
     Answer,
     AnswerState,
@@ -37,10 +39,10 @@ from ces.worker.db.models import (
     TicketHistoryRecord,
     TicketSignalsRecord,
 )
-from ces.worker.effort import assess, assessment
-from ces.worker.reports import day_start
+from ces.worker.queries.reports import day_start
 from ces.worker.runtime import Runtime
-from ces.worker.signals import Contact, Unusual, compute_signals, signals_from_json
+from ces.worker.signals.definitions import Contact, Unusual, compute_signals, signals_from_json
+from ces.worker.signals.effort import assess, assessment
 
 SIGNAL_COLUMNS = ("ticket_pk", "computed_at", "group_transfers", "assignee_transfers", "reopens", "repeat_contacts",
                   "repeat_after", "channel_switch", "reply_breach", "customer_messages", "first_reply_seconds",
@@ -270,10 +272,6 @@ _worker: dict = {}
 
 
 def _init_worker(url: str, sig_settings: SignalSettings, effort: EffortSettings, floor: bool) -> None:
-    import gc
-
-    from ces.worker.db.engine import make_engine
-
     gc.disable()  # the rows are short-lived and acyclic; the collector only costs time here
     _worker.update(engine=make_engine(url, pool_size=1), signals=sig_settings, effort=effort, floor=floor)
 
