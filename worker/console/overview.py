@@ -1,0 +1,52 @@
+"""GET / (Overview): how the customers' effort looks for a range and filters, against the period
+before; GET /teams (Teams and agents): CES per group and agent with its 95 % interval.
+
+Signed out, / is the sign-in page (auth.require). Every number is the query code path of `ces
+report` (worker/queries/ces.py) under the caller's Scope, and links to the list behind it.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from ces.worker.console import ranges
+from ces.worker.console.auth import Caller, require
+from ces.worker.console.ranges import Range, range_of
+from ces.worker.console.render import page
+from ces.worker.console.security import console_router
+from ces.worker.db.models import Role
+from ces.worker.queries import ces
+from ces.worker.surveys.scales import scale_of
+
+router = console_router()
+
+
+def _overview(rt, caller: Caller, r: Range) -> dict:
+    now = ces.totals(caller.scope, rt, r.since, r.until, r.filters)
+    before = ces.totals(caller.scope, rt, *r.previous, r.filters)
+    return dict(now=now, before=before, weeks=ces.weekly(caller.scope, rt, r.since, r.until, r.filters),
+                choices=ces.choices(caller.scope, rt, r.filters.scale))
+
+
+@router.get("/")
+async def overview(request: Request, caller: Caller = Depends(require())):
+    r = range_of(request, caller)
+    found = await run_in_threadpool(_overview, request.app.state.rt, caller, r)
+    return page(request, "overview.html", caller=caller, r=r, scale=scale_of(r.filters.scale), fmt=ranges,
+                **found)
+
+
+def _teams(rt, caller: Caller, r: Range) -> dict:
+    minimum = rt.settings.console.min_answers
+    agents = ces.by_agent(caller.scope, rt, r.since, r.until, r.filters, minimum)
+    groups = [] if caller.role == Role.AGENT else ces.by_group(caller.scope, rt, r.since, r.until, r.filters,
+                                                                 minimum)
+    return dict(groups=groups, agents=agents, minimum=minimum, choices=ces.choices(caller.scope, rt, r.filters.scale))
+
+
+@router.get("/teams")
+async def teams(request: Request, caller: Caller = Depends(require())):
+    r = range_of(request, caller)
+    found = await run_in_threadpool(_teams, request.app.state.rt, caller, r)
+    return page(request, "teams.html", caller=caller, r=r, scale=scale_of(r.filters.scale), fmt=ranges, **found)
