@@ -76,7 +76,8 @@ def test_the_report_pages_have_no_serious_accessibility_violation(rt, console, b
     found = {}
     sign_in(browser, console.url, "lee@acme.test")
     for name, path in (("overview", "/?from=2026-11-02&to=2026-11-29"), ("overview, empty", "/?from=2020-01-01"),
-                       ("teams", "/teams?from=2026-11-02&to=2026-11-29")):
+                       ("teams", "/teams?from=2026-11-02&to=2026-11-29"),
+                       ("drivers", "/drivers?from=2026-11-02&to=2026-11-29")):
         browser.get(console.url + path)
         found[name] = axe_scan(browser)
     submit(browser, "form[action='/logout'] button")

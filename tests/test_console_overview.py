@@ -107,6 +107,20 @@ def test_teams_ranks_only_those_with_enough_answers(rt, console):
     assert 'href="/answers?from=2026-11-02&amp;to=2026-11-29&amp;scale=ces7&amp;group=Billing"' in page
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_drivers_are_sorted_by_the_ces_points_they_cost(rt, console):
+    page = client(console, rt, "ada@acme.test", "admin").get(f"/drivers?{RANGE}").text
+    rows = lines(page, "Per driver: how often, CES with and without it, what it costs")
+    # Transfers: on the 5 low answers (CES 0%) of 18; the other 13 answers: 12 easy. 5/18 × 12/13 = 25.6
+    # points; 6 of the 8 high-effort tickets (5 low answers, 1 signal-only).
+    assert rows[0][0] == "Transfers" and rows[0][1:5] == ["6 (26%)", "5 (28%)", "0%", "92%"]
+    assert rows[0][5].startswith("25.6 (") and rows[0][6] == "75%"
+    assert {r[0] for r in rows} == {"Transfers", "Reopens", "Repeat contacts", "Channel switches", "Slow first reply",
+                                    "Long waits", "Repeated information"}
+    assert [r[5] for r in rows[1:]] == ["–"] * 6  # no answer had them: no cost to tell
+    assert 'href="/answers?from=2026-11-02&amp;to=2026-11-29&amp;scale=ces7&amp;driver=transfers"' in page
+
+
 def test_wilson_and_newcombe_give_the_published_values():
     # Newcombe (1998), table II and the worked example of method 10.
     assert [round(x, 4) for x in wilson(81, 263)] == [0.2553, 0.3662]
@@ -130,3 +144,6 @@ def test_a_lead_reads_the_overview_chart_and_the_teams_in_a_browser(rt, console,
     assert browser.find_element(By.TAG_NAME, "h1").text == "Teams and agents"
     browser.get(f"{console.url}/teams?{RANGE}")
     screenshot(browser, "console-teams")
+    browser.get(f"{console.url}/drivers?{RANGE}")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "What makes it hard"
+    screenshot(browser, "console-drivers")

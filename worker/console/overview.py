@@ -1,5 +1,6 @@
 """GET / (Overview): how the customers' effort looks for a range and filters, against the period
-before; GET /teams (Teams and agents): CES per group and agent with its 95 % interval.
+before; GET /drivers: what each driver of effort costs in CES points; GET /teams (Teams and
+agents): CES per group and agent with its 95 % interval.
 
 Signed out, / is the sign-in page (auth.require). Every number is the query code path of `ces
 report` (worker/queries/ces.py) under the caller's Scope, and links to the list behind it.
@@ -16,7 +17,9 @@ from ces.worker.console.ranges import Range, range_of
 from ces.worker.console.render import page
 from ces.worker.console.security import console_router
 from ces.worker.db.models import Role
+from ces.worker.i18n import N_
 from ces.worker.queries import ces
+from ces.worker.queries.drivers import drivers
 from ces.worker.surveys.scales import scale_of
 
 router = console_router()
@@ -50,3 +53,22 @@ async def teams(request: Request, caller: Caller = Depends(require())):
     r = range_of(request, caller)
     found = await run_in_threadpool(_teams, request.app.state.rt, caller, r)
     return page(request, "teams.html", caller=caller, r=r, scale=scale_of(r.filters.scale), fmt=ranges, **found)
+
+
+# The drivers as the page names them (rollups.DRIVERS keys).
+DRIVER_NAMES = {"transfers": N_("Transfers"), "reopens": N_("Reopens"), "repeat_contacts": N_("Repeat contacts"),
+                "channel_switches": N_("Channel switches"), "slow_first_reply": N_("Slow first reply"),
+                "long_waits": N_("Long waits"), "repeated_information": N_("Repeated information")}
+
+
+def _drivers(rt, caller: Caller, r: Range) -> dict:
+    return dict(drivers=drivers(caller.scope, rt, r.since, r.until, r.filters), names=DRIVER_NAMES,
+                now=ces.totals(caller.scope, rt, r.since, r.until, r.filters),
+                choices=ces.choices(caller.scope, rt, r.filters.scale))
+
+
+@router.get("/drivers")
+async def drivers_page(request: Request, caller: Caller = Depends(require())):
+    r = range_of(request, caller)
+    found = await run_in_threadpool(_drivers, request.app.state.rt, caller, r)
+    return page(request, "drivers.html", caller=caller, r=r, scale=scale_of(r.filters.scale), fmt=ranges, **found)

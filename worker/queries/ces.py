@@ -21,7 +21,8 @@ from ces.worker.surveys.scales import scale_of
 
 # How a `by` key of `ces report` maps onto a rollup column ("week" is folded from the days).
 BY_COLUMN = {"connector": R.connector_id, "channel": R.channel, "group": R.group_name, "agent": R.agent,
-             "agent_email": R.agent_email, "language": R.language, "day": R.day, "week": R.day}
+             "agent_email": R.agent_email, "language": R.language, "day": R.day, "week": R.day,
+             "drivers": R.drivers}
 
 
 @dataclass(frozen=True)
