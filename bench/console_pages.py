@@ -4,7 +4,7 @@ the daily rollups, on PostgreSQL.
     .venv/bin/python bench/console_pages.py                      # 50,000 tickets, 10,000 answers
     .venv/bin/python bench/console_pages.py --tickets 1000000 --answers 200000   # the issue's size
 
-Creates its own database (ces_bench_<random>) on --postgres, loads the generated helpdesk of
+Creates its own database (ces_bench_<random>) on $CES_BENCH_POSTGRES's server, loads the generated helpdesk of
 bench/datagen.py with COPY, assesses every ticket (`ces signals rebuild`), fills the rollups from
 scratch (timed: what a first reader after the upgrade pays), then requests each page signed in as
 an admin, over HTTP from the same machine (uvicorn in a thread, `ces serve --only console`), over
@@ -19,7 +19,6 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import PG_ADMIN, database  # noqa: E402
 from signals import load, load_average, machine  # noqa: E402
 
 from ces.config.settings import Settings  # noqa: E402
@@ -151,25 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tickets", type=int, default=50_000)
     p.add_argument("--answers", type=int, default=10_000)
     p.add_argument("--runs", type=int, default=20, help="requests per page and range")
-    p.add_argument("--postgres", default=os.environ.get("CES_BENCH_POSTGRES",
-                                                        "postgresql://postgres@127.0.0.1:5432/postgres"))
-    p.add_argument("--database", help="an already loaded benchmark database on that server: no load, kept")
-    p.add_argument("--keep", action="store_true", help="keep the database")
+    p.add_argument("--database", help="an already loaded benchmark database on $CES_BENCH_POSTGRES's server: kept")
     args = p.parse_args(argv)
-    base = args.postgres.rsplit("/", 1)[0]
-    name = args.database or f"ces_bench_{uuid.uuid4().hex[:8]}"
     print(f"machine: {machine()}; load average {load_average()}", flush=True)
-    if not args.database:
-        with psycopg.connect(args.postgres, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        run(args, f"{base}/{name}")
-    finally:
-        if not args.database and not args.keep:
-            with psycopg.connect(args.postgres, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        elif not args.database:
-            print(f"kept database {name}")
+    if args.database:
+        run(args, f"{PG_ADMIN.rsplit('/', 1)[0]}/{args.database}")
+    else:
+        with database() as url:  # dropped afterwards
+            run(args, url)
     return 0
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, delete, event, insert, inspect, select
+from sqlalchemy import and_, delete, event, func, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ces.worker.db.models import (
@@ -149,26 +149,31 @@ def track(factory) -> None:
 
 # --- recomputing ----------------------------------------------------------------------------------
 
+def _counted(s, columns: list, stmt):
+    """(*columns, count) grouped by every column: the database counts, Python only maps the groups."""
+    return s.execute(stmt.add_columns(func.count()).group_by(*columns)).all()
+
+
 def _survey_rows(s, lo: datetime, hi: datetime):
-    return s.execute(
-        select(Survey.connector_id, Survey.channel, Survey.group_name, Survey.assignee, Survey.assignee_email,
-               Survey.locale, Survey.scale, AssessmentRecord.reason_codes, Answer.score)
+    columns = [Survey.connector_id, Survey.channel, Survey.group_name, Survey.assignee, Survey.assignee_email,
+               Survey.locale, Survey.scale, AssessmentRecord.reason_codes, Answer.score]
+    return _counted(s, columns, select(*columns)
         .select_from(Survey)
         .outerjoin(Solve, Solve.id == Survey.solve_id)
         .outerjoin(AssessmentRecord, AssessmentRecord.ticket_pk == Solve.ticket_pk)
         .outerjoin(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
-        .where(Survey.state == SurveyState.SENT, Survey.sent_at >= lo, Survey.sent_at < hi)).all()
+        .where(Survey.state == SurveyState.SENT, Survey.sent_at >= lo, Survey.sent_at < hi))
 
 
 def _ticket_rows(s, lo: datetime, hi: datetime):
-    return s.execute(
-        select(Ticket.connector_id, Ticket.channel, Ticket.group_name, Ticket.assignee, Survey.assignee_email,
+    columns = [Ticket.connector_id, Ticket.channel, Ticket.group_name, Ticket.assignee, Survey.assignee_email,
                Survey.locale, Survey.scale, AssessmentRecord.reason_codes, AssessmentRecord.level,
-               AssessmentRecord.basis)
+               AssessmentRecord.basis]
+    return _counted(s, columns, select(*columns)
         .select_from(AssessmentRecord)
         .join(Ticket, Ticket.id == AssessmentRecord.ticket_pk)
         .outerjoin(Survey, Survey.id == AssessmentRecord.survey_id)
-        .where(Ticket.last_solved_at >= lo, Ticket.last_solved_at < hi)).all()
+        .where(Ticket.last_solved_at >= lo, Ticket.last_solved_at < hi))
 
 
 def _key(connector, channel, group, agent, email, locale, scale, codes) -> tuple:
@@ -184,18 +189,18 @@ def day_rows(s, day: date) -> list[dict]:
     def counts(key: tuple) -> dict[str, int]:
         return totals.setdefault(key, dict.fromkeys(COUNTS, 0))
 
-    for *dims, score in _survey_rows(s, lo, hi):
+    for *dims, score, n in _survey_rows(s, lo, hi):
         c = counts(_key(*dims))
-        c["surveys_sent"] += 1
+        c["surveys_sent"] += n
         if score is not None:
-            c["answers"] += 1
-            c["score_sum"] += score
-            c[f"score_{score}"] += 1
-    for *dims, level, basis in _ticket_rows(s, lo, hi):
+            c["answers"] += n
+            c["score_sum"] += score * n
+            c[f"score_{score}"] += n
+    for *dims, level, basis, n in _ticket_rows(s, lo, hi):
         c = counts(_key(*dims))
-        c["tickets_assessed"] += 1
+        c["tickets_assessed"] += n
         if level == "high":
-            c["high_answered" if basis == "survey" else "high_signals"] += 1
+            c["high_answered" if basis == "survey" else "high_signals"] += n
     return [dict(zip(DIMENSIONS, key), day=day, **c) for key, c in totals.items()]
 
 

@@ -8,6 +8,9 @@ report` (worker/queries/ces.py) under the caller's Scope, and links to the list 
 
 from __future__ import annotations
 
+import time
+import weakref
+
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -23,13 +26,27 @@ from ces.worker.queries.drivers import drivers
 from ces.worker.surveys.scales import scale_of
 
 router = console_router()
+CHOICES_SECONDS = 300
+_choices_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # runtime → {scope: (when, choices)}
+
+
+def _choices(rt, caller: Caller) -> dict:
+    """The filters' values, kept a few minutes per scope: reading them scans every rollup row (a
+    new team or agent shows in the lists within CHOICES_SECONDS; the numbers are always current)."""
+    kept = _choices_cache.setdefault(rt, {})
+    now = time.monotonic()
+    cached = kept.get(caller.scope)
+    if cached is None or now - cached[0] > CHOICES_SECONDS:
+        cached = kept[caller.scope] = (now, ces.choices(caller.scope, rt))
+    return cached[1]
+
 
 
 def _overview(rt, caller: Caller, r: Range) -> dict:
-    now = ces.totals(caller.scope, rt, r.since, r.until, r.filters)
+    now, weeks = ces.summary(caller.scope, rt, r.since, r.until, r.filters)
     before = ces.totals(caller.scope, rt, *r.previous, r.filters)
-    return dict(now=now, before=before, weeks=ces.weekly(caller.scope, rt, r.since, r.until, r.filters),
-                choices=ces.choices(caller.scope, rt, r.filters.scale))
+    return dict(now=now, before=before, weeks=weeks,
+                choices=_choices(rt, caller))
 
 
 @router.get("/")
@@ -45,7 +62,7 @@ def _teams(rt, caller: Caller, r: Range) -> dict:
     agents = ces.by_agent(caller.scope, rt, r.since, r.until, r.filters, minimum)
     groups = [] if caller.role == Role.AGENT else ces.by_group(caller.scope, rt, r.since, r.until, r.filters,
                                                                  minimum)
-    return dict(groups=groups, agents=agents, minimum=minimum, choices=ces.choices(caller.scope, rt, r.filters.scale))
+    return dict(groups=groups, agents=agents, minimum=minimum, choices=_choices(rt, caller))
 
 
 @router.get("/teams")
@@ -64,7 +81,7 @@ DRIVER_NAMES = {"transfers": N_("Transfers"), "reopens": N_("Reopens"), "repeat_
 def _drivers(rt, caller: Caller, r: Range) -> dict:
     return dict(drivers=drivers(caller.scope, rt, r.since, r.until, r.filters), names=DRIVER_NAMES,
                 now=ces.totals(caller.scope, rt, r.since, r.until, r.filters),
-                choices=ces.choices(caller.scope, rt, r.filters.scale))
+                choices=_choices(rt, caller))
 
 
 @router.get("/drivers")

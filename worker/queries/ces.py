@@ -147,10 +147,17 @@ def monday(d: date) -> date:
 
 def weekly(scope: Scope, rt, since: date, until: date, filters: Filters) -> list[tuple[date, Numbers]]:
     """Per week (starting Monday, UTC) that has surveys sent in the range."""
-    weeks: dict[date, Numbers] = {}
+    return summary(scope, rt, since, until, filters)[1]
+
+
+def summary(scope: Scope, rt, since: date, until: date, filters: Filters
+            ) -> tuple[Numbers, list[tuple[date, Numbers]]]:
+    """The range's totals and its weeks (as `weekly`), from one read of the days."""
+    total, weeks = Numbers(filters.scale), {}
     for (day,), numbers in grouped(scope, rt, since, until, filters, ("day",)):
+        total.add(numbers)
         weeks.setdefault(monday(day), Numbers(filters.scale)).add(numbers)
-    return sorted((w, n) for w, n in weeks.items() if n.surveys_sent)
+    return total, sorted(((w, n) for w, n in weeks.items() if n.surveys_sent), key=lambda wn: wn[0])
 
 
 def previous_period(since: date, until: date) -> tuple[date, date]:
@@ -177,13 +184,13 @@ def report_rows(scope: Scope, rt, since: date, until: date, *, scale: str, by: s
     return rows
 
 
-def choices(scope: Scope, rt, scale: str) -> dict[str, list[tuple[str, str]]]:
+def choices(scope: Scope, rt) -> dict[str, list[tuple[str, str]]]:
     """The values each filter can take, as (value, label), from the rollups the caller may see."""
     rollups.refresh(rt)
     found: dict[str, list[tuple[str, str]]] = {}
     with rt.transaction() as s:
         for name, column in (("connector", R.connector_id), ("channel", R.channel), ("group", R.group_name),
-                             ("language", R.language), ("scale", R.scale)):
+                             ("language", R.language)):
             values = s.execute(scope.rollups(select(column).distinct().where(column.isnot(None)))).scalars()
             found[name] = [(v, v) for v in sorted(values)]
         agents = s.execute(scope.rollups(select(R.agent_email, func.max(R.agent))
