@@ -70,8 +70,9 @@ def utc_day(moment: datetime) -> date:
 # --- marking --------------------------------------------------------------------------------------
 
 def mark_days(s, days: Iterable[date]) -> None:
-    """`s`: a Session or a Connection, inside the transaction that changed the source rows."""
-    rows = [{"day": d} for d in set(days)]
+    """`s`: a Session or a Connection, inside the transaction that changed the source rows. In day
+    order, so that two transactions marking the same days never wait on each other crosswise."""
+    rows = [{"day": d} for d in sorted(set(days))]
     if not rows:
         return
     name = s.dialect.name if hasattr(s, "dialect") else s.get_bind().dialect.name  # a Connection or a Session
