@@ -72,7 +72,8 @@ def test_the_overview_shows_what_ces_report_says_for_the_same_range_and_filters(
 def test_the_overview_compares_with_the_period_before_and_shows_each_week_and_score(rt, console):
     page = client(console, rt, "ada@acme.test", "admin").get(f"/?{RANGE}").text
     assert "compared with the 28 days before" in page
-    assert '<span class="delta up">+66.7 pts</span>' in page  # CES 0% (one answer, 2) before; 67% now
+    assert '<span class="delta up"><span class="visually-hidden">Change against the period before: </span>' \
+        '+66.7 pts</span>' in page  # CES 0% (one answer, 2) before; 67% now
     assert len(lines(page, "CES and responses per week (weeks start on Monday, UTC)")) == 4
     assert '<a href="/answers?from=2026-11-02&amp;to=2026-11-29&amp;scale=ces7&amp;score=7">7 · Strongly agree</a>' \
         in page
