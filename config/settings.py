@@ -21,6 +21,7 @@ from ces.config.models import (
     EffortSettings,
     HttpSettings,
     IntakeSettings,
+    ModelSettings,
     RetentionSettings,
     ServerSettings,
     SignalSettings,
@@ -49,6 +50,7 @@ class Settings(BaseSettings):
     survey: SurveySettings = SurveySettings()
     signals: SignalSettings = SignalSettings()
     effort: EffortSettings = EffortSettings()
+    model: ModelSettings = ModelSettings()
     alerts: AlertSettings = AlertSettings()
     retention: RetentionSettings = RetentionSettings()
     intake: IntakeSettings = IntakeSettings()
