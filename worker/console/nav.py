@@ -18,6 +18,7 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem(N_("Overview"), "/"),
+    NavItem(N_("Answers"), "/answers"),
 ]
 
 

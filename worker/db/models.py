@@ -306,6 +306,9 @@ class Answer(Base):
     __table_args__ = (
         Index("ix_answers_provisional", "updated_at", postgresql_where=text("state = 'provisional'"),
               sqlite_where=text("state = 'provisional'")),
+        # Comment search by substring in any script (migration 0105; PostgreSQL only).
+        Index("ix_answers_comment_trgm", "comment", postgresql_using="gin",
+              postgresql_ops={"comment": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
