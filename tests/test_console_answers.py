@@ -5,58 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from selenium.webdriver.common.by import By
 
 from ces.worker.console.answers import safe_cell
-from ces.worker.db.models import Answer, AnswerState, Solve, Survey, Ticket
 from ces.worker.queries import answers
 from ces.worker.queries.answers import AnswerFilter
 from ces.worker.queries.scope import Scope
 from ces.worker.reports import ces_report
 from ces.worker.web.app import create_app
+from tests.answers_data import ANSWERS, RANGE, SENT, plant
 from tests.console import Client, add_user, screenshot, sign_in
 from tests.node_tools import axe_scan
 from tests.support import ServedApp
-
-DAY = date(2026, 11, 20)
-SENT = datetime(2026, 11, 20, 9, tzinfo=timezone.utc)
-RANGE = dict(since=DAY - timedelta(days=1), until=DAY + timedelta(days=1))
-# ticket: (team, agent e-mail, agent name, language, scale, score, comment)
-ANSWERS = {
-    "101": ("Billing", "amy@acme.test", "Amy", "en", "ces7", 2, "I had to explain it THREE times"),
-    "102": ("Billing", "bob@acme.test", "Bob", "ja", "ces7", 3, "何度も待たされました。三回も説明しました"),
-    "103": ("Returns", "amy@acme.test", "Amy", "ko", "ces7", 6, "빠르게 해결해 주셔서 감사합니다"),
-    "104": ("Returns", "bob@acme.test", "Bob", "ar", "effort5", 5, "انتظرت طويلا جدا"),
-    "105": ("Billing", "amy@acme.test", "Amy", "de", "ces7", 7, "100% zufrieden, danke"),
-    "106": ("Billing", "amy@acme.test", "Amy", "en", "ces7", 1, "=HYPERLINK(\"https://evil.example\",\"x\")"),
-    "107": ("Returns", "bob@acme.test", "Bob", "en", "ces7", 4, None),
-    "108": ("Billing", "bob@acme.test", "Bob", "en", "ces7", 5, "<script>alert('x')</script> fine"),
-}
-
-
-def plant(rt, external: str, team, agent_email, agent, language, scale, score, comment, *, sent=SENT,
-          state=AnswerState.CONFIRMED):
-    with rt.transaction() as s:
-        ticket = Ticket(connector_id="zendesk-main", external_id=external, created_at=sent, updated_at=sent,
-                        group_name=team)
-        s.add(ticket)
-        s.flush()
-        solve = Solve(ticket_pk=ticket.id, number=1, solved_at=sent)
-        s.add(solve)
-        s.flush()
-        survey = Survey(solve_id=solve.id, connector_id="zendesk-main", ticket_external_id=external,
-                        token=f"token-{external}", scale=scale, locale=language, send_after=sent, created_at=sent,
-                        sent_at=sent, group_name=team, assignee=agent, assignee_email=agent_email, channel="email",
-                        state="sent")
-        s.add(survey)
-        s.flush()
-        answered = sent + timedelta(minutes=int(external))
-        s.add(Answer(survey_id=survey.id, scale=scale, score=score, comment=comment, answered_at=answered,
-                     updated_at=answered, state=state))
-        return ticket.id
 
 
 @pytest.fixture

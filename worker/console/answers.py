@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,12 +22,10 @@ from ces.worker.console.services import rt_of
 from ces.worker.i18n import N_
 from ces.worker.queries import answers
 from ces.worker.queries.answers import AnswerFilter
-from ces.worker.reports import default_range
 from ces.worker.surveys.scales import SCALES
 
 router = console_router()
 PER_PAGE = 50
-MAX_TEXT = 200  # a filter value longer than any group, agent or search people type
 
 
 class BadFilter(Problem):
@@ -35,46 +33,12 @@ class BadFilter(Problem):
     title = N_("This filter cannot be used")
 
 
-def _text(params, name: str) -> str | None:
-    value = (params.get(name) or "").strip()
-    if len(value) > MAX_TEXT:
-        raise BadFilter(message=N_("“%(name)s” is too long."), name=name)
-    return value or None
-
-
-def _day(params, name: str, default: date) -> date:
-    value = params.get(name)
-    if not value:
-        return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadFilter(message=N_("“%(value)s” is not a date like 2026-01-31."), value=value[:40]) from None
-
-
-def _score(params) -> int | None:
-    value = params.get("score")
-    if not value:
-        return None
-    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 7):
-        raise BadFilter(message=N_("A score is a number from 1 to 7."))
-    return int(value)
-
-
 def read_filter(params) -> AnswerFilter:
     """The filter from a query string; a bad value is a clear 400 page."""
-    since, until = default_range(datetime.now(timezone.utc).date())
-    since, until = _day(params, "since", since), _day(params, "until", until)
-    if until <= since:
-        raise BadFilter(message=N_("The end of the range must come after its start."))
-    scale = _text(params, "scale")
-    if scale is not None and scale not in SCALES:
-        raise BadFilter(message=N_("The scale is ces7 or effort5."))
-    return AnswerFilter(since=since, until=until, connector=_text(params, "connector"),
-                        channel=_text(params, "channel"), group=_text(params, "group"), agent=_text(params, "agent"),
-                        language=_text(params, "language"), scale=scale, score=_score(params),
-                        low=params.get("low") == "1", with_comment=params.get("with_comment") == "1",
-                        q=_text(params, "q") or "")
+    try:
+        return answers.parse_filter(params, datetime.now(timezone.utc).date())
+    except answers.FilterProblem as problem:
+        raise BadFilter(message=problem.message, **problem.params) from None
 
 
 def _page_number(params) -> int:

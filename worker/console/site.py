@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from ces.worker.api import routes as api_routes
 from ces.worker.console import account, answers, home, signin, sso
 from ces.worker.console.services import Services
 
@@ -14,3 +15,4 @@ def add_console(app: FastAPI) -> None:
     app.state.console = Services.build(app.state.rt.settings)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(api_routes.router)  # the read API is served with the console (an internal address)
