@@ -400,6 +400,10 @@ class FollowUp(Base):
     followed_up_at: Mapped[datetime | None]
     followed_up_by: Mapped[str | None] = mapped_column(String(320))
     followed_up_note: Mapped[str | None] = mapped_column(Text)  # what was done, in the person's words
+    # Who should follow it up: a lead assigns a console user (staff, never a customer).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    assigned_at: Mapped[datetime | None]
+    assigned_by: Mapped[str | None] = mapped_column(String(320))
 
 
 class AlertState:
