@@ -384,7 +384,8 @@ class FollowUp(Base):
     flagged by its signals alone. Its state goes open → acknowledged → followed up."""
 
     __tablename__ = "follow_ups"
-    __table_args__ = (UniqueConstraint("key", name="uq_follow_ups_key"), Index("ix_follow_ups_created", "created_at"))
+    __table_args__ = (UniqueConstraint("key", name="uq_follow_ups_key"), Index("ix_follow_ups_created", "created_at"),
+                      Index("ix_follow_ups_state_created", "state", "created_at"))  # the console's queue
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(100))  # "survey:<id>" or "ticket:<pk>"

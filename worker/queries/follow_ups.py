@@ -17,6 +17,7 @@ from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
 
 STATES = ("waiting", "open", "acknowledged", "followed_up", "all")  # waiting: open or acknowledged
+WAITING = (FollowUpState.OPEN, FollowUpState.ACKNOWLEDGED)
 LIMIT = 200
 
 
@@ -64,11 +65,13 @@ def _statement(scope: Scope, filters: Filters):
             .outerjoin(AssessmentRecord, AssessmentRecord.ticket_pk == FollowUp.ticket_pk)
             .outerjoin(User, User.id == FollowUp.owner_id))
     if filters.state == "waiting":
-        stmt = stmt.where(FollowUp.state != FollowUpState.FOLLOWED_UP)
+        stmt = stmt.where(FollowUp.state.in_(WAITING))
     elif filters.state in (FollowUpState.OPEN, FollowUpState.ACKNOWLEDGED, FollowUpState.FOLLOWED_UP):
         stmt = stmt.where(FollowUp.state == filters.state)
     if filters.team:
         stmt = stmt.where(FollowUp.team == filters.team)
+    if filters.overdue:  # the rest of the rule (past the target) is checked on the oldest, below
+        stmt = stmt.where(FollowUp.followed_up_at.is_(None))
     if filters.mine:
         stmt = stmt.where(FollowUp.owner_id == filters.owner_id)
     # Waiting cases oldest first (the most urgent); done ones newest first.
@@ -95,6 +98,8 @@ def _case(rt: Runtime, row, now: datetime) -> Case:
 
 
 def follow_up_queue(scope: Scope, rt: Runtime, filters: Filters = Filters()) -> list[Case]:
+    """Waiting cases oldest first: as the target comes later for a later case, the overdue ones are
+    the oldest, so that the first LIMIT not followed up hold every overdue one there is room for."""
     now = rt.now()
     with rt.transaction() as s:
         cases = [_case(rt, row, now) for row in s.execute(_statement(scope, filters)).all()]
