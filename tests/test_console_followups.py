@@ -235,6 +235,8 @@ def test_the_follow_up_loop_end_to_end_in_a_browser(rt, data, console, browser):
     sign_in(browser, console.url, "amy@acme.test", next_path="/follow-ups?mine=1")
     browser.find_element(By.CSS_SELECTOR, f"{css} form[action$='/acknowledge'] button").click()
     wait_for(browser, css, "Acknowledged.")
+    focused = "return document.activeElement.textContent"
+    WebDriverWait(browser, 5).until(lambda b: b.execute_script(focused) == "Acknowledged.")  # keyboard users too
     browser.find_element(By.CSS_SELECTOR, f"{css} details.followed-up summary").click()
     browser.find_element(By.ID, f"note-{case_id}").send_keys("Called Cara, refunded the fee")
     screenshot(browser, "console-follow-ups-note")

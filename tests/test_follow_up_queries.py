@@ -90,5 +90,7 @@ def test_the_timeline_in_time_order_within_the_scope(rt, data):
     assert ticket_timeline(LEE, rt, data["1001"]["ticket"]).events[0].facts["pk"] == data["1000"]["ticket"]
     first_reply = next(e for e in view.events if e.kind == "reply")
     assert (first_reply.facts["wait"], first_reply.hard) == (34 * 3600, True)
+    signal_only = ticket_timeline(Scope.everything(), rt, data["3003"]["ticket"])  # no history stored
+    assert [e.kind for e in signal_only.events] == ["created", "solved", "flagged"]
     assert find_tickets(AMY, rt, "#1001") == [(data["1001"]["ticket"], "zendesk-main", "1001")]
     assert find_tickets(AMY, rt, "2002") == []

@@ -118,6 +118,19 @@ def _contacts(s, scope: Scope, ticket: Ticket, contacts: list[dict], opened: dat
     return events
 
 
+def _solves(s, ticket: Ticket) -> list[Event]:
+    """Solves and reopens as the webhooks told them: for a ticket whose history holds no status."""
+    events = []
+    for solved_at, reopened_at in s.execute(select(Solve.solved_at, Solve.reopened_at)
+                                            .where(Solve.ticket_pk == ticket.id).order_by(Solve.number)):
+        events.append(Event(solved_at, "solved"))
+        if reopened_at is not None:
+            events.append(Event(reopened_at, "reopened", hard=True))
+    if not events and ticket.last_solved_at is not None:
+        events.append(Event(ticket.last_solved_at, "solved"))
+    return events
+
+
 def _surveys(s, ticket: Ticket, rt: Runtime) -> list[Event]:
     events = []
     surveys = s.scalars(select(Survey).join(Solve, Solve.id == Survey.solve_id)
@@ -193,6 +206,8 @@ def ticket_timeline(scope: Scope, rt: Runtime, ticket_pk: int) -> TicketView | N
         opened = ticket.opened_at or (entries[0].at if entries else ticket.created_at)
         events = [Event(opened, "created", {"channel": view.channel})]
         events += _walk(entries, opened, view.channel, view.target_seconds)
+        if not any(e.kind == EntryKind.STATUS for e in entries):
+            events += _solves(s, ticket)
         events += _contacts(s, scope, ticket, contacts, opened)
         events += _surveys(s, ticket, rt)
         events += _follow_up(s, ticket)
