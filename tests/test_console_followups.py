@@ -75,6 +75,7 @@ def test_a_lead_sees_their_teams_cases_with_reasons_age_target_and_what_is_overd
     assert "#1001" in page and "#2002" in page and "#3003" not in page  # Returns is not Lee's team
     assert "transferred between teams once (Tier 1 → Billing)" in page  # the reasons as alerts word them
     assert "Answered" in page and "3/7" in page and "Somewhat disagree" in page
+    assert "Cara Customer &lt;customer@example.test&gt;" in page  # whom to call back
     assert "Overdue by 2 d" in page  # #2002: opened Thu 26 Nov, due Mon 30 Nov 15:00
     assert "Due in 1 d 3 h" in page  # #1001: opened Tue 18:00, due Thu 18:00
     overdue = lee.get("/follow-ups?overdue=1").text

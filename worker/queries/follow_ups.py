@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, select
+from sqlalchemy.orm import aliased
 
 from ces.worker.alerts.business_days import follow_up_due
+from ces.worker.alerts.content import customer_text
 from ces.worker.db.models import Answer, AnswerState, AssessmentRecord, FollowUp, FollowUpState, Survey, Ticket, User
 from ces.worker.queries.scope import Scope
 from ces.worker.runtime import Runtime
@@ -55,12 +57,16 @@ class Case:
     followed_up_at: datetime | None = None
     followed_up_by: str | None = None
     note: str | None = None
+    customer: str | None = None  # as the survey's snapshot has them (signal-only cases: none)
     choices: list[tuple[int, str]] = field(default_factory=list)  # who may own it (filled by the page)
 
 
 def _statement(scope: Scope, filters: Filters):
-    stmt = (select(FollowUp, Ticket.external_id, Answer, AssessmentRecord, User.name, User.email)
+    snapshot = aliased(Survey)  # not Survey itself: the scope's subquery on Survey must not correlate with it
+    stmt = (select(FollowUp, Ticket.external_id, Answer, AssessmentRecord, User.name, User.email, snapshot.name,
+                   snapshot.email)
             .join(Ticket, Ticket.id == FollowUp.ticket_pk)
+            .outerjoin(snapshot, snapshot.id == FollowUp.survey_id)
             .outerjoin(Answer, and_(Answer.survey_id == FollowUp.survey_id, Answer.state == AnswerState.CONFIRMED))
             .outerjoin(AssessmentRecord, AssessmentRecord.ticket_pk == FollowUp.ticket_pk)
             .outerjoin(User, User.id == FollowUp.owner_id))
@@ -80,14 +86,16 @@ def _statement(scope: Scope, filters: Filters):
 
 
 def _case(rt: Runtime, row, now: datetime) -> Case:
-    item, ticket_id, answer, assessment, owner_name, owner_email = row
+    item, ticket_id, answer, assessment, owner_name, owner_email, customer_name, customer_email = row
     due = follow_up_due(rt.settings.alerts, item.created_at)
     case = Case(id=item.id, ticket_pk=item.ticket_pk, ticket_id=ticket_id, connector=item.connector_id,
                 team=item.team, agent=item.agent, state=item.state, opened_at=item.created_at, due_at=due,
                 overdue=item.followed_up_at is None and now > due, owner_id=item.owner_id,
                 owner=owner_name or owner_email, acknowledged_at=item.acknowledged_at,
                 acknowledged_by=item.acknowledged_by, followed_up_at=item.followed_up_at,
-                followed_up_by=item.followed_up_by, note=item.followed_up_note)
+                followed_up_by=item.followed_up_by, note=item.followed_up_note,
+                customer=customer_text({"customer": {"name": customer_name, "email": customer_email}})
+                if customer_name or customer_email else None)
     if answer is not None:
         scale = scale_of(answer.scale)
         case.score, case.points, case.label = answer.score, scale.points, scale.labels[answer.score - 1]

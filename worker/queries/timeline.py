@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 
 from ces.connectors.models import RESOLVED, Actor, EntryKind, HistoryEntry
+from ces.worker.alerts.content import customer_text
 from ces.worker.db.models import (
     Alert,
     AnswerHistory,
@@ -54,6 +55,7 @@ class TicketView:
     agent: str | None
     status: str | None
     url: str | None
+    customer: str | None = None  # the survey's snapshot (name <e-mail>); signal-only tickets: none
     level: str | None = None
     index: int | None = None
     basis: str | None = None
@@ -187,7 +189,8 @@ def ticket_timeline(scope: Scope, rt: Runtime, ticket_pk: int) -> TicketView | N
         ticket = s.scalars(scope.tickets(select(Ticket).where(Ticket.id == ticket_pk))).first()
         if ticket is None:
             return None
-        survey = s.execute(select(Survey.ticket_url, Survey.assignee, Survey.group_name, Survey.channel)
+        survey = s.execute(select(Survey.ticket_url, Survey.assignee, Survey.group_name, Survey.channel, Survey.name,
+                                  Survey.email)
                            .join(Solve, Solve.id == Survey.solve_id).where(Solve.ticket_pk == ticket.id)
                            .order_by(Solve.number.desc()).limit(1)).first()
         view = TicketView(pk=ticket.id, connector=ticket.connector_id, ticket_id=ticket.external_id,
@@ -195,6 +198,8 @@ def ticket_timeline(scope: Scope, rt: Runtime, ticket_pk: int) -> TicketView | N
                           team=ticket.group_name or (survey and survey.group_name),
                           agent=ticket.assignee or (survey and survey.assignee),
                           url=helpdesk_url(rt, ticket, survey and survey.ticket_url))
+        if survey is not None and (survey.name or survey.email):
+            view.customer = customer_text({"customer": {"name": survey.name, "email": survey.email}})
         assessment = s.get(AssessmentRecord, ticket.id)
         if assessment is not None:
             view.level, view.index, view.basis = assessment.level, assessment.effort_index, assessment.basis
