@@ -20,6 +20,7 @@ from ces.worker.console.auth import Caller, require
 from ces.worker.console.render import NotFound, Problem, environment, page, redirect, safe_next
 from ces.worker.console.security import console_router
 from ces.worker.console.services import rt_of
+from ces.worker.db.models import Role
 from ces.worker.effort import duration
 from ces.worker.i18n import N_
 from ces.worker.queries import follow_ups
@@ -55,11 +56,17 @@ def object_id(text: str) -> int:
     return int(text)
 
 
-def card_context(request: Request, caller: Caller, case: Case, back: str) -> dict:
-    rt = rt_of(request)
-    if caller.role != "agent":
-        case.choices = follow_ups.owner_choices(caller.scope, rt, [case.id]).get(case.id, [])
-    return dict(case=case, clock=Clock(rt), back=back, may_assign=caller.role != "agent", max_note=MAX_NOTE)
+def may_assign(caller: Caller) -> bool:
+    return caller.role in (Role.ADMIN, Role.LEAD)
+
+
+async def with_owner_choices(request: Request, caller: Caller, cases: list[Case]) -> list[Case]:
+    """Whom each case may be given to, for those who assign."""
+    if may_assign(caller) and cases:
+        choices = await run_in_threadpool(follow_ups.owner_choices, caller.scope, rt_of(request), [c.id for c in cases])
+        for c in cases:
+            c.choices = choices.get(c.id, [])
+    return cases
 
 
 def _filters(request: Request, caller: Caller) -> Filters:
@@ -73,15 +80,12 @@ def _filters(request: Request, caller: Caller) -> Filters:
 async def queue(request: Request, caller: Caller = Depends(require())):
     rt = rt_of(request)
     filters = _filters(request, caller)
-    cases = await run_in_threadpool(follow_ups.follow_up_queue, caller.scope, rt, filters)
-    if caller.role != "agent":
-        choices = await run_in_threadpool(follow_ups.owner_choices, caller.scope, rt, [c.id for c in cases])
-        for c in cases:
-            c.choices = choices.get(c.id, [])
+    cases = await with_owner_choices(request, caller, await run_in_threadpool(
+        follow_ups.follow_up_queue, caller.scope, rt, filters))
     teams = await run_in_threadpool(follow_ups.teams, caller.scope, rt)
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return page(request, "followups.html", caller=caller, cases=cases, filters=filters, teams=teams,
-                states=STATE_NAMES, clock=Clock(rt), back=back, may_assign=caller.role != "agent",
+                states=STATE_NAMES, clock=Clock(rt), back=back, may_assign=may_assign(caller),
                 max_note=MAX_NOTE, limit=follow_ups.LIMIT, days=rt.settings.alerts.follow_up_business_days,
                 zone=rt.settings.alerts.timezone)
 
@@ -94,12 +98,14 @@ async def _answer(request: Request, caller: Caller, case_id: int, done: str, err
         if error:
             raise Problem(N_("Nothing was changed"), error, status=422, max_note=MAX_NOTE)
         return redirect(back)
-    case = await run_in_threadpool(follow_ups.follow_up_case, caller.scope, rt_of(request), case_id)
+    rt = rt_of(request)
+    case = await run_in_threadpool(follow_ups.follow_up_case, caller.scope, rt, case_id)
     if case is None:
         raise NotFound
+    await with_owner_choices(request, caller, [case])
     html = environment("en").get_template("_case.html").render(
-        **card_context(request, caller, case, back), csrf=caller.csrf, notice=None if error else DONE[done],
-        error=error, error_params={"max_note": MAX_NOTE})
+        case=case, clock=Clock(rt), back=back, may_assign=may_assign(caller), max_note=MAX_NOTE, csrf=caller.csrf,
+        notice=None if error else DONE[done], error=error, error_params={"max_note": MAX_NOTE})
     return HTMLResponse(html)
 
 
@@ -109,10 +115,10 @@ async def act(request: Request, case: str, action: str, caller: Caller = Depends
     form = await request.form()
     rt, by = rt_of(request), caller.person.email
     if action == "owner":
-        if caller.role == "agent":
+        if not may_assign(caller):
             raise NotFound  # agents do not assign; the action does not exist for them
         owner = str(form.get("owner") or "")
-        if owner and not owner.isdigit():
+        if owner and not (owner.isascii() and owner.isdigit() and len(owner) <= 18):
             raise Problem(status=400)
         try:
             await run_in_threadpool(assign, rt, caller.scope, case_id, int(owner) if owner else None, by=by)

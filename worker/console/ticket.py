@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ces.worker.alerts.followup import MAX_NOTE
 from ces.worker.console.auth import Caller, require
-from ces.worker.console.followups import Clock, object_id
+from ces.worker.console.followups import Clock, may_assign, object_id, with_owner_choices
 from ces.worker.console.render import NotFound, page, redirect
 from ces.worker.console.security import console_router
 from ces.worker.console.services import rt_of
@@ -35,10 +35,7 @@ async def ticket(request: Request, ticket: str, caller: Caller = Depends(require
     view = await run_in_threadpool(timeline.ticket_timeline, caller.scope, rt, ticket_pk)
     if view is None:
         raise NotFound
-    cases = await run_in_threadpool(follow_ups.ticket_cases, caller.scope, rt, ticket_pk)
-    if caller.role != "agent":
-        choices = await run_in_threadpool(follow_ups.owner_choices, caller.scope, rt, [c.id for c in cases])
-        for c in cases:
-            c.choices = choices.get(c.id, [])
+    cases = await with_owner_choices(request, caller, await run_in_threadpool(
+        follow_ups.ticket_cases, caller.scope, rt, ticket_pk))
     return page(request, "ticket.html", caller=caller, view=view, cases=cases, clock=Clock(rt),
-                back=request.url.path, may_assign=caller.role != "agent", max_note=MAX_NOTE, duration=duration)
+                back=request.url.path, may_assign=may_assign(caller), max_note=MAX_NOTE, duration=duration)
