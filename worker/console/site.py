@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ces.worker.console import account, home, signin, sso
+from ces.worker.console import account, followups, home, signin, sso, ticket
 from ces.worker.console.services import Services
 
-ROUTERS = [signin.router, sso.router, account.router, home.router]
+ROUTERS = [signin.router, sso.router, account.router, home.router, followups.router, ticket.router]
 
 
 def add_console(app: FastAPI) -> None:

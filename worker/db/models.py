@@ -384,7 +384,8 @@ class FollowUp(Base):
     flagged by its signals alone. Its state goes open → acknowledged → followed up."""
 
     __tablename__ = "follow_ups"
-    __table_args__ = (UniqueConstraint("key", name="uq_follow_ups_key"), Index("ix_follow_ups_created", "created_at"))
+    __table_args__ = (UniqueConstraint("key", name="uq_follow_ups_key"), Index("ix_follow_ups_created", "created_at"),
+                      Index("ix_follow_ups_state_created", "state", "created_at"))  # the console's queue
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(100))  # "survey:<id>" or "ticket:<pk>"
@@ -400,6 +401,10 @@ class FollowUp(Base):
     followed_up_at: Mapped[datetime | None]
     followed_up_by: Mapped[str | None] = mapped_column(String(320))
     followed_up_note: Mapped[str | None] = mapped_column(Text)  # what was done, in the person's words
+    # Who should follow it up: a lead assigns a console user (staff, never a customer).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    assigned_at: Mapped[datetime | None]
+    assigned_by: Mapped[str | None] = mapped_column(String(320))
 
 
 class AlertState:
