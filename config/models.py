@@ -185,6 +185,8 @@ class AlertSettings(Section):
     low_effort5: int = Field(4, ge=1, le=5)  # answers from this on effort5 are low
     digest_time: str = Field("09:00", pattern=_HHMM)
     timezone: str = "UTC"
+    # The target time to follow up a case: business days (Monday–Friday in `timezone`) after it opened.
+    follow_up_business_days: int = Field(2, ge=1, le=60)
     writeback: bool = True  # every settled answer tagged on its ticket (tag_prefix + score)
     writeback_tag_prefix: str = "ces_"
     routes: list[AlertRoute] = []

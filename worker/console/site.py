@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ces.worker.api import routes as api_routes
-from ces.worker.console import account, answers, home, signin, sso
+from ces.worker.console import account, answers, followups, home, signin, sso, ticket
 from ces.worker.console.services import Services
 
-ROUTERS = [signin.router, sso.router, account.router, home.router, answers.router]
+ROUTERS = [signin.router, sso.router, account.router, home.router, followups.router, ticket.router, answers.router]
 
 
 def add_console(app: FastAPI) -> None:

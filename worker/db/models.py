@@ -306,7 +306,7 @@ class Answer(Base):
     __table_args__ = (
         Index("ix_answers_provisional", "updated_at", postgresql_where=text("state = 'provisional'"),
               sqlite_where=text("state = 'provisional'")),
-        # Comment search by substring in any script (migration 0105; PostgreSQL only).
+        # Comment search by substring in any script (migration 0106; PostgreSQL only).
         Index("ix_answers_comment_trgm", "comment", postgresql_using="gin",
               postgresql_ops={"comment": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     )
@@ -387,7 +387,8 @@ class FollowUp(Base):
     flagged by its signals alone. Its state goes open → acknowledged → followed up."""
 
     __tablename__ = "follow_ups"
-    __table_args__ = (UniqueConstraint("key", name="uq_follow_ups_key"), Index("ix_follow_ups_created", "created_at"))
+    __table_args__ = (UniqueConstraint("key", name="uq_follow_ups_key"), Index("ix_follow_ups_created", "created_at"),
+                      Index("ix_follow_ups_state_created", "state", "created_at"))  # the console's queue
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(100))  # "survey:<id>" or "ticket:<pk>"
@@ -403,6 +404,10 @@ class FollowUp(Base):
     followed_up_at: Mapped[datetime | None]
     followed_up_by: Mapped[str | None] = mapped_column(String(320))
     followed_up_note: Mapped[str | None] = mapped_column(Text)  # what was done, in the person's words
+    # Who should follow it up: a lead assigns a console user (staff, never a customer).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    assigned_at: Mapped[datetime | None]
+    assigned_by: Mapped[str | None] = mapped_column(String(320))
 
 
 class AlertState:

@@ -4,7 +4,7 @@ The cohort is `ces report`'s: surveys sent in [since, until) (UTC days) with a c
 number on a report and the list behind it count the same rows. Search finds comments holding every
 word of the query, by substring and without regard to case, which works in every script (Chinese,
 Japanese and Korean have no word breaks for a full text parser to use); on PostgreSQL a trigram
-index (migration 0105) serves it.
+index (migration 0106) serves it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """comment search: a trigram index on answers.comment (PostgreSQL)
 
-Revision ID: 0105
-Revises: 0104
+Revision ID: 0106
+Revises: 0105
 Create Date: 2026-12-05 17:00:00.000000
 
 The console's answers page finds comments by substring in every language. PostgreSQL's full text
@@ -15,8 +15,8 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0105'
-down_revision = '0104'
+revision = '0106'
+down_revision = '0105'
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """api_tokens and audit_log: keys to the read API, and who did what
 
-Revision ID: 0106
-Revises: 0105
+Revision ID: 0107
+Revises: 0106
 Create Date: 2026-12-05 18:10:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0106'
-down_revision = '0105'
+revision = '0107'
+down_revision = '0106'
 branch_labels = None
 depends_on = None
 
