@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from ces.worker import audit
 from ces.worker.api.tokens import Holder, holder
-from ces.worker.console.answers import csv_lines
+from ces.worker.console.answers import FilterProblem, csv_lines, parse_filter
 from ces.worker.console.services import address_of, rt_of
 from ces.worker.queries import answers
 from ces.worker.reports import ces_report, flags
@@ -126,8 +126,8 @@ def _next_cursor(rows: list, limit: int) -> str | None:
 
 def _filter(request: Request) -> answers.AnswerFilter:
     try:
-        return answers.parse_filter(request.query_params, datetime.now(timezone.utc).date())
-    except answers.FilterProblem as problem:
+        return parse_filter(request.query_params, datetime.now(timezone.utc).date())
+    except FilterProblem as problem:
         raise HTTPException(400, str(problem)) from None
 
 

@@ -17,13 +17,11 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ces.worker.db.models import Answer, AnswerState, Solve, Survey, SurveyState
-from ces.worker.i18n import N_
 from ces.worker.queries.scope import Scope
-from ces.worker.reports import day_start, default_range
+from ces.worker.reports import day_start
 from ces.worker.surveys.scales import SCALES
 
 MAX_QUERY_WORDS = 8
-MAX_TEXT = 200  # a filter value longer than any group, agent or search people type
 
 
 @dataclass(frozen=True)
@@ -150,52 +148,3 @@ def choices(session: Session, scope: Scope, since: date, until: date) -> dict[st
         out[name] = sorted(session.scalars(stmt))
     return out
 
-
-class FilterProblem(ValueError):
-    """A filter value that cannot be used: `message` is a msgid (N_) with %(name)s parameters."""
-
-    def __init__(self, message: str, **params):
-        super().__init__(message % params)
-        self.message, self.params = message, params
-
-
-def _text(params, name: str) -> str | None:
-    value = (params.get(name) or "").strip()
-    if len(value) > MAX_TEXT:
-        raise FilterProblem(N_("“%(name)s” is too long."), name=name)
-    return value or None
-
-
-def _day(params, name: str, default: date) -> date:
-    value = params.get(name)
-    if not value:
-        return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise FilterProblem(N_("“%(value)s” is not a date like 2026-01-31."), value=value[:40]) from None
-
-
-def _score(params) -> int | None:
-    value = params.get("score")
-    if not value:
-        return None
-    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 7):
-        raise FilterProblem(N_("A score is a number from 1 to 7."))
-    return int(value)
-
-
-def parse_filter(params, today: date) -> AnswerFilter:
-    """The filter from query parameters (the console's page, its CSV and the API read the same)."""
-    since, until = default_range(today)
-    since, until = _day(params, "since", since), _day(params, "until", until)
-    if until <= since:
-        raise FilterProblem(N_("The end of the range must come after its start."))
-    scale = _text(params, "scale")
-    if scale is not None and scale not in SCALES:
-        raise FilterProblem(N_("The scale is ces7 or effort5."))
-    return AnswerFilter(since=since, until=until, connector=_text(params, "connector"),
-                        channel=_text(params, "channel"), group=_text(params, "group"), agent=_text(params, "agent"),
-                        language=_text(params, "language"), scale=scale, score=_score(params),
-                        low=params.get("low") == "1", with_comment=params.get("with_comment") == "1",
-                        q=_text(params, "q") or "")
