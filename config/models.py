@@ -209,6 +209,7 @@ class RetentionSettings(Section):
 
     payload_days: float = Field(30, ge=0)  # raw webhook bodies (the normalized event is kept)
     answer_days: float = Field(0, ge=0)  # then an answer keeps its score only: no comment, no person
+    audit_days: float = Field(365, ge=0)  # the audit log (sign-ins, admin actions, API calls)
 
 
 class IntakeSettings(Section):
@@ -322,6 +323,12 @@ class OidcSettings(SecretsModel):
             raise ValueError("roles is empty: map at least one group to a role, "
                              'e.g. roles = { "support-leads" = "lead" }')
         return self
+
+
+class ApiSettings(Section):
+    """The read API (`/api/v1/`, README "Read API"), served with the console."""
+
+    rate_per_minute: int = Field(600, ge=1)  # calls per token per minute, shared by every server process
 
 
 class ConsoleSettings(Section):

@@ -53,6 +53,8 @@ def test_the_signed_in_pages_have_no_serious_accessibility_violation(rt, console
     found["home"] = axe_scan(browser)
     browser.get(f"{console.url}/account")
     found["account"] = axe_scan(browser)
+    browser.get(f"{console.url}/answers?q=nothing+matches")
+    found["answers, none found"] = axe_scan(browser)
     browser.get(f"{console.url}/account/totp")
     found["second factor enrolment"] = axe_scan(browser)
     secret = browser.find_element(By.CSS_SELECTOR, "code.secret").text

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ces.config import ConfigError, Settings, load_settings
 from ces.config.settings import config_source
+from ces.worker.api.tokens_cli import audit_cmd, tokens_app
 from ces.worker.console.users_cli import users_app
 
 try:  # Typer vends its own copy of Click's exceptions since 0.2x
@@ -41,6 +42,8 @@ app.add_typer(events_app, name="events")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(signals_app, name="signals")
 app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.command("audit")(audit_cmd)
 
 
 class CliError(Exception):

@@ -306,6 +306,9 @@ class Answer(Base):
     __table_args__ = (
         Index("ix_answers_provisional", "updated_at", postgresql_where=text("state = 'provisional'"),
               sqlite_where=text("state = 'provisional'")),
+        # Comment search by substring in any script (migration 0106; PostgreSQL only).
+        Index("ix_answers_comment_trgm", "comment", postgresql_using="gin",
+              postgresql_ops={"comment": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -520,3 +523,37 @@ class SignInLink(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A key to the read API (`/api/v1/`), made by an admin for a person: it sees what that person
+    sees, within its scopes. Only the SHA-256 of the secret is stored; it is shown once."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_tokens_hash"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scopes: Mapped[list[Any]] = mapped_column(Json)  # e.g. ["read:answers", "read:reports"]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Who did what, when, from where: sign-ins, admin actions, API calls. People and objects by
+    id only, never customer data (so `ces erase` has nothing to do here); `retention.audit_days`."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(80))  # "user:5", "token:3", "cli", "unknown"
+    action: Mapped[str] = mapped_column(String(60))  # "sign_in", "sign_in_failed", "token.create", "api.answers"…
+    target: Mapped[str | None] = mapped_column(String(80))  # "user:7", "token:3"
+    address: Mapped[str | None] = mapped_column(String(64))  # the client's address, for what came over HTTP
+    detail: Mapped[dict[str, Any] | None] = mapped_column(Json)  # small, never customer text
