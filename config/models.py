@@ -196,6 +196,8 @@ class AlertSettings(Section):
     low_effort5: int = Field(4, ge=1, le=5)  # answers from this on effort5 are low
     digest_time: str = Field("09:00", pattern=_HHMM)
     timezone: str = "UTC"
+    # The target time to follow up a case: business days (Monday–Friday in `timezone`) after it opened.
+    follow_up_business_days: int = Field(2, ge=1, le=60)
     writeback: bool = True  # every settled answer tagged on its ticket (tag_prefix + score)
     writeback_tag_prefix: str = "ces_"
     routes: list[AlertRoute] = []
@@ -218,6 +220,7 @@ class RetentionSettings(Section):
 
     payload_days: float = Field(30, ge=0)  # raw webhook bodies (the normalized event is kept)
     answer_days: float = Field(0, ge=0)  # then an answer keeps its score only: no comment, no person
+    audit_days: float = Field(365, ge=0)  # the audit log (sign-ins, admin actions, API calls)
 
 
 class IntakeSettings(Section):
@@ -331,6 +334,12 @@ class OidcSettings(SecretsModel):
             raise ValueError("roles is empty: map at least one group to a role, "
                              'e.g. roles = { "support-leads" = "lead" }')
         return self
+
+
+class ApiSettings(Section):
+    """The read API (`/api/v1/`, README "Read API"), served with the console."""
+
+    rate_per_minute: int = Field(600, ge=1)  # calls per token per minute, shared by every server process
 
 
 class ConsoleSettings(Section):

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDi
 
 from ces.config.models import (
     AlertSettings,
+    ApiSettings,
     ConnectorSettings,
     ConsoleSettings,
     DemoSettings,
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     demo: DemoSettings = DemoSettings()
     console: ConsoleSettings = ConsoleSettings()
+    api: ApiSettings = ApiSettings()
     # Each [[connectors]] table is validated by its own kind's model (see load_settings), so that
     # a problem is reported as connectors[i].key.
     raw_connectors: list[dict[str, Any]] = Field([], alias="connectors")

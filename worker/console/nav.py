@@ -18,6 +18,9 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem(N_("Overview"), "/"),
+    NavItem(N_("Follow-ups"), "/follow-ups"),
+    NavItem(N_("Tickets"), "/tickets"),
+    NavItem(N_("Answers"), "/answers"),
 ]
 
 

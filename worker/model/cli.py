@@ -9,17 +9,11 @@ from typing import Optional
 import typer
 
 from ces.worker import listing
+from ces.worker.console.users_cli import cli_module
 from ces.worker.model import store
 from ces.worker.model.data import response_profile
 
 model_app = typer.Typer(no_args_is_help=True, help="The learned effort model: fit, show, history.")
-
-
-def _cli():
-    # The CLI's helpers, imported when a command runs: cli.py imports this module to register it.
-    from ces.worker import cli
-
-    return cli
 
 
 def _since(value: Optional[str]) -> Optional[datetime]:
@@ -56,7 +50,7 @@ def summary(record) -> list[str]:
 @model_app.command("fit")
 def fit_cmd(since: Optional[str] = typer.Option(None, help="first day of surveys sent (default: model.window_days ago)")):
     """Fit on the answers, compare with the fixed weights on the same folds, adopt only if better."""
-    rt = _cli()._runtime(quiet=True)
+    rt = cli_module()._runtime(quiet=True)
     record = store.fit_and_keep(rt, since=_since(since))
     typer.echo("\n".join(summary(record)))
 
@@ -71,7 +65,7 @@ def _coefficients(model: dict) -> list[dict]:
 def show(fmt: str = typer.Option("table", "--format", help="table or json")):
     """The model in use, how it compares with the fixed weights, and whether the answers represent
     the silent customers (the share with each signal among those who answered and those who did not)."""
-    rt = _cli()._runtime(quiet=True)
+    rt = cli_module()._runtime(quiet=True)
     with rt.transaction() as s:
         in_use, last = store.adopted_record(s), store.latest(s)
         since = (in_use or last).since if (in_use or last) else rt.now()
@@ -106,7 +100,7 @@ def _show_lines(in_use, last, profile) -> list[str]:
 @model_app.command("history")
 def history_cmd(fmt: str = typer.Option("table", "--format", help="table, json or csv")):
     """Every fit, newest first: when, on how many answers, how it scored, adopted or why not."""
-    rt = _cli()._runtime(quiet=True)
+    rt = cli_module()._runtime(quiet=True)
     with rt.transaction() as s:
         rows = [dict(id=r.id, fitted_at=r.fitted_at, answers=r.answers, low=r.low, auc=_auc(r.metrics, "learned"),
                      fixed_auc=_auc(r.metrics, "fixed"), adopted=r.adopted, why=r.why) for r in store.history(s)]

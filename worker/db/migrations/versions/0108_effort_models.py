@@ -1,14 +1,14 @@
 """effort_models: every fit of the learned effort model
 
-Revision ID: 0105
-Revises: 0104
+Revision ID: 0108
+Revises: 0107
 Create Date: 2026-12-05 17:30:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0105'
-down_revision = '0104'
+revision = '0108'
+down_revision = '0107'
 branch_labels = None
 depends_on = None
 
