@@ -136,6 +136,17 @@ class EffortSettings(Section):
     high_at: float = Field(50, ge=0, le=100)  # … and high
 
 
+class ModelSettings(Section):
+    """The learned effort model (README, "The learned effort model"): what a fit learns from, and when it is adopted."""
+
+    window_days: float = Field(180, gt=0)  # the answers a fit learns from: surveys sent in the last N days
+    min_answers: int = Field(200, ge=20)
+    min_low: int = Field(20, ge=5)
+    folds: int = Field(5, ge=2, le=20)
+    target_precision: float = Field(0.8, gt=0, lt=1)  # of "high" among held-out answers
+    regularization: float = Field(1.0, gt=0)  # scikit-learn's C: smaller is stronger
+
+
 class AlertRoute(SecretsModel):
     """One destination of follow-up alerts. Its secret URLs are named by *_env / *_file."""
 

@@ -22,6 +22,7 @@ from ces.config.models import (
     EffortSettings,
     HttpSettings,
     IntakeSettings,
+    ModelSettings,
     RetentionSettings,
     ServerSettings,
     SignalSettings,
@@ -50,6 +51,7 @@ class Settings(BaseSettings):
     survey: SurveySettings = SurveySettings()
     signals: SignalSettings = SignalSettings()
     effort: EffortSettings = EffortSettings()
+    model: ModelSettings = ModelSettings()
     alerts: AlertSettings = AlertSettings()
     retention: RetentionSettings = RetentionSettings()
     intake: IntakeSettings = IntakeSettings()

@@ -21,6 +21,7 @@ from ces.config import ConfigError, Settings, load_settings
 from ces.config.settings import config_source
 from ces.worker.api.tokens_cli import audit_cmd, tokens_app
 from ces.worker.console.users_cli import users_app
+from ces.worker.model.cli import model_app
 
 try:  # Typer vends its own copy of Click's exceptions since 0.2x
     from typer._click import exceptions as click_errors
@@ -42,6 +43,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(signals_app, name="signals")
 app.add_typer(users_app, name="users")
+app.add_typer(model_app, name="model")
 app.add_typer(tokens_app, name="tokens")
 app.command("audit")(audit_cmd)
 

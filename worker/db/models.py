@@ -205,6 +205,25 @@ class AssessmentRecord(Base):
     assessed_at: Mapped[datetime]
 
 
+class EffortModelRecord(Base):
+    """Every fit of the learned effort model, adopted or not, with what it learned and how it scored
+    against the fixed weights; the newest adopted one scores the silent tickets (worker/model)."""
+
+    __tablename__ = "effort_models"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    fitted_at: Mapped[datetime]
+    since: Mapped[datetime]  # the window of surveys sent that it learned from
+    until: Mapped[datetime]
+    answers: Mapped[int] = mapped_column(Integer)
+    low: Mapped[int] = mapped_column(Integer)
+    adopted: Mapped[bool] = mapped_column(Boolean, default=False)
+    why: Mapped[str] = mapped_column(String(500))
+    model: Mapped[dict[str, Any] | None] = mapped_column(Json)  # features, coefficients, intercept, scaling, thresholds
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(Json)  # held-out: learned and fixed, precision, recall
+    rules: Mapped[dict[str, Any]]  # the [model] settings it was fitted under
+
+
 class Solve(Base):
     """One resolution of a ticket: (connector, ticket, number). At most one survey each."""
 
