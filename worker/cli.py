@@ -19,7 +19,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ces.config import ConfigError, Settings, load_settings
 from ces.config.settings import config_source
+from ces.worker.api.tokens_cli import audit_cmd, tokens_app
 from ces.worker.console.users_cli import users_app
+from ces.worker.model.cli import model_app
 
 try:  # Typer vends its own copy of Click's exceptions since 0.2x
     from typer._click import exceptions as click_errors
@@ -41,6 +43,9 @@ app.add_typer(events_app, name="events")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(signals_app, name="signals")
 app.add_typer(users_app, name="users")
+app.add_typer(model_app, name="model")
+app.add_typer(tokens_app, name="tokens")
+app.command("audit")(audit_cmd)
 
 
 class CliError(Exception):
@@ -414,7 +419,8 @@ def report(since: Optional[str] = typer.Option(None, help="first day, UTC (defau
            scale: str = typer.Option("ces7", help="ces7 or effort5 (never mixed)"),
            by: Optional[str] = typer.Option(None, help="connector, channel, group, agent, week or signal"),
            follow_up: bool = typer.Option(False, "--follow-up", help="time to acknowledge alerts, share followed up"),
-           days: float = typer.Option(2, help="with --follow-up: followed up within this many days"),
+           days: Optional[int] = typer.Option(None, min=1, help="with --follow-up: followed up within this many business "
+                                              "days, Mon-Fri in alerts.timezone (default alerts.follow_up_business_days)"),
            fmt: Format = FORMAT):
     """Surveys sent, responses, response rate, CES (share of 5-7) and mean."""
     from ces.worker import listing
@@ -436,7 +442,7 @@ def report(since: Optional[str] = typer.Option(None, help="first day, UTC (defau
         if fmt == Format.table:
             columns[4] = "time_to_acknowledge"
             _out(f"Follow-up of alerts opened {result['since']} to {result['until']} (exclusive); "
-                 f"followed up within {days:g} days\n" + listing.table(rows, columns))
+                 f"followed up within {result['days']} business days\n" + listing.table(rows, columns))
         else:
             _out(listing.render(rows, columns, fmt.value, json_obj=result))
         return

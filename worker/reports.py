@@ -163,13 +163,16 @@ def incomplete_because(missing: list[str]) -> str:
     return "; ".join(causes) or "part of the history could not be read"
 
 
-def follow_up_report(rt: Runtime, since: date, until: date, *, days: float = 2) -> dict:
-    """Time to acknowledge and the share followed up within `days`, by team and agent, for the
-    follow-up cases opened in the range."""
+def follow_up_report(rt: Runtime, since: date, until: date, *, days: int | None = None) -> dict:
+    """Time to acknowledge and the share followed up within `days` business days (Monday–Friday in
+    `alerts.timezone`, default `alerts.follow_up_business_days`: the console queue's target), by
+    team and agent, for the follow-up cases opened in the range."""
     import statistics
 
+    from ces.worker.alerts.business_days import follow_up_due
     from ces.worker.db.models import FollowUp
 
+    days = rt.settings.alerts.follow_up_business_days if days is None else days
     with rt.transaction() as s:
         cases = s.execute(select(FollowUp.team, FollowUp.agent, FollowUp.created_at, FollowUp.acknowledged_at,
                                  FollowUp.followed_up_at)
@@ -177,13 +180,12 @@ def follow_up_report(rt: Runtime, since: date, until: date, *, days: float = 2) 
     groups: dict[tuple, list] = {}
     for team, agent, created, acked, done in cases:
         groups.setdefault((team, agent), []).append((created, acked, done))
-    window = timedelta(days=days)
     rows = []
     for (team, agent), items in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")):
         waits = [(a - c).total_seconds() for c, a, _ in items if a]
+        on_time = sum(1 for c, _, d in items if d and d <= follow_up_due(rt.settings.alerts, c, days))
         rows.append({"team": team, "agent": agent, "alerts": len(items), "acknowledged": len(waits),
                      "median_seconds_to_acknowledge": round(statistics.median(waits)) if waits else None,
                      "followed_up": sum(1 for _, _, d in items if d),
-                     "followed_up_within_days": _ratio(sum(1 for c, _, d in items if d and d - c <= window),
-                                                       len(items))})
+                     "followed_up_within_days": _ratio(on_time, len(items))})
     return {"since": since.isoformat(), "until": until.isoformat(), "days": days, "rows": rows}

@@ -158,6 +158,7 @@ class Leadership:
 
 
 def run(rt: Runtime, stop: threading.Event | None = None) -> None:
+    from ces.worker import audit
     from ces.worker.console.sessions import drop_expired
     from ces.worker.privacy import apply_retention
 
@@ -174,7 +175,7 @@ def run(rt: Runtime, stop: threading.Event | None = None) -> None:
             tick(rt)
             if time.monotonic() - last_retention > 60:
                 last_retention = time.monotonic()
-                done = apply_retention(rt) | drop_expired(rt)
+                done = apply_retention(rt) | drop_expired(rt) | audit.expire(rt)
                 if any(done.values()):
                     log.info("retention_applied", **done)
         except Exception as exc:  # the database may be down for a while; keep sweeping

@@ -16,19 +16,20 @@ from ces.worker.privacy import normalize_email
 users_app = typer.Typer(no_args_is_help=True, help="Console accounts: add, list, disable, reset.")
 
 
-def _cli():
-    # The CLI's helpers, imported when a command runs: cli.py imports this module to register it.
+def cli_module():
+    # The CLI's helpers, imported when a command runs: cli.py imports the command modules to register them.
     from ces.worker import cli
 
     return cli
 
 
-def _run(fn, *args, **kwargs):
-    cli = _cli()
+def run_domain(fn, *args, errors: tuple[type[Exception], ...] = (users.UserError,), **kwargs):
+    """`fn(rt, ...)` with a quiet runtime; its own errors become the CLI's one-line error."""
+    cli = cli_module()
     rt = cli._runtime(quiet=True)
     try:
         return fn(rt, *args, **kwargs)
-    except users.UserError as exc:
+    except errors as exc:
         raise cli.CliError(str(exc)) from None
 
 
@@ -44,8 +45,8 @@ def add(email: str = typer.Argument(..., help="their e-mail address (agents: as 
         team: list[str] = typer.Option([], "--team", help="a helpdesk group they work in (repeat; leads: none = all)"),
         name: Optional[str] = typer.Option(None, "--name", help="their name, as the console shows it")):
     """Create an account and print its one-time sign-in link."""
-    link = _run(users.add, email, role, team, name)
-    hours = _cli()._settings().console.link_hours
+    link = run_domain(users.add, email, role, team, name)
+    hours = cli_module()._settings().console.link_hours
     typer.echo(f"{normalize_email(email)} added as {role}. Send them this link (one use, {hours:g} h), "
                f"where they set a password:\n{link}")
 
@@ -62,13 +63,13 @@ COLUMNS = ["email", "name", "role", "teams", "sign_in", "totp", "state", "create
 @users_app.command("list")
 def list_(fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table, json or csv")):
     """Accounts with their role, teams, how they sign in, and when they were last seen."""
-    typer.echo(listing.render(_run(users.listing), COLUMNS, fmt.value))
+    typer.echo(listing.render(run_domain(users.listing), COLUMNS, fmt.value))
 
 
 @users_app.command("disable")
 def disable(email: str = typer.Argument(..., help="their e-mail address")):
     """Stop an account from signing in; its sessions end at once."""
-    ended = _run(users.disable, email)
+    ended = run_domain(users.disable, email)
     typer.echo(f"{normalize_email(email)} disabled; {ended} session(s) ended")
 
 
@@ -76,6 +77,6 @@ def disable(email: str = typer.Argument(..., help="their e-mail address")):
 def reset(email: str = typer.Argument(..., help="their e-mail address"),
           totp: bool = typer.Option(False, "--totp", help="also remove their second factor (a lost phone)")):
     """Print a new one-time link to set a password (older unused links stop working)."""
-    link = _run(users.reset, email, totp=totp)
+    link = run_domain(users.reset, email, totp=totp)
     typer.echo(f"New link for {normalize_email(email)}" + (" (second factor removed)" if totp else "")
                + f":\n{link}")

@@ -1,7 +1,7 @@
 """daily_rollups: the report numbers per UTC day and dimensions, and the days to recompute
 
-Revision ID: 0105
-Revises: 0104
+Revision ID: 0109
+Revises: 0108
 Create Date: 2026-12-05 17:00:00.000000
 
 The console's pages and `ces report` read these instead of scanning a year of surveys. Every
@@ -10,8 +10,8 @@ existing day is marked dirty, so the first reader (or the scheduler) fills them 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0105'
-down_revision = '0104'
+revision = '0109'
+down_revision = '0108'
 branch_labels = None
 depends_on = None
 
