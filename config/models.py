@@ -360,6 +360,8 @@ class ConsoleSettings(Section):
     # so that a flood of sign-ins never takes the cores from intake.
     hash_workers: int = Field(1, ge=1)
     hash_queue: int = Field(16, ge=0)
+    # Teams and agents: nobody is ranked on fewer answers than this (shown as "too few answers").
+    min_answers: int = Field(10, ge=1)
     oidc: OidcSettings | None = None
 
     @field_validator("url")

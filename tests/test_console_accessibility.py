@@ -85,3 +85,22 @@ def test_the_follow_up_queue_and_the_ticket_page_have_no_serious_accessibility_v
     browser.get(f"{console.url}/tickets?id=424242")
     found["ticket search"] = scanned(browser, "console-tickets-none")
     assert found == {page: [] for page in found}
+
+
+def test_the_report_pages_have_no_serious_accessibility_violation(rt, console, browser):
+    from tests.report_data import seed
+
+    seed(rt)
+    add_user(rt, "lee@acme.test", "lead", name="Lee Lead")
+    add_user(rt, "amy@acme.test", "agent", name="Amy Agent")
+    found = {}
+    sign_in(browser, console.url, "lee@acme.test")
+    for name, path in (("overview", "/?from=2026-11-02&to=2026-11-29"), ("overview, empty", "/?from=2020-01-01"),
+                       ("teams", "/teams?from=2026-11-02&to=2026-11-29"),
+                       ("drivers", "/drivers?from=2026-11-02&to=2026-11-29")):
+        browser.get(console.url + path)
+        found[name] = axe_scan(browser)
+    submit(browser, "form[action='/logout'] button")
+    sign_in(browser, console.url, "amy@acme.test", next_path="/teams?from=2026-11-02%26to=2026-11-29")
+    found["teams, an agent"] = scanned(browser, "console-teams-agent")
+    assert found == {page: [] for page in found}

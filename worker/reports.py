@@ -29,51 +29,17 @@ def default_range(today: date) -> tuple[date, date]:
     return today - timedelta(days=29), today + timedelta(days=1)
 
 
-def _week(session: Session):
-    if session.bind.dialect.name == "postgresql":
-        return func.to_char(func.date_trunc("week", Survey.sent_at), "YYYY-MM-DD")
-    return func.date(Survey.sent_at, "weekday 0", "-6 days")  # the Monday of that week
-
-
-def _group_column(session: Session, by: str):
-    return {
-        "connector": Survey.connector_id,
-        "channel": Survey.channel,
-        "group": Survey.group_name,
-        "agent": Survey.assignee,
-        "week": _week(session),
-    }[by]
-
-
 def _ratio(part, whole) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
 def ces_report(rt: Runtime, since: date, until: date, *, scale: str = "ces7", by: str | None = None) -> dict:
-    sc = scale_of(scale)
-    with rt.transaction() as s:
-        good = func.sum(case((Answer.score.between(sc.good_min, sc.good_max), 1), else_=0))
-        cols = [func.count(Survey.id), func.count(Answer.id), good, func.avg(Answer.score)]
-        key = _group_column(s, by).label("key") if by else None
-        stmt = (select(*([key] if key is not None else []), *cols)
-                .select_from(Survey)
-                .outerjoin(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
-                .where(Survey.state == SurveyState.SENT, Survey.scale == scale,
-                       Survey.sent_at >= day_start(since), Survey.sent_at < day_start(until)))
-        if key is not None:
-            stmt = stmt.group_by(key).order_by(key)
-        result = s.execute(stmt).all()
-    rows = []
-    for r in result:
-        values = r[1:] if key is not None else r
-        sent, responses, good_count, mean = values
-        row = {by: r[0]} if by else {}
-        row.update(surveys_sent=sent, responses=responses, response_rate=_ratio(responses, sent),
-                   ces=_ratio(good_count or 0, responses), mean=round(float(mean), 2) if mean is not None else None)
-        rows.append(row)
-    if not rows and not by:
-        rows = [dict(surveys_sent=0, responses=0, response_rate=None, ces=None, mean=None)]
-    return {"since": since.isoformat(), "until": until.isoformat(), "scale": sc.key, "rows": rows}
+    """From the daily rollups, as the console's pages (worker/queries/ces.py)."""
+    from ces.worker.queries.ces import report_rows
+    from ces.worker.queries.scope import Scope
+
+    rows = report_rows(Scope.everything(), rt, since, until, scale=scale, by=by)
+    return {"since": since.isoformat(), "until": until.isoformat(), "scale": scale_of(scale).key, "rows": rows}
 
 
 SIGNAL_BUCKETS = ("transfers", "reopened", "repeat_contact", "channel_switch", "reply_delay_breach")

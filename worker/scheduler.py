@@ -18,6 +18,7 @@ from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState,
 from ces.worker.intake import PROCESS_EVENT
 from ces.worker.jobs import RUN_JOB, due_jobs, mark_enqueued
 from ces.worker.logs import error_text
+from ces.worker.rollups import refresh as refresh_rollups
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.answers import settle_answers
 from ces.worker.surveys.create import SEND_SURVEY
@@ -110,6 +111,7 @@ def tick(rt: Runtime) -> dict[str, int]:
         "reminders": _reminders(rt),
         "jobs": _jobs(rt),
         "alerts": _alerts(rt),
+        "rollup_days": refresh_rollups(rt),
         "answers_confirmed": settled["confirmed"],
         "answers_discarded": settled["discarded"],
     }

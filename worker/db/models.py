@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -542,6 +543,47 @@ class SignInLink(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class DailyRollup(Base):
+    """The report numbers of one UTC day for one combination of dimensions (worker/rollups.py).
+    Survey counts are of the surveys sent that day; ticket counts of the assessed tickets last
+    solved that day. Always recomputed from the source rows for a whole day, never incremented."""
+
+    __tablename__ = "daily_rollups"
+    __table_args__ = (Index("ix_daily_rollups_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    connector_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    group_name: Mapped[str | None] = mapped_column(String(200))
+    agent: Mapped[str | None] = mapped_column(String(200))
+    agent_email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str | None] = mapped_column(String(16))
+    scale: Mapped[str | None] = mapped_column(String(8))
+    drivers: Mapped[int] = mapped_column(Integer, default=0)  # bitmask of rollups.DRIVERS
+    surveys_sent: Mapped[int] = mapped_column(Integer, default=0)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    score_sum: Mapped[int] = mapped_column(Integer, default=0)
+    score_1: Mapped[int] = mapped_column(Integer, default=0)
+    score_2: Mapped[int] = mapped_column(Integer, default=0)
+    score_3: Mapped[int] = mapped_column(Integer, default=0)
+    score_4: Mapped[int] = mapped_column(Integer, default=0)
+    score_5: Mapped[int] = mapped_column(Integer, default=0)
+    score_6: Mapped[int] = mapped_column(Integer, default=0)
+    score_7: Mapped[int] = mapped_column(Integer, default=0)
+    tickets_assessed: Mapped[int] = mapped_column(Integer, default=0)
+    high_answered: Mapped[int] = mapped_column(Integer, default=0)  # high effort, assessed with an answer
+    high_signals: Mapped[int] = mapped_column(Integer, default=0)  # high effort from the signals alone
+
+
+class RollupDirty(Base):
+    """A UTC day whose rollups must be recomputed: marked in the transaction that changes a source row."""
+
+    __tablename__ = "rollup_dirty"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
 class ApiToken(Base):
