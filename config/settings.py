@@ -15,12 +15,14 @@ from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDi
 
 from ces.config.models import (
     AlertSettings,
+    ApiSettings,
     ConnectorSettings,
     ConsoleSettings,
     DemoSettings,
     EffortSettings,
     HttpSettings,
     IntakeSettings,
+    ModelSettings,
     RetentionSettings,
     ServerSettings,
     SignalSettings,
@@ -50,6 +52,7 @@ class Settings(BaseSettings):
     survey: SurveySettings = SurveySettings()
     signals: SignalSettings = SignalSettings()
     effort: EffortSettings = EffortSettings()
+    model: ModelSettings = ModelSettings()
     alerts: AlertSettings = AlertSettings()
     retention: RetentionSettings = RetentionSettings()
     intake: IntakeSettings = IntakeSettings()
@@ -58,6 +61,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     demo: DemoSettings = DemoSettings()
     console: ConsoleSettings = ConsoleSettings()
+    api: ApiSettings = ApiSettings()
     # Each [[connectors]] table is validated by its own kind's model (see load_settings), so that
     # a problem is reported as connectors[i].key.
     raw_connectors: list[dict[str, Any]] = Field([], alias="connectors")

@@ -85,11 +85,11 @@ def empty_db(request, tmp_path):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_0105_gives_the_alerts_stored_before_their_survey(empty_db):
-    """Alerts, updates and write-backs stored before 0105 are found by their survey afterwards;
+def test_0110_gives_the_alerts_stored_before_their_survey(empty_db):
+    """Alerts, updates and write-backs stored before 0110 are found by their survey afterwards;
     a digest, about many tickets, has none."""
     engine = make_engine(empty_db)
-    command.upgrade(alembic_config(engine), "0104")
+    command.upgrade(alembic_config(engine), "0109")
     keys = {"alert:7:ops:a@x.test": "alert", "update:7:ops:a@x.test:12": "update", "writeback:7:#1": "writeback",
             "alert:71:ops:a@x.test": "alert", "digest:ops:7:2026-12-01:a@x.test": "digest"}
     with engine.begin() as conn:
@@ -97,7 +97,7 @@ def test_0105_gives_the_alerts_stored_before_their_survey(empty_db):
             conn.execute(text("INSERT INTO alerts (dedupe_key, kind, route, route_type, recipient, content, state,"
                               " attempts, created_at) VALUES (:key, :kind, 'ops', 'email', 'a@x.test', '{}',"
                               " 'sent', 1, CURRENT_TIMESTAMP)"), {"key": key, "kind": kind})
-    command.upgrade(alembic_config(engine), "0105")
+    command.upgrade(alembic_config(engine), "0110")
     with engine.connect() as conn:
         found = dict(conn.execute(text("SELECT dedupe_key, survey_id FROM alerts")).all())
     engine.dispose()

@@ -17,6 +17,7 @@ import redis
 import structlog
 from sqlalchemy import and_, or_, select, update
 
+from ces.worker import audit
 from ces.worker.alerts.trigger import SEND_ALERT, digest_due
 from ces.worker.console.sessions import drop_expired
 from ces.worker.db.models import Alert, AlertState, EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
@@ -24,6 +25,7 @@ from ces.worker.intake import PROCESS_EVENT
 from ces.worker.jobs import RUN_JOB, due_jobs, mark_enqueued
 from ces.worker.logs import error_text
 from ces.worker.privacy import apply_retention
+from ces.worker.rollups import refresh as refresh_rollups
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.answers import settle_answers
 from ces.worker.surveys.create import SEND_SURVEY
@@ -113,6 +115,7 @@ def tick(rt: Runtime) -> dict[str, int]:
         "reminders": _reminders(rt),
         "jobs": _jobs(rt),
         "alerts": _alerts(rt),
+        "rollup_days": refresh_rollups(rt),
         "answers_confirmed": settled["confirmed"],
         "answers_discarded": settled["discarded"],
     }
@@ -165,7 +168,7 @@ def run(rt: Runtime, stop: threading.Event | None = None) -> None:
             tick(rt)
             if time.monotonic() - last_retention > 60:
                 last_retention = time.monotonic()
-                done = apply_retention(rt) | drop_expired(rt)
+                done = apply_retention(rt) | drop_expired(rt) | audit.expire(rt)
                 if any(done.values()):
                     log.info("retention_applied", **done)
         except Exception as exc:  # the database may be down for a while; keep sweeping

@@ -1,7 +1,7 @@
 """`ces`: run the service and look after it. Errors are one line; exit 0 fine, 1 problems, 2 usage.
 
 One module per command group (running.py, config.py, connectors.py, surveys.py, events.py,
-alerts.py, reports.py, signals.py, privacy.py, users.py); here they are put together, and main()
+alerts.py, reports.py, signals.py, privacy.py, users.py, tokens.py, model.py); here they are put together, and main()
 turns every error into its one line."""
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from ces.worker.cli.common import CliError
 from ces.worker.cli.config import config_app
 from ces.worker.cli.connectors import connectors_app
 from ces.worker.cli.events import events_app
+from ces.worker.cli.model import model_app
 from ces.worker.cli.privacy import erase_cmd
 from ces.worker.cli.reports import flags_cmd, report
 from ces.worker.cli.signals import signals_app
 from ces.worker.cli.surveys import surveys_app
+from ces.worker.cli.tokens import audit_cmd, tokens_app
 from ces.worker.cli.users import users_app
 from ces.worker.db.migrate import SchemaBehind
 from ces.worker.retry import Permanent, Transient
@@ -45,11 +47,14 @@ app.add_typer(events_app, name="events")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(signals_app, name="signals")
 app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(model_app, name="model")
 for command in (running.migrate, running.serve, running.worker, running.scheduler, running.up, running.demo):
     app.command()(command)
 app.command()(report)
 app.command("erase")(erase_cmd)
 app.command("flags")(flags_cmd)
+app.command("audit")(audit_cmd)
 
 
 @app.callback()

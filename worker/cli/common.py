@@ -55,6 +55,16 @@ def runtime(check_schema: bool = True, *, quiet: bool = False) -> Runtime:
     return rt
 
 
+def call(fn, *args, errors: tuple[type[Exception], ...], **kwargs):
+    """`fn(rt, ...)` with a quiet runtime (the answer is the output); its own errors (`errors`)
+    become the CLI's one-line error."""
+    rt = runtime(quiet=True)
+    try:
+        return fn(rt, *args, **kwargs)
+    except errors as exc:
+        raise CliError(str(exc)) from None
+
+
 def _require_database_file(current: Settings) -> None:
     """Connecting to SQLite creates its file: a command that reads must not leave a stray
     ./ces.db behind (only `ces migrate` and `ces up` create the database)."""

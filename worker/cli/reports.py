@@ -24,14 +24,15 @@ def report(since: Optional[str] = typer.Option(None, help="first day, UTC (defau
            scale: ScaleChoice = typer.Option("ces7", help="ces7 or effort5 (never mixed)"),
            by: Optional[By] = typer.Option(None, help="connector, channel, group, agent, week or signal"),
            follow_up: bool = typer.Option(False, "--follow-up", help="time to acknowledge alerts, share followed up"),
-           days: float = typer.Option(2, help="with --follow-up: followed up within this many days"),
+           days: Optional[int] = typer.Option(None, min=1, help="with --follow-up: followed up within this many business "
+                                              "days, Mon-Fri in alerts.timezone (default alerts.follow_up_business_days)"),
            fmt: Format = FORMAT):
     """Surveys sent, responses, response rate, CES (share of 5-7) and mean."""
     d_since, d_until = date_range(since, until)
     rt = runtime()
     scale, by = ScaleChoice(scale).value, (By(by).value if by else None)
     if follow_up:
-        out(_follow_up(follow_up_report(Scope.everything(), rt, d_since, d_until, days=days), fmt, days))
+        out(_follow_up(follow_up_report(Scope.everything(), rt, d_since, d_until, days=days), fmt))
     elif by == "signal":
         out(_by_signal(signal_report(Scope.everything(), rt, d_since, d_until, scale=scale), fmt))
     else:
@@ -43,7 +44,7 @@ def report(since: Optional[str] = typer.Option(None, help="first day, UTC (defau
         out(text)
 
 
-def _follow_up(result: dict, fmt: Format, days: float) -> str:
+def _follow_up(result: dict, fmt: Format) -> str:
     rows = [dict(r, time_to_acknowledge=duration(r["median_seconds_to_acknowledge"])
                  if r["median_seconds_to_acknowledge"] is not None else None) for r in result["rows"]]
     columns = ["team", "agent", "alerts", "acknowledged", "median_seconds_to_acknowledge", "followed_up",
@@ -52,7 +53,7 @@ def _follow_up(result: dict, fmt: Format, days: float) -> str:
         return render(rows, columns, fmt.value, json_obj=result)
     columns[4] = "time_to_acknowledge"
     return (f"Follow-up of alerts opened {result['since']} to {result['until']} (exclusive); "
-            f"followed up within {days:g} days\n" + table(rows, columns))
+            f"followed up within {result['days']} business days\n" + table(rows, columns))
 
 
 def _by_signal(result: dict, fmt: Format) -> str:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ces.worker.cli.common import FORMAT, CliError, Format, runtime, settings
+from ces.worker.cli.common import FORMAT, Format, call, settings
 from ces.worker.console import users
 from ces.worker.db.models import Role
 from ces.worker.privacy import normalize_email
@@ -17,11 +17,7 @@ users_app = typer.Typer(no_args_is_help=True, help="Console accounts: add, list,
 
 
 def _run(fn, *args, **kwargs):
-    rt = runtime(quiet=True)
-    try:
-        return fn(rt, *args, **kwargs)
-    except users.UserError as exc:
-        raise CliError(str(exc)) from None
+    return call(fn, *args, errors=(users.UserError,), **kwargs)
 
 
 def _role(value: str) -> str:

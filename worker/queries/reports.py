@@ -12,8 +12,8 @@ import statistics
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, case, func, select, text
-from sqlalchemy.orm import Session
 
+from ces.worker.alerts.business_days import follow_up_due
 from ces.worker.db.models import (
     Answer,
     AnswerState,
@@ -25,6 +25,7 @@ from ces.worker.db.models import (
     Ticket,
     TicketSignalsRecord,
 )
+from ces.worker.queries.ces import report_rows
 from ces.worker.queries.scope import Scope
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
@@ -41,51 +42,15 @@ def default_range(today: date) -> tuple[date, date]:
     return today - timedelta(days=29), today + timedelta(days=1)
 
 
-def _week(session: Session):
-    if session.bind.dialect.name == "postgresql":
-        return func.to_char(func.date_trunc("week", Survey.sent_at), "YYYY-MM-DD")
-    return func.date(Survey.sent_at, "weekday 0", "-6 days")  # the Monday of that week
-
-
-def _group_column(session: Session, by: str):
-    return {
-        "connector": Survey.connector_id,
-        "channel": Survey.channel,
-        "group": Survey.group_name,
-        "agent": Survey.assignee,
-        "week": _week(session),
-    }[by]
-
-
 def _ratio(part, whole) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def ces_report(scope: Scope, rt: Runtime, since: date, until: date, *, scale: str = "ces7", by: str | None = None) -> dict:
-    sc = scale_of(scale)
-    with rt.transaction() as s:
-        good = func.sum(case((Answer.score.between(sc.good_min, sc.good_max), 1), else_=0))
-        cols = [func.count(Survey.id), func.count(Answer.id), good, func.avg(Answer.score)]
-        key = _group_column(s, by).label("key") if by else None
-        stmt = (select(*([key] if key is not None else []), *cols)
-                .select_from(Survey)
-                .outerjoin(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
-                .where(Survey.state == SurveyState.SENT, Survey.scale == scale,
-                       Survey.sent_at >= day_start(since), Survey.sent_at < day_start(until)))
-        if key is not None:
-            stmt = stmt.group_by(key).order_by(key)
-        result = s.execute(scope.surveys(stmt)).all()
-    rows = []
-    for r in result:
-        values = r[1:] if key is not None else r
-        sent, responses, good_count, mean = values
-        row = {by: r[0]} if by else {}
-        row.update(surveys_sent=sent, responses=responses, response_rate=_ratio(responses, sent),
-                   ces=_ratio(good_count or 0, responses), mean=round(float(mean), 2) if mean is not None else None)
-        rows.append(row)
-    if not rows and not by:
-        rows = [dict(surveys_sent=0, responses=0, response_rate=None, ces=None, mean=None)]
-    return {"since": since.isoformat(), "until": until.isoformat(), "scale": sc.key, "rows": rows}
+def ces_report(scope: Scope, rt: Runtime, since: date, until: date, *, scale: str = "ces7",
+               by: str | None = None) -> dict:
+    """From the daily rollups, as the console's pages (worker/queries/ces.py)."""
+    rows = report_rows(scope, rt, since, until, scale=scale, by=by)
+    return {"since": since.isoformat(), "until": until.isoformat(), "scale": scale_of(scale).key, "rows": rows}
 
 
 SIGNAL_BUCKETS = ("transfers", "reopened", "repeat_contact", "channel_switch", "reply_delay_breach")
@@ -160,9 +125,11 @@ def signal_report(scope: Scope, rt: Runtime, since: date, until: date, *, scale:
             "rows": rows}
 
 
-def follow_up_report(scope: Scope, rt: Runtime, since: date, until: date, *, days: float = 2) -> dict:
-    """Time to acknowledge and the share followed up within `days`, by team and agent, for the
-    follow-up cases opened in the range."""
+def follow_up_report(scope: Scope, rt: Runtime, since: date, until: date, *, days: int | None = None) -> dict:
+    """Time to acknowledge and the share followed up within `days` business days (Monday–Friday in
+    `alerts.timezone`, default `alerts.follow_up_business_days`: the console queue's target), by
+    team and agent, for the follow-up cases opened in the range."""
+    days = rt.settings.alerts.follow_up_business_days if days is None else days
     with rt.transaction() as s:
         cases = s.execute(scope.follow_ups(
             select(FollowUp.team, FollowUp.agent, FollowUp.created_at, FollowUp.acknowledged_at,
@@ -171,13 +138,12 @@ def follow_up_report(scope: Scope, rt: Runtime, since: date, until: date, *, day
     groups: dict[tuple, list] = {}
     for team, agent, created, acked, done in cases:
         groups.setdefault((team, agent), []).append((created, acked, done))
-    window = timedelta(days=days)
     rows = []
     for (team, agent), items in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")):
         waits = [(a - c).total_seconds() for c, a, _ in items if a]
+        on_time = sum(1 for c, _, d in items if d and d <= follow_up_due(rt.settings.alerts, c, days))
         rows.append({"team": team, "agent": agent, "alerts": len(items), "acknowledged": len(waits),
                      "median_seconds_to_acknowledge": round(statistics.median(waits)) if waits else None,
                      "followed_up": sum(1 for _, _, d in items if d),
-                     "followed_up_within_days": _ratio(sum(1 for c, _, d in items if d and d - c <= window),
-                                                       len(items))})
+                     "followed_up_within_days": _ratio(on_time, len(items))})
     return {"since": since.isoformat(), "until": until.isoformat(), "days": days, "rows": rows}

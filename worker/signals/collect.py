@@ -38,6 +38,7 @@ from ces.worker.db.models import (
 from ces.worker.jobs import schedule
 from ces.worker.privacy import email_hash
 from ces.worker.retry import Permanent, Transient
+from ces.worker.rollups import mark_tickets
 from ces.worker.runtime import Runtime
 from ces.worker.signals.definitions import Contact, TicketSignals, compute_signals
 from ces.worker.signals.effort import Assessment, assess
@@ -228,5 +229,6 @@ def _assess(rt: Runtime, s: Session, ticket_pk: int, signals: TicketSignals) -> 
         ticket_pk=ticket_pk, survey_id=survey_id, level=result.level, effort_index=result.index, basis=result.basis,
         partial=result.partial, reasons=[r.model_dump() for r in result.reasons],
         reason_codes=",".join(r.code for r in result.reasons)[:300], assessed_at=rt.now()))
+    mark_tickets(s, [ticket_pk])
     return result
 

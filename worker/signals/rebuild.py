@@ -40,6 +40,7 @@ from ces.worker.db.models import (
     TicketSignalsRecord,
 )
 from ces.worker.queries.reports import day_start
+from ces.worker.rollups import mark_tickets
 from ces.worker.runtime import Runtime
 from ces.worker.signals.definitions import Contact, Unusual, compute_signals, signals_from_json
 from ces.worker.signals.effort import assess, assessment
@@ -225,6 +226,7 @@ def _write_pg(conn, table: str, columns: tuple[str, ...], text: str) -> None:
 def _write(conn, signals_rows: list[tuple], assessment_rows: list[tuple]) -> None:
     if not signals_rows:
         return
+    mark_tickets(conn, [r[0] for r in assessment_rows])
     if conn.dialect.name == "postgresql":
         # Not waiting for the disk at each range: the position saved after it (a synchronous commit)
         # flushes the log up to there, this range's commit included, so a crash never skips a range.

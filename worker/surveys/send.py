@@ -33,6 +33,7 @@ from ces.worker.logs import error_text
 from ces.worker.mail import MAIL_POLICY, MailUncertain, NotOneMailbox, send_mail
 from ces.worker.privacy import email_hash
 from ces.worker.retry import GiveUp, Permanent, Transient, decide
+from ces.worker.rollups import mark_surveys
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.policy import exclusion, quiet_until
 from ces.worker.surveys.render import SurveyMail, wording_for
@@ -300,6 +301,8 @@ def _finish(rt: Runtime, survey: Survey, attempt: int, state: str, reason: str |
                   .values(state=state, reason=reason, lease_until=None, next_try_at=None, **values))
         s.execute(update(SurveyAttempt).where(SurveyAttempt.survey_id == survey.id, SurveyAttempt.number == attempt)
                   .values(outcome=state, detail=(reason or "")[:500] or None, finished_at=now))
+        if state == SurveyState.SENT:
+            mark_surveys(s, [survey.id])
     log.info("survey_" + state, survey_id=survey.id, attempt=attempt, reason=reason)
     return state
 

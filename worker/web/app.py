@@ -131,7 +131,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         if is_page(request.url.path):
             titles = {404: "Not found", 405: "Method not allowed"}
             return plain_page(exc.status_code, titles.get(exc.status_code, "Bad request"), exc.headers)
-        codes = {404: "not_found", 405: "method_not_allowed"}
+        codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 429: "rate_limited"}
         return json_error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), exc.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -1,7 +1,7 @@
 """alert_survey: the survey an alert is about, as an indexed column
 
-Revision ID: 0105
-Revises: 0104
+Revision ID: 0110
+Revises: 0109
 Create Date: 2026-12-05 17:00:00.000000
 
 A survey's alerts were found by `dedupe_key LIKE '%:{id}:%'`: a leading wildcard scans the table,
@@ -12,8 +12,8 @@ part is the survey (`alert:{survey}:…`, `update:{survey}:…`, `writeback:{sur
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0105'
-down_revision = '0104'
+revision = '0110'
+down_revision = '0109'
 branch_labels = None
 depends_on = None
 
