@@ -132,6 +132,17 @@ class EffortSettings(Section):
     high_at: float = Field(50, ge=0, le=100)  # … and high
 
 
+class ModelSettings(Section):
+    """The learned effort model (README, "The learned effort model"): what a fit learns from, and when it is adopted."""
+
+    window_days: float = Field(180, gt=0)  # the answers a fit learns from: surveys sent in the last N days
+    min_answers: int = Field(200, ge=20)
+    min_low: int = Field(20, ge=5)
+    folds: int = Field(5, ge=2, le=20)
+    target_precision: float = Field(0.8, gt=0, lt=1)  # of "high" among held-out answers
+    regularization: float = Field(1.0, gt=0)  # scikit-learn's C: smaller is stronger
+
+
 class AlertRoute(SecretsModel):
     """One destination of follow-up alerts. Its secret URLs are named by *_env / *_file."""
 
@@ -176,6 +187,8 @@ class AlertSettings(Section):
     low_effort5: int = Field(4, ge=1, le=5)  # answers from this on effort5 are low
     digest_time: str = Field("09:00", pattern=_HHMM)
     timezone: str = "UTC"
+    # The target time to follow up a case: business days (Monday–Friday in `timezone`) after it opened.
+    follow_up_business_days: int = Field(2, ge=1, le=60)
     writeback: bool = True  # every settled answer tagged on its ticket (tag_prefix + score)
     writeback_tag_prefix: str = "ces_"
     routes: list[AlertRoute] = []
@@ -198,6 +211,7 @@ class RetentionSettings(Section):
 
     payload_days: float = Field(30, ge=0)  # raw webhook bodies (the normalized event is kept)
     answer_days: float = Field(0, ge=0)  # then an answer keeps its score only: no comment, no person
+    audit_days: float = Field(365, ge=0)  # the audit log (sign-ins, admin actions, API calls)
 
 
 class IntakeSettings(Section):
@@ -311,6 +325,12 @@ class OidcSettings(SecretsModel):
         return self
 
 
+class ApiSettings(Section):
+    """The read API (`/api/v1/`, README "Read API"), served with the console."""
+
+    rate_per_minute: int = Field(600, ge=1)  # calls per token per minute, shared by every server process
+
+
 class ConsoleSettings(Section):
     """The console (README, "Console"): sign-in, sessions, and who may see what."""
 
@@ -329,6 +349,8 @@ class ConsoleSettings(Section):
     # so that a flood of sign-ins never takes the cores from intake.
     hash_workers: int = Field(1, ge=1)
     hash_queue: int = Field(16, ge=0)
+    # Teams and agents: nobody is ranked on fewer answers than this (shown as "too few answers").
+    min_answers: int = Field(10, ge=1)
     oidc: OidcSettings | None = None
 
     @field_validator("url")

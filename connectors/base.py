@@ -89,6 +89,11 @@ class Connector(ABC):
         """One budget per helpdesk account, whichever connector or worker spends it."""
         return f"{self.kind}:{self.settings.base_url or self.id}"
 
+    def ticket_url(self, ticket_id: str) -> str | None:
+        """Where an agent opens a ticket, from the settings alone (None where the kind needs more,
+        e.g. an account id only the API tells). Snapshots record the URL the API gives."""
+        return None
+
     def auth(self) -> dict[str, Any]:
         """requests keyword arguments that authenticate an API call (headers=… or auth=…)."""
         return {}

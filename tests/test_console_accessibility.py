@@ -1,4 +1,4 @@
-"""Accessibility scans (axe-core in a real Chromium) of every console page this foundation has: no
+"""Accessibility scans (axe-core in a real Chromium) of every console page: no
 serious or critical violation. Each page also leaves its screenshots (desktop and 375 px) for review."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from selenium.webdriver.common.by import By
 
 from ces.worker.web.app import create_app
 from tests.console import add_user, screenshot, sign_in, submit
+from tests.followup_data import seed
 from tests.node_tools import axe_scan
 from tests.support import ServedApp
 
@@ -52,6 +53,8 @@ def test_the_signed_in_pages_have_no_serious_accessibility_violation(rt, console
     found["home"] = axe_scan(browser)
     browser.get(f"{console.url}/account")
     found["account"] = axe_scan(browser)
+    browser.get(f"{console.url}/answers?q=nothing+matches")
+    found["answers, none found"] = axe_scan(browser)
     browser.get(f"{console.url}/account/totp")
     found["second factor enrolment"] = axe_scan(browser)
     secret = browser.find_element(By.CSS_SELECTOR, "code.secret").text
@@ -64,4 +67,40 @@ def test_the_signed_in_pages_have_no_serious_accessibility_violation(rt, console
     browser.find_element(By.ID, "code").send_keys("000000")
     submit(browser)
     found["second step with an error"] = scanned(browser, "console-totp-step-error")
+    assert found == {page: [] for page in found}
+
+
+def test_the_follow_up_queue_and_the_ticket_page_have_no_serious_accessibility_violation(rt, console, browser):
+    data = seed(rt)
+    add_user(rt, "ada@acme.test", "admin", name="Ada Admin")
+    found = {}
+    sign_in(browser, console.url, "ada@acme.test", next_path="/follow-ups")
+    found["follow-ups"] = scanned(browser, "console-follow-ups-admin")
+    browser.find_element(By.CSS_SELECTOR, f"#case-{data['1001']['case']} details summary").click()
+    found["follow-ups, a note being written"] = axe_scan(browser)
+    browser.get(f"{console.url}/tickets/{data['1001']['ticket']}")
+    found["ticket"] = scanned(browser, "console-ticket-admin")
+    browser.get(f"{console.url}/tickets/{data['3003']['ticket']}")
+    found["signal-only ticket"] = scanned(browser, "console-ticket-signals")
+    browser.get(f"{console.url}/tickets?id=424242")
+    found["ticket search"] = scanned(browser, "console-tickets-none")
+    assert found == {page: [] for page in found}
+
+
+def test_the_report_pages_have_no_serious_accessibility_violation(rt, console, browser):
+    from tests.report_data import seed
+
+    seed(rt)
+    add_user(rt, "lee@acme.test", "lead", name="Lee Lead")
+    add_user(rt, "amy@acme.test", "agent", name="Amy Agent")
+    found = {}
+    sign_in(browser, console.url, "lee@acme.test")
+    for name, path in (("overview", "/?from=2026-11-02&to=2026-11-29"), ("overview, empty", "/?from=2020-01-01"),
+                       ("teams", "/teams?from=2026-11-02&to=2026-11-29"),
+                       ("drivers", "/drivers?from=2026-11-02&to=2026-11-29")):
+        browser.get(console.url + path)
+        found[name] = axe_scan(browser)
+    submit(browser, "form[action='/logout'] button")
+    sign_in(browser, console.url, "amy@acme.test", next_path="/teams?from=2026-11-02%26to=2026-11-29")
+    found["teams, an agent"] = scanned(browser, "console-teams-agent")
     assert found == {page: [] for page in found}

@@ -59,9 +59,9 @@ def test_a_lead_signs_in_sees_who_they_are_and_signs_out(rt, console, browser):
     assert browser.current_url == f"{console.url}/login"  # signed out: the sign-in page
     screenshot(browser, "console-login")
     sign_in(browser, console.url, "LEE@acme.test ")  # the address as typed: case and spaces do not matter
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Welcome, Lee Lead"
-    facts = browser.find_element(By.CSS_SELECTOR, "dl.facts").text
-    assert "lee@acme.test" in facts and "lead" in facts and "Billing, Returns" in facts
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Overview"  # the overview of their teams
+    assert "Billing, Returns" in browser.find_element(By.CSS_SELECTOR, ".scope-line").text
+    assert browser.find_element(By.CSS_SELECTOR, "a.who-name").text == "Lee Lead"
     assert browser.find_element(By.CSS_SELECTOR, "nav a[aria-current=page]").text == "Overview"
     screenshot(browser, "console-home")
     sign_out(browser)
@@ -129,7 +129,7 @@ def test_a_one_time_link_sets_the_password_and_is_used_up_only_by_the_post(rt, c
     assert browser.current_url == f"{console.url}/login?done=password"
     assert browser.find_element(By.CSS_SELECTOR, ".notice").text == "Your password is set. Sign in with it."
     sign_in(browser, console.url, "amy@acme.test", "a long enough password")
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Welcome, Amy Agent"
+    assert browser.find_element(By.CSS_SELECTOR, "a.who-name").text == "Amy Agent"
 
     browser.get(link)  # used up
     assert browser.find_element(By.TAG_NAME, "h1").text == "This link cannot be used"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ces.worker.web.app import create_app
 from tests.support import ServedApp, zendesk_headers
 
-JSON_PATHS = ("/webhooks/", "/healthz", "/readyz")
+JSON_PATHS = ("/webhooks/", "/healthz", "/readyz", "/api/")
 
 
 @pytest.fixture
@@ -63,6 +63,37 @@ def test_the_api_never_errs_and_never_accepts_the_unsigned(served):
         fuzz()
     print(f"\n{sent['count']} generated requests over {len(operations)} operations")
     assert sent["count"] >= 1000, sent["count"]
+
+
+def test_the_read_api_with_an_agents_token_never_errs_and_never_shows_another_agents_answers(rt, served):
+    """The /api/v1/ operations fuzzed with a live token of an agent: no 5xx, the one error shape, and
+    only Amy's answers and numbers ever."""
+    from ces.worker.api import tokens
+    from tests.answers_data import ANSWERS, plant
+    from tests.console import add_user
+
+    for external, values in ANSWERS.items():
+        plant(rt, external, *values)
+    add_user(rt, "amy@acme.test", "agent")
+    token = tokens.create(rt, "amy@acme.test", "fuzz", list(tokens.SCOPES), 1)[1]
+    amys = {t for t, v in ANSWERS.items() if v[1] == "amy@acme.test"}
+    schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
+    operations = [r.ok() for r in schema.get_all_operations() if r.ok().path.startswith("/api/v1/")]
+    assert {op.path for op in operations} == {"/api/v1/answers", "/api/v1/report", "/api/v1/flags"}
+    for operation in operations:
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(case=operation.as_strategy())
+        def fuzz(case):
+            response = case.call(base_url=served.url, timeout=10, headers={"Authorization": f"Bearer {token}"})
+            check(case, response)
+            if response.status_code != 200 or (case.query or {}).get("format") == "csv":
+                return
+            if case.path == "/api/v1/answers":
+                assert {item["ticket"] for item in response.json()["items"]} <= amys
+            elif case.path == "/api/v1/report":
+                assert sum(row["responses"] for row in response.json()["rows"]) <= len(amys)
+
+        fuzz()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))

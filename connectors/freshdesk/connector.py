@@ -334,6 +334,9 @@ class FreshdeskConnector(Connector):
                 "name": ticket.requester.name or contact.get("name")})
         return ticket.model_copy(update=updates)
 
+    def ticket_url(self, ticket_id: str) -> str | None:
+        return agent_url(self.settings.api_base, ticket_id)
+
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         return self._ticket(self._ticket_data(ticket_id))
 
@@ -516,6 +519,10 @@ def stats_counters(t: dict) -> dict[str, float]:
     return out
 
 
+def agent_url(base_url: str, ticket_id: object) -> str:
+    return f"{base_url}/a/tickets/{ticket_id}"
+
+
 def ticket_from_api(t: dict, base_url: str) -> Ticket:
     """A ticket of GET /tickets/{id} (with include=requester) or of the list endpoint; group and
     agent names need their own calls (the connector adds them)."""
@@ -531,5 +538,5 @@ def ticket_from_api(t: dict, base_url: str) -> Ticket:
         tags=list(t.get("tags") or []),
         created_at=parse_time(t.get("created_at")),
         updated_at=parse_time(t.get("updated_at")),
-        url=f"{base_url}/a/tickets/{t['id']}",
+        url=agent_url(base_url, t["id"]),
     )

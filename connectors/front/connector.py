@@ -232,12 +232,15 @@ class FrontConnector(Connector):
             tags=[t.get("name") for t in c.get("tags") or [] if t.get("name")],
             created_at=parse_time(c.get("created_at")),
             updated_at=parse_time(last.get("created_at")) if last else None,
-            url=f"https://app.frontapp.com/open/{c['id']}",
+            url=self.ticket_url(c["id"]),
         )
 
     def _inbox(self, ticket_id: str) -> str | None:
         inboxes = self.api.get_json(f"conversations/{ticket_id}/inboxes", "conversation inboxes").get("_results") or []
         return inboxes[0].get("name") if inboxes else None
+
+    def ticket_url(self, ticket_id: str) -> str | None:
+        return f"https://app.frontapp.com/open/{ticket_id}"
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         ticket = self._ticket(self.api.get_json(f"conversations/{ticket_id}", "conversation"), self._inbox(ticket_id))

@@ -209,6 +209,9 @@ class ZammadConnector(Connector):
         except PermanentApiError:
             return {}
 
+    def ticket_url(self, ticket_id: str) -> str | None:
+        return agent_url(self.settings.base_url, ticket_id)
+
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         data = self.api.get_json(f"tickets/{ticket_id}", "ticket", expand="true")
         customer = self._user(data.get("customer_id"))
@@ -445,6 +448,10 @@ def _full_name(user: dict) -> str | None:
     return name or None
 
 
+def agent_url(base_url: str, ticket_id: object) -> str:
+    return f"{base_url}/#ticket/zoom/{ticket_id}"
+
+
 def ticket_from_api(t: dict, settings: ZammadSettings, *, customer: dict | None = None, owner: dict | None = None,
                     tags: list[str] | None = None) -> Ticket:
     """A ticket from GET /tickets/{id}?expand=true (names beside the ids), with the customer and
@@ -474,6 +481,6 @@ def ticket_from_api(t: dict, settings: ZammadSettings, *, customer: dict | None 
         tags=list(tags or []),
         created_at=parse_time(t.get("created_at")),
         updated_at=parse_time(t.get("updated_at")),
-        url=f"{settings.base_url}/#ticket/zoom/{t['id']}",
+        url=agent_url(settings.base_url, t["id"]),
         merged=(state or "").strip().lower() == MERGED,
     )

@@ -223,6 +223,9 @@ class ZendeskConnector(Connector):
     def api_root(self) -> str:
         return f"{self.settings.api_base}/api/v2"
 
+    def ticket_url(self, ticket_id: str) -> str | None:
+        return agent_url(self.settings.api_base, ticket_id)
+
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         data = self.api.get_json(f"tickets/{ticket_id}.json", "ticket", include="users,groups,organizations")
         return ticket_from_api(data, self.settings.api_base)
@@ -403,6 +406,10 @@ def _ticket_id(value: object) -> str | None:
     return text if is_digits(text) else None
 
 
+def agent_url(base: str, ticket_id: object) -> str:
+    return f"{base}/agent/tickets/{ticket_id}"
+
+
 def ticket_from_api(data: dict, base: str) -> Ticket:
     t = data.get("ticket") or {}
     users = {str(u.get("id")): u for u in data.get("users") or []}
@@ -431,6 +438,6 @@ def ticket_from_api(data: dict, base: str) -> Ticket:
         tags=list(t.get("tags") or []),
         created_at=parse_time(t.get("created_at")),
         updated_at=parse_time(t.get("updated_at")),
-        url=f"{base}/agent/tickets/{t['id']}",
+        url=agent_url(base, t["id"]),
         merged=merged,
     )

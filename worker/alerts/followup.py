@@ -1,5 +1,6 @@
-"""Closing the loop: each recipient's own links; GET shows, only POST changes the state, which goes
-open → acknowledged → followed up, with who and when."""
+"""Closing the loop: each recipient's own links (GET shows, only POST changes) and the console's
+follow-up queue make the same change (`change`), which goes open → acknowledged → followed up,
+with who and when; a lead may give a case an owner."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ces.worker.db.models import Alert, AlertLink, FollowUp, FollowUpState
+from ces.worker.db.models import Alert, AlertLink, FollowUp, FollowUpState, User
 from ces.worker.db.types import storable_text
+from ces.worker.queries.scope import Scope
 from ces.worker.runtime import Runtime
 
 ACTIONS = ("acknowledge", "followed_up")
@@ -25,6 +27,14 @@ class UnknownLink(Exception):
 
 class NoteTooLong(Exception):
     """The note on what was done is longer than MAX_NOTE: nothing changed, the link still works."""
+
+
+class UnknownCase(Exception):
+    """No such case, or not in the caller's scope (the console answers 404 either way)."""
+
+
+class UnknownOwner(Exception):
+    """The owner given is no active user who can see the case."""
 
 
 def case(s: Session, *, key: str, ticket_pk: int, survey_id: int | None, connector_id: str, team: str | None,
@@ -69,12 +79,32 @@ def look(rt: Runtime, token: str) -> LinkView:
         return LinkView(link, s.get(FollowUp, link.follow_up_id), _told(s, link.follow_up_id))
 
 
-def act(rt: Runtime, token: str, who: str | None = None, note: str | None = None) -> LinkView:
-    """Use a link once: acknowledge, or mark followed up (which implies acknowledged), with a short
-    note on what was done."""
+def clean_note(note: str | None) -> str | None:
     note = storable_text(note or "").strip() or None
     if note and len(note) > MAX_NOTE:
         raise NoteTooLong(f"the note is longer than {MAX_NOTE} characters")
+    return note
+
+
+def change(item: FollowUp, action: str, *, by: str, note: str | None, now: datetime) -> bool:
+    """The one state change of a case, whoever makes it (an alert's link, the console): acknowledge,
+    or mark followed up (which implies acknowledged) with a short note on what was done. What is
+    done stays done: a second acknowledgement or follow-up changes nothing. True if it changed."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    changed = False
+    if item.acknowledged_at is None:
+        item.acknowledged_at, item.acknowledged_by = now, by
+        item.state, changed = FollowUpState.ACKNOWLEDGED, True
+    if action == "followed_up" and item.followed_up_at is None:
+        item.followed_up_at, item.followed_up_by, item.followed_up_note = now, by, note
+        item.state, changed = FollowUpState.FOLLOWED_UP, True
+    return changed
+
+
+def act(rt: Runtime, token: str, who: str | None = None, note: str | None = None) -> LinkView:
+    """Use a link once: acknowledge, or mark followed up, with a short note on what was done."""
+    note = clean_note(note)
     now = rt.now()
     with rt.transaction() as s:
         link = s.get(AlertLink, token) if token and len(token) <= 64 else None
@@ -86,10 +116,35 @@ def act(rt: Runtime, token: str, who: str | None = None, note: str | None = None
             raise UnknownLink(token)
         by = (storable_text(who or "") or "").strip()[:200] or link.recipient
         item = s.get(FollowUp, link.follow_up_id, with_for_update=True)
-        if item.acknowledged_at is None:
-            item.acknowledged_at, item.acknowledged_by = now, by
-            item.state = FollowUpState.ACKNOWLEDGED
-        if link.action == "followed_up" and item.followed_up_at is None:
-            item.followed_up_at, item.followed_up_by, item.followed_up_note = now, by, note
-            item.state = FollowUpState.FOLLOWED_UP
+        change(item, link.action, by=by, note=note, now=now)
         return LinkView(link, item, _told(s, item.id))
+
+
+def _in_scope(s: Session, scope: Scope, case_id: int) -> FollowUp:
+    item = s.scalars(scope.follow_ups(select(FollowUp).where(FollowUp.id == case_id)).with_for_update()).first()
+    if item is None:
+        raise UnknownCase(case_id)
+    return item
+
+
+def act_on_case(rt: Runtime, scope: Scope, case_id: int, action: str, *, by: str, note: str | None = None) -> bool:
+    """The console's way to the same change: a case the caller's scope includes, by its id."""
+    note = clean_note(note)
+    with rt.transaction() as s:
+        return change(_in_scope(s, scope, case_id), action, by=by, note=note, now=rt.now())
+
+
+def assign(rt: Runtime, scope: Scope, case_id: int, owner_id: int | None, *, by: str) -> None:
+    """Give a case an owner (None: nobody), who must be an active console user able to see it."""
+    with rt.transaction() as s:
+        item = _in_scope(s, scope, case_id)
+        if owner_id is not None:
+            owner = s.get(User, owner_id)
+            if owner is None or owner.disabled_at is not None or _in_scope_of(s, owner, case_id) is None:
+                raise UnknownOwner(owner_id)
+        if item.owner_id != owner_id:
+            item.owner_id, item.assigned_at, item.assigned_by = owner_id, rt.now(), by
+
+
+def _in_scope_of(s: Session, user: User, case_id: int) -> int | None:
+    return s.scalar(Scope.for_user(user).follow_ups(select(FollowUp.id).where(FollowUp.id == case_id)))

@@ -18,6 +18,11 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem(N_("Overview"), "/"),
+    NavItem(N_("Follow-ups"), "/follow-ups"),
+    NavItem(N_("Drivers"), "/drivers"),
+    NavItem(N_("Teams and agents"), "/teams"),
+    NavItem(N_("Answers"), "/answers"),
+    NavItem(N_("Tickets"), "/tickets"),
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
+from ces.worker import audit
 from ces.worker.console import passwords, sessions, totp, users
 from ces.worker.console.render import NotFound, Problem, page, redirect, safe_next, with_next
 from ces.worker.console.security import console_router, set_cookie
@@ -67,15 +68,25 @@ async def login(request: Request):
     person = await run_hashing(request, users.password_sign_in, rt, email, password)
     if person is None:
         await run_in_threadpool(throttle.failed, email, address)
+        await run_in_threadpool(_audit_failure, rt, email, address)
         return _login_page(request, target, status=401, email=email,
                            error=N_("The e-mail address or the password is wrong."))
     await run_in_threadpool(throttle.succeeded, email)
     return await sign_in(request, person, "password", target)
 
 
+def _audit_failure(rt, email: str, address: str) -> None:
+    """A failed password sign-in, by the account's id when there is one (never the typed address)."""
+    with rt.transaction() as s:
+        found = users.find(s, email)
+        audit.record(s, rt.now(), audit.user(found.id if found else None), "sign_in_failed", address=address)
+
+
 async def sign_in(request: Request, person: users.Person, method: str, target: str):
     """A new session (the old one of this browser ends), the cookie, and on to the next step."""
     rt = rt_of(request)
+    await run_in_threadpool(audit.record_now, rt, audit.user(person.id), "sign_in", address=address_of(request),
+                            method=method)
     old = await sessions.live_session(request)
     if old is not None:
         await run_in_threadpool(sessions.end, rt, old.id)
@@ -113,6 +124,8 @@ async def totp_step(request: Request):
     if secret is None or not await run_in_threadpool(totp.use_code, rt, live.person.id, secret,
                                                      str(form.get("code", ""))):
         await run_in_threadpool(throttle.failed, live.person.email, address)
+        await run_in_threadpool(audit.record_now, rt, audit.user(live.person.id), "second_factor_failed",
+                                address=address)
         return page(request, "totp_step.html", status=401, next=target,
                     error=N_("That code is not right, or was used already. Wait for the next one."))
     await run_in_threadpool(throttle.succeeded, live.person.email)
@@ -125,6 +138,8 @@ async def logout(request: Request):
     live = await sessions.live_session(request)
     if live is not None:
         await run_in_threadpool(sessions.end, rt_of(request), live.id)
+        await run_in_threadpool(audit.record_now, rt_of(request), audit.user(live.person.id), "sign_out",
+                                address=address_of(request))
     response = redirect("/login?done=out")
     response.delete_cookie(sessions.COOKIE, path="/")
     return response
@@ -154,4 +169,5 @@ async def link_use(request: Request, token: str):
     hashed = await run_hashing(request, passwords.hash_password, password)
     if await run_in_threadpool(users.use_link, rt, token, hashed) is None:
         raise NotFound(LINK_GONE, LINK_GONE_TEXT)
+    await run_in_threadpool(audit.record_now, rt, audit.user(person.id), "password_set", address=address_of(request))
     return redirect("/login?done=password")

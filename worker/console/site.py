@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ces.worker.console import account, home, signin, sso
+from ces.worker.api import routes as api_routes
+from ces.worker.console import account, answers, followups, overview, signin, sso, ticket
 from ces.worker.console.services import Services
 
-ROUTERS = [signin.router, sso.router, account.router, home.router]
+ROUTERS = [signin.router, sso.router, account.router, overview.router, followups.router, ticket.router,
+           answers.router]
 
 
 def add_console(app: FastAPI) -> None:
     app.state.console = Services.build(app.state.rt.settings)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(api_routes.router)  # the read API is served with the console (an internal address)

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ces.worker import audit
 from ces.worker.console import passwords
 from ces.worker.db.models import ConsoleSession, Role, SignInLink, User
 from ces.worker.privacy import normalize_email
@@ -84,7 +85,7 @@ def _new_link(rt, s: Session, user: User, purpose: str) -> str:
     return f"{rt.settings.console_url}/login/link/{token}"
 
 
-def add(rt, email: str, role: str, teams: list[str], name: str | None = None) -> str:
+def add(rt, email: str, role: str, teams: list[str], name: str | None = None, *, actor: str = audit.CLI) -> str:
     """Create the account; returns its one-time link, where the person sets a password."""
     if role not in Role.ALL:
         raise UserError(f"role {role!r}: use admin, lead or agent")
@@ -95,12 +96,13 @@ def add(rt, email: str, role: str, teams: list[str], name: str | None = None) ->
                         teams=sorted({t.strip() for t in teams if t.strip()}), created_at=rt.now())
             s.add(user)
             s.flush()
+            audit.record(s, rt.now(), actor, "user.add", audit.user(user.id), role=role, teams=user.teams)
             return _new_link(rt, s, user, INVITE)
     except IntegrityError:
         raise UserError(f"{address} has an account already (`ces users reset {address}` for a new link)") from None
 
 
-def reset(rt, email: str, *, totp: bool = False) -> str:
+def reset(rt, email: str, *, totp: bool = False, actor: str = audit.CLI) -> str:
     """A new one-time link (older unused ones die); with `totp`, the second factor is removed too."""
     with rt.transaction() as s:
         user = _user(s, email)
@@ -108,13 +110,16 @@ def reset(rt, email: str, *, totp: bool = False) -> str:
             raise UserError(f"{user.email} is disabled")
         if totp:
             user.totp_secret, user.totp_last_step = None, None
+        audit.record(s, rt.now(), actor, "user.reset", audit.user(user.id), totp_removed=totp)
         return _new_link(rt, s, user, RESET)
 
 
-def disable(rt, email: str) -> int:
-    """The account can no longer sign in; its sessions end now. Returns how many ended."""
+def disable(rt, email: str, *, actor: str = audit.CLI) -> int:
+    """The account can no longer sign in; its sessions end now and its API tokens stop working.
+    Returns how many sessions ended."""
     with rt.transaction() as s:
         user = _user(s, email)
+        audit.record(s, rt.now(), actor, "user.disable", audit.user(user.id))
         if user.disabled_at is None:
             user.disabled_at = rt.now()
         s.execute(update(SignInLink).where(SignInLink.user_id == user.id, SignInLink.used_at.is_(None))

@@ -59,7 +59,11 @@ def make_engine(url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    from ces.worker import rollups  # the models' package imports this module
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    rollups.track(factory)  # every source row written through it marks its rollup day dirty
+    return factory
 
 
 @contextmanager

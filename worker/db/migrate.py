@@ -20,6 +20,17 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+def on_this_database(dialect: str):
+    """Autogenerate's object filter: an index the models create only on another database (declared
+    with `.ddl_if(dialect=...)`, such as the PostgreSQL-only trigram index) is no difference here."""
+
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        rule = getattr(obj, "_ddl_if", None) or getattr(compare_to, "_ddl_if", None)
+        return rule is None or rule.dialect in (None, dialect)
+
+    return include
+
+
 def head_revision() -> str:
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 

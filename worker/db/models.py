@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -205,6 +206,25 @@ class AssessmentRecord(Base):
     assessed_at: Mapped[datetime]
 
 
+class EffortModelRecord(Base):
+    """Every fit of the learned effort model, adopted or not, with what it learned and how it scored
+    against the fixed weights; the newest adopted one scores the silent tickets (worker/model)."""
+
+    __tablename__ = "effort_models"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    fitted_at: Mapped[datetime]
+    since: Mapped[datetime]  # the window of surveys sent that it learned from
+    until: Mapped[datetime]
+    answers: Mapped[int] = mapped_column(Integer)
+    low: Mapped[int] = mapped_column(Integer)
+    adopted: Mapped[bool] = mapped_column(Boolean, default=False)
+    why: Mapped[str] = mapped_column(String(500))
+    model: Mapped[dict[str, Any] | None] = mapped_column(Json)  # features, coefficients, intercept, scaling, thresholds
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(Json)  # held-out: learned and fixed, precision, recall
+    rules: Mapped[dict[str, Any]]  # the [model] settings it was fitted under
+
+
 class Solve(Base):
     """One resolution of a ticket: (connector, ticket, number). At most one survey each."""
 
@@ -307,6 +327,9 @@ class Answer(Base):
     __table_args__ = (
         Index("ix_answers_provisional", "updated_at", postgresql_where=text("state = 'provisional'"),
               sqlite_where=text("state = 'provisional'")),
+        # Comment search by substring in any script (migration 0106; PostgreSQL only).
+        Index("ix_answers_comment_trgm", "comment", postgresql_using="gin",
+              postgresql_ops={"comment": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -385,7 +408,8 @@ class FollowUp(Base):
     flagged by its signals alone. Its state goes open → acknowledged → followed up."""
 
     __tablename__ = "follow_ups"
-    __table_args__ = (UniqueConstraint("key", name="uq_follow_ups_key"), Index("ix_follow_ups_created", "created_at"))
+    __table_args__ = (UniqueConstraint("key", name="uq_follow_ups_key"), Index("ix_follow_ups_created", "created_at"),
+                      Index("ix_follow_ups_state_created", "state", "created_at"))  # the console's queue
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(100))  # "survey:<id>" or "ticket:<pk>"
@@ -401,6 +425,10 @@ class FollowUp(Base):
     followed_up_at: Mapped[datetime | None]
     followed_up_by: Mapped[str | None] = mapped_column(String(320))
     followed_up_note: Mapped[str | None] = mapped_column(Text)  # what was done, in the person's words
+    # Who should follow it up: a lead assigns a console user (staff, never a customer).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    assigned_at: Mapped[datetime | None]
+    assigned_by: Mapped[str | None] = mapped_column(String(320))
 
 
 class AlertState:
@@ -423,10 +451,12 @@ class Alert(Base):
         Index("ix_alerts_due", "next_try_at", postgresql_where=text("state IN ('pending', 'sending')"),
               sqlite_where=text("state IN ('pending', 'sending')")),
         Index("ix_alerts_created", "created_at"),
+        Index("ix_alerts_survey", "survey_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(300))
+    survey_id: Mapped[int | None] = mapped_column(BigId)  # alerts, updates, write-backs; a digest has none
     kind: Mapped[str] = mapped_column(String(16))  # alert, update, digest, writeback
     route: Mapped[str] = mapped_column(String(64))
     route_type: Mapped[str] = mapped_column(String(16))
@@ -516,3 +546,78 @@ class SignInLink(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class DailyRollup(Base):
+    """The report numbers of one UTC day for one combination of dimensions (worker/rollups.py).
+    Survey counts are of the surveys sent that day; ticket counts of the assessed tickets last
+    solved that day. Always recomputed from the source rows for a whole day, never incremented."""
+
+    __tablename__ = "daily_rollups"
+    __table_args__ = (Index("ix_daily_rollups_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    connector_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    group_name: Mapped[str | None] = mapped_column(String(200))
+    agent: Mapped[str | None] = mapped_column(String(200))
+    agent_email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str | None] = mapped_column(String(16))
+    scale: Mapped[str | None] = mapped_column(String(8))
+    drivers: Mapped[int] = mapped_column(Integer, default=0)  # bitmask of rollups.DRIVERS
+    surveys_sent: Mapped[int] = mapped_column(Integer, default=0)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    score_sum: Mapped[int] = mapped_column(Integer, default=0)
+    score_1: Mapped[int] = mapped_column(Integer, default=0)
+    score_2: Mapped[int] = mapped_column(Integer, default=0)
+    score_3: Mapped[int] = mapped_column(Integer, default=0)
+    score_4: Mapped[int] = mapped_column(Integer, default=0)
+    score_5: Mapped[int] = mapped_column(Integer, default=0)
+    score_6: Mapped[int] = mapped_column(Integer, default=0)
+    score_7: Mapped[int] = mapped_column(Integer, default=0)
+    tickets_assessed: Mapped[int] = mapped_column(Integer, default=0)
+    high_answered: Mapped[int] = mapped_column(Integer, default=0)  # high effort, assessed with an answer
+    high_signals: Mapped[int] = mapped_column(Integer, default=0)  # high effort from the signals alone
+
+
+class RollupDirty(Base):
+    """A UTC day whose rollups must be recomputed: marked in the transaction that changes a source row."""
+
+    __tablename__ = "rollup_dirty"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class ApiToken(Base):
+    """A key to the read API (`/api/v1/`), made by an admin for a person: it sees what that person
+    sees, within its scopes. Only the SHA-256 of the secret is stored; it is shown once."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_tokens_hash"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scopes: Mapped[list[Any]] = mapped_column(Json)  # e.g. ["read:answers", "read:reports"]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Who did what, when, from where: sign-ins, admin actions, API calls. People and objects by
+    id only, never customer data (so `ces erase` has nothing to do here); `retention.audit_days`."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(80))  # "user:5", "token:3", "cli", "unknown"
+    action: Mapped[str] = mapped_column(String(60))  # "sign_in", "sign_in_failed", "token.create", "api.answers"…
+    target: Mapped[str | None] = mapped_column(String(80))  # "user:7", "token:3"
+    address: Mapped[str | None] = mapped_column(String(64))  # the client's address, for what came over HTTP
+    detail: Mapped[dict[str, Any] | None] = mapped_column(Json)  # small, never customer text

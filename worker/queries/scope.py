@@ -2,7 +2,7 @@
 
 A Scope is built from the caller and turns into WHERE clauses on a statement that selects from (or
 joins) the model named by the method: `scope.surveys(stmt)` needs Survey in the statement,
-`scope.tickets(stmt)` Ticket, `scope.follow_ups(stmt)` FollowUp. A query function never builds its
+`scope.tickets(stmt)` Ticket, `scope.follow_ups(stmt)` FollowUp, `scope.rollups(stmt)` DailyRollup. A query function never builds its
 own access filter; out of scope, an object is not found (404) and a listing leaves it out.
 
 - admin, the CLI: everything (`Scope.everything()`).
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, and_, exists, false, func, select
 
-from ces.worker.db.models import FollowUp, Role, Solve, Survey, Ticket
+from ces.worker.db.models import DailyRollup, FollowUp, Role, Solve, Survey, Ticket
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,14 @@ class Scope:
         theirs = (select(Solve.id).join(Survey, Survey.solve_id == Solve.id)
                   .where(Solve.ticket_pk == Ticket.id, self._agent_surveys()))
         return stmt.where(exists(theirs))
+
+    def rollups(self, stmt: Select) -> Select:
+        """Daily rollup rows (worker/rollups.py): a lead's teams' rows, an agent's own e-mail's rows."""
+        if self.is_everything:
+            return stmt
+        if self.role == Role.LEAD:
+            return stmt.where(DailyRollup.group_name.in_(self.teams))
+        return stmt.where(DailyRollup.agent_email == self.agent_email) if self.agent_email else stmt.where(false())
 
     def follow_ups(self, stmt: Select) -> Select:
         if self.is_everything:

@@ -1,5 +1,6 @@
 from alembic import context
 
+from ces.worker.db.migrate import on_this_database
 from ces.worker.db.models import Base
 from ces.worker.db.types import UTCDateTime
 
@@ -15,5 +16,6 @@ def render_item(type_, obj, autogen_context):
 
 with engine.begin() as connection:
     context.configure(connection=connection, target_metadata=Base.metadata, render_item=render_item,
+                      include_object=on_this_database(connection.dialect.name),
                       render_as_batch=connection.dialect.name == "sqlite")
     context.run_migrations()

@@ -35,12 +35,13 @@ from ces.worker.db.models import (
     TicketSignalsRecord,
     WebhookEvent,
 )
-from ces.worker.effort import Assessment, assess
 from ces.worker.jobs import schedule
 from ces.worker.privacy import email_hash
 from ces.worker.retry import Permanent, Transient
+from ces.worker.rollups import mark_tickets
 from ces.worker.runtime import Runtime
-from ces.worker.signals import Contact, TicketSignals, compute_signals
+from ces.worker.signals.definitions import Contact, TicketSignals, compute_signals
+from ces.worker.signals.effort import Assessment, assess
 from ces.worker.surveys.send import read_ticket
 
 log = structlog.get_logger("ces.signals")
@@ -228,14 +229,6 @@ def _assess(rt: Runtime, s: Session, ticket_pk: int, signals: TicketSignals) -> 
         ticket_pk=ticket_pk, survey_id=survey_id, level=result.level, effort_index=result.index, basis=result.basis,
         partial=result.partial, reasons=[r.model_dump() for r in result.reasons],
         reason_codes=",".join(r.code for r in result.reasons)[:300], assessed_at=rt.now()))
+    mark_tickets(s, [ticket_pk])
     return result
 
-
-def _check_answer(rt: Runtime, ticket_pk: int) -> str:
-    from ces.worker.alerts.trigger import check_answer
-
-    return check_answer(rt, ticket_pk)
-
-
-HANDLERS = {JobKind.COLLECT: collect, JobKind.RECHECK: recheck, JobKind.ASSESS: reassess,
-            JobKind.ALERT: _check_answer}

@@ -13,6 +13,7 @@ resumed rebuild never skips one (it may redo the few that were running). bench/R
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import time
@@ -25,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ces.config.models import EffortSettings, SignalSettings
 from ces.connectors.models import TicketHistory
+from ces.worker.db.engine import make_engine
 from ces.worker.db.models import (
     Answer,
     AnswerState,
@@ -37,10 +39,11 @@ from ces.worker.db.models import (
     TicketHistoryRecord,
     TicketSignalsRecord,
 )
-from ces.worker.effort import assess, assessment
-from ces.worker.reports import day_start
+from ces.worker.queries.reports import day_start
+from ces.worker.rollups import mark_tickets
 from ces.worker.runtime import Runtime
-from ces.worker.signals import Contact, Unusual, compute_signals, signals_from_json
+from ces.worker.signals.definitions import Contact, Unusual, compute_signals, signals_from_json
+from ces.worker.signals.effort import assess, assessment
 
 SIGNAL_COLUMNS = ("ticket_pk", "computed_at", "group_transfers", "assignee_transfers", "reopens", "repeat_contacts",
                   "repeat_after", "channel_switch", "reply_breach", "customer_messages", "first_reply_seconds",
@@ -223,6 +226,7 @@ def _write_pg(conn, table: str, columns: tuple[str, ...], text: str) -> None:
 def _write(conn, signals_rows: list[tuple], assessment_rows: list[tuple]) -> None:
     if not signals_rows:
         return
+    mark_tickets(conn, [r[0] for r in assessment_rows])
     if conn.dialect.name == "postgresql":
         # Not waiting for the disk at each range: the position saved after it (a synchronous commit)
         # flushes the log up to there, this range's commit included, so a crash never skips a range.
@@ -270,10 +274,6 @@ _worker: dict = {}
 
 
 def _init_worker(url: str, sig_settings: SignalSettings, effort: EffortSettings, floor: bool) -> None:
-    import gc
-
-    from ces.worker.db.engine import make_engine
-
     gc.disable()  # the rows are short-lived and acyclic; the collector only costs time here
     _worker.update(engine=make_engine(url, pool_size=1), signals=sig_settings, effort=effort, floor=floor)
 

@@ -1,7 +1,7 @@
 """surveys.assignee_id: the agent's helpdesk id beside their name and e-mail in the snapshot
 
-Revision ID: 0105
-Revises: 0104
+Revision ID: 0111
+Revises: 0110
 Create Date: 2026-12-05 17:00:00.000000
 
 Every connector now tells the assignee's id (and e-mail, where the helpdesk's API gives it): a
@@ -11,8 +11,8 @@ Surveys sent before have none (NULL).
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0105'
-down_revision = '0104'
+revision = '0111'
+down_revision = '0110'
 branch_labels = None
 depends_on = None
 

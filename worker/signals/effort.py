@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ces.config.models import EffortSettings
-from ces.worker.signals import TicketSignals
+from ces.worker.signals.definitions import TicketSignals
 from ces.worker.surveys.scales import scale_of
 
 Level = Literal["low", "medium", "high"]

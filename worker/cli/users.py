@@ -3,33 +3,21 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Optional
 
 import typer
 
-from ces.worker import listing
+from ces.worker.cli.common import FORMAT, Format, call, settings
 from ces.worker.console import users
 from ces.worker.db.models import Role
 from ces.worker.privacy import normalize_email
+from ces.worker.queries.formats import render
 
 users_app = typer.Typer(no_args_is_help=True, help="Console accounts: add, list, disable, reset.")
 
 
-def _cli():
-    # The CLI's helpers, imported when a command runs: cli.py imports this module to register it.
-    from ces.worker import cli
-
-    return cli
-
-
 def _run(fn, *args, **kwargs):
-    cli = _cli()
-    rt = cli._runtime(quiet=True)
-    try:
-        return fn(rt, *args, **kwargs)
-    except users.UserError as exc:
-        raise cli.CliError(str(exc)) from None
+    return call(fn, *args, errors=(users.UserError,), **kwargs)
 
 
 def _role(value: str) -> str:
@@ -45,24 +33,18 @@ def add(email: str = typer.Argument(..., help="their e-mail address (agents: as 
         name: Optional[str] = typer.Option(None, "--name", help="their name, as the console shows it")):
     """Create an account and print its one-time sign-in link."""
     link = _run(users.add, email, role, team, name)
-    hours = _cli()._settings().console.link_hours
+    hours = settings().console.link_hours
     typer.echo(f"{normalize_email(email)} added as {role}. Send them this link (one use, {hours:g} h), "
                f"where they set a password:\n{link}")
-
-
-class ListFormat(str, Enum):  # as cli.Format (which this module cannot import: cli imports it)
-    table = "table"
-    json = "json"
-    csv = "csv"
 
 
 COLUMNS = ["email", "name", "role", "teams", "sign_in", "totp", "state", "created", "last_seen"]
 
 
 @users_app.command("list")
-def list_(fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table, json or csv")):
+def list_(fmt: Format = FORMAT):
     """Accounts with their role, teams, how they sign in, and when they were last seen."""
-    typer.echo(listing.render(_run(users.listing), COLUMNS, fmt.value))
+    typer.echo(render(_run(users.listing), COLUMNS, fmt.value))
 
 
 @users_app.command("disable")

@@ -25,6 +25,7 @@ import math
 from datetime import datetime, timedelta
 from itertools import chain
 from operator import itemgetter
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
@@ -73,9 +74,9 @@ class TicketSignals(BaseModel):
         return self.slow_first_reply or self.long_wait
 
 
-def _sort_key(e: HistoryEntry):
-    return (e.at, _KIND_ORDER[e.kind], e.value or "", e.previous or "", e.actor.value,
-            e.channel.value if e.channel else "", e.source_id or "")
+def _sort_key(e: HistoryEntry) -> Entry:
+    return Entry(e.at, _KIND_ORDER[e.kind], e.value or "", e.previous or "", e.actor.value,
+                 e.channel.value if e.channel else "", e.source_id or "")
 
 
 def normalized(entries: list[HistoryEntry]) -> list[HistoryEntry]:
@@ -106,120 +107,184 @@ def _reopens(statuses: list[str]) -> int:
 
 # The computation below works on plain tuples, so that `compute_signals` (models) and the rebuild's
 # fast path (the stored JSON, see `signals_from_json`) share one definition. An entry is its sort
-# key: (at, kind order, value or "", previous or "", actor, channel or "", source_id or ""); a
-# contact is (connector, id, created_at, channel). None and "" are alike for every signal (values,
+# key, an `Entry`; a contact a `ContactRow`. None and "" are alike for every signal (values,
 # channels and source ids only count when non-empty).
 _STATUS, _GROUP, _ASSIGNEE, _MESSAGE = (_KIND_ORDER[k] for k in (EntryKind.STATUS, EntryKind.GROUP,
                                                                   EntryKind.ASSIGNEE, EntryKind.MESSAGE))
 _US, _CUSTOMER, _AGENT = Actor.US.value, Actor.CUSTOMER.value, Actor.AGENT.value
 
 
-def _signals(keys: list[tuple], created_at: datetime | None, channel: str, ticket_id: str, counters: dict,
-             missing: list[str], contacts: list[tuple], connector_id: str, solved_at: datetime | None,
-             settings: SignalSettings) -> dict:
-    """Every signal, as the dict `TicketSignals.model_dump()` gives (same keys, same order), in one pass
-    over the normalized history (`normalized`: sorted, our own changes dropped, duplicates removed)."""
-    opened = created_at  # or, without one, the first entry's time
+class Entry(NamedTuple):
+    """A history entry as the signals read it; also its sort key (plain tuples of this shape do)."""
+
+    at: datetime
+    kind: int  # _KIND_ORDER
+    value: str
+    previous: str
+    actor: str
+    channel: str
+    source_id: str
+
+
+class ContactRow(NamedTuple):
+    connector: str
+    id: str
+    created_at: datetime
+    channel: str | None
+
+
+class TicketFacts(NamedTuple):
+    """What the signals need of the ticket besides its history entries and contacts."""
+
+    ticket_id: str
+    connector_id: str
+    created_at: datetime | None
+    solved_at: datetime | None
+    channel: str
+    counters: dict
+    missing: list[str]
+
+
+class _Walk(NamedTuple):
+    """What one pass over the history found."""
+
+    opened: datetime | None
+    groups: list[str]
+    agents: list[str]
+    statuses: list[str]
+    trail: list[tuple]  # the customer's messages with a channel: (at, channel)
+    customer_messages: int
+    first_agent: datetime | None
+    waiting_since: datetime | None  # a customer message still waiting for a reply at the end
+    longest_wait: float | None
+
+
+def _walk(entries: list[tuple], opened: datetime | None) -> _Walk:
+    """One pass over the history in order, our own changes and duplicates skipped (`normalized` does
+    the same with models)."""
     seen: set = set()
     groups: list[str] = []
     agents: list[str] = []
     statuses: list[str] = []
-    trail: list[tuple] = []  # the customer's messages with a channel: (at, channel)
+    trail: list[tuple] = []
     customer_messages = 0
     first_agent = waiting_since = longest_wait = None
     previous = None
-    for k in sorted(keys):
+    for entry in sorted(entries):
+        at, kind, value, _, actor, channel, source_id = entry
         # A duplicate is the same change with the same source id, or without one, the same in every
         # field: the latter sort next to each other, so the one before tells.
-        if k == previous or k[4] == _US:
+        if entry == previous or actor == _US:
             continue
-        previous = k
-        if k[6]:
-            key = (k[1], k[6])
-            if key in seen:
+        previous = entry
+        if source_id:
+            if (kind, source_id) in seen:
                 continue
-            seen.add(key)
+            seen.add((kind, source_id))
         if opened is None:
-            opened = k[0]
-        kind = k[1]
-        if kind == _MESSAGE:
-            actor = k[4]
-            if actor == _CUSTOMER:
-                customer_messages += 1
-                if waiting_since is None:
-                    waiting_since = k[0]
-                if k[5]:
-                    trail.append((k[0], k[5]))
-            elif actor == _AGENT:
-                if first_agent is None and k[0] >= opened:
-                    first_agent = k[0]
-                if waiting_since is not None:
-                    wait = (k[0] - waiting_since).total_seconds()
-                    if longest_wait is None or wait > longest_wait:
-                        longest_wait = wait
-                    waiting_since = None
+            opened = at
+        if kind == _MESSAGE and actor == _CUSTOMER:
+            customer_messages += 1
+            waiting_since = at if waiting_since is None else waiting_since
+            if channel:
+                trail.append((at, channel))
+        elif kind == _MESSAGE and actor == _AGENT:
+            if first_agent is None and at >= opened:
+                first_agent = at
+            if waiting_since is not None:
+                longest_wait = _longer(longest_wait, (at - waiting_since).total_seconds())
+                waiting_since = None
         elif kind == _STATUS:
-            statuses.append(k[2])
-        elif kind == _GROUP:
-            if k[2] and (not groups or groups[-1] != k[2]):
-                groups.append(k[2])
-        elif kind == _ASSIGNEE:
-            if k[2] and (not agents or agents[-1] != k[2]):
-                agents.append(k[2])
-    group_transfers = max(0, len(groups) - 1) if groups else max(0, int(counters.get("group_stations", 1)) - 1)
-    assignee_transfers = max(0, len(agents) - 1) if agents else max(
-        0, int(counters.get("assignee_stations", 1)) - 1)
-    reopens = _reopens(statuses) if statuses else int(counters.get("reopens", 0))
+            statuses.append(value)
+        elif kind == _GROUP and value and (not groups or groups[-1] != value):
+            groups.append(value)
+        elif kind == _ASSIGNEE and value and (not agents or agents[-1] != value):
+            agents.append(value)
+    return _Walk(opened, groups, agents, statuses, trail, customer_messages, first_agent, waiting_since, longest_wait)
 
-    first_reply_seconds = None
-    if first_agent is not None:
-        first_reply_seconds = (first_agent - opened).total_seconds()
-    elif opened and "first_reply_minutes" in counters:
-        first_reply_seconds = counters["first_reply_minutes"] * 60
-    if waiting_since is not None and solved_at and solved_at > waiting_since:
-        wait = (solved_at - waiting_since).total_seconds()
-        if longest_wait is None or wait > longest_wait:
-            longest_wait = wait
-    target = settings.reply_targets.get(channel)
-    slow_first_reply = long_wait = False
-    if target is not None:
-        slow_first_reply = first_reply_seconds is not None and first_reply_seconds > target
-        long_wait = longest_wait is not None and longest_wait > target
-    resolution_seconds = max(0.0, (solved_at - opened).total_seconds()) if opened and solved_at else None
 
-    repeat_contacts = repeat_after = 0
+def _longer(longest: float | None, wait: float) -> float:
+    return wait if longest is None or wait > longest else longest
+
+
+def _transfers(walk: _Walk, counters: dict) -> tuple[int, int, int]:
+    """Group transfers, assignee transfers and reopens; the helpdesk's counters without entries."""
+    groups = max(0, len(walk.groups) - 1) if walk.groups else max(0, int(counters.get("group_stations", 1)) - 1)
+    agents = max(0, len(walk.agents) - 1) if walk.agents else max(0, int(counters.get("assignee_stations", 1)) - 1)
+    reopens = _reopens(walk.statuses) if walk.statuses else int(counters.get("reopens", 0))
+    return groups, agents, reopens
+
+
+def _reply_delays(walk: _Walk, counters: dict, solved_at: datetime | None) -> tuple[float | None, float | None]:
+    """The first agent reply after opening, and the longest a customer message waited (until the
+    solve if no reply came), in seconds."""
+    first_reply = None
+    if walk.first_agent is not None:
+        first_reply = (walk.first_agent - walk.opened).total_seconds()
+    elif walk.opened and "first_reply_minutes" in counters:
+        first_reply = counters["first_reply_minutes"] * 60
+    longest = walk.longest_wait
+    if walk.waiting_since is not None and solved_at and solved_at > walk.waiting_since:
+        longest = _longer(longest, (solved_at - walk.waiting_since).total_seconds())
+    return first_reply, longest
+
+
+def _repeats(facts: TicketFacts, opened: datetime | None, contacts: list[tuple],
+             settings: SignalSettings) -> tuple[int, int, list[tuple]]:
+    """Contacts within the window before opening (and those, in time order) and after the solve."""
+    if not contacts:
+        return 0, 0, []
+    window = timedelta(days=settings.repeat_window_days)
+    others = {(c[0], c[1]): c for c in contacts if (c[0], c[1]) != (facts.connector_id, facts.ticket_id)}
     before: list[tuple] = []
-    if contacts:
-        window = timedelta(days=settings.repeat_window_days)
-        others = {(c[0], c[1]): c for c in contacts if (c[0], c[1]) != (connector_id, ticket_id)}
-        if opened:
-            lo = opened - window
-            before = sorted((c for c in others.values() if lo <= c[2] < opened), key=lambda c: (c[2], c[0], c[1]))
-            repeat_contacts = len(before)
-        if solved_at:
-            hi = solved_at + window
-            repeat_after = sum(1 for c in others.values() if solved_at < c[2] <= hi)
-    if before or trail:
-        trail = [(c[2], c[3]) for c in before] + ([(opened, channel)] if opened else []) + trail
-        channels = collapse([ch for _, ch in sorted(trail, key=lambda t: (t[0], t[1] or "")) if ch])
-    else:
-        channels = [channel] if opened and channel else []
-    return {"group_transfers": group_transfers, "assignee_transfers": assignee_transfers, "group_path": groups,
+    after = 0
+    if opened:
+        lo = opened - window
+        before = sorted((c for c in others.values() if lo <= c[2] < opened), key=lambda c: (c[2], c[0], c[1]))
+    if facts.solved_at:
+        hi = facts.solved_at + window
+        after = sum(1 for c in others.values() if facts.solved_at < c[2] <= hi)
+    return len(before), after, before
+
+
+def _channels(before: list[tuple], trail: list[tuple], opened: datetime | None, channel: str) -> list[str]:
+    """The channels the customer used, in time order: earlier contacts, this ticket, their messages."""
+    if not before and not trail:
+        return [channel] if opened and channel else []
+    trail = [(c[2], c[3]) for c in before] + ([(opened, channel)] if opened else []) + trail
+    return collapse([ch for _, ch in sorted(trail, key=lambda t: (t[0], t[1] or "")) if ch])
+
+
+def _signals(facts: TicketFacts, entries: list[tuple], contacts: list[tuple], settings: SignalSettings) -> dict:
+    """Every signal, as the dict `TicketSignals.model_dump()` gives (same keys, same order), in one pass
+    over the history (`entries`: `Entry`-shaped, `contacts`: `ContactRow`-shaped)."""
+    walk = _walk(entries, facts.created_at)  # opened: created, or without it, the first entry's time
+    opened, channel, solved_at = walk.opened, facts.channel, facts.solved_at
+    group_transfers, assignee_transfers, reopens = _transfers(walk, facts.counters)
+    first_reply_seconds, longest_wait = _reply_delays(walk, facts.counters, solved_at)
+    target = settings.reply_targets.get(channel)
+    slow_first_reply = target is not None and first_reply_seconds is not None and first_reply_seconds > target
+    long_wait = target is not None and longest_wait is not None and longest_wait > target
+    resolution_seconds = max(0.0, (solved_at - opened).total_seconds()) if opened and solved_at else None
+    repeat_contacts, repeat_after, before = _repeats(facts, opened, contacts, settings)
+    channels = _channels(before, walk.trail, opened, channel)
+    return {"group_transfers": group_transfers, "assignee_transfers": assignee_transfers, "group_path": walk.groups,
             "reopens": reopens, "repeat_contacts": repeat_contacts, "repeat_after": repeat_after,
             "channels": channels, "channel_switch": len(set(channels)) > 1,
             "first_reply_seconds": first_reply_seconds, "longest_wait_seconds": longest_wait,
             "reply_target_seconds": target, "slow_first_reply": slow_first_reply, "long_wait": long_wait,
-            "customer_messages": customer_messages, "resolution_seconds": resolution_seconds, "channel": channel,
-            "missing": missing}
+            "customer_messages": walk.customer_messages, "resolution_seconds": resolution_seconds,
+            "channel": channel, "missing": facts.missing}
 
 
 def compute_signals(history: TicketHistory, contacts: list[Contact], *, connector_id: str,
                     solved_at: datetime | None, settings: SignalSettings) -> TicketSignals:
     ticket = history.ticket
     keys = [_sort_key(e) for e in history.entries]
+    facts = TicketFacts(ticket.id, connector_id, ticket.created_at, solved_at, ticket.channel.value,
+                        history.counters, list(history.missing))
     return TicketSignals.model_construct(**_signals(
-        keys, ticket.created_at, ticket.channel.value, ticket.id, history.counters, list(history.missing),
-        [(c.connector, c.id, c.created_at, c.channel) for c in contacts], connector_id, solved_at, settings))
+        facts, keys, [ContactRow(c.connector, c.id, c.created_at, c.channel) for c in contacts], settings))
 
 
 # --- the stored JSON, read without building models (`ces signals rebuild`) -------------------------
@@ -292,5 +357,5 @@ def signals_from_json(history: dict, contacts: list | None, *, connector_id: str
                 others.append((c["connector"], c["id"], _time(c["created_at"]), ch))
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise Unusual(f"shape: {exc!r}") from None
-    return _signals(keys, created, channel, ticket_id, counters, list(missing), others, connector_id, solved_at,
-                    settings)
+    facts = TicketFacts(ticket_id, connector_id, created, solved_at, channel, counters, list(missing))
+    return _signals(facts, keys, others, settings)

@@ -1,0 +1,83 @@
+"""Synthetic answered tickets with planted drivers: signals drawn at random, a "true" log-odds of a
+low answer from known coefficients, and the answer drawn from it. The model's tests check that the
+fit finds what was planted."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import datetime
+
+from ces.config.models import EffortSettings
+from ces.worker.signals.effort import assessment
+
+# log-odds per unit of each signal (the planted truth); the rest have no effect
+PLANTED = {"group_transfers": 1.2, "reopens": 1.0, "repeat_after": 0.9, "first_reply_ratio": 0.35,
+           "channel_switch": 0.6}
+INTERCEPT = -2.6
+CHANNELS = ("email", "email", "email", "chat", "web", "phone")
+
+
+def signals(rng: random.Random) -> dict:
+    channel = rng.choice(CHANNELS)
+    target = 7200.0 if channel == "email" else 600.0
+    return {
+        "group_transfers": rng.choices([0, 1, 2, 3], [70, 18, 8, 4])[0],
+        "assignee_transfers": rng.choices([0, 1, 2], [60, 30, 10])[0],
+        "group_path": [], "reopens": rng.choices([0, 1, 2], [80, 15, 5])[0],
+        "repeat_contacts": rng.choices([0, 1, 2], [75, 20, 5])[0],
+        "repeat_after": rng.choices([0, 1], [85, 15])[0],
+        "channels": [channel], "channel_switch": rng.random() < 0.1,
+        "first_reply_seconds": target * rng.expovariate(1.2), "longest_wait_seconds": target * rng.expovariate(1.0),
+        "reply_target_seconds": target, "slow_first_reply": False, "long_wait": False,
+        "customer_messages": rng.randint(1, 8), "resolution_seconds": None, "channel": channel, "missing": [],
+    }
+
+
+def true_log_odds(s: dict) -> float:
+    ratio = min(s["first_reply_seconds"] / s["reply_target_seconds"], 10.0)
+    values = {"group_transfers": s["group_transfers"], "reopens": s["reopens"], "repeat_after": s["repeat_after"],
+              "first_reply_ratio": ratio, "channel_switch": 1.0 if s["channel_switch"] else 0.0}
+    return INTERCEPT + sum(PLANTED[k] * v for k, v in values.items())
+
+
+def answered(n: int, seed: int) -> tuple[list[dict], list[bool], list[float]]:
+    """n tickets' signals, whether each answered low, and each one's true probability."""
+    rng = random.Random(seed)
+    rows = [signals(rng) for _ in range(n)]
+    truth = [1 / (1 + math.exp(-true_log_odds(s))) for s in rows]
+    return rows, [rng.random() < p for p in truth], truth
+
+
+def fixed_index(s: dict) -> float:
+    """Today's fixed weights' index of the signals (what the model is compared with)."""
+    s = dict(s, slow_first_reply=s["first_reply_seconds"] > s["reply_target_seconds"],
+             long_wait=s["longest_wait_seconds"] > 2 * s["reply_target_seconds"])
+    return assessment(s, None, EffortSettings(), window_days=7, many_messages=6)[1]
+
+
+def plant(rt, rows: list[dict], low: list[bool] | None, *, sent: datetime, first_id: int = 1) -> None:
+    """Tickets in the database with these signals, each surveyed at `sent`; answered 2 of 7 when
+    low, 6 of 7 when not, silent when `low` is None."""
+    from ces.worker.db.models import Answer, Solve, Survey, Ticket, TicketSignalsRecord
+
+    with rt.transaction() as s:
+        for i, signals in enumerate(rows, start=first_id):
+            ticket = Ticket(connector_id="zendesk-main", external_id=str(i), created_at=sent, updated_at=sent,
+                            channel=signals["channel"])
+            s.add(ticket)
+            s.flush()
+            s.add(TicketSignalsRecord(ticket_pk=ticket.id, computed_at=sent, data=signals,
+                                      **{k: signals[k] for k in ("group_transfers", "assignee_transfers", "reopens",
+                                                                 "repeat_contacts", "repeat_after", "channel_switch",
+                                                                 "customer_messages")}))
+            solve = Solve(ticket_pk=ticket.id, number=1, solved_at=sent)
+            s.add(solve)
+            s.flush()
+            survey = Survey(solve_id=solve.id, connector_id="zendesk-main", ticket_external_id=str(i), token=f"t{i}",
+                            scale="ces7", send_after=sent, created_at=sent, sent_at=sent, state="sent")
+            s.add(survey)
+            s.flush()
+            if low is not None:
+                s.add(Answer(survey_id=survey.id, scale="ces7", score=2 if low[i - first_id] else 6, answered_at=sent,
+                             updated_at=sent))

@@ -1,0 +1,112 @@
+"""The learned effort model on synthetic answers with planted drivers (tests/effort_data.py): it
+finds what was planted, is refused without enough data or when it is no better than the fixed
+weights, and its reasons add up to its score."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import roc_auc_score
+
+from ces.worker.model.features import NAMES, vector
+from ces.worker.model.fit import Rules, fit
+from tests.effort_data import PLANTED, answered, fixed_index, plant
+from tests.support import cli
+
+
+def fitted(n: int, seed: int, rules: Rules = Rules()):
+    rows, low, truth = answered(n, seed)
+    return fit([vector(s) for s in rows], low, [fixed_index(s) for s in rows], rules), low, truth
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_fit_finds_the_planted_drivers_and_nearly_the_generators_own_auc(seed):
+    result, low, truth = fitted(3000, seed)
+    assert result.adopted, result.why
+    coef = dict(zip(NAMES, result.model.coefficients))
+    assert all(coef[name] > 0.15 for name in PLANTED)  # every planted driver raises the odds
+    unplanted = [name for name in ("assignee_transfers", "repeat_contacts", "customer_messages")]
+    assert all(abs(coef[name]) < min(coef[p] for p in PLANTED) for name in unplanted)
+    assert coef["group_transfers"] > coef["channel_switch"]  # the order of the strongest and weakest
+    best = roc_auc_score(low, truth)
+    assert result.learned.auc > best - 0.03 and result.learned.auc > result.fixed.auc
+
+
+def test_the_threshold_reaches_the_target_precision_on_held_out_answers():
+    result, _, _ = fitted(3000, 4)
+    assert result.model.high_at is not None and result.precision >= 0.8
+    assert 0 < result.model.medium_at < result.model.high_at
+
+
+def test_too_few_answers_or_too_few_low_ones_keep_the_fixed_weights():
+    result, _, _ = fitted(150, 5)
+    assert not result.adopted and result.model is None and "too few answers: 150 answers" in result.why
+    rows, low, _ = answered(400, 6)
+    few_low = [False] * 390 + [True] * 10
+    result = fit([vector(s) for s in rows[:400]], few_low, [fixed_index(s) for s in rows[:400]])
+    assert not result.adopted and "(10 low)" in result.why
+
+
+def test_a_model_no_better_than_the_fixed_weights_is_not_adopted():
+    """Answers that follow the fixed weights exactly: nothing can beat them."""
+    rows, _, _ = answered(800, 7)
+    index = [fixed_index(s) for s in rows]
+    low = [i >= 50 for i in index]
+    result = fit([vector(s) for s in rows], low, index)
+    assert not result.adopted and result.why.startswith("not better than the fixed weights")
+
+
+def test_the_same_answers_give_the_same_model():
+    first, _, _ = fitted(1000, 8)
+    again, _, _ = fitted(1000, 8)
+    assert first.as_dict() == again.as_dict()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=20), min_size=len(NAMES), max_size=len(NAMES)))
+def test_the_intercept_and_the_contributions_add_up_to_the_probability(x):
+    model = MODEL.model
+    z, contributions = model.log_odds(x)
+    assert len(contributions) == len(NAMES)
+    assert math.isclose(model.intercept + sum(contributions), z, abs_tol=1e-9)
+    scaler_z = model.intercept + float(np.dot(model.coefficients, (np.array(x) - model.means) / model.scales))
+    assert math.isclose(z, scaler_z, abs_tol=1e-9)
+    assert math.isclose(model.probability(x), 1 / (1 + math.exp(-z)))
+
+
+MODEL, _, _ = fitted(1500, 9)
+
+
+# --- through the database and the CLI -----------------------------------------------------------
+def test_ces_model_fit_adopts_shows_and_keeps_history(config, rt, capsys):
+    rows, low, _ = answered(1200, 10)
+    now = datetime.now(timezone.utc)
+    plant(rt, rows[:1000], low[:1000], sent=now - timedelta(days=3))
+    plant(rt, rows[1000:], None, sent=now - timedelta(days=3), first_id=1001)  # silent
+    code, out, _ = cli(capsys, "model", "fit")
+    assert code == 0 and "1000 answers" in out and out.splitlines()[1].startswith("adopted: better than the fixed")
+    code, out, _ = cli(capsys, "model", "show", "--format", "json")
+    shown = json.loads(out)
+    assert shown["in_use"]["adopted"] and shown["in_use"]["answers"] == 1000
+    assert shown["profile"]["answered"] == 1000 and shown["profile"]["silent"] == 200
+    assert {s["signal"] for s in shown["profile"]["signals"]} >= {"transfers", "reopened"}
+    code, out, _ = cli(capsys, "model", "show")
+    assert code == 0 and "adopted model:" in out and "group_transfers" in out
+    code, out, _ = cli(capsys, "model", "fit", "--since", (now + timedelta(days=1)).date().isoformat())
+    assert code == 0 and "not adopted: too few answers: 0 answers" in out
+    code, out, _ = cli(capsys, "model", "history", "--format", "json")
+    fits = json.loads(out)
+    assert [f["adopted"] for f in fits] == [False, True]  # newest first; the adopted one stays in use
+    code, out, _ = cli(capsys, "model", "show", "--format", "json")
+    assert json.loads(out)["in_use"]["id"] == fits[1]["id"]
+
+
+def test_a_bad_since_is_one_line(config, capsys):
+    code, _, err = cli(capsys, "model", "fit", "--since", "last week")
+    assert code == 2 and err.strip().startswith("ces: error:") and len(err.strip().splitlines()) == 1

@@ -1,0 +1,57 @@
+"""The audit log: every sign-in, every admin action and every API call, as (who, what, which, when,
+from where). People and objects are named by id ("user:5", "token:3"), never by what a customer
+wrote or by an address typed at a sign-in, so `ces erase` has nothing to remove here; the scheduler's
+retention pass drops entries older than `retention.audit_days`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ces.worker.db.models import AuditEntry
+
+CLI = "cli"
+UNKNOWN = "unknown"
+
+
+def user(user_id: int | None) -> str:
+    return f"user:{user_id}" if user_id is not None else UNKNOWN
+
+
+def token(token_id: int) -> str:
+    return f"token:{token_id}"
+
+
+def record(s: Session, at: datetime, actor: str, action: str, target: str | None = None, *,
+           address: str | None = None, **detail: Any) -> None:
+    """One entry, in the caller's transaction: what it records happened if and only if it did."""
+    s.add(AuditEntry(at=at, actor=actor, action=action, target=target, address=address, detail=detail or None))
+
+
+def record_now(rt, actor: str, action: str, target: str | None = None, *, address: str | None = None,
+               **detail: Any) -> None:
+    with rt.transaction() as s:
+        record(s, rt.now(), actor, action, target, address=address, **detail)
+
+
+def entries(s: Session, *, since: datetime | None = None, actor: str | None = None,
+            limit: int = 100) -> list[AuditEntry]:
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if actor is not None:
+        stmt = stmt.where(AuditEntry.actor == actor)
+    return list(s.scalars(stmt))
+
+
+def expire(rt) -> dict[str, int]:
+    """Retention (the scheduler, every minute): entries older than `retention.audit_days` (0 keeps them)."""
+    days = rt.settings.retention.audit_days
+    if not days:
+        return {"audit_entries": 0}
+    with rt.transaction() as s:
+        return {"audit_entries": s.execute(delete(AuditEntry).where(
+            AuditEntry.at < rt.now() - timedelta(days=days))).rowcount}

@@ -1,0 +1,37 @@
+"""follow_ups.owner_id: who should follow a case up, assigned by a lead in the console
+
+Revision ID: 0105
+Revises: 0104
+Create Date: 2026-12-05 17:00:00.000000
+
+The follow-up queue (console) lets a lead give a case an owner: a console user, kept with who
+assigned it and when. A user removed from the database leaves the case without an owner. The
+queue lists the waiting cases oldest first: an index on (state, created_at).
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0105'
+down_revision = '0104'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('follow_ups', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('owner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
+        batch_op.add_column(sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('assigned_by', sa.String(length=320), nullable=True))
+        batch_op.create_foreign_key('fk_follow_ups_owner_id_users', 'users', ['owner_id'], ['id'], ondelete='SET NULL')
+        batch_op.create_index('ix_follow_ups_owner_id', ['owner_id'], unique=False)
+        batch_op.create_index('ix_follow_ups_state_created', ['state', 'created_at'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('follow_ups', schema=None) as batch_op:
+        batch_op.drop_index('ix_follow_ups_state_created')
+        batch_op.drop_index('ix_follow_ups_owner_id')
+        batch_op.drop_constraint('fk_follow_ups_owner_id_users', type_='foreignkey')
+        batch_op.drop_column('assigned_by')
+        batch_op.drop_column('assigned_at')
+        batch_op.drop_column('owner_id')

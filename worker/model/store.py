@@ -1,0 +1,70 @@
+"""Fits kept in the database (effort_models): each one, adopted or not; the newest adopted one is
+the current model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ces.worker.db.models import EffortModelRecord
+from ces.worker.model.data import training_set
+from ces.worker.model.scoring import Model
+
+
+def rules_of(settings):
+    from ces.worker.model.fit import Rules  # scikit-learn: imported by a fit only (about a second)
+
+    m = settings.model
+    return Rules(min_answers=m.min_answers, min_low=m.min_low, folds=m.folds, target_precision=m.target_precision,
+                 regularization=m.regularization)
+
+
+def fit_and_keep(rt, *, since: datetime | None = None) -> EffortModelRecord:
+    """Fit on the window's answers, record the fit and its decision; an adopted fit becomes current."""
+    until = rt.now()
+    since = since or until - timedelta(days=rt.settings.model.window_days)
+    from ces.worker.model.fit import fit  # scikit-learn: imported by a fit only (about a second)
+
+    rules = rules_of(rt.settings)
+    with rt.transaction() as s:
+        data = training_set(s, rt.settings, since, until)
+    result = fit(data.features, data.low, data.fixed_index, rules)
+    record = _record(result, rules, since, until, rt.now())
+    with rt.transaction() as s:
+        s.add(record)
+        s.flush()
+        s.expunge(record)
+    return record
+
+
+def _record(result, rules, since: datetime, until: datetime, now: datetime) -> EffortModelRecord:
+    metrics = None
+    if result.learned is not None:
+        metrics = {"learned": asdict(result.learned), "fixed": asdict(result.fixed), "precision": result.precision,
+                   "recall": result.recall}
+    return EffortModelRecord(fitted_at=now, since=since, until=until, answers=result.answers, low=result.low,
+                             adopted=result.adopted, why=result.why[:500],
+                             model=asdict(result.model) if result.model else None, metrics=metrics, rules=asdict(rules))
+
+
+def current(s: Session) -> tuple[int, Model] | None:
+    """The model in use: the newest adopted fit, as (its id, the model)."""
+    row = s.execute(select(EffortModelRecord.id, EffortModelRecord.model).where(EffortModelRecord.adopted)
+                    .order_by(EffortModelRecord.id.desc()).limit(1)).first()
+    return (row.id, Model(**row.model)) if row else None
+
+
+def history(s: Session, limit: int = 50) -> list[EffortModelRecord]:
+    return list(s.scalars(select(EffortModelRecord).order_by(EffortModelRecord.id.desc()).limit(limit)))
+
+
+def latest(s: Session) -> EffortModelRecord | None:
+    return s.scalars(select(EffortModelRecord).order_by(EffortModelRecord.id.desc()).limit(1)).first()
+
+
+def adopted_record(s: Session) -> EffortModelRecord | None:
+    return s.scalars(select(EffortModelRecord).where(EffortModelRecord.adopted)
+                     .order_by(EffortModelRecord.id.desc()).limit(1)).first()
