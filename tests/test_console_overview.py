@@ -149,3 +149,32 @@ def test_a_lead_reads_the_overview_chart_and_the_teams_in_a_browser(rt, console,
     browser.get(f"{console.url}/drivers?{RANGE}")
     assert browser.find_element(By.TAG_NAME, "h1").text == "What makes it hard"
     screenshot(browser, "console-drivers")
+
+
+def answers_total(c: Client, href: str) -> int:
+    page = c.get(html.unescape(href))
+    assert page.status_code == 200, (href, page.status_code)
+    found = re.search(r"of ([\d,]+) answers", page.text)
+    return int(found.group(1).replace(",", "")) if found else 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_every_number_opens_the_answers_behind_it(rt, console):
+    """The drill-down links of the three pages open the answers page on the same rows: the responses,
+    the easy ones, a team's and an agent's answers, the answers of the tickets with a driver."""
+    lead = client(console, rt, "lee@acme.test", "lead")
+    overview = lead.get(f"/?{RANGE}").text
+    shown = cards(overview)
+    assert answers_total(lead, shown["Responses"][1]) == int(shown["Responses"][0])
+    report = ces_report(Scope.everything(), rt, SINCE, UNTIL)["rows"][0]
+    assert answers_total(lead, shown["CES"][1]) == round(report["ces"] * report["responses"])
+    teams = lead.get(f"/teams?{RANGE}").text
+    links = dict((re.sub(r"<[^>]+>", "", text).strip(), href) for href, text in
+                 re.findall(r'<a href="(/answers\?[^"]+)">(.*?)</a>', teams))
+    assert answers_total(lead, links["Billing"]) == 14  # Amy's 12 and Bob's 2 answers
+    assert answers_total(lead, links["Amy Agent"]) == 12  # by her e-mail, as the page matches agents
+    drivers = lead.get(f"/drivers?{RANGE}").text
+    transfers = re.search(r'<a href="(/answers\?[^"]+driver=transfers[^"]*)"', drivers).group(1)
+    assert answers_total(lead, transfers) == 5  # the five low answers were transferred
+    for href in set(re.findall(r'href="(/answers\?[^"]+)"', overview + teams + drivers)):
+        answers_total(lead, href)  # each one opens (200), whatever it carries
