@@ -298,8 +298,19 @@ def _stop(children: list[subprocess.Popen]) -> None:
             child.kill()
 
 
-def _keep_running(url: str, config: Path) -> None:
+DEMO_LEAD = "lead@demo.example"
+
+
+def _lead_link(cli: list[str], env: dict[str, str]) -> str:
+    """A console account for a demo team lead (all teams), through `ces users add`: its one-time link."""
+    made = subprocess.run(cli + ["users", "add", DEMO_LEAD, "--role", "lead", "--name", "Demo Lead"], env=env,
+                          check=True, capture_output=True, text=True)
+    return made.stdout.strip().splitlines()[-1]
+
+
+def _keep_running(url: str, config: Path, lead_link: str) -> None:
     print(f"\nStill running. Mailbox: {url}/demo/mail · config: {config}\n"
+          f"The console, as a team lead: open {lead_link} , choose a password, and sign in as {DEMO_LEAD}\n"
           f"Try: CES_CONFIG={shlex.quote(str(config))} {ces_command()} surveys · Ctrl-C to stop.", flush=True)
     try:
         threading.Event().wait()
@@ -340,7 +351,7 @@ def run_demo(*, keep: bool, port: int, tickets: int | None) -> int:
         print(f"Demo running at {url} (data in {workdir}). A simulated Zendesk solves {count} tickets...")
         ok = _play(sim, sink, count, rng)
         if keep:
-            _keep_running(url, config)
+            _keep_running(url, config, _lead_link(cli, env))
         return 0 if ok else 1
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"ces demo: {exc}", file=sys.stderr)
