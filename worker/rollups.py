@@ -106,7 +106,7 @@ _TRACKED = {
              "locale", "solve_id"),
     Answer: ("state", "score", "survey_id"),
     AssessmentRecord: ("reason_codes", "level", "basis", "survey_id"),
-    Ticket: ("last_solved_at", "connector_id", "channel", "group_name", "assignee"),
+    Ticket: ("last_solved_at", "connector_id", "channel", "group_name", "assignee", "assignee_email"),
 }
 
 
@@ -167,7 +167,8 @@ def _survey_rows(s, lo: datetime, hi: datetime):
 
 
 def _ticket_rows(s, lo: datetime, hi: datetime):
-    columns = [Ticket.connector_id, Ticket.channel, Ticket.group_name, Ticket.assignee, Survey.assignee_email,
+    columns = [Ticket.connector_id, Ticket.channel, Ticket.group_name, Ticket.assignee,
+               func.coalesce(Survey.assignee_email, Ticket.assignee_email),  # signal-only: the ticket's agent
                Survey.locale, Survey.scale, AssessmentRecord.reason_codes, AssessmentRecord.level,
                AssessmentRecord.basis]
     return _counted(s, columns, select(*columns)

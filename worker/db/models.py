@@ -114,6 +114,8 @@ class Ticket(Base):
     last_solved_at: Mapped[datetime | None]
     group_name: Mapped[str | None] = mapped_column(String(200))  # the team, for digests and reports
     assignee: Mapped[str | None] = mapped_column(String(200))
+    # The agent's e-mail at the last collection: how an agent sees a ticket that had no survey.
+    assignee_email: Mapped[str | None] = mapped_column(String(320))
     brand: Mapped[str | None] = mapped_column(String(200))
     ticket_url: Mapped[str | None] = mapped_column(String(500))
 

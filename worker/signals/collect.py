@@ -167,6 +167,7 @@ def collect(rt: Runtime, ticket_pk: int) -> str:
         if snapshot.group or snapshot.assignee or snapshot.url:  # a partial history keeps what we knew
             t.group_name, t.assignee, t.brand, t.ticket_url = (snapshot.group, snapshot.assignee, snapshot.brand,
                                                                snapshot.url)
+            t.assignee_email = snapshot.assignee_email.strip().lower() if snapshot.assignee_email else None
         _upsert(s, TicketHistoryRecord, dict(ticket_pk=ticket_pk, fetched_at=now,
                                              history=history.model_dump(mode="json"),
                                              contacts=[c.model_dump(mode="json") for c in contacts]))
