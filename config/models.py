@@ -135,6 +135,8 @@ class EffortSettings(Section):
 class ModelSettings(Section):
     """The learned effort model (README, "The learned effort model"): what a fit learns from, and when it is adopted."""
 
+    use: bool = True  # score assessments with the adopted model (false: the fixed weights, adopted or not)
+
     window_days: float = Field(180, gt=0)  # the answers a fit learns from: surveys sent in the last N days
     min_answers: int = Field(200, ge=20)
     min_low: int = Field(20, ge=5)

@@ -206,6 +206,7 @@ class AssessmentRecord(Base):
     reasons: Mapped[list[Any]] = mapped_column(Json)  # [{"code", "text"}]
     reason_codes: Mapped[str] = mapped_column(String(300), default="")  # "group_transfers,reopened"
     assessed_at: Mapped[datetime]
+    model_id: Mapped[int | None] = mapped_column(BigId)  # the learned model that scored it (effort_models.id)
 
 
 class EffortModelRecord(Base):

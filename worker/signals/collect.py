@@ -36,6 +36,7 @@ from ces.worker.db.models import (
     WebhookEvent,
 )
 from ces.worker.jobs import schedule
+from ces.worker.model.store import in_use
 from ces.worker.privacy import email_hash
 from ces.worker.retry import Permanent, Transient
 from ces.worker.rollups import mark_tickets
@@ -224,12 +225,14 @@ def latest_answer(s: Session, ticket_pk: int) -> tuple[int | None, tuple[int, st
 
 def _assess(rt: Runtime, s: Session, ticket_pk: int, signals: TicketSignals) -> Assessment:
     survey_id, answer = latest_answer(s, ticket_pk)
+    model = in_use(rt, s)
     result = assess(signals, answer, rt.settings.effort, window_days=rt.settings.signals.repeat_window_days,
-                    many_messages=rt.settings.signals.many_customer_messages)
+                    many_messages=rt.settings.signals.many_customer_messages, model=model)
     _upsert(s, AssessmentRecord, dict(
         ticket_pk=ticket_pk, survey_id=survey_id, level=result.level, effort_index=result.index, basis=result.basis,
-        partial=result.partial, reasons=[r.model_dump() for r in result.reasons],
-        reason_codes=",".join(r.code for r in result.reasons)[:300], assessed_at=rt.now()))
+        partial=result.partial, reasons=[r.model_dump(exclude_none=True) for r in result.reasons],
+        reason_codes=",".join(r.code for r in result.reasons)[:300], assessed_at=rt.now(),
+        model_id=model.id if model else None))
     mark_tickets(s, [ticket_pk])
     return result
 

@@ -17,6 +17,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ces.config.models import EffortSettings
+from ces.worker.model.features import REASON_OF, vector
+from ces.worker.model.scoring import Model
 from ces.worker.signals.definitions import TicketSignals
 from ces.worker.surveys.scales import scale_of
 
@@ -26,6 +28,7 @@ Level = Literal["low", "medium", "high"]
 class Reason(BaseModel):
     code: str
     text: str
+    weight: float | None = None  # with the learned model: its contribution to the log-odds of a low answer
 
 
 class Assessment(BaseModel):
@@ -95,36 +98,77 @@ def _signal_reasons(s: dict, w: EffortSettings, window_days: float) -> tuple[flo
 
 
 def assessment(s: dict, answer: tuple[int, str] | None, effort: EffortSettings, *, window_days: float,
-               many_messages: int) -> tuple[Level, int, list[tuple[str, str]], str, bool]:
-    """`assess` on the signals as a dict: (level, index, reasons as (code, text), basis, partial)."""
-    score, reasons = _signal_reasons(s, effort, window_days)
+               many_messages: int, model: Model | None = None
+               ) -> tuple[Level, int, list[tuple[str, str, float | None]], str, bool]:
+    """`assess` on the signals as a dict: (level, index, reasons as (code, text, weight), basis, partial).
+    With a learned model (worker/model), the signals' index is its probability of a low answer × 100,
+    a silent ticket's level comes from its thresholds, and each reason carries its weight."""
+    score, found = _signal_reasons(s, effort, window_days)
     partial = bool(s["missing"])
     if s["customer_messages"] >= many_messages:
         score += effort.repeated_information
-        reasons.append(("repeated_information", f"wrote {s['customer_messages']} messages"))
-    index = min(100, round(score))
+        found.append(("repeated_information", f"wrote {s['customer_messages']} messages"))
+    if model is None:
+        index, reasons = min(100, round(score)), [(code, text, None) for code, text in found]
+        signal_level: Level = "high" if index >= effort.high_at else ("medium" if index >= effort.medium_at else "low")
+    else:
+        index, reasons, signal_level = _learned(s, found, model)
     if answer is None:
-        level: Level = "high" if index >= effort.high_at else ("medium" if index >= effort.medium_at else "low")
-        return level, index, reasons, "signals", partial
+        return signal_level, index, reasons, "signals", partial
+    return _answered(answer, index, reasons, partial)
+
+
+def _answered(answer: tuple[int, str], index: int, reasons: list, partial: bool):
+    """With an answer, the answer decides the level; the signals add their reasons."""
     value, scale_key = answer
     scale = scale_of(scale_key)
     hardest = (scale.points - value) if scale.higher_is_better else (value - 1)
     answer_index = round(100 * hardest / (scale.points - 1))
     label = scale.labels[value - 1]
-    if scale.is_low(value):
-        level = "high"
-        reasons.insert(0, ("low_answer", f"answered {value} of {scale.points} ({label})"))
-    elif scale.is_good(value):
-        level = "low"
-    else:
-        level = "medium"
-        reasons.insert(0, ("neutral_answer", f"answered {value} of {scale.points} ({label})"))
+    level: Level = "high" if scale.is_low(value) else "low" if scale.is_good(value) else "medium"
+    if level != "low":
+        code = "low_answer" if level == "high" else "neutral_answer"
+        reasons.insert(0, (code, f"answered {value} of {scale.points} ({label})", None))
     return level, max(index, answer_index), reasons, "survey", partial
 
 
+MIN_EXTRA_WEIGHT = 0.05  # log-odds: what a feature no fixed rule names must add to be shown as a reason
+
+
+def _learned(s: dict, found: list[tuple[str, str]], model: Model) -> tuple[int, list, Level]:
+    """The model's probability, and the reasons weighted by what each adds to its log-odds: the
+    fixed rules' reasons with their features' contributions, then any other feature that adds (a
+    long first reply within target, many messages, the channel), the heaviest first."""
+    p, _, contributions = model.explain(vector(s))
+    texts, weights = dict(found), {}
+    for name, weight in contributions.items():
+        code = REASON_OF.get(name)
+        if code not in texts:
+            code = name
+            if weight < MIN_EXTRA_WEIGHT:
+                continue  # a feature that adds (next to) nothing, or lowers the odds, is no reason for a flag
+            texts[code] = feature_text(name, s)
+        weights[code] = weights.get(code, 0.0) + weight
+    reasons = sorted(((code, text, round(weights.get(code, 0.0), 3)) for code, text in texts.items()),
+                     key=lambda r: -r[2])
+    return round(100 * p), reasons, model.level(p)
+
+
+def feature_text(name: str, s: dict) -> str:
+    """A feature's words where no fixed rule names it."""
+    target = s.get("reply_target_seconds")
+    if name == "first_reply_ratio":
+        return f"first reply after {duration(s['first_reply_seconds'])} ({s['channel']} target {duration(target)})"
+    if name == "longest_wait_ratio":
+        return f"waited up to {duration(s['longest_wait_seconds'])} for a reply ({s['channel']} target {duration(target)})"
+    if name == "customer_messages":
+        return f"wrote {s['customer_messages']} messages"
+    return f"came by {name.removeprefix('channel_')}" if name.startswith("channel_") else name.replace("_", " ")
+
+
 def assess(signals: TicketSignals, answer: tuple[int, str] | None, effort: EffortSettings, *,
-           window_days: float, many_messages: int) -> Assessment:
+           window_days: float, many_messages: int, model: Model | None = None) -> Assessment:
     level, index, reasons, basis, partial = assessment(dict(signals), answer, effort, window_days=window_days,
-                                                       many_messages=many_messages)
-    return Assessment(level=level, index=index, reasons=[Reason(code=c, text=t) for c, t in reasons], basis=basis,
-                      partial=partial)
+                                                       many_messages=many_messages, model=model)
+    return Assessment(level=level, index=index, reasons=[Reason(code=c, text=t, weight=w) for c, t, w in reasons],
+                      basis=basis, partial=partial)

@@ -39,6 +39,8 @@ from ces.worker.db.models import (
     TicketHistoryRecord,
     TicketSignalsRecord,
 )
+from ces.worker.model.scoring import Model
+from ces.worker.model.store import in_use
 from ces.worker.queries.reports import day_start
 from ces.worker.rollups import mark_tickets
 from ces.worker.runtime import Runtime
@@ -49,7 +51,7 @@ SIGNAL_COLUMNS = ("ticket_pk", "computed_at", "group_transfers", "assignee_trans
                   "repeat_after", "channel_switch", "reply_breach", "customer_messages", "first_reply_seconds",
                   "longest_wait_seconds", "resolution_seconds", "partial", "data")
 ASSESSMENT_COLUMNS = ("ticket_pk", "survey_id", "level", "effort_index", "basis", "partial", "reasons",
-                      "reason_codes", "assessed_at")
+                      "reason_codes", "assessed_at", "model_id")
 
 
 def _answers_query(where):
@@ -87,11 +89,11 @@ def rebuild_batch(rt: Runtime, rows, now) -> tuple[list[dict], list[dict]]:
     (tests/test_rebuild_fast.py)."""
     with rt.transaction() as s:
         answers = _answers(s, [r.id for r in rows])
-    return reference_rows(rows, answers, now, rt.settings.signals, rt.settings.effort)
+    return reference_rows(rows, answers, now, rt.settings.signals, rt.settings.effort, in_use(rt))
 
 
 def reference_rows(rows, answers: dict, now: datetime, sig_settings: SignalSettings,
-                   effort: EffortSettings) -> tuple[list[dict], list[dict]]:
+                   effort: EffortSettings, model: Model | None = None) -> tuple[list[dict], list[dict]]:
     signals_rows, assessment_rows = [], []
     for r in rows:
         history = TicketHistory.model_validate(r.history)
@@ -100,7 +102,7 @@ def reference_rows(rows, answers: dict, now: datetime, sig_settings: SignalSetti
                               settings=sig_settings)
         survey_id, answer = answers.get(r.id, (None, None))
         result = assess(sig, answer, effort, window_days=sig_settings.repeat_window_days,
-                        many_messages=sig_settings.many_customer_messages)
+                        many_messages=sig_settings.many_customer_messages, model=model)
         signals_rows.append(dict(
             ticket_pk=r.id, computed_at=now, group_transfers=sig.group_transfers,
             assignee_transfers=sig.assignee_transfers, reopens=sig.reopens, repeat_contacts=sig.repeat_contacts,
@@ -110,13 +112,14 @@ def reference_rows(rows, answers: dict, now: datetime, sig_settings: SignalSetti
             partial=sig.partial, data=sig.model_dump(mode="json")))
         assessment_rows.append(dict(
             ticket_pk=r.id, survey_id=survey_id, level=result.level, effort_index=result.index, basis=result.basis,
-            partial=result.partial, reasons=[x.model_dump() for x in result.reasons],
-            reason_codes=",".join(x.code for x in result.reasons)[:300], assessed_at=now))
+            partial=result.partial, reasons=[x.model_dump(exclude_none=True) for x in result.reasons],
+            reason_codes=",".join(x.code for x in result.reasons)[:300], assessed_at=now,
+            model_id=model.id if model else None))
     return signals_rows, assessment_rows
 
 
 def compute_rows(rows, answers: dict, now: datetime, sig_settings: SignalSettings,
-                 effort: EffortSettings) -> tuple[list[tuple], list[tuple]]:
+                 effort: EffortSettings, model: Model | None = None) -> tuple[list[tuple], list[tuple]]:
     """`reference_rows` on rows of (id, connector_id, last_solved_at, history JSON text, contacts JSON
     text or None): the values of SIGNAL_COLUMNS and ASSESSMENT_COLUMNS, JSON columns as Python values."""
     window, many = sig_settings.repeat_window_days, sig_settings.many_customer_messages
@@ -134,17 +137,20 @@ def compute_rows(rows, answers: dict, now: datetime, sig_settings: SignalSetting
                                   solved_at=solved_at, settings=sig_settings).model_dump(mode="json")
         survey_id, answer = answers.get(ticket_pk, (None, None))
         level, index, reasons, basis, partial = assessment(sig, answer, effort, window_days=window,
-                                                           many_messages=many)
+                                                           many_messages=many, model=model)
         signals_rows.append((
             ticket_pk, now, sig["group_transfers"], sig["assignee_transfers"], sig["reopens"], sig["repeat_contacts"],
             sig["repeat_after"], sig["channel_switch"], sig["slow_first_reply"] or sig["long_wait"],
             sig["customer_messages"], sig["first_reply_seconds"], sig["longest_wait_seconds"],
             sig["resolution_seconds"], partial, sig))
         if reasons:
-            reasons_json, codes = [{"code": c, "text": t} for c, t in reasons], ",".join([c for c, _ in reasons])[:300]
+            reasons_json = [{"code": c, "text": t} if w is None else {"code": c, "text": t, "weight": w}
+                            for c, t, w in reasons]
+            codes = ",".join([c for c, _, _ in reasons])[:300]
         else:
             reasons_json, codes = [], ""
-        assessment_rows.append((ticket_pk, survey_id, level, index, basis, partial, reasons_json, codes, now))
+        assessment_rows.append((ticket_pk, survey_id, level, index, basis, partial, reasons_json, codes, now,
+                                model.id if model else None))
     return signals_rows, assessment_rows
 
 
@@ -204,7 +210,7 @@ def _assessment_lines(rows: list[tuple]) -> str:
         return ""
     now, b, j, t = _copy_text(rows[0][8]), _BOOL, _json_text, _copy_text
     return "".join(f"{r[0]}\t{t(r[1])}\t{t(r[2])}\t{r[3]}\t{t(r[4])}\t{b[r[5]]}\t{j(r[6])}\t{t(r[7])}\t"
-                   f"{now if r[8] is rows[0][8] else t(r[8])}\n" for r in rows)
+                   f"{now if r[8] is rows[0][8] else t(r[8])}\t{t(r[9])}\n" for r in rows)
 
 
 _TEMP = {"ticket_signals": "rebuild_signals", "assessments": "rebuild_assessments"}
@@ -255,17 +261,17 @@ def _floor_rows(rows, answers, now) -> tuple[list[tuple], list[tuple]]:
     signals_rows = [(r[0], now, 1, 1, 0, 0, 0, False, True, 2, 1680.0, 91800.0, 181433.0, False, _FLOOR_DATA)
                     for r in rows]
     assessment_rows = [(r[0], answers.get(r[0], (None, None))[0], "medium", 25, "signals", False, _FLOOR_REASONS,
-                        "group_transfers", now) for r in rows]
+                        "group_transfers", now, None) for r in rows]
     return signals_rows, assessment_rows
 
 
-def _range(engine, start, lo, hi, now, sig_settings, effort, floor=False) -> int:
+def _range(engine, start, lo, hi, now, sig_settings, effort, floor=False, model=None) -> int:
     with engine.begin() as conn:
         rows, answers = _read(conn, start, lo, hi)
         if floor:
             signals_rows, assessment_rows = _floor_rows(rows, answers, now)
         else:
-            signals_rows, assessment_rows = compute_rows(rows, answers, now, sig_settings, effort)
+            signals_rows, assessment_rows = compute_rows(rows, answers, now, sig_settings, effort, model)
         _write(conn, signals_rows, assessment_rows)
     return len(rows)
 
@@ -273,15 +279,17 @@ def _range(engine, start, lo, hi, now, sig_settings, effort, floor=False) -> int
 _worker: dict = {}
 
 
-def _init_worker(url: str, sig_settings: SignalSettings, effort: EffortSettings, floor: bool) -> None:
+def _init_worker(url: str, sig_settings: SignalSettings, effort: EffortSettings, floor: bool,
+                 model: Model | None = None) -> None:
     gc.disable()  # the rows are short-lived and acyclic; the collector only costs time here
-    _worker.update(engine=make_engine(url, pool_size=1), signals=sig_settings, effort=effort, floor=floor)
+    _worker.update(engine=make_engine(url, pool_size=1), signals=sig_settings, effort=effort, floor=floor,
+                   model=model)
 
 
 def _run_range(args) -> int:
     start, lo, hi, now = args
     w = _worker
-    return _range(w["engine"], start, lo, hi, now, w["signals"], w["effort"], w["floor"])
+    return _range(w["engine"], start, lo, hi, now, w["signals"], w["effort"], w["floor"], w["model"])
 
 
 def _scope(s, start: datetime, cursor: int, batch: int) -> tuple[int, list[int]]:
@@ -318,7 +326,7 @@ def rebuild(rt: Runtime, since: date, *, restart: bool = False, batch: int = 200
     workers = min(workers, len(bounds))
     done = 0
     bar = typer.progressbar(length=total, label="rebuilding", file=None) if progress and total else None
-    sig_settings, effort = rt.settings.signals, rt.settings.effort
+    sig_settings, effort, model = rt.settings.signals, rt.settings.effort, in_use(rt)
     ranges = list(zip([cursor] + bounds[:-1], bounds))
     pool = None
     try:
@@ -328,14 +336,15 @@ def rebuild(rt: Runtime, since: date, *, restart: bool = False, batch: int = 200
             rt.engine.dispose()  # no connection of ours is inherited by the workers
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            pool = ctx.Pool(workers, _init_worker, (rt.settings.database_url, sig_settings, effort, floor))
+            pool = ctx.Pool(workers, _init_worker, (rt.settings.database_url, sig_settings, effort, floor, model))
             results = pool.imap(_run_range, ((start, lo, hi, rt.now()) for lo, hi in ranges))
         else:
-            results = (_range(rt.engine, start, lo, hi, rt.now(), sig_settings, effort, floor) for lo, hi in ranges)
+            results = (_range(rt.engine, start, lo, hi, rt.now(), sig_settings, effort, floor, model)
+                       for lo, hi in ranges)
         for (_lo, hi), n in zip(ranges, results):  # in order: the position never passes an unwritten range
             if not floor:
                 with rt.transaction() as s:
-                    _save_cursor(s, key, hi)
+                    save_position(s, key, hi)
             done += n
             if bar:
                 bar.update(n)
@@ -351,7 +360,8 @@ def rebuild(rt: Runtime, since: date, *, restart: bool = False, batch: int = 200
     return total, done, time.perf_counter() - began
 
 
-def _save_cursor(s, key: str, cursor: int) -> None:
+def save_position(s, key: str, cursor: int) -> None:
+    """How far a resumable pass got, under `key` in app_secrets."""
     dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
     ins = dialect.insert(AppSecret).values(name=key, value=str(cursor))
     s.execute(ins.on_conflict_do_update(index_elements=["name"], set_={"value": ins.excluded.value}))
