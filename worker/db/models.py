@@ -588,8 +588,12 @@ class RollupDirty(Base):
     """A UTC day whose rollups must be recomputed: marked in the transaction that changes a source row."""
 
     __tablename__ = "rollup_dirty"
+    __table_args__ = (Index("ix_rollup_dirty_day", "day"),)
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # A row per mark, not per day: a plain INSERT never waits on another transaction's mark of the
+    # same day (with the day unique, two writers marking two days in opposite orders deadlocked).
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
 
 
 class ApiToken(Base):
