@@ -14,6 +14,7 @@ Facts (developer.atlassian.com/cloud/jira/platform/webhooks/, …/rate-limiting/
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 from datetime import datetime
@@ -34,11 +35,6 @@ _FIELDS = "summary,status,resolution,reporter,assignee,labels,created,updated,pr
 
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verbatim(text: str) -> str:
-    """Comment bodies are Jira wiki markup: a {noformat} block shows customer words as written."""
-    return "{noformat}\n" + text.replace("{noformat}", "{ noformat}") + "\n{noformat}"
 
 
 class JsmSettings(ConnectorSettings):
@@ -126,7 +122,12 @@ class JsmConnector(Connector):
         return ",".join(filter(None, [_FIELDS, self.settings.team_field]))
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
-        return self._ticket(self.api.get_json(f"rest/api/3/issue/{ticket_id}", "issue", fields=self._fields))
+        ticket = self._ticket(self.api.get_json(f"rest/api/3/issue/{ticket_id}", "issue", fields=self._fields))
+        if ticket.requester and not ticket.requester.email:  # hidden by profile visibility: agents see the request's
+            with contextlib.suppress(PermanentApiError):
+                request = self.api.get_json(f"rest/servicedeskapi/request/{ticket_id}", "request") or {}
+                ticket.requester.email = (request.get("reporter") or {}).get("emailAddress") or None
+        return ticket
 
     def _ticket(self, issue: dict) -> Ticket:
         f = issue.get("fields") or {}
@@ -224,19 +225,18 @@ class JsmConnector(Connector):
         pages = self.api.paginate(path, "requester's requests", next_page, params=query, pages=10)
         return [self._ticket(issue) for page in pages for issue in page.get("issues") or []]
 
-    def _comment(self, ticket_id: str, body: str, public: bool, label: str) -> None:
-        self.api.write("POST", f"rest/servicedeskapi/request/{ticket_id}/comment", label,
+    def _comment(self, ticket_id: str, body: str, public: bool) -> None:
+        self.api.write("POST", f"rest/servicedeskapi/request/{ticket_id}/comment", "reply" if public else "note",
                        {"body": body, "public": public})
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
-        self._comment(ticket_id, verbatim(text), False, "internal note")
+        # Comment bodies are wiki markup: a {noformat} block shows the customer's words as written.
+        self._comment(ticket_id, "{noformat}\n" + text.replace("{noformat}", "{ noformat}") + "\n{noformat}", False)
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
-        """A public comment: Jira e-mails it to the customer as its notifications say."""
-        self._comment(ticket_id, text, True, "public reply")
+        self._comment(ticket_id, text, True)
 
     def _labels(self, ticket_id: str, op: str, tags: list[str]) -> None:
-        # Labels hold no spaces: a tag's spaces become underscores.
         self.api.write("PUT", f"rest/api/3/issue/{ticket_id}", "labels",
                        {"update": {"labels": [{op: t.replace(" ", "_")} for t in tags]}})
 

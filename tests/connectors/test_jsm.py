@@ -103,9 +103,18 @@ def test_fetch_ticket_reads_reporter_assignee_team_and_url(jsm):
     assert (ticket.requester.email, ticket.requester.name) == ("maria.garcia@example.com", "Maria Garcia")
     assert (ticket.assignee, ticket.assignee_id) == ("Emma Stone", "5b10ac8d82e05b22cc7d4ef5")
     assert (ticket.group, ticket.brand, ticket.tags) == ("Billing", "Acme Support", ["vip"])
-    assert ticket.url == f"{ROOT}/browse/SUP-42"
+    assert ticket.url == f"{ROOT}/browse/SUP-42" and len(responses.calls) == 1  # the e-mail was there
     assert "customfield_10001" in responses.calls[0].request.params["fields"]
     assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")
+
+
+@responses.activate
+def test_a_reporter_email_hidden_by_profile_visibility_is_read_from_the_request(jsm):
+    issue = fixture_json("jsm", "api_issue.json")
+    del issue["fields"]["reporter"]["emailAddress"]
+    responses.get(ISSUE, json=issue)
+    responses.get(f"{ROOT}/rest/servicedeskapi/request/10042", json=fixture_json("jsm", "api_request.json"))
+    assert jsm.fetch_ticket("10042").requester.email == "maria.garcia@example.com"
 
 
 @responses.activate
