@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -58,10 +58,9 @@ class JsmSettings(ConnectorSettings):
 
     def status_of(self, status: object, resolution: object = None) -> Status:
         """Done category or a resolution: solved; the customer's turn: pending; else by category."""
-        name = str(status.get("name") or "").lower() if isinstance(status, dict) else ""
         if _category(status) == "done" or resolution:
             return Status.SOLVED
-        if name in {s.lower() for s in self.pending_statuses}:
+        if (_name(status) or "").lower() in {s.lower() for s in self.pending_statuses}:
             return Status.PENDING
         return Status.NEW if _category(status) == "new" else Status.OPEN  # "indeterminate" or unknown
 
@@ -86,8 +85,7 @@ class JsmConnector(Connector):
             raise BadSignature("signature does not match the webhook's secret")
 
     def signed_key(self, request: InboundRequest) -> str | None:
-        """The signed body (it holds the event's own timestamp): the identifier is not signed."""
-        return request.digest()
+        return request.digest()  # the signed body (with the event's own timestamp): the identifier is unsigned
 
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
         """A STATUS event when the status or the resolution changed; anything else is IGNORED."""
@@ -214,16 +212,19 @@ class JsmConnector(Connector):
         return Actor.CUSTOMER if account == customer else Actor.AGENT
 
     def recent_tickets(self, requester: Person, since: datetime) -> list[Ticket]:
-        """JQL `reporter = accountId AND created >= since`, newest first (at most 10 pages of 50)."""
-        if not requester.id:
+        """Newest first, at most 10 pages of 50. JQL reads dates in the API user's time zone: ask from a
+        day early, keep those since `since`. An accountId holds no quote; one is dropped, never run."""
+        who, day = (requester.id or "").replace('"', ""), since - timedelta(days=1)
+        if not who:
             return []
-        jql = f'reporter = "{requester.id}" AND created >= "{since:%Y-%m-%d %H:%M}" ORDER BY created DESC'
+        jql = f'reporter = "{who}" AND created >= "{day:%Y-%m-%d}" ORDER BY created DESC'
         query, path = {"jql": jql, "fields": self._fields, "maxResults": 50}, "rest/api/3/search/jql"
         def next_page(resp, page):
             done = page.get("isLast", True) or not page.get("nextPageToken")
             return None if done else (path, {**query, "nextPageToken": page["nextPageToken"]})
         pages = self.api.paginate(path, "requester's requests", next_page, params=query, pages=10)
-        return [self._ticket(issue) for page in pages for issue in page.get("issues") or []]
+        found = [self._ticket(issue) for page in pages for issue in page.get("issues") or []]
+        return [t for t in found if t.created_at is None or t.created_at >= since]
 
     def _comment(self, ticket_id: str, body: str, public: bool) -> None:
         self.api.write("POST", f"rest/servicedeskapi/request/{ticket_id}/comment", "reply" if public else "note",
@@ -278,8 +279,7 @@ class JsmConnector(Connector):
                               "reads the service projects (agent access: notes, history)",
                               "cannot list service projects, so notes will be refused: ")]
         if self.settings.api_user_id and self.settings.api_user_id != account:
-            results.append(CheckResult("api_user_id", False, f"api_user_id is {self.settings.api_user_id} but the "
-                                                             f"token belongs to account {account}"))
+            results.append(CheckResult("api_user_id", False, f"api_user_id is not the token's account, {account}"))
         return results
 
 

@@ -158,8 +158,10 @@ def test_recent_tickets_ask_jql_for_the_reporters_requests(jsm):
     KIT.api()
     found = jsm.recent_tickets(KIT.requester, datetime(2026, 11, 1, 8, 30, tzinfo=timezone.utc))
     assert [t.id for t in found] == ["10057", "10042"]
-    jql = responses.calls[0].request.params["jql"]
-    assert jql == f'reporter = "{KIT.requester.id}" AND created >= "2026-11-01 08:30" ORDER BY created DESC'
+    jql = responses.calls[0].request.params["jql"]  # a day early: JQL reads dates in the user's time zone
+    assert jql == f'reporter = "{KIT.requester.id}" AND created >= "2026-10-31" ORDER BY created DESC'
+    later = jsm.recent_tickets(KIT.requester, datetime(2026, 11, 21, tzinfo=timezone.utc))
+    assert [t.id for t in later] == ["10057"]  # the exact bound, here
     assert jsm.recent_tickets(Person(email="maria.garcia@example.com"), datetime(2026, 1, 1)) == []
 
 
