@@ -112,7 +112,8 @@ class GorgiasConnector(Connector):
 
     def parse(self, request: InboundRequest) -> list[TicketEvent]:
         """One STATUS event per delivery (closed → SOLVED, open → OPEN, which the worker reads as
-        a reopen after a solve), with the team and agent the ticket has now as history entries."""
+        a reopen after a solve), with the status, team and agent the ticket has now as history
+        entries: Gorgias calls on every update, and a value equal to the one before is no change."""
         data = request.json("set the HTTP integration's request content type to application/json")
         ticket_id = str(data.get("ticket_id") or "").strip() if isinstance(data, dict) else ""
         if not ticket_id:
@@ -125,8 +126,10 @@ class GorgiasConnector(Connector):
             return [TicketEvent(kind=EventKind.IGNORED, summary="marked as spam", **common)]
         if status is None:
             return [TicketEvent(kind=EventKind.IGNORED, summary="no readable status", **common)]
-        entries = [HistoryEntry(at=at, kind=kind, actor=Actor.AGENT, value=optional_str(data.get(key)))
-                   for kind, key in ((EntryKind.GROUP, "team"), (EntryKind.ASSIGNEE, "assignee_email")) if key in data]
+        # The body does not say who made the change: the entries are the system's.
+        entries = [HistoryEntry(at=at, kind=EntryKind.STATUS, value=status.value)] + [
+            HistoryEntry(at=at, kind=kind, value=optional_str(data.get(key)))
+            for kind, key in ((EntryKind.GROUP, "team"), (EntryKind.ASSIGNEE, "assignee_email")) if key in data]
         return [TicketEvent(kind=EventKind.STATUS, status=status, summary=f"status {status.value}",
                             entries=entries, **common)]
 

@@ -38,14 +38,15 @@ def test_closed_is_a_solve_with_the_team_and_agent_it_has_now(gorgias):
     [event] = parsed(gorgias, "webhook_ticket_closed.json")
     assert (event.kind, event.status, event.ticket_id) == (EventKind.STATUS, Status.SOLVED, "5520")
     assert event.occurred_at == datetime(2026, 11, 23, 10, 15, 45, 123456, tzinfo=timezone.utc)
-    assert [(e.kind, e.value) for e in event.entries] == [(EntryKind.GROUP, "Returns"),
-                                                           (EntryKind.ASSIGNEE, "priya.patel@acme.test")]
+    assert [(e.kind, e.value) for e in event.entries] == [
+        (EntryKind.STATUS, "solved"), (EntryKind.GROUP, "Returns"), (EntryKind.ASSIGNEE, "priya.patel@acme.test")]
 
 
 def test_open_is_open_so_after_a_solve_a_reopen_and_an_empty_agent_is_unassigned(gorgias):
     [event] = parsed(gorgias, "webhook_ticket_reopened.json")
     assert (event.kind, event.status) == (EventKind.STATUS, Status.OPEN)
-    assert [(e.kind, e.value) for e in event.entries] == [(EntryKind.GROUP, "Billing"), (EntryKind.ASSIGNEE, None)]
+    assert [(e.kind, e.value) for e in event.entries] == [
+        (EntryKind.STATUS, "open"), (EntryKind.GROUP, "Billing"), (EntryKind.ASSIGNEE, None)]
 
 
 def test_spam_gets_no_survey(gorgias):
@@ -139,6 +140,14 @@ def test_note_tags_and_reopen_requests(gorgias):
     assert bodies[1:] == [("POST", "/tickets/5520/tags", {"names": ["ces-2"]}),
                           ("DELETE", "/tickets/5520/tags", {"names": ["ces-6"]}),
                           ("PUT", "/tickets/5520", {"status": "open", "assignee_team": {"id": 7}})]
+
+
+@responses.activate
+def test_check_says_what_works_and_why_not(gorgias):
+    responses.get(f"{API}/account", status=401, json={"error": "Unauthorized"})
+    responses.get(f"{API}/tickets", json={"data": [], "meta": {"next_cursor": None}})
+    auth, history = gorgias.check()
+    assert (auth.name, auth.ok, history.ok) == ("authentication", False, True)
 
 
 def test_setup_names_the_header_the_form_and_the_survey_to_switch_off(gorgias):
