@@ -13,7 +13,8 @@ Facts (developers.gorgias.com):
   API key. Lists are cursor-paginated: `{"data": [...], "meta": {"next_cursor": …}}`
   (reference/pagination). Messages (reference/ticket-messages) carry their own `channel`,
   `from_agent`, `sender` and `sent_datetime`; an internal note is a message of channel
-  "internal-note". Tags: POST/DELETE /tickets/{id}/tags with tag names.
+  "internal-note"; a message created without `sent_datetime` is sent (reference/create-ticket-message).
+  Tags: POST/DELETE /tickets/{id}/tags (reference/create-ticket-tags), here by name.
 - Rate limit (reference/limitations): API keys 40 requests per 20 s (leaky bucket, 2/s), 429
   with Retry-After beyond.
 """
@@ -90,7 +91,7 @@ class GorgiasConnector(Connector):
     kind = "gorgias"
     title = "Gorgias"
     Settings = GorgiasSettings
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.TAGS, base.REOPEN})
+    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS, base.REOPEN})
     # The API has messages but no readable history of assignments: those come from the webhooks.
     history_from_webhooks = frozenset({EntryKind.STATUS, EntryKind.GROUP, EntryKind.ASSIGNEE})
     default_rate_limit_per_minute = 120  # API keys: 40 per 20 s, i.e. 2 per second
@@ -200,10 +201,27 @@ class GorgiasConnector(Connector):
         return out
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
-        sender = {"id": int(self.settings.api_user_id)} if self.settings.api_user_id else {"email": self.settings.email}
         self.api.write("POST", f"tickets/{ticket_id}/messages", "internal note", {
-            "channel": NOTE_CHANNEL, "via": "api", "from_agent": True, "sender": sender, "body_text": text,
+            "channel": NOTE_CHANNEL, "via": "api", "from_agent": True, "sender": self._sender(), "body_text": text,
             "body_html": markup.html(text)})
+
+    def post_public_reply(self, ticket_id: str, text: str) -> None:
+        """An e-mail answering the customer's last e-mail, from the address it was sent to and
+        through the same integration; Gorgias sends a message created without sent_datetime."""
+        path = f"tickets/{ticket_id}/messages"
+        messages = self.api.get_json(path, "ticket messages", limit=100).get("data") or []
+        last = next((m for m in reversed(messages) if m.get("channel") == "email" and not m.get("from_agent")
+                     and (m.get("source") or {}).get("from") and (m.get("source") or {}).get("to")), None)
+        if last is None:
+            raise PermanentApiError(f"Gorgias ticket {ticket_id}: no e-mail from the customer to reply to")
+        self.api.write("POST", path, "public reply", {
+            "channel": "email", "via": "api", "from_agent": True, "sender": self._sender(),
+            "receiver": {"id": (last.get("sender") or {}).get("id")}, "integration_id": last.get("integration_id"),
+            "source": {"type": "email", "from": last["source"]["to"][0], "to": [last["source"]["from"]]},
+            "subject": f"Re: {last.get('subject') or ''}".strip(), "body_text": text, "body_html": markup.html(text)})
+
+    def _sender(self) -> dict:
+        return {"id": int(self.settings.api_user_id)} if self.settings.api_user_id else {"email": self.settings.email}
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         self.api.write("POST", f"tickets/{ticket_id}/tags", "tag", {"names": tags})

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 import responses
 
-from ces.connectors.errors import BadSignature, Unparseable
+from ces.connectors.errors import BadSignature, PermanentApiError, Unparseable
 from ces.connectors.models import Actor, Channel, EntryKind, EventKind, Person, Status
 from tests.connectors.kits.gorgias import KIT
 from tests.support import fixture_bytes
@@ -140,6 +140,25 @@ def test_note_tags_and_reopen_requests(gorgias):
     assert bodies[1:] == [("POST", "/tickets/5520/tags", {"names": ["ces-2"]}),
                           ("DELETE", "/tickets/5520/tags", {"names": ["ces-6"]}),
                           ("PUT", "/tickets/5520", {"status": "open", "assignee_team": {"id": 7}})]
+
+
+@responses.activate
+def test_public_reply_answers_the_customers_last_email_from_the_address_it_reached(gorgias):
+    KIT.api()
+    gorgias.post_public_reply("5520", "Thanks, María")
+    reply = json.loads(responses.calls[-1].request.body)
+    assert (reply["channel"], reply["integration_id"], reply["receiver"], reply["subject"]) == (
+        "email", 31, {"id": 120}, "Re: My order arrived broken")
+    assert reply["source"]["from"]["address"] == "support@acme.test"
+    assert [to["address"] for to in reply["source"]["to"]] == ["maria.garcia@example.com"]
+    assert "sent_datetime" not in reply  # Gorgias sends a message created without it
+
+
+@responses.activate
+def test_no_public_reply_where_the_customer_never_wrote_an_email(gorgias):
+    responses.get(f"{API}/tickets/5521/messages", json={"data": [], "meta": {"next_cursor": None}})
+    with pytest.raises(PermanentApiError, match="no e-mail"):
+        gorgias.post_public_reply("5521", "Hello")
 
 
 @responses.activate
