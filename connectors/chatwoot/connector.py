@@ -113,7 +113,7 @@ class ChatwootConnector(Connector):
         ticket_id = _id(conversation.get("id")) if isinstance(conversation, dict) else None
         if not ticket_id:
             raise Unparseable("no conversation id in the body")
-        status, previous = data.get("status"), _previous_status(data.get("changed_attributes"))
+        status, previous = str(data.get("status") or ""), _previous_status(data.get("changed_attributes"))
         updated_at = conversation.get("updated_at")
         delivery = request.header("x-chatwoot-delivery") or "derived:" + hashlib.sha256(
             f"{ticket_id}|{status}|{updated_at}".encode()).hexdigest()[:32]
@@ -141,15 +141,16 @@ class ChatwootConnector(Connector):
     def _ticket(self, c: dict) -> Ticket:
         meta = c.get("meta") or {}
         sender, agent, team = meta.get("sender") or {}, meta.get("assignee") or {}, meta.get("team") or {}
+        channel = optional_str(meta.get("channel"))
         return Ticket(
-            id=str(c["id"]), status=STATUSES.get(c.get("status"), Status.OPEN),
+            id=str(c["id"]), status=STATUSES.get(str(c.get("status")), Status.OPEN),
             subject=(c.get("additional_attributes") or {}).get("mail_subject"),
             requester=Person(id=optional_str(sender.get("id")), email=sender.get("email") or None,
                              name=sender.get("name") or None),
             assignee=agent.get("available_name") or agent.get("name"), assignee_id=optional_str(agent.get("id")),
             assignee_email=agent.get("email") or None, group=team.get("name"),
-            channel=CHANNELS.get(meta.get("channel"), Channel.OTHER), raw_channel=optional_str(meta.get("channel")),
-            tags=list(c.get("labels") or []), created_at=parse_time(c.get("created_at")),
+            channel=CHANNELS.get(channel, Channel.OTHER), raw_channel=channel, tags=list(c.get("labels") or []),
+            created_at=parse_time(c.get("created_at")),
             updated_at=parse_time(c.get("last_activity_at") or c.get("timestamp")), url=self.ticket_url(c["id"]))
 
     def fetch_history(self, ticket_id: str) -> TicketHistory:
@@ -159,8 +160,7 @@ class ChatwootConnector(Connector):
             teams = {t.get("name") for t in self.api.get_json("teams", "teams") or [] if isinstance(t, dict)}
         except PermanentApiError:
             teams = set()
-        messages: list[dict] = []
-        path = f"conversations/{ticket_id}/messages"
+        messages, path = [], f"conversations/{ticket_id}/messages"
         try:  # newest page first; `before` the oldest id read gives the page before it
             for page in self.api.paginate(path, "messages", lambda r, d: _before(path, d)):
                 messages = list(page.get("payload") or []) + messages
@@ -268,7 +268,7 @@ def _id(value: object) -> str | None:
 def _previous_status(changes: object) -> str | None:
     for change in changes if isinstance(changes, list) else []:
         if isinstance(change, dict) and isinstance(change.get("status"), dict):
-            return change["status"].get("previous_value")
+            return optional_str(change["status"].get("previous_value"))
     return None
 
 
