@@ -9,7 +9,6 @@ Facts (chatwoot/chatwoot, developers.chatwoot.com):
 - API: {base_url}/api/v1/accounts/{account_id}/…, header `api_access_token`. Messages: `message_type` 0
   incoming, 1 outgoing, 2 activity, 3 template; `private` marks a note. Activity messages alone record
   status, agent and team changes, in the account's language (read in English: config/locales/en.yml).
-- Rate limit: Rack::Attack, 3000 requests a minute per IP by default (RACK_ATTACK_LIMIT).
 """
 
 from __future__ import annotations
@@ -78,7 +77,7 @@ class ChatwootConnector(Connector):
     title = "Chatwoot"
     Settings = ChatwootSettings
     capabilities = base.EVERYTHING - {base.FOLLOWUP}
-    # Rack::Attack allows 3000/min per IP; a self-hosted server also serves its agents: stay gentle.
+    # Rack::Attack allows 3000/min per IP (RACK_ATTACK_LIMIT); the server also serves its agents: stay gentle.
     default_rate_limit_per_minute = 300
     delivery = base.DeliveryRule("X-Chatwoot-Delivery (unsigned), or the signed timestamp + body", signed=False)
     settings: ChatwootSettings
@@ -200,15 +199,13 @@ class ChatwootConnector(Connector):
         recent = [t for t in tickets if t.created_at and t.created_at >= since]
         return sorted(recent, key=lambda t: t.created_at, reverse=True)
 
-    def _message(self, ticket_id: str, label: str, content: str, private: bool) -> None:
-        self.api.write("POST", f"conversations/{ticket_id}/messages", label,
-                       {"content": content, "message_type": "outgoing", "private": private})
-
-    def post_internal_note(self, ticket_id: str, text: str) -> None:
-        self._message(ticket_id, "private note", markup.markdown(text), True)  # the dashboard renders Markdown
+    def post_internal_note(self, ticket_id: str, text: str) -> None:  # the dashboard renders Markdown
+        self.api.write("POST", f"conversations/{ticket_id}/messages", "private note",
+                       {"content": markup.markdown(text), "message_type": "outgoing", "private": True})
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
-        self._message(ticket_id, "public reply", text, False)
+        self.api.write("POST", f"conversations/{ticket_id}/messages", "public reply",
+                       {"content": text, "message_type": "outgoing", "private": False})
 
     def _labels(self, ticket_id: str, change) -> None:  # Chatwoot's call sets the whole list
         path = f"conversations/{ticket_id}/labels"
@@ -247,16 +244,19 @@ class ChatwootConnector(Connector):
                                else f"{me.get('name')} is not in account {account_id}", {"user_id": mine})]
         results.append(self.probe("history", lambda: self.api.get_json("conversations", "conversations", page=1),
                                   "can list the account's conversations and read their messages"))
-        try:
+        try:  # GET /api (no token) tells the version; signing came in v4.11.2 (chatwoot/chatwoot#13573)
+            version = str((self.api.get_json(f"{self.settings.base_url}/api", "version") or {}).get("version"))
+            signs = tuple(int(n) for n in re.findall(r"\d+", version)[:3]) >= (4, 11, 2)
+            results.append(CheckResult("signature", signs, f"Chatwoot {version} signs its webhooks" if signs
+                                       else f"Chatwoot {version} signs no webhooks: upgrade to v4.11.2 or later"))
             inboxes = (self.api.get_json("inboxes", "inboxes") or {}).get("payload") or []
             surveying = ", ".join(i.get("name") or "?" for i in inboxes if i.get("csat_survey_enabled"))
             results.append(CheckResult("csat", not surveying, f"Chatwoot's own CSAT is on in {surveying}: switch "
                                        "it off" if surveying else "no inbox sends Chatwoot's own CSAT"))
         except ApiError as exc:
-            results.append(CheckResult("csat", False, exc.detail))
+            results.append(CheckResult("version and csat", False, exc.detail))
         if self.settings.api_user_id not in (None, mine):
-            results.append(CheckResult("api_user_id", False, f"api_user_id is {self.settings.api_user_id}, "
-                                                             f"but the token is agent {mine}'s"))
+            results.append(CheckResult("api_user_id", False, f"api_user_id is not the token's agent, {mine}"))
         return results
 
 

@@ -157,12 +157,25 @@ def test_check_names_the_agent_and_the_inboxes_that_still_send_chatwoots_csat(ch
     profile = json.loads(fixture_bytes("chatwoot", "api_profile.json"))
     responses.get("https://chat.acme.test/api/v1/profile", json=profile)
     responses.get(f"{API}/conversations", json={"data": {"meta": {}, "payload": []}})
+    responses.get("https://chat.acme.test/api", json=json.loads(fixture_bytes("chatwoot", "api_version.json")))
     responses.get(f"{API}/inboxes", json=json.loads(fixture_bytes("chatwoot", "api_inboxes.json")))
     results = {r.name: r for r in chatwoot.check()}
     assert results["authentication"].ok and results["authentication"].extra == {"user_id": "12"}
-    assert results["history"].ok
+    assert results["history"].ok and results["signature"].ok
     assert not results["csat"].ok and "Website chat" in results["csat"].detail
     assert "api_user_id" not in results
+
+
+@responses.activate
+def test_check_says_when_chatwoot_is_too_old_to_sign(chatwoot):
+    profile = json.loads(fixture_bytes("chatwoot", "api_profile.json"))
+    responses.get("https://chat.acme.test/api/v1/profile", json=profile)
+    responses.get(f"{API}/conversations", json={"data": {"meta": {}, "payload": []}})
+    responses.get("https://chat.acme.test/api", json={"version": "4.10.1"})
+    responses.get(f"{API}/inboxes", json={"payload": []})
+    results = {r.name: r for r in chatwoot.check()}
+    assert not results["signature"].ok and "v4.11.2" in results["signature"].detail
+    assert results["csat"].ok
 
 
 @responses.activate
