@@ -56,6 +56,7 @@ class Kit:
     writes: Any = None
     write_headers: dict[str, str] = field(default_factory=dict)
     token_path: str = ""  # where an access token is fetched (the one call without an Authorization)
+    auth_header: str = "Authorization"  # the header that carries the API credentials (Chatwoot: api_access_token)
     requester: Person = field(default_factory=lambda: Person(id="1", email="maria.garcia@example.com"))
     bounded: dict[str, Any] | None = None  # assert_bounded keywords: where the ids and times are
 

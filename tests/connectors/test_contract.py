@@ -166,7 +166,7 @@ def test_each_declared_capability_works_and_the_others_say_unsupported(kit, kind
         assert ticket.id == kit.ticket_id
     assert responses.calls, "no call reached the helpdesk"
     for c in responses.calls:  # every call is authenticated
-        assert c.request.url == kit.token_url or c.request.headers.get("Authorization"), c.request.url
+        assert c.request.url == kit.token_url or c.request.headers.get(kit.auth_header), c.request.url
 
 
 @responses.activate
