@@ -104,9 +104,10 @@ def run(args, url: str) -> None:
     from ces.worker import rollups
     from ces.worker.db.engine import make_engine
     from ces.worker.db.migrate import upgrade
-    from ces.worker.rebuild import rebuild
-    from ces.worker.reports import ces_report
+    from ces.worker.queries.reports import ces_report
+    from ces.worker.queries.scope import Scope
     from ces.worker.runtime import Runtime
+    from ces.worker.signals.rebuild import rebuild
     from ces.worker.web.app import create_app
 
     upgrade(make_engine(url))
@@ -140,7 +141,7 @@ def run(args, url: str) -> None:
     cells = []
     for first, last in (DAYS_90, YEAR):
         until = date.fromordinal(last.toordinal() + 1)
-        times = timed_runs(lambda first=first, until=until: ces_report(rt, first, until), args.runs)
+        times = timed_runs(lambda first=first, until=until: ces_report(Scope.everything(), rt, first, until), args.runs)
         cells.append(f"{statistics.median(times):.0f} / {percentile(times, 0.95):.0f} ms")
     print(f"| `ces report` (function) | {cells[0]} | {cells[1]} |")
     served.stop()

@@ -7,11 +7,11 @@ Creates its own database (ces_bench_<random>) on the PostgreSQL server given by 
 a generated helpdesk (bench/datagen.py) with COPY, and measures, each beside a floor measured in
 the same run:
 
-- `ces signals rebuild` (worker/rebuild.py: rebuild) over every ticket, as an update of the stored
+- `ces signals rebuild` (worker/signals/rebuild.py: rebuild) over every ticket, as an update of the stored
   signals and assessments, in tickets per second. Floor: the same rebuild reading the same rows
   and writing the same number of rows (fixed values) without computing anything.
 - the rebuild as it was (the models, SQLAlchemy upserts, one process) on a sample: the "before".
-- `ces report --by signal` (worker/reports.py: signal_report) over the whole year and over the
+- `ces report --by signal` (worker/queries/reports.py: signal_report) over the whole year and over the
   last 30 days: the median of --runs runs. Floor: a bare COUNT(*) over the same joins.
 
 Prints a table to paste into a README, then drops the database (unless --keep). Figures, never
@@ -98,8 +98,8 @@ def reference_rebuild(rt, since: date, sample: int, batch: int) -> tuple[int, fl
     from sqlalchemy import select
 
     from ces.worker.db.models import AssessmentRecord, Ticket, TicketHistoryRecord, TicketSignalsRecord
-    from ces.worker.rebuild import _upsert_many, rebuild_batch
-    from ces.worker.reports import day_start
+    from ces.worker.queries.reports import day_start
+    from ces.worker.signals.rebuild import _upsert_many, rebuild_batch
 
     start, cursor, done = day_start(since), 0, 0
     began = time.perf_counter()
@@ -135,7 +135,7 @@ def report_floor(rt, since: date, until: date) -> None:
         Ticket,
         TicketSignalsRecord,
     )
-    from ces.worker.reports import day_start
+    from ces.worker.queries.reports import day_start
 
     lo, hi = day_start(since), day_start(until)
     with rt.transaction() as s:
@@ -166,7 +166,7 @@ def report_before(rt, since: date, until: date) -> None:
         Ticket,
         TicketSignalsRecord,
     )
-    from ces.worker.reports import day_start
+    from ces.worker.queries.reports import day_start
 
     T = TicketSignalsRecord
     transfers = T.group_transfers + T.assignee_transfers
@@ -221,7 +221,8 @@ def explain(url: str, rt, since: date, until: date) -> str:
     """EXPLAIN ANALYZE of the report's two statements, as SQLAlchemy sends them."""
     from sqlalchemy import event
 
-    from ces.worker.reports import signal_report
+    from ces.worker.queries.reports import signal_report
+    from ces.worker.queries.scope import Scope
 
     statements = []
 
@@ -231,7 +232,7 @@ def explain(url: str, rt, since: date, until: date) -> str:
 
     event.listen(rt.engine, "before_cursor_execute", grab)
     try:
-        signal_report(rt, since, until)
+        signal_report(Scope.everything(), rt, since, until)
     finally:
         event.remove(rt.engine, "before_cursor_execute", grab)
     out = []
@@ -284,9 +285,10 @@ def run(args, url: str, name: str) -> int:
     from alembic import command
 
     from ces.worker.db.migrate import alembic_config
-    from ces.worker.rebuild import default_workers, rebuild
-    from ces.worker.reports import signal_report
+    from ces.worker.queries.reports import signal_report
+    from ces.worker.queries.scope import Scope
     from ces.worker.runtime import Runtime
+    from ces.worker.signals.rebuild import default_workers, rebuild
 
     engine = make_engine(url)
     upgrade(engine)
@@ -337,10 +339,10 @@ def run(args, url: str, name: str) -> int:
     reports = []
     for label, (lo, hi) in (("whole year", (REPORT_SINCE, REPORT_UNTIL)), ("last 30 days", LAST_30)):
         loadavg = load_average()
-        t = median_time(args.runs, lambda a, b: signal_report(rt, a, b), lo, hi)
+        t = median_time(args.runs, lambda a, b: signal_report(Scope.everything(), rt, a, b), lo, hi)
         f = median_time(args.runs, report_floor, rt, lo, hi)
         cli = cli_seconds(url, lo, hi)
-        result = signal_report(rt, lo, hi)
+        result = signal_report(Scope.everything(), rt, lo, hi)
         sent = sum(r["surveys_sent"] for r in result["rows"] if r["signal"] == "transfers")
         reports.append(dict(label=label, t=t, f=f, cli=cli, sent=sent, high=result["high_effort_tickets"],
                             load=loadavg, lo=lo, hi=hi))

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ces.config.secrets import EnvRef, SecretsModel
+from ces.config.secrets import SecretsModel
 
 _URL = re.compile(r"^https?://[^\s/?#]+(?::\d+)?(/[^\s?#]*)?$")
 
@@ -29,10 +29,6 @@ class SmtpSettings(SecretsModel):
     port: int = Field(25, ge=1, le=65535)
     sender: str = "Support <support@example.com>"
     reply_to: str | None = None
-    username_env: EnvRef = None
-    username_file: str | None = None
-    password_env: EnvRef = None
-    password_file: str | None = None
     starttls: bool = False
     ssl: bool = False
     timeout_seconds: float = Field(10.0, gt=0)
@@ -139,6 +135,8 @@ class EffortSettings(Section):
 class ModelSettings(Section):
     """The learned effort model (README, "The learned effort model"): what a fit learns from, and when it is adopted."""
 
+    use: bool = True  # score assessments with the adopted model (false: the fixed weights, adopted or not)
+
     window_days: float = Field(180, gt=0)  # the answers a fit learns from: surveys sent in the last N days
     min_answers: int = Field(200, ge=20)
     min_low: int = Field(20, ge=5)
@@ -150,6 +148,7 @@ class ModelSettings(Section):
 class AlertRoute(SecretsModel):
     """One destination of follow-up alerts. Its secret URLs are named by *_env / *_file."""
 
+    # signing_secret: the webhook route's Standard Webhooks secret (whsec_…).
     secret_names = {"url": False, "bot_token": False, "signing_secret": False}
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     type: Literal["note", "slack", "teams", "email", "webhook"]
@@ -161,14 +160,8 @@ class AlertRoute(SecretsModel):
     levels: list[Literal["low", "medium", "high"]] = ["high"]  # for digests: assessment levels listed
     # slack/teams/webhook: the incoming-webhook URL (a secret). slack may use a bot token and a
     # channel instead, so that a changed answer edits the message in place.
-    url_env: EnvRef = None
-    url_file: str | None = None
-    bot_token_env: EnvRef = None
-    bot_token_file: str | None = None
     channel: str | None = None
     api_base: str | None = None  # Slack's Web API base (default https://slack.com/api), for proxies
-    signing_secret_env: EnvRef = None  # webhook: Standard Webhooks secret (whsec_…)
-    signing_secret_file: str | None = None
     # email
     to: list[str] = []
     to_assignee: bool = False
@@ -316,8 +309,6 @@ class OidcSettings(SecretsModel):
     secret_names = {"client_secret": True}
     issuer: str
     client_id: str
-    client_secret_env: EnvRef = None
-    client_secret_file: str | None = None
     scopes: list[str] = ["openid", "email", "profile"]
     groups_claim: str = "groups"
     roles: dict[str, Literal["admin", "lead", "agent"]] = {}  # group -> role (the highest one applies)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,22 +21,56 @@ class MissingSecret(Exception):
         super().__init__(f"{key}: {message}")
 
 
+@dataclass(frozen=True)
+class SecretRef:
+    """Where one secret comes from: the `<name>_env` and `<name>_file` keys of a settings model."""
+
+    name: str
+    env: EnvRef = None  # a variable's name, or several while the secret is rotated
+    file: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.env or self.file)
+
+    @property
+    def variables(self) -> list[str]:
+        return [self.env] if isinstance(self.env, str) else list(self.env or [])
+
+    def variable(self, default: str) -> str:
+        """The (first) variable's name, or `default`: what setup text tells an admin to export."""
+        return (self.variables or [default])[0]
+
+
 class SecretsModel(BaseModel):
     """Base of every config model that holds secrets.
 
-    `secret_names` maps each secret's name to whether it is required.
+    `secret_names` maps each secret's name to whether it is required; its `_env` and `_file` keys
+    follow from it.
     """
 
     model_config = ConfigDict(extra="forbid")
     secret_names: ClassVar[dict[str, bool]] = {}
 
+    def __init_subclass__(cls, **kwargs):
+        """Each name in `secret_names` is a pair of keys, `<name>_env` and `<name>_file`: declared
+        here (before pydantic reads the fields), unless the class declares one itself."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__annotations__")
+        if own is None:
+            own = cls.__annotations__ = {}
+        for name in cls.__dict__.get("secret_names", {}):
+            for key, kind in ((f"{name}_env", EnvRef), (f"{name}_file", str | None)):
+                if key not in own:
+                    own[key] = kind
+                    setattr(cls, key, None)
+
     @model_validator(mode="after")
     def _one_source_per_secret(self):
         for name, required in self.secret_names.items():
-            env, file = getattr(self, f"{name}_env", None), getattr(self, f"{name}_file", None)
-            if env and file:
+            ref = self.secret_ref(name)
+            if ref.env and ref.file:
                 raise ValueError(f"set either {name}_env or {name}_file, not both")
-            if required and not env and not file and not self._secret_optional(name):
+            if required and not ref and not self._secret_optional(name):
                 raise ValueError(
                     f"missing {name}_env (name of the environment variable that holds it) or {name}_file"
                 )
@@ -45,12 +80,16 @@ class SecretsModel(BaseModel):
         """Subclasses relax a requirement when an alternative is configured (e.g. OAuth instead of a token)."""
         return False
 
+    def secret_ref(self, name: str) -> SecretRef:
+        return SecretRef(name, getattr(self, f"{name}_env", None), getattr(self, f"{name}_file", None))
+
     def has_secret(self, name: str) -> bool:
-        return bool(getattr(self, f"{name}_env", None) or getattr(self, f"{name}_file", None))
+        return bool(self.secret_ref(name))
 
     def secret_values(self, name: str) -> list[str]:
         """Every configured value of a secret (several during a rotation); raises MissingSecret."""
-        env, file = getattr(self, f"{name}_env", None), getattr(self, f"{name}_file", None)
+        ref = self.secret_ref(name)
+        file = ref.file
         if file:
             path = Path(file)
             try:
@@ -62,7 +101,7 @@ class SecretsModel(BaseModel):
                 raise MissingSecret(f"{name}_file", f"{file} is empty", "write the secret into the file")
             return [value]
         values = []
-        for var in [env] if isinstance(env, str) else (env or []):
+        for var in ref.variables:
             if not _VARIABLE.match(var):  # never repeated: it may be the secret itself
                 raise MissingSecret(f"{name}_env", "is not the name of an environment variable",
                                     f"put the secret in an environment variable and write its name here, "

@@ -32,6 +32,7 @@ from ces.config.models import (
     check_http_url,
 )
 from ces.config.problems import ConfigError, Problem, describe, fields_at
+from ces.connectors.registry import connector_class, known_kinds
 
 # The file's contents as read (and, for `ces config check`, with the broken keys taken out).
 _file_data: ContextVar[dict[str, Any] | None] = ContextVar("ces_config_file", default=None)
@@ -241,8 +242,6 @@ def _settings(data: dict[str, Any], overrides: dict[str, Any]) -> Settings:
 def validate_connectors(raw: list[Any], source: str, *, every: bool = False
                         ) -> tuple[list[tuple[int, ConnectorSettings]], list[Problem]]:
     """Each [[connectors]] table by its own kind's model; the valid ones with their index."""
-    from ces.connectors.registry import connector_class, known_kinds
-
     valid, problems = [], []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
@@ -327,8 +326,6 @@ def diagnose() -> tuple[Settings | None, list[Problem]]:
 def check_settings(settings: Settings, indexed: list[tuple[int, ConnectorSettings]] | None = None) -> list[Problem]:
     """Problems that validation alone cannot see: secrets that are not set, duplicate ids.
     `indexed`: the connectors with their place in the file (default: as loaded)."""
-    from ces.connectors.registry import connector_class
-
     source = config_source()
     problems: list[Problem] = []
     seen: set[str] = set()

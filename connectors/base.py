@@ -3,20 +3,26 @@
 A connector is the only place that knows a helpdesk's wire format. Intake calls verify() and
 parse() on the exact bytes received; tasks call the API methods. Capabilities a helpdesk lacks
 raise Unsupported, and the caller records that instead of failing. `capabilities` says up front
-what works, for `ces connectors list`, the README table and the alert routes.
+what works, for `ces connectors list`, the README table and the alert routes. The types its
+methods take and return (InboundRequest, TicketEvent, Ticket, …) are imported from here too.
 """
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
+from pathlib import Path
 from typing import Any, ClassVar
 
 import requests
 
 from ces.config.models import ConnectorSettings
-from ces.connectors.errors import Unsupported
+from ces.connectors.api import ApiClient
+from ces.connectors.errors import ApiError, Unsupported
 from ces.connectors.http import HttpClient
 from ces.connectors.models import CheckResult, EntryKind, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 
@@ -29,6 +35,7 @@ REPLY = "public_reply"  # post_public_reply
 TAGS = "tags"  # add_tags
 REOPEN = "reopen"  # reopen
 FOLLOWUP = "followup"  # create_followup
+EVERYTHING = frozenset({TICKET, HISTORY, RECENT, NOTE, REPLY, TAGS, REOPEN, FOLLOWUP})
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,9 @@ class Connector(ABC):
     history_from_webhooks: ClassVar[frozenset[EntryKind]] = frozenset()
     default_rate_limit_per_minute: ClassVar[int] = 100
     delivery: ClassVar[DeliveryRule] = DeliveryRule("the event's delivery id", signed=False)  # each kind says its own
+    # Statuses that mean more at this helpdesk: status → (error type, what it means); see ApiClient.
+    api_errors: ClassVar[dict[int, tuple[type[ApiError], str]]] = {}
+    api_class: ClassVar[type[ApiClient]] = ApiClient  # a subclass for a helpdesk's own habits
 
     def __init__(self, settings: ConnectorSettings, *, http: HttpClient, public_url: str):
         self.settings = settings
@@ -88,13 +98,28 @@ class Connector(ABC):
         """requests keyword arguments that authenticate an API call (headers=… or auth=…)."""
         return {}
 
-    def request(self, method: str, url: str, *, label: str, **kwargs: Any) -> requests.Response:
-        """An API call through the shared client: timeouts, retries, the shared rate limit, auth."""
-        auth = self.auth()
-        if "headers" in auth and "headers" in kwargs:
-            kwargs["headers"] = {**auth.pop("headers"), **kwargs["headers"]}
-        return self.http.request(method, url, label=f"{self.title} {label}", rate_key=self.rate_key,
-                                 per_minute=self.rate_limit, **auth, **kwargs)
+    def api_root(self) -> str:
+        """The URL API paths are below (e.g. https://acme.zendesk.com/api/v2)."""
+        return self.settings.base_url or ""
+
+    @cached_property
+    def api(self) -> ApiClient:
+        """The helpdesk's API: timeouts, retries, the shared rate limit, auth, error mapping."""
+        return self.api_class(self.http, self.api_root(), title=self.title, rate_key=self.rate_key,
+                         per_minute=self.rate_limit, auth=self.auth, errors=self.api_errors)
+
+    def request(self, method: str, path: str, *, label: str, **kwargs: Any) -> requests.Response:
+        return self.api.request(method, path, label=label, **kwargs)
+
+    def setup_text(self, **fields: Any) -> str:
+        """The kind's setup.txt (beside its module), with the id, webhook URL and `fields` filled in."""
+        folder = Path(sys.modules[type(self).__module__].__file__).parent
+        template = (folder / "setup.txt").read_text(encoding="utf-8")
+        return template.format(id=self.id, webhook_url=self.webhook_url, **fields)
+
+    def env_var(self, secret: str, default: str) -> str:
+        """The variable an admin exports for `secret` (the first one while rotating), for setup text."""
+        return self.settings.secret_ref(secret).variable(default)
 
     def is_ours(self, actor_id: str | None) -> bool:
         """Whether a change was made by ces-worker's own API user (never customer or agent activity)."""
@@ -166,3 +191,11 @@ class Connector(ABC):
     def check(self) -> list[CheckResult]:
         """Call the helpdesk with the configured credentials; say plainly what works."""
         return [CheckResult("api", False, f"{self.title} connector has no API check")]
+
+    def probe(self, name: str, call: Callable[[], object], ok: str, failed: str = "") -> CheckResult:
+        """One line of `check`: `ok` when the call answers, else `failed` and the helpdesk's error."""
+        try:
+            call()
+        except ApiError as exc:
+            return CheckResult(name, False, f"{failed}{exc.detail}")
+        return CheckResult(name, True, ok)

@@ -132,7 +132,8 @@ class Ticket(BaseModel):
     status: Status
     subject: str | None = None
     requester: Person | None = None
-    assignee: str | None = None
+    assignee: str | None = None  # the agent's name
+    assignee_id: str | None = None  # the agent's id at the helpdesk
     assignee_email: str | None = None
     group: str | None = None
     brand: str | None = None

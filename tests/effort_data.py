@@ -9,7 +9,7 @@ import random
 from datetime import datetime
 
 from ces.config.models import EffortSettings
-from ces.worker.effort import assessment
+from ces.worker.signals.effort import assessment
 
 # log-odds per unit of each signal (the planted truth); the rest have no effect
 PLANTED = {"group_transfers": 1.2, "reopens": 1.0, "repeat_after": 0.9, "first_reply_ratio": 0.35,
@@ -59,12 +59,12 @@ def fixed_index(s: dict) -> float:
 def plant(rt, rows: list[dict], low: list[bool] | None, *, sent: datetime, first_id: int = 1) -> None:
     """Tickets in the database with these signals, each surveyed at `sent`; answered 2 of 7 when
     low, 6 of 7 when not, silent when `low` is None."""
-    from ces.worker.db.models import Answer, Solve, Survey, Ticket, TicketSignalsRecord
+    from ces.worker.db.models import Answer, AssessmentRecord, Solve, Survey, Ticket, TicketSignalsRecord
 
     with rt.transaction() as s:
         for i, signals in enumerate(rows, start=first_id):
             ticket = Ticket(connector_id="zendesk-main", external_id=str(i), created_at=sent, updated_at=sent,
-                            channel=signals["channel"])
+                            channel=signals["channel"], last_solved_at=sent)
             s.add(ticket)
             s.flush()
             s.add(TicketSignalsRecord(ticket_pk=ticket.id, computed_at=sent, data=signals,
@@ -81,3 +81,7 @@ def plant(rt, rows: list[dict], low: list[bool] | None, *, sent: datetime, first
             if low is not None:
                 s.add(Answer(survey_id=survey.id, scale="ces7", score=2 if low[i - first_id] else 6, answered_at=sent,
                              updated_at=sent))
+            else:  # assessed from its signals by the fixed weights, as collect would have
+                s.add(AssessmentRecord(ticket_pk=ticket.id, survey_id=survey.id, level="low",
+                                       effort_index=int(fixed_index(signals)), basis="signals", reasons=[],
+                                       reason_codes="", assessed_at=sent))

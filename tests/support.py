@@ -58,11 +58,11 @@ class Queue:
     def drain(self, rt, limit: int = 1000) -> list[tuple[str, int]]:
         """Run what was enqueued, in order, as a worker would (without Celery)."""
         from ces.worker.alerts.send import send_alert
-        from ces.worker.collect import HANDLERS
         from ces.worker.events import process_event
         from ces.worker.jobs import run_job
         from ces.worker.surveys.remind import send_reminder
         from ces.worker.surveys.send import send_survey
+        from ces.worker.tasks import HANDLERS
 
         def process_events(rt, ids):
             for i in ids:

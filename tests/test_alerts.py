@@ -650,9 +650,9 @@ def test_config_check_catches_a_malformed_route_url(config, capsys, monkeypatch,
 
 def test_a_helpdesk_without_notes_skips_the_note_route_only(config, make_rt, clock, monkeypatch, sink, queue,
                                                              zendesk_api):
-    from ces.connectors.generic.simulator import GenericSender
     from ces.connectors.models import InboundRequest
     from ces.worker.intake import event_row, store_batch
+    from tests.simulators.generic import GenericSender
 
     secret = "whsec_c2ltdWxhdGVkLXNlbmRlci1zZWNyZXQtMzJieXRlcw=="
     monkeypatch.setenv("TEST_GENERIC_SECRET", secret)

@@ -10,7 +10,8 @@ import requests
 from sqlalchemy import select, update
 
 from ces.worker.db.models import AnswerHistory, Survey
-from ces.worker.reports import ces_report
+from ces.worker.queries.reports import ces_report
+from ces.worker.queries.scope import Scope
 from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer
 from ces.worker.web.app import create_app
@@ -54,7 +55,7 @@ def post(app, token, **data):
 
 def report(rt):
     today = rt.now().date()
-    return ces_report(rt, today - timedelta(days=1), today + timedelta(days=1))["rows"][0]
+    return ces_report(Scope.everything(), rt, today - timedelta(days=1), today + timedelta(days=1))["rows"][0]
 
 
 def test_one_click_shows_thanks_and_records_a_provisional_answer(app, rt, sent):

@@ -73,7 +73,7 @@ def test_up_starts_one_worker_process_per_core_unless_told(config, monkeypatch):
     import os
 
     from ces.config import load_settings
-    from ces.worker.cli import up_commands
+    from ces.worker.cli.running import up_commands
 
     cores = len(os.sched_getaffinity(0))
     commands = up_commands(load_settings(), "127.0.0.1", 8000)
@@ -188,7 +188,8 @@ def test_surveys_preview_renders_mail_and_pages(config, capsys, tmp_path):
 
 
 def test_surveys_test_send_mails_an_admin_and_never_reports_it(config, rt, sink, capsys):
-    from ces.worker.reports import ces_report
+    from ces.worker.queries.reports import ces_report
+    from ces.worker.queries.scope import Scope
 
     code, out, _ = call(capsys, "surveys", "test-send", "admin@acme.test", "--locale", "en")
     assert code == 0 and "test survey sent to admin@acme.test" in out
@@ -197,7 +198,8 @@ def test_surveys_test_send_mails_an_admin_and_never_reports_it(config, rt, sink,
     today = rt.now().date()
     from datetime import timedelta
 
-    assert ces_report(rt, today - timedelta(days=1), today + timedelta(days=1))["rows"][0]["surveys_sent"] == 0
+    report = ces_report(Scope.everything(), rt, today - timedelta(days=1), today + timedelta(days=1))
+    assert report["rows"][0]["surveys_sent"] == 0
 
 
 def test_test_send_to_an_unreachable_mail_server_is_one_line(config, capsys):
@@ -405,3 +407,25 @@ def test_connectors_test_says_the_cause_in_words_and_prints_no_log_lines(config,
     assert out.splitlines()[0].startswith("FAIL  authentication: Zendesk current user at ")
     assert out.splitlines()[0].endswith(cause) or f"{cause} (2 attempts)" in out, out
     assert err == ""  # the answer alone: no JSON log lines around it
+
+
+def test_an_unexpected_error_is_one_line_and_a_logged_traceback(config, tmp_path, monkeypatch):
+    """Something nobody foresaw (here a database file that is not a database): the person reads one
+    line; the log has the traceback; --debug or CES_DEBUG=1 shows it on the terminal too."""
+    (tmp_path / "junk.db").write_bytes(b"not a database at all, " * 100)
+    config.write(db_url=f"sqlite:///{tmp_path / 'junk.db'}")
+    code, out, err = run("surveys")
+    lines = err.strip().splitlines()
+    assert code == 1 and out == ""
+    assert lines[-1] == ("ces: error: unexpected DatabaseError: (sqlite3.DatabaseError) file is not a database "
+                         "(traceback in the log; --debug shows it here)")
+    logged = [json.loads(line) for line in lines[:-1]]
+    assert [entry["event"] for entry in logged] == ["unexpected_error"]
+    assert logged[0]["exception"].startswith("Traceback (most recent call last):")
+    assert "Traceback" not in err.replace(logged[0]["exception"], "").replace(lines[0], "")
+    for debug in (["--debug"], []):
+        if not debug:
+            monkeypatch.setenv("CES_DEBUG", "1")
+        code, _, err = run(*debug, "surveys")
+        assert code == 1 and "\nTraceback (most recent call last):\n" in err
+        assert err.strip().splitlines()[-1].startswith("ces: error: unexpected DatabaseError")

@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from ces.worker.db.models import AssessmentRecord, Job, TicketHistoryRecord, TicketSignalsRecord
+from ces.worker.db.models import AssessmentRecord, Job, Ticket, TicketHistoryRecord, TicketSignalsRecord
 from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer
 from tests.pipeline import ZENDESK, Clock, mock_history, mock_ticket, receive, status_body, surveys, ticket_json
@@ -67,6 +67,8 @@ def test_a_solve_is_collected_stored_and_assessed(rt, queue, sink, zendesk_api):
     with rt.transaction() as s:
         stored = s.get(TicketHistoryRecord, 1)
         jobs = s.scalars(select(Job.kind)).all()
+        agent = s.get(Ticket, 1).assignee_email  # how an agent finds a ticket that had no survey
+    assert agent == "priya@acme.test"
     assert len(stored.history["entries"]) == 14 and stored.contacts[0]["id"] in ("5158", "5140")
     assert jobs == ["recheck"]  # the collect is done; the re-check waits for the window
 

@@ -12,9 +12,9 @@ from typing import Callable
 import pytest
 import requests
 
-from ces.connectors.freshdesk.simulator import FreshdeskSimulator
-from ces.connectors.generic.simulator import GenericSender
-from ces.connectors.zammad.simulator import ZammadSimulator
+from tests.simulators.freshdesk import FreshdeskSimulator
+from tests.simulators.generic import GenericSender
+from tests.simulators.zammad import ZammadSimulator
 from tests.support import BROWSER, Service, wait_until
 
 pytestmark = pytest.mark.slow

@@ -13,11 +13,11 @@ from selenium.webdriver.common.by import By
 from ces.worker.console.answers import safe_cell
 from ces.worker.queries import answers
 from ces.worker.queries.answers import AnswerFilter
+from ces.worker.queries.reports import ces_report
 from ces.worker.queries.scope import Scope
-from ces.worker.reports import ces_report
 from ces.worker.web.app import create_app
 from tests.answers_data import ANSWERS, RANGE, SENT, plant
-from tests.console import Client, add_user, screenshot, sign_in
+from tests.console import Client, add_user, screenshot, sign_in, submit
 from tests.node_tools import axe_scan
 from tests.support import ServedApp
 
@@ -38,7 +38,7 @@ def tickets(rt, scope: Scope = Scope.everything(), **filters) -> list[str]:
 # --- the query, on both databases ---------------------------------------------------------------
 def test_the_list_is_the_reports_responses_newest_first(rt, planted):
     assert tickets(rt) == ["108", "107", "106", "105", "104", "103", "102", "101"]  # not discarded, not out of range
-    report = ces_report(rt, RANGE["since"], RANGE["until"], scale="ces7")["rows"][0]
+    report = ces_report(Scope.everything(), rt, RANGE["since"], RANGE["until"], scale="ces7")["rows"][0]
     assert len(tickets(rt, scale="ces7")) == report["responses"] == 7
     with rt.transaction() as s:
         assert answers.count(s, Scope.everything(), AnswerFilter(**RANGE)) == 8
@@ -64,7 +64,8 @@ def test_filters_narrow_the_list(rt, planted):
     assert tickets(rt, group="Returns", with_comment=True) == ["104", "103"]
     assert tickets(rt, agent="Bob", language="en") == ["108", "107"]
     assert tickets(rt, scale="effort5") == ["104"]
-    assert tickets(rt, score=2) == ["101"]
+    assert tickets(rt, score=(2, 2)) == ["101"]
+    assert tickets(rt, score=(5, 7), scale="ces7") == ["108", "105", "103"]
 
 
 def test_each_role_sees_only_its_answers(rt, planted):
@@ -166,7 +167,7 @@ def test_a_lead_searches_the_comments_in_the_browser(rt, planted, console, brows
     assert axe_scan(browser) == []
     box = browser.find_element(By.ID, "f-q")
     box.send_keys("待たされ")
-    box.submit()
+    submit(browser, "form.filters button[type=submit]")
     found = browser.find_elements(By.CSS_SELECTOR, "li.answer blockquote.comment")
     assert [c.text for c in found] == [ANSWERS["102"][6]]
     assert found[0].get_attribute("lang") == "ja"

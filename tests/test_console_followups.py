@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from ces.worker.alerts.followup import act
 from ces.worker.db.models import FollowUp
-from ces.worker.reports import follow_up_report
+from ces.worker.queries.reports import follow_up_report
+from ces.worker.queries.scope import Scope
 from ces.worker.web.app import create_app
 from tests.console import Client, add_user, screenshot, sign_in, sign_out
 from tests.followup_data import COMMENT, NOW, seed, token
@@ -65,7 +66,7 @@ def user_id(rt, email: str) -> int:
 
 
 def report_row(rt, team: str, agent: str) -> dict:
-    rows = follow_up_report(rt, date(2026, 11, 1), date(2026, 12, 31))["rows"]
+    rows = follow_up_report(Scope.everything(), rt, date(2026, 11, 1), date(2026, 12, 31))["rows"]
     return next(r for r in rows if (r["team"], r["agent"]) == (team, agent))
 
 

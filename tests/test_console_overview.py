@@ -10,7 +10,8 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from ces.worker.queries.intervals import newcombe, wilson
-from ces.worker.reports import ces_report
+from ces.worker.queries.reports import ces_report
+from ces.worker.queries.scope import Scope
 from ces.worker.web.app import create_app
 from tests.console import Client, add_user, screenshot, sign_in
 from tests.report_data import SINCE, UNTIL, seed
@@ -56,7 +57,7 @@ def test_the_overview_shows_what_ces_report_says_for_the_same_range_and_filters(
                            (f"{RANGE}&channel=email", "channel", "email")):
         page = admin.get(f"/?{query}")
         assert page.status_code == 200
-        [report] = [row for row in ces_report(rt, SINCE, UNTIL, by=by)["rows"] if not by or row[by] == key]
+        [report] = [row for row in ces_report(Scope.everything(), rt, SINCE, UNTIL, by=by)["rows"] if not by or row[by] == key]
         shown = cards(page.text)
         assert shown["CES"][0] == percent(report["ces"])
         assert shown["Mean score"][0] == f"{report['mean']:.2f}"
@@ -83,7 +84,7 @@ def test_the_overview_compares_with_the_period_before_and_shows_each_week_and_sc
 def test_a_lead_sees_their_teams_and_an_agent_their_own_answers(rt, console):
     lead = client(console, rt, "lee@acme.test", "lead", teams=("Billing",))
     page = lead.get(f"/?{RANGE}").text
-    [billing] = [r for r in ces_report(rt, SINCE, UNTIL, by="group")["rows"] if r["group"] == "Billing"]
+    [billing] = [r for r in ces_report(Scope.everything(), rt, SINCE, UNTIL, by="group")["rows"] if r["group"] == "Billing"]
     assert cards(page)["Responses"][0] == str(billing["responses"])
     assert ">Returns<" not in page and "Cy Agent" not in page  # not a filter choice either
     assert lead.get(f"/?{RANGE}&group=Returns").text.count('<a class="value" href') == 5
@@ -148,3 +149,32 @@ def test_a_lead_reads_the_overview_chart_and_the_teams_in_a_browser(rt, console,
     browser.get(f"{console.url}/drivers?{RANGE}")
     assert browser.find_element(By.TAG_NAME, "h1").text == "What makes it hard"
     screenshot(browser, "console-drivers")
+
+
+def answers_total(c: Client, href: str) -> int:
+    page = c.get(html.unescape(href))
+    assert page.status_code == 200, (href, page.status_code)
+    found = re.search(r"of ([\d,]+) answers", page.text)
+    return int(found.group(1).replace(",", "")) if found else 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_every_number_opens_the_answers_behind_it(rt, console):
+    """The drill-down links of the three pages open the answers page on the same rows: the responses,
+    the easy ones, a team's and an agent's answers, the answers of the tickets with a driver."""
+    lead = client(console, rt, "lee@acme.test", "lead")
+    overview = lead.get(f"/?{RANGE}").text
+    shown = cards(overview)
+    assert answers_total(lead, shown["Responses"][1]) == int(shown["Responses"][0])
+    report = ces_report(Scope.everything(), rt, SINCE, UNTIL)["rows"][0]
+    assert answers_total(lead, shown["CES"][1]) == round(report["ces"] * report["responses"])
+    teams = lead.get(f"/teams?{RANGE}").text
+    links = dict((re.sub(r"<[^>]+>", "", text).strip(), href) for href, text in
+                 re.findall(r'<a href="(/answers\?[^"]+)">(.*?)</a>', teams))
+    assert answers_total(lead, links["Billing"]) == 14  # Amy's 12 and Bob's 2 answers
+    assert answers_total(lead, links["Amy Agent"]) == 12  # by her e-mail, as the page matches agents
+    drivers = lead.get(f"/drivers?{RANGE}").text
+    transfers = re.search(r'<a href="(/answers\?[^"]+driver=transfers[^"]*)"', drivers).group(1)
+    assert answers_total(lead, transfers) == 5  # the five low answers were transferred
+    for href in set(re.findall(r'href="(/answers\?[^"]+)"', overview + teams + drivers)):
+        answers_total(lead, href)  # each one opens (200), whatever it carries

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 
 from tests.support import Lines, alive, descendants, free_port
 
@@ -43,6 +44,7 @@ def test_sigterm_stops_the_kept_demo_and_leaves_nothing_behind(tmp_path):
     try:
         out = Lines(proc.stdout)
         workdir = Path(re.search(r"data in (\S+)\)", out.until("Demo running at")).group(1))
+        lead = out.until("The console, as a team lead")
         hint = out.until("Try: ")
         children = descendants(proc.pid)
         prefix = f"ces-demo-{proc.pid}:"
@@ -54,6 +56,10 @@ def test_sigterm_stops_the_kept_demo_and_leaves_nothing_behind(tmp_path):
                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert shown.returncode == 0, shown.stderr
         assert shown.stdout.splitlines()[0].split()[:4] == ["id", "connector", "ticket", "state"]
+
+        link = re.search(r"open (http://\S+/login/link/\S+) ", lead).group(1)
+        form = requests.get(link, timeout=10)  # the one-time link's page: a form to set the password
+        assert form.status_code == 200 and 'name="password"' in form.text and "lead@demo.example" in form.text
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0

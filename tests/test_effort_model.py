@@ -13,8 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
+from sqlalchemy import select
 
-from ces.worker.model.features import NAMES, vector
+from ces.worker.db.models import AssessmentRecord, TicketSignalsRecord
+from ces.worker.model import store
+from ces.worker.model.features import NAMES, REASON_OF, vector
 from ces.worker.model.fit import Rules, fit
 from tests.effort_data import PLANTED, answered, fixed_index, plant
 from tests.support import cli
@@ -91,6 +94,19 @@ def test_ces_model_fit_adopts_shows_and_keeps_history(config, rt, capsys):
     plant(rt, rows[1000:], None, sent=now - timedelta(days=3), first_id=1001)  # silent
     code, out, _ = cli(capsys, "model", "fit")
     assert code == 0 and "1000 answers" in out and out.splitlines()[1].startswith("adopted: better than the fixed")
+    assert "re-assessed 200 tickets flagged by their signals alone" in out
+    with rt.transaction() as s:
+        model = store.current(s)
+        silent = s.execute(select(AssessmentRecord, TicketSignalsRecord.data).join(
+            TicketSignalsRecord, TicketSignalsRecord.ticket_pk == AssessmentRecord.ticket_pk)).all()
+    for record, signals in silent:  # scored by the model: its probability, its thresholds, weighed reasons
+        p = model.probability(vector(signals))
+        assert record.model_id == model.id and record.effort_index == round(100 * p)
+        assert record.level == model.level(p)
+        weights = [r["weight"] for r in record.reasons]
+        assert weights == sorted(weights, reverse=True) and all(w >= 0.05 or r["code"] in REASON_OF.values()
+                                                                 for w, r in zip(weights, record.reasons))
+    assert {r.level for r, _ in silent} >= {"high", "low"}
     code, out, _ = cli(capsys, "model", "show", "--format", "json")
     shown = json.loads(out)
     assert shown["in_use"]["adopted"] and shown["in_use"]["answers"] == 1000
@@ -110,3 +126,31 @@ def test_ces_model_fit_adopts_shows_and_keeps_history(config, rt, capsys):
 def test_a_bad_since_is_one_line(config, capsys):
     code, _, err = cli(capsys, "model", "fit", "--since", "last week")
     assert code == 2 and err.strip().startswith("ces: error:") and len(err.strip().splitlines()) == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 10_000))
+def test_the_reasons_weights_are_their_features_share_of_the_log_odds(seed):
+    """baseline + every contribution = the log-odds; each reason's weight is the sum of its features'
+    contributions; the index is the probability × 100; a silent ticket's level is the model's."""
+    import random
+
+    from ces.config.models import EffortSettings
+    from ces.worker.model.features import FEATURES
+    from ces.worker.signals.effort import assessment
+    from tests.effort_data import signals as draw
+
+    model = MODEL.model
+    s = draw(random.Random(seed))
+    s.update(slow_first_reply=s["first_reply_seconds"] > s["reply_target_seconds"], long_wait=False)
+    x = vector(s)
+    p, baseline, contributions = model.explain(x)
+    z, _ = model.log_odds(x)
+    assert math.isclose(baseline + sum(contributions.values()), z, abs_tol=1e-9)
+    level, index, reasons, basis, _ = assessment(s, None, EffortSettings(), window_days=7, many_messages=6,
+                                                 model=model)
+    assert (level, index, basis) == (model.level(p), round(100 * p), "signals")
+    code_of = {f.name: f.reason for f in FEATURES}
+    for code, _, weight in reasons:
+        mine = [c for name, c in contributions.items() if code_of.get(name) == code or name == code]
+        assert math.isclose(weight, round(sum(mine), 3), abs_tol=1e-9)

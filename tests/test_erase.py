@@ -18,7 +18,8 @@ from ces.worker.db.engine import make_engine
 from ces.worker.db.models import Alert, OptOut, Survey
 from ces.worker.events import process_event
 from ces.worker.privacy import apply_retention, normalize_email
-from ces.worker.reports import ces_report
+from ces.worker.queries.reports import ces_report
+from ces.worker.queries.scope import Scope
 from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer, unsubscribe
 from tests.pipeline import ZENDESK, Clock, deliver, mock_history, mock_ticket, receive
@@ -276,7 +277,7 @@ def test_erase_leaves_nothing_of_the_customer_anywhere(config, make_rt, clock, q
     with rt.transaction() as s:
         assert len(s.scalars(select(OptOut)).all()) == 1  # kept, as a keyed hash: never surveyed again
     today = rt.now().date()
-    [row] = ces_report(rt, today - timedelta(days=1), today + timedelta(days=1))["rows"]
+    [row] = ces_report(Scope.everything(), rt, today - timedelta(days=1), today + timedelta(days=1))["rows"]
     assert (row["surveys_sent"], row["responses"], row["mean"]) == (2, 2, 1.0)  # the scores still count
 
 

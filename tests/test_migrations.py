@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import re
 import shutil
+import uuid
 from pathlib import Path
 
+import psycopg
+import pytest
+from alembic import command
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
-from ces.worker.db.migrate import MIGRATIONS
+from ces.worker.db.engine import make_engine
+from ces.worker.db.migrate import MIGRATIONS, alembic_config
+from tests.conftest import PG_ADMIN
 
 
 def graph_problems(location: Path) -> list[str]:
@@ -62,3 +69,37 @@ def test_a_revision_named_for_another_number_is_caught(tmp_path):
     (location / "versions" / "9999_misnamed.py").write_text(revision_file(f"{int(head) + 1:04d}", head))
     assert graph_problems(location) == [f"9999_misnamed.py: revision '{int(head) + 1:04d}' does not match its "
                                         "file name"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db(request, tmp_path):
+    """A database with no schema yet, to migrate step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'steps.db'}"
+        return
+    name = f"ces_steps_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_0110_gives_the_alerts_stored_before_their_survey(empty_db):
+    """Alerts, updates and write-backs stored before 0110 are found by their survey afterwards;
+    a digest, about many tickets, has none."""
+    engine = make_engine(empty_db)
+    command.upgrade(alembic_config(engine), "0109")
+    keys = {"alert:7:ops:a@x.test": "alert", "update:7:ops:a@x.test:12": "update", "writeback:7:#1": "writeback",
+            "alert:71:ops:a@x.test": "alert", "digest:ops:7:2026-12-01:a@x.test": "digest"}
+    with engine.begin() as conn:
+        for key, kind in keys.items():
+            conn.execute(text("INSERT INTO alerts (dedupe_key, kind, route, route_type, recipient, content, state,"
+                              " attempts, created_at) VALUES (:key, :kind, 'ops', 'email', 'a@x.test', '{}',"
+                              " 'sent', 1, CURRENT_TIMESTAMP)"), {"key": key, "kind": kind})
+    command.upgrade(alembic_config(engine), "0110")
+    with engine.connect() as conn:
+        found = dict(conn.execute(text("SELECT dedupe_key, survey_id FROM alerts")).all())
+    engine.dispose()
+    assert found == {"alert:7:ops:a@x.test": 7, "update:7:ops:a@x.test:12": 7, "writeback:7:#1": 7,
+                     "alert:71:ops:a@x.test": 71, "digest:ops:7:2026-12-01:a@x.test": None}

@@ -22,9 +22,11 @@ ROOT = Path(__file__).parent.parent
 FOLDERS = {"worker": "ces/worker", "connectors": "ces/connectors", "config": "ces/config"}
 
 # The only files under the three folders that the wheel may leave out, as paths from the
-# repository root; each must also be excluded in setup.py. Empty on purpose: the helpdesk
-# simulators and the demo's mail sink are what `ces up` runs with no configuration, and
-# config/*.toml are the examples README points to.
+# repository root; each must also be excluded in setup.py. Empty on purpose: what ships is what
+# runs. Simulators that only tests use live in tests/simulators/, outside the package; Zendesk's
+# (connectors/zendesk/simulator.py, on connectors/simulator.py) and the demo's mail sink stay,
+# because `ces demo` runs them with no configuration; config/*.toml are the examples README
+# points to.
 NOT_INSTALLED: frozenset[str] = frozenset()
 
 

@@ -29,6 +29,7 @@ def test_a_solve_sends_one_ces_mail_in_the_requesters_language(rt, queue, sink, 
     assert survey.state == SurveyState.SENT and survey.sent_at
     assert (survey.email, survey.name, survey.assignee, survey.group_name, survey.channel) == (
         "maria.garcia@example.com", "María García", "Priya Patel", "Billing", "email")
+    assert (survey.assignee_id, survey.assignee_email) == ("8447388090495", "priya@acme.test")
     assert survey.expires_at - survey.sent_at == timedelta(days=28)
     [mail] = sink.messages
     assert mail["To"] == "María García <maria.garcia@example.com>"
@@ -400,7 +401,7 @@ def test_freshdesk_an_identical_body_is_a_retry_within_the_window_and_a_new_solv
     """{{ticket.modified_on}} rendering empty: a ticket solved, reopened and solved again sends the
     same body twice. Within Freshdesk's retry span it is a retry; after it, a second solve."""
     from ces.connectors.freshdesk.connector import DELIVERY_WINDOW
-    from ces.connectors.freshdesk.simulator import FreshdeskSimulator
+    from tests.simulators.freshdesk import FreshdeskSimulator
 
     sim = FreshdeskSimulator(api_key="fd-key", secret="fd-secret").start()
     try:

@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from ces.worker.db.models import Answer, OptOut, Recipient, Survey, TicketHistoryRecord, WebhookEvent
 from ces.worker.privacy import apply_retention
-from ces.worker.reports import ces_report
+from ces.worker.queries.reports import ces_report
+from ces.worker.queries.scope import Scope
 from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer, unsubscribe
 from ces.worker.web.app import create_app
@@ -61,7 +62,7 @@ def test_erase_removes_the_person_and_keeps_the_counts(rt, queue, sink, zendesk_
         assert s.scalars(select(Recipient)).all() == []
         assert len(s.scalars(select(OptOut)).all()) == 1  # the opt-out outlives the address, as a keyed hash
     today = rt.now().date()
-    row = ces_report(rt, today - timedelta(days=1), today + timedelta(days=1))["rows"][0]
+    row = ces_report(Scope.everything(), rt, today - timedelta(days=1), today + timedelta(days=1))["rows"][0]
     assert (row["surveys_sent"], row["responses"], row["mean"]) == (1, 1, 2.0)
     # The erased customer who opted out is still never surveyed.
     mock_ticket(zendesk_api, ticket_id="7000")

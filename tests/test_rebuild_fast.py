@@ -25,7 +25,8 @@ from ces.config.models import EffortSettings, SignalSettings
 from ces.connectors.models import Actor, Channel, EntryKind, HistoryEntry, Person, Status, Ticket, TicketHistory
 from ces.worker.db.models import AssessmentRecord, TicketHistoryRecord, TicketSignalsRecord
 from ces.worker.db.models import Ticket as TicketRow
-from ces.worker.rebuild import (
+from ces.worker.signals.definitions import Contact, Unusual, signals_from_json
+from ces.worker.signals.rebuild import (
     ASSESSMENT_COLUMNS,
     SIGNAL_COLUMNS,
     _upsert_many,
@@ -33,7 +34,6 @@ from ces.worker.rebuild import (
     rebuild,
     reference_rows,
 )
-from ces.worker.signals import Contact, Unusual, signals_from_json
 from tests import test_signals
 
 zendesk_history = test_signals.zendesk_history  # the fixture: ticket 5158 as the Zendesk connector reads it
@@ -192,7 +192,7 @@ def test_a_rebuild_stores_what_the_reference_stores(make_rt, db_url, workers):
 
 @WORKER_CASES
 def test_an_interrupted_rebuild_resumes_after_the_last_range_written(make_rt, db_url, monkeypatch, workers):
-    import ces.worker.rebuild as rb
+    import ces.worker.signals.rebuild as rb
     from ces.worker.db.models import AppSecret
 
     rt = make_rt()

@@ -8,7 +8,8 @@ from datetime import date, datetime, timezone
 import pytest
 
 from ces.worker.db.models import Answer, Solve, Survey, Ticket
-from ces.worker.reports import ces_report
+from ces.worker.queries.reports import ces_report
+from ces.worker.queries.scope import Scope
 
 
 def seed(rt, rows):
@@ -50,36 +51,36 @@ def seeded(rt):
 
 
 def test_ces_is_the_share_of_5_to_7_with_the_mean_beside_it(seeded):
-    report = ces_report(seeded, date(2026, 11, 1), date(2026, 11, 10))
+    report = ces_report(Scope.everything(), seeded, date(2026, 11, 1), date(2026, 11, 10))
     assert report == {"since": "2026-11-01", "until": "2026-11-10", "scale": "ces7", "rows": [
         {"surveys_sent": 5, "responses": 4, "response_rate": 0.8, "ces": 0.5, "mean": 4.0}]}
 
 
 def test_until_is_exclusive(seeded):
-    rows = ces_report(seeded, date(2026, 11, 2), date(2026, 11, 3))["rows"]
+    rows = ces_report(Scope.everything(), seeded, date(2026, 11, 2), date(2026, 11, 3))["rows"]
     assert rows[0]["surveys_sent"] == 1
 
 
 def test_no_responses_gives_nulls(seeded):
-    rows = ces_report(seeded, date(2026, 11, 5), date(2026, 11, 6))["rows"]
+    rows = ces_report(Scope.everything(), seeded, date(2026, 11, 5), date(2026, 11, 6))["rows"]
     assert rows == [{"surveys_sent": 1, "responses": 0, "response_rate": 0.0, "ces": None, "mean": None}]
 
 
 def test_nothing_sent_gives_one_empty_row(seeded):
-    rows = ces_report(seeded, date(2025, 1, 1), date(2025, 2, 1))["rows"]
+    rows = ces_report(Scope.everything(), seeded, date(2025, 1, 1), date(2025, 2, 1))["rows"]
     assert rows == [{"surveys_sent": 0, "responses": 0, "response_rate": None, "ces": None, "mean": None}]
 
 
 def test_by_connector_and_channel(seeded):
-    rows = ces_report(seeded, date(2026, 11, 1), date(2026, 11, 10), by="connector")["rows"]
+    rows = ces_report(Scope.everything(), seeded, date(2026, 11, 1), date(2026, 11, 10), by="connector")["rows"]
     assert [(r["connector"], r["surveys_sent"], r["ces"]) for r in rows] == [("zendesk-eu", 1, 0.0),
                                                                              ("zendesk-main", 4, 0.6667)]
-    rows = ces_report(seeded, date(2026, 11, 1), date(2026, 11, 10), by="channel")["rows"]
+    rows = ces_report(Scope.everything(), seeded, date(2026, 11, 1), date(2026, 11, 10), by="channel")["rows"]
     assert [(r["channel"], r["responses"]) for r in rows] == [("chat", 1), ("email", 3)]
 
 
 def test_by_week_starts_on_monday(seeded):
-    rows = ces_report(seeded, date(2026, 11, 1), date(2026, 11, 30), by="week")["rows"]
+    rows = ces_report(Scope.everything(), seeded, date(2026, 11, 1), date(2026, 11, 30), by="week")["rows"]
     # 2026-11-02 and 2026-11-16 are Mondays; the 2nd to the 6th fall in one week.
     assert [(r["week"], r["surveys_sent"]) for r in rows] == [("2026-11-02", 5), ("2026-11-16", 1)]
 

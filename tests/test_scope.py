@@ -14,7 +14,10 @@ from ces.worker.queries.scope import Scope
 NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
 # ticket id: (team, the agent's e-mail on the survey; None: signal-only, no survey)
 TICKETS = {"1": ("Billing", "Amy@Acme.test"), "2": ("Billing", "bob@acme.test"), "3": ("Returns", "amy@acme.test"),
-           "4": ("Returns", "bob@acme.test"), "5": ("Billing", None), "6": (None, "carl@acme.test")}
+           "4": ("Returns", "bob@acme.test"), "5": ("Billing", None), "6": (None, "carl@acme.test"),
+           "7": ("Returns", None)}
+# signal-only tickets whose agent the helpdesk told when their signals were collected
+TICKET_AGENTS = {"7": "amy@acme.test"}
 
 
 @pytest.fixture
@@ -22,7 +25,7 @@ def tickets(rt):
     with rt.transaction() as s:
         for external, (team, agent) in TICKETS.items():
             ticket = Ticket(connector_id="zendesk-main", external_id=external, created_at=NOW, updated_at=NOW,
-                            group_name=team)
+                            group_name=team, assignee_email=TICKET_AGENTS.get(external))
             s.add(ticket)
             s.flush()
             survey_id = None
@@ -71,14 +74,17 @@ def test_admins_and_the_cli_see_everything(rt, tickets):
 
 def test_a_lead_sees_their_teams_and_all_of_them_when_none_are_given(rt, tickets):
     assert seen(rt, Scope.for_user(Person("lead", teams=["Billing"]))) == everywhere("1", "2", "5")
-    assert seen(rt, Scope.for_user(Person("lead", teams=["Returns", "Billing"]))) == everywhere("1", "2", "3", "4", "5")
+    assert seen(rt, Scope.for_user(Person("lead", teams=["Returns", "Billing"]))) == everywhere("1", "2", "3", "4", "5", "7")
     assert seen(rt, Scope.for_user(Person("lead"))) == everywhere(*TICKETS)
     assert seen(rt, Scope.for_user(Person("lead", teams=["Nobody's"]))) == everywhere()
 
 
-def test_an_agent_sees_only_the_tickets_they_were_the_agent_of_when_the_survey_was_sent(rt, tickets):
+def test_an_agent_sees_only_the_tickets_they_were_the_agent_of(rt, tickets):
+    """When the survey was sent (its snapshot), or for a ticket with no survey, when its signals were
+    collected (tickets.assignee_email)."""
     amy = Scope.for_user(Person("agent", email="AMY@acme.test", teams=["Billing"]))  # teams do not widen it
-    assert seen(rt, amy) == everywhere("1", "3")
+    assert seen(rt, amy) == everywhere("1", "3", "7")  # 7: no survey, hers when its signals were collected
+    assert seen(rt, Scope.for_user(Person("agent", email="bob@acme.test"))) == everywhere("2", "4")
     assert seen(rt, Scope.for_user(Person("agent", email="dora@acme.test"))) == everywhere()
 
 

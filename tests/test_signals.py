@@ -14,8 +14,8 @@ from ces.config.models import EffortSettings, HttpSettings, SignalSettings
 from ces.connectors.http import HttpClient
 from ces.connectors.models import Actor, Channel, EntryKind, HistoryEntry, Person, Status, Ticket, TicketHistory
 from ces.connectors.zendesk import ZendeskConnector, ZendeskSettings
-from ces.worker.effort import assess, duration
-from ces.worker.signals import Contact, compute_signals
+from ces.worker.signals.definitions import Contact, compute_signals
+from ces.worker.signals.effort import assess, duration
 from tests.support import fixture_json
 
 BASE = "https://acme.zendesk.com"

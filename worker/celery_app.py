@@ -55,9 +55,6 @@ def make_celery(settings: Settings) -> Celery:
         worker_send_task_events=False,
         task_send_sent_event=False,
     )
-    from ces.worker.tasks import register_tasks
-
-    register_tasks(app)
     return app
 
 

@@ -6,9 +6,10 @@ import gettext
 from functools import cache
 from pathlib import Path
 
+from babel.core import Locale, UnknownLocaleError, negotiate_locale
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "ces"
-RTL = frozenset({"ar", "he", "fa", "ur"})
 
 
 def N_(message: str) -> str:
@@ -32,22 +33,22 @@ def _canonical(tag: str) -> str:
 
 def negotiate(*candidates: str | None, also: tuple[str, ...] = ()) -> str:
     """The first candidate we have words for (a catalog, or an admin's wording in `also`): exact
-    (pt-BR), then its language (pt), else English."""
+    (pt-BR), then its language (pt), then that language's regional catalog (pt → pt-BR), else
+    English. Babel's negotiate_locale matches (case-insensitively); a language alone finds its
+    regional catalog through the aliases given to it."""
     have = {loc.lower(): loc for loc in available_locales()}
     have.update({_canonical(loc).lower(): _canonical(loc) for loc in also})
+    regional: dict[str, str] = {}
+    for key, loc in sorted(have.items()):
+        if "-" in key:
+            regional.setdefault(key.split("-")[0], loc)
+    preferred = []
     for tag in candidates:
-        if not tag:
-            continue
-        canonical = _canonical(tag)
-        if canonical.lower() in have:
-            return have[canonical.lower()]
-        lang = canonical.split("-")[0]
-        if lang in have:
-            return have[lang]
-        regional = sorted(loc for key, loc in have.items() if key.startswith(lang + "-"))
-        if regional:
-            return regional[0]
-    return "en"
+        if tag:
+            canonical = _canonical(tag)
+            preferred += [canonical, canonical.split("-")[0]]
+    found = negotiate_locale(preferred, list(have.values()), sep="-", aliases=regional)
+    return have[found.lower()] if found else "en"
 
 
 @cache
@@ -59,5 +60,10 @@ def translations(locale: str) -> gettext.NullTranslations:
                                fallback=True)
 
 
+@cache
 def direction(locale: str) -> str:
-    return "rtl" if locale.split("-")[0] in RTL else "ltr"
+    """"rtl" or "ltr", as CLDR (through Babel) says of the locale's script."""
+    try:
+        return Locale.parse(locale, sep="-").text_direction
+    except (ValueError, UnknownLocaleError):  # an admin's wording under a tag CLDR does not know
+        return "ltr"

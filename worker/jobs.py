@@ -15,7 +15,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ces.worker.db.models import Job
+from ces.worker.db.models import Job, JobKind, Solve, Survey
 from ces.worker.logs import error_text
 from ces.worker.retry import GiveUp, decide
 from ces.worker.runtime import Runtime
@@ -38,8 +38,6 @@ def schedule(s: Session, kind: str, ticket_pk: int, due_at: datetime, *, earlies
 
 def assess_later(s: Session, survey_id: int, now: datetime) -> None:
     """A survey's answer changed: its ticket is assessed again."""
-    from ces.worker.db.models import JobKind, Solve, Survey
-
     ticket_pk = s.scalar(select(Solve.ticket_pk).join(Survey, Survey.solve_id == Solve.id)
                          .where(Survey.id == survey_id))
     if ticket_pk is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -14,7 +15,10 @@ from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import func, select
 
 from ces.worker.db.models import Alert, EventState, Survey, WebhookEvent
-from ces.worker.runtime import Runtime
+from ces.worker.db.types import UTCDateTime
+
+if TYPE_CHECKING:  # the runtime builds its HTTP client's observer here
+    from ces.worker.runtime import Runtime
 
 API_KEY = "ces:metrics:api_calls"
 LAST_ERROR_KEY = "ces:api_last_error"  # one field per helpdesk account (a connector's rate key)
@@ -70,8 +74,6 @@ class StateCollector(Collector):
                     WebhookEvent.state.in_(EventState.PENDING))).one()
             pending.add_metric([], count)
             if oldest is not None:
-                from ces.worker.db.types import UTCDateTime
-
                 oldest = UTCDateTime().process_result_value(oldest, rt.engine.dialect)
                 lag.add_metric([], max(0.0, (rt.now() - oldest).total_seconds()))
             else:

@@ -98,16 +98,14 @@ _TICKET_PERSON = (("requester", "email"), ("requester", "name"), ("subject",))
 
 # --- surveys, answers and the alerts about them ---------------------------------------------------------
 def _survey_alerts(s: Session, survey_ids: list[int]) -> list[Alert]:
-    """Alerts and updates (through their follow-up) and write-backs (by key) of these surveys."""
-    from ces.worker.alerts.send import writeback_prefix
-
+    """Alerts and updates (through their follow-up) and write-backs (by survey) of these surveys."""
     found: dict[int, Alert] = {}
     for start in range(0, len(survey_ids), 200):
         chunk = survey_ids[start:start + 200]
         found.update((a.id, a) for a in s.scalars(
             select(Alert).outerjoin(FollowUp, FollowUp.id == Alert.follow_up_id).where(or_(
                 FollowUp.survey_id.in_(chunk),
-                *(Alert.dedupe_key.startswith(writeback_prefix(i)) for i in chunk)))))
+                Alert.survey_id.in_(chunk)))))
     return list(found.values())
 
 

@@ -1,4 +1,4 @@
-"""`ces surveys resend` and `ces alerts resend`: an admin sends again what failed (once the cause is
+"""`ces surveys resend`, `ces alerts resend` and `ces events replay`: an admin sends again what failed (once the cause is
 fixed: the mail server's password, the helpdesk token), or what is uncertain once they have made sure
 it did not arrive. Nothing is ever resent by itself; this is the one way back.
 
@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 
 from ces.worker.alerts.send import writeback_siblings
 from ces.worker.alerts.trigger import SEND_ALERT
-from ces.worker.db.models import Alert, AlertState, Answer, Solve, Survey, SurveyState
+from ces.worker.db.models import Alert, AlertState, Answer, EventState, Solve, Survey, SurveyState, WebhookEvent
+from ces.worker.intake import PROCESS_EVENT
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.create import SEND_SURVEY
 
@@ -66,3 +67,18 @@ def resend(rt: Runtime, noun: str, row_id: int, *, uncertain: bool = False) -> b
         if not moved:
             raise NotResent(f"{noun} {row_id} changed meanwhile; look again")
     return rt.enqueue(task, row_id)
+
+
+def replay_event(rt: Runtime, event_id: int) -> bool:
+    """`ces events replay`: a failed (or done) event is processed again; duplicates of its effects
+    are still prevented. False if the broker is down (the scheduler enqueues it)."""
+    with rt.transaction() as s:
+        event = s.get(WebhookEvent, event_id)
+        if event is None:
+            raise NotResent(f"no event {event_id}")
+        if event.state in EventState.PENDING:
+            raise NotResent(f"event {event_id} is {event.state} already")
+        if event.state == EventState.IGNORED:
+            raise NotResent(f"event {event_id} was ignored ({event.outcome}); nothing to replay")
+        event.state, event.attempts, event.error, event.next_try_at = EventState.RECEIVED, 0, None, rt.now()
+    return rt.enqueue(PROCESS_EVENT, event_id)

@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, delete, event, func, insert, inspect, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ces.worker.db.models import (
     Answer,
@@ -70,14 +69,11 @@ def utc_day(moment: datetime) -> date:
 # --- marking --------------------------------------------------------------------------------------
 
 def mark_days(s, days: Iterable[date]) -> None:
-    """`s`: a Session or a Connection, inside the transaction that changed the source rows. In day
-    order, so that two transactions marking the same days never wait on each other crosswise."""
+    """`s`: a Session or a Connection, inside the transaction that changed the source rows. A plain
+    insert of a row per day: it never waits on a concurrent mark of the same day."""
     rows = [{"day": d} for d in sorted(set(days))]
-    if not rows:
-        return
-    name = s.dialect.name if hasattr(s, "dialect") else s.get_bind().dialect.name  # a Connection or a Session
-    dialect = postgresql if name == "postgresql" else sqlite
-    s.execute(dialect.insert(RollupDirty).on_conflict_do_nothing(index_elements=["day"]), rows)
+    if rows:
+        s.execute(insert(RollupDirty), rows)
 
 
 def mark_surveys(s, survey_ids: Iterable[int]) -> None:
@@ -106,7 +102,7 @@ _TRACKED = {
              "locale", "solve_id"),
     Answer: ("state", "score", "survey_id"),
     AssessmentRecord: ("reason_codes", "level", "basis", "survey_id"),
-    Ticket: ("last_solved_at", "connector_id", "channel", "group_name", "assignee"),
+    Ticket: ("last_solved_at", "connector_id", "channel", "group_name", "assignee", "assignee_email"),
 }
 
 
@@ -167,7 +163,8 @@ def _survey_rows(s, lo: datetime, hi: datetime):
 
 
 def _ticket_rows(s, lo: datetime, hi: datetime):
-    columns = [Ticket.connector_id, Ticket.channel, Ticket.group_name, Ticket.assignee, Survey.assignee_email,
+    columns = [Ticket.connector_id, Ticket.channel, Ticket.group_name, Ticket.assignee,
+               func.coalesce(Survey.assignee_email, Ticket.assignee_email),  # signal-only: the ticket's agent
                Survey.locale, Survey.scale, AssessmentRecord.reason_codes, AssessmentRecord.level,
                AssessmentRecord.basis]
     return _counted(s, columns, select(*columns)
@@ -219,7 +216,7 @@ def refresh(rt, batch: int = 50) -> int:
     done = 0
     while True:
         with rt.transaction() as s:
-            days = s.execute(select(RollupDirty.day).order_by(RollupDirty.day).limit(batch)).scalars().all()
+            days = s.execute(select(RollupDirty.day).distinct().order_by(RollupDirty.day).limit(batch)).scalars().all()
         for day in days:
             with rt.transaction() as s:
                 if s.execute(delete(RollupDirty).where(RollupDirty.day == day)).rowcount:

@@ -18,8 +18,11 @@ from ces.config import Settings, load_settings
 from ces.connectors.base import Connector
 from ces.connectors.http import HttpClient
 from ces.connectors.registry import connector_class
+from ces.worker.celery_app import send
 from ces.worker.db.engine import make_engine, make_sessionmaker
 from ces.worker.db.types import utcnow
+from ces.worker.metrics import api_observer
+from ces.worker.ratelimit import RedisRateLimiter
 
 log = structlog.get_logger("ces.runtime")
 
@@ -40,9 +43,6 @@ class Runtime:
 
     @cached_property
     def http(self) -> HttpClient:
-        from ces.worker.metrics import api_observer
-        from ces.worker.ratelimit import RedisRateLimiter
-
         return HttpClient(self.settings.http, limiter=RedisRateLimiter(self.settings), user_agent="ces-worker",
                           observer=api_observer(self))
 
@@ -65,8 +65,6 @@ class Runtime:
             if self._enqueue is not None:
                 self._enqueue(task, row_id)
             else:
-                from ces.worker.celery_app import send
-
                 send(self.settings, task, row_id)
             return True
         except Exception as exc:  # the broker being down must never lose or fail the caller's work

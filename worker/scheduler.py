@@ -7,17 +7,24 @@ A survey whose worker died after handing it to the mail server is marked uncerta
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from datetime import timedelta
 
+import redis
 import structlog
 from sqlalchemy import and_, or_, select, update
 
-from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
+from ces.worker import audit
+from ces.worker.alerts.trigger import SEND_ALERT, digest_due
+from ces.worker.console.sessions import drop_expired
+from ces.worker.db.models import Alert, AlertState, EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.intake import PROCESS_EVENT
 from ces.worker.jobs import RUN_JOB, due_jobs, mark_enqueued
 from ces.worker.logs import error_text
+from ces.worker.privacy import apply_retention
 from ces.worker.rollups import refresh as refresh_rollups
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.answers import settle_answers
@@ -88,9 +95,6 @@ def _jobs(rt: Runtime) -> int:
 
 
 def _alerts(rt: Runtime) -> int:
-    from ces.worker.alerts.trigger import SEND_ALERT, digest_due
-    from ces.worker.db.models import Alert, AlertState
-
     ids = digest_due(rt)
     for alert_id in ids:
         rt.enqueue(SEND_ALERT, alert_id)
@@ -128,11 +132,6 @@ class Leadership:
     _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 
     def __init__(self, rt: Runtime, ttl_seconds: float, me: str | None = None):
-        import os
-        import socket
-
-        import redis
-
         self.client = redis.Redis.from_url(rt.settings.broker_url, socket_timeout=2, socket_connect_timeout=2)
         self.key = f"{rt.settings.broker_prefix}ces:scheduler:leader"
         self.me = me or f"{socket.gethostname()}:{os.getpid()}"
@@ -140,8 +139,6 @@ class Leadership:
         self.leading = False
 
     def holds(self) -> bool:
-        import redis
-
         try:
             if self.client.set(self.key, self.me, nx=True, px=self.ttl_ms) or \
                     self.client.eval(self._RENEW, 1, self.key, self.me, self.ttl_ms):
@@ -158,10 +155,6 @@ class Leadership:
 
 
 def run(rt: Runtime, stop: threading.Event | None = None) -> None:
-    from ces.worker import audit
-    from ces.worker.console.sessions import drop_expired
-    from ces.worker.privacy import apply_retention
-
     stop = stop or threading.Event()
     interval = rt.settings.worker.sweep_interval_seconds
     log.info("scheduler_started", interval=interval)

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from celery import Celery
 
+from ces.worker.alerts.send import send_alert
+from ces.worker.alerts.trigger import check_answer
+from ces.worker.db.models import JobKind
 from ces.worker.events import process_event
+from ces.worker.jobs import run_job
 from ces.worker.runtime import get_runtime
+from ces.worker.signals.collect import collect, reassess, recheck
 from ces.worker.surveys.remind import send_reminder
 from ces.worker.surveys.send import send_survey
+
+# What each kind of ticket job runs (jobs.py): the signals stage, then the alert check. Kept here,
+# where the stages meet, so that neither stage needs to know the other's functions.
+HANDLERS = {JobKind.COLLECT: collect, JobKind.RECHECK: recheck, JobKind.ASSESS: reassess,
+            JobKind.ALERT: check_answer}
 
 
 def register_tasks(app: Celery) -> None:
@@ -31,13 +41,8 @@ def register_tasks(app: Celery) -> None:
 
     @app.task(name="ces.run_job")
     def run_job_task(job_id: int) -> None:
-        from ces.worker.collect import HANDLERS
-        from ces.worker.jobs import run_job
-
         run_job(get_runtime(), job_id, HANDLERS)
 
     @app.task(name="ces.send_alert")
     def send_alert_task(alert_id: int) -> None:
-        from ces.worker.alerts.send import send_alert
-
         send_alert(get_runtime(), alert_id)

@@ -1,6 +1,6 @@
 """Freshdesk connector.
 
-Facts (../shared/reference/helpdesks.md §2, and Freshdesk's own webhook code as published in
+Facts (Freshdesk's own webhook code as published in
 Ramesh-Veeriaperumal/freshconsult: lib/va/webhook/util.rb, app/drops/helpdesk/ticket_drop.rb,
 app/workers/webhook_v1_worker.rb):
 
@@ -36,30 +36,16 @@ import hmac
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
-from ces.connectors.base import Connector
+from ces.connectors.api import link_header
+from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, Unparseable
-from ces.connectors.models import (
-    Actor,
-    Channel,
-    CheckResult,
-    EntryKind,
-    EventKind,
-    HistoryEntry,
-    InboundRequest,
-    Person,
-    Status,
-    Ticket,
-    TicketEvent,
-    TicketHistory,
-)
+from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import is_digits, parse_time
 
 STATUS_EVENT = "ticket.status"
@@ -173,10 +159,6 @@ class FreshdeskSettings(ConnectorSettings):
     secret_names = {"webhook_secret": True, "api_key": True}
     kind: str = "freshdesk"
     domain: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]*$")  # acme → https://acme.freshdesk.com
-    api_key_env: EnvRef = None
-    api_key_file: str | None = None
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
     # How the rule's webhook presents the secret: HTTP basic auth ("Requires authentication",
     # username + password) or a custom header.
     webhook_auth: Literal["basic", "header"] = "basic"
@@ -205,7 +187,7 @@ class FreshdeskConnector(Connector):
     kind = "freshdesk"
     title = "Freshdesk"
     Settings = FreshdeskSettings
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS, base.REOPEN})
+    capabilities = base.EVERYTHING - {base.FOLLOWUP}
     # No history API: status changes are the STATUS events themselves; transfers come from the
     # group/agent rule.
     history_from_webhooks = frozenset({EntryKind.STATUS, EntryKind.GROUP, EntryKind.ASSIGNEE})
@@ -215,7 +197,7 @@ class FreshdeskConnector(Connector):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._names: dict[tuple[str, str], str | None] = {}  # group and agent names rarely change
+        self._names: dict[tuple[str, str], dict] = {}  # group and agent names rarely change
 
     @property
     def rate_key(self) -> str:
@@ -308,50 +290,39 @@ class FreshdeskConnector(Connector):
     def auth(self) -> dict[str, Any]:
         return {"auth": (self.settings.secret("api_key"), "X")}  # Freshdesk: API key as user, any password
 
-    def _url(self, path: str) -> str:
-        return path if path.startswith("http") else f"{self.settings.api_base}/api/v2/{path}"
+    def api_root(self) -> str:
+        return f"{self.settings.api_base}/api/v2"
 
-    def _get(self, path: str, label: str, **params: Any) -> Any:
-        return self.request("GET", self._url(path), label=label, params=params or None).json()
-
-    def _pages(self, path: str, label: str, params: dict, limit: int = 50):
+    def _pages(self, path: str, label: str, params: dict):
         """Items of a list endpoint, following the Link header's rel="next"."""
-        url: str | None = self._url(path)
-        query: dict | None = params
-        for _ in range(limit):
-            resp = self.request("GET", url, label=label, params=query)
-            yield from resp.json() or []
-            url, query = (resp.links.get("next") or {}).get("url"), None
-            if not url:
-                return
+        for page in self.api.paginate(path, label, link_header, params=params):
+            yield from page or []
 
-    def _write(self, method: str, path: str, label: str, body: dict) -> dict:
-        resp = self.request(method, self._url(path), label=label, json=body)
-        return resp.json() if resp.content else {}
-
-    def _name(self, kind: str, item_id: object) -> str | None:
+    def _named(self, kind: str, item_id: object) -> dict:
+        """A group's or an agent's name (and an agent's e-mail, in its `contact`), by id."""
         key = _digits(item_id)
         if key is None:
-            return None
+            return {}
         if (kind, key) not in self._names:
             try:
-                data = self._get(f"{kind}s/{key}", kind)
+                data = self.api.get_json(f"{kind}s/{key}", kind)
             except PermanentApiError:
                 data = {}  # e.g. a deleted agent, or a key without admin scope: the name stays unknown
-            name = data.get("name") or (data.get("contact") or {}).get("name")
-            self._names[(kind, key)] = name
+            self._names[(kind, key)] = {**data, **(data.get("contact") or {})}
         return self._names[(kind, key)]
 
     def _ticket_data(self, ticket_id: str) -> dict:
-        return self._get(f"tickets/{ticket_id}", "ticket", include="requester,stats")
+        return self.api.get_json(f"tickets/{ticket_id}", "ticket", include="requester,stats")
 
     def _ticket(self, t: dict) -> Ticket:
         ticket = ticket_from_api(t, self.settings.api_base)
-        updates: dict[str, Any] = {"group": self._name("group", t.get("group_id")),
-                                   "assignee": self._name("agent", t.get("responder_id"))}
+        group, agent = self._named("group", t.get("group_id")), self._named("agent", t.get("responder_id"))
+        updates: dict[str, Any] = {"group": group.get("name"),
+                                   "assignee": agent.get("name"), "assignee_email": agent.get("email"),
+                                   "assignee_id": _digits(t.get("responder_id"))}
         if ticket.requester and ticket.requester.id:
             try:
-                contact = self._get(f"contacts/{ticket.requester.id}", "contact")
+                contact = self.api.get_json(f"contacts/{ticket.requester.id}", "contact")
             except PermanentApiError:
                 contact = {}  # an agent as requester has no contact record
             zone = contact.get("time_zone")
@@ -429,10 +400,11 @@ class FreshdeskConnector(Connector):
         return out
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
-        self._write("POST", f"tickets/{ticket_id}/notes", "internal note", {"body": markup.html(text), "private": True})
+        self.api.write("POST", f"tickets/{ticket_id}/notes", "internal note",
+                       {"body": markup.html(text), "private": True})
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
-        self._write("POST", f"tickets/{ticket_id}/reply", "public reply", {"body": markup.html(text)})
+        self.api.write("POST", f"tickets/{ticket_id}/reply", "public reply", {"body": markup.html(text)})
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         self._retag(ticket_id, lambda current: current + [t for t in tags if t not in current])
@@ -442,16 +414,16 @@ class FreshdeskConnector(Connector):
 
     def _retag(self, ticket_id: str, change) -> None:
         """PUT replaces the tags: read them first, write the changed set (if it changed)."""
-        current = list(self._get(f"tickets/{ticket_id}", "ticket tags").get("tags") or [])
+        current = list(self.api.get_json(f"tickets/{ticket_id}", "ticket tags").get("tags") or [])
         wanted = change(current)
         if wanted != current:
-            self._write("PUT", f"tickets/{ticket_id}", "tags", {"tags": wanted})
+            self.api.write("PUT", f"tickets/{ticket_id}", "tags", {"tags": wanted})
 
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         change: dict[str, Any] = {"status": OPEN}
         if group:
             change["group_id"] = self._group_id(group)
-        self._write("PUT", f"tickets/{ticket_id}", "reopen", change)
+        self.api.write("PUT", f"tickets/{ticket_id}", "reopen", change)
 
     def _group_id(self, group: str) -> int:
         if is_digits(str(group)):
@@ -463,7 +435,6 @@ class FreshdeskConnector(Connector):
 
     # --- admin --------------------------------------------------------------------------------
     def setup_instructions(self) -> str:
-        template = (Path(__file__).parent / "setup.txt").read_text(encoding="utf-8")
         s = self.settings
         if s.webhook_auth == "basic":
             auth = (f"Requires authentication: ticked, Username and password\n"
@@ -472,16 +443,16 @@ class FreshdeskConnector(Connector):
         else:
             auth = (f"Requires authentication: not ticked. Add custom headers: ticked\n"
                     f"           {{\"{s.webhook_header}\": \"<the webhook secret, step 3>\"}}")
-        return template.format(id=self.id, webhook_url=self.webhook_url, base=s.api_base, auth=auth,
+        return self.setup_text(base=s.api_base, auth=auth,
                                status_body=_indent(json.dumps(STATUS_BODY, indent=2)),
                                assignment_body=_indent(json.dumps(ASSIGNMENT_BODY, indent=2)),
-                               secret_var=_first(s.webhook_secret_env, "FRESHDESK_WEBHOOK_SECRET"),
-                               key_var=_first(s.api_key_env, "FRESHDESK_API_KEY"),
+                               secret_var=self.env_var("webhook_secret", "FRESHDESK_WEBHOOK_SECRET"),
+                               key_var=self.env_var("api_key", "FRESHDESK_API_KEY"),
                                window=f"{DELIVERY_WINDOW.total_seconds() / 3600:g} hours")
 
     def check(self) -> list[CheckResult]:
         try:
-            me = self._get("agents/me", "current agent")
+            me = self.api.get_json("agents/me", "current agent")
         except ApiError as exc:
             return [CheckResult("authentication", False, exc.detail)]
         agent_id = _digits(me.get("id"))
@@ -498,12 +469,9 @@ class FreshdeskConnector(Connector):
             what = {2: "group tickets", 3: "restricted (assigned tickets)"}.get(scope or 0, str(scope))
             results.append(CheckResult("ticket access", False, f"the agent's ticket scope is {what}: give it "
                                        "global access so that every solved ticket can be read"))
-        try:
-            self.request("GET", self._url("tickets"), label="tickets", params={"per_page": 1})
-            results.append(CheckResult("history", True, "tickets and their conversations can be read; group and "
-                                       "agent changes come from the second automation rule"))
-        except ApiError as exc:
-            results.append(CheckResult("history", False, exc.detail))
+        results.append(self.probe("history", lambda: self.api.get_json("tickets", "tickets", per_page=1),
+                                  "tickets and their conversations can be read; group and agent changes come "
+                                  "from the second automation rule"))
         if self.settings.api_user_id and self.settings.api_user_id != agent_id:
             results.append(CheckResult("api_user_id", False, f"api_user_id is {self.settings.api_user_id} but the "
                                        f"API key belongs to agent {agent_id}"))
@@ -527,12 +495,6 @@ def _digits(value: object) -> str | None:
 def _text(value: object) -> str | None:
     text = str(value).strip() if value is not None else ""
     return text or None
-
-
-def _first(env: EnvRef, default: str) -> str:
-    if isinstance(env, list):
-        return env[0] if env else default
-    return env or default
 
 
 def _indent(text: str, prefix: str = "       ") -> str:

@@ -1,6 +1,6 @@
 """Front connector.
 
-Facts (../shared/reference/helpdesks.md §7; dev.frontapp.com "Application webhooks", "Rule
+Facts (dev.frontapp.com "Application webhooks", "Rule
 webhooks", Events reference; zulip/zulip zerver/webhooks/front fixtures):
 - An application webhook wraps the event: {type: "conversation_archived" | …, authorization:
   {id: "cmp_…"}, payload: <event>}. It is signed with the app's signing key: `x-front-signature`
@@ -33,9 +33,9 @@ from urllib.parse import quote
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
-from ces.connectors.base import Connector
+from ces.connectors.api import bearer, json_link, optional_str
+from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import (
     ApiError,
     BadSignature,
@@ -44,20 +44,7 @@ from ces.connectors.errors import (
     Unparseable,
     Unsupported,
 )
-from ces.connectors.models import (
-    Actor,
-    Channel,
-    CheckResult,
-    EntryKind,
-    EventKind,
-    HistoryEntry,
-    InboundRequest,
-    Person,
-    Status,
-    Ticket,
-    TicketEvent,
-    TicketHistory,
-)
+from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import is_digits, parse_time
 
 CONVERSATION_STATUSES = {"archived": Status.SOLVED, "deleted": Status.DELETED, "assigned": Status.OPEN,
@@ -83,6 +70,7 @@ CHANNELS = {
     "custom": Channel.API,
 }
 MESSAGE_EVENTS = frozenset({"inbound", "outbound", "out_reply"})
+_next = json_link("_pagination", "next")
 PAGES = 10  # of 100 events or conversations: a longer timeline is cut and reported in `missing`
 
 
@@ -107,16 +95,13 @@ def status_of(conversation: dict) -> Status | None:
 
 
 class FrontSettings(ConnectorSettings):
+    # webhook_secret: for application webhooks the app's signing key, for rule webhooks the
+    # company's API secret.
     secret_names = {"api_token": True, "webhook_secret": True}
     kind: str = "front"
     # Rule webhooks work with any Front plan that has rules and need nothing from our side when they
     # are saved; application webhooks expect their challenge echoed when saved (see setup.txt).
     webhook_kind: Literal["application", "rule"] = "rule"
-    api_token_env: EnvRef = None
-    api_token_file: str | None = None
-    # application webhooks: the app's signing key; rule webhooks: the company's API secret.
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
     # The teammate ces-worker writes as (comments, replies): its actions are never agent activity.
     api_user_id: str | None = Field(None, pattern=r"^tea_[A-Za-z0-9]+$")
     reply_channel_id: str | None = Field(None, pattern=r"^(cha|chn)_[A-Za-z0-9]+$")
@@ -138,7 +123,7 @@ class FrontConnector(Connector):
     title = "Front"
     Settings = FrontSettings
     # Not FOLLOWUP: Front never locks an archived conversation; reopening it is the follow-up.
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS, base.REOPEN})
+    capabilities = base.EVERYTHING - {base.FOLLOWUP}
     delivery = base.DeliveryRule("the event id in the signed body", signed=True)
     default_rate_limit_per_minute = 50  # Starter plan; Growth 100, Scale 200+ (company-wide budget)
     settings: FrontSettings
@@ -183,14 +168,14 @@ class FrontConnector(Connector):
         if data.get("type") == "sync":
             return []  # the check Front makes when an admin saves an application webhook
         event = data["payload"] if isinstance(data.get("payload"), dict) else data
-        event_id, kind = _str(event.get("id")), str(event.get("type") or data.get("type") or "")
+        event_id, kind = optional_str(event.get("id")), str(event.get("type") or data.get("type") or "")
         if not event_id:
             raise Unparseable("event without an id")
         conversation = event.get("conversation") if isinstance(event.get("conversation"), dict) else {}
-        ticket_id = _str(conversation.get("id"))
+        ticket_id = optional_str(conversation.get("id"))
         occurred = parse_time(event.get("emitted_at")) or request.received_at
         source = event.get("source") if isinstance(event.get("source"), dict) else {}
-        actor = _str((source.get("data") or {}).get("id")) if isinstance(source.get("data"), dict) else None
+        actor = optional_str((source.get("data") or {}).get("id")) if isinstance(source.get("data"), dict) else None
         common = dict(delivery_id=event_id, occurred_at=occurred, actor_id=actor, payload=data)
         if not ticket_id:
             if kind in ("archive", "reopen", "trash"):
@@ -209,25 +194,19 @@ class FrontConnector(Connector):
 
     # --- API ----------------------------------------------------------------------------------
     def auth(self) -> dict[str, Any]:
-        return {"headers": {"Authorization": f"Bearer {self.settings.secret('api_token')}",
-                            "Accept": "application/json"}}
+        auth = bearer(self.settings.secret("api_token"))
+        auth["headers"]["Accept"] = "application/json"
+        return auth
 
-    def _url(self, path: str) -> str:
-        return path if path.startswith("http") else f"{self.settings.api_base}/{path}"
-
-    def _get(self, path: str, label: str, **params: Any) -> dict:
-        return self.request("GET", self._url(path), label=label, params=params or None).json()
+    def api_root(self) -> str:
+        return self.settings.api_base
 
     def _pages(self, path: str, label: str, **params: Any) -> tuple[list[dict], bool]:
         """Front's `_pagination.next` links; returns the items and whether the list was cut."""
         items: list[dict] = []
-        url: str | None = self._url(path)
-        query: dict | None = {"limit": 100, **params}
-        for _ in range(PAGES):
-            data = self.request("GET", url, label=label, params=query).json()
+        for data in self.api.paginate(path, label, _next, params={"limit": 100, **params}, pages=PAGES):
             items.extend(data.get("_results") or [])
-            url, query = (data.get("_pagination") or {}).get("next"), None
-            if not url:
+            if not _next(None, data):
                 return items, False
         return items, True
 
@@ -235,7 +214,7 @@ class FrontConnector(Connector):
         recipient = c.get("recipient") if isinstance(c.get("recipient"), dict) else {}
         handle = recipient.get("handle")
         contact_link = ((recipient.get("_links") or {}).get("related") or {}).get("contact") or ""
-        assignee = c.get("assignee") if isinstance(c.get("assignee"), dict) else None
+        assignee = c.get("assignee") if isinstance(c.get("assignee"), dict) else {}
         last = c.get("last_message") if isinstance(c.get("last_message"), dict) else {}
         return Ticket(
             id=str(c["id"]),
@@ -245,6 +224,8 @@ class FrontConnector(Connector):
                              email=handle if handle and "@" in handle else None,
                              name=recipient.get("name")) if recipient else None,
             assignee=_name(assignee),
+            assignee_id=optional_str(assignee.get("id")),
+            assignee_email=assignee.get("email"),
             group=inbox,
             channel=channel_of(last.get("type")) if last else Channel.OTHER,
             raw_channel=last.get("type") if last else None,
@@ -255,26 +236,26 @@ class FrontConnector(Connector):
         )
 
     def _inbox(self, ticket_id: str) -> str | None:
-        inboxes = self._get(f"conversations/{ticket_id}/inboxes", "conversation inboxes").get("_results") or []
+        inboxes = self.api.get_json(f"conversations/{ticket_id}/inboxes", "conversation inboxes").get("_results") or []
         return inboxes[0].get("name") if inboxes else None
 
     def ticket_url(self, ticket_id: str) -> str | None:
         return f"https://app.frontapp.com/open/{ticket_id}"
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
-        ticket = self._ticket(self._get(f"conversations/{ticket_id}", "conversation"), self._inbox(ticket_id))
+        ticket = self._ticket(self.api.get_json(f"conversations/{ticket_id}", "conversation"), self._inbox(ticket_id))
         if ticket.raw_channel is None:
             # The conversation object names no channel: the newest message tells it.
-            newest = self._get(f"conversations/{ticket_id}/messages", "conversation messages", limit=1)
+            newest = self.api.get_json(f"conversations/{ticket_id}/messages", "conversation messages", limit=1)
             for message in newest.get("_results") or []:
                 ticket = ticket.model_copy(update={"channel": channel_of(message.get("type")),
-                                                   "raw_channel": _str(message.get("type"))})
+                                                   "raw_channel": optional_str(message.get("type"))})
         return ticket
 
     def fetch_history(self, ticket_id: str) -> TicketHistory:
         """The events timeline holds assignments, moves between inboxes, archives and reopens, and
         every message and comment; without the events scope, messages alone are read instead."""
-        ticket = self._ticket(self._get(f"conversations/{ticket_id}", "conversation"), self._inbox(ticket_id))
+        ticket = self._ticket(self.api.get_json(f"conversations/{ticket_id}", "conversation"), self._inbox(ticket_id))
         history = TicketHistory(ticket=ticket)
         messages: list[dict] = []
         try:
@@ -295,7 +276,7 @@ class FrontConnector(Connector):
         # The channel the customer first wrote through (the conversation object names none).
         inbound = sorted((m for m in messages if m.get("is_inbound")), key=lambda m: m.get("created_at") or 0)
         if inbound and ticket.raw_channel is None:
-            first = _str(inbound[0].get("type"))
+            first = optional_str(inbound[0].get("type"))
             history.ticket = ticket.model_copy(update={"channel": channel_of(first), "raw_channel": first})
         return history
 
@@ -307,7 +288,7 @@ class FrontConnector(Connector):
         kind = (source.get("_meta") or {}).get("type")
         data = source.get("data") if isinstance(source.get("data"), dict) else {}
         if kind == "teammate":
-            return self._teammate_actor(_str(data.get("id")))
+            return self._teammate_actor(optional_str(data.get("id")))
         return Actor.SYSTEM  # rules, API integrations, inbox automations
 
     def _message_entry(self, message: dict, at: datetime | None = None) -> HistoryEntry | None:
@@ -318,9 +299,9 @@ class FrontConnector(Connector):
         if message.get("is_inbound"):
             actor = Actor.CUSTOMER
         else:
-            actor = self._teammate_actor(_str(author.get("id"))) if author else Actor.SYSTEM
+            actor = self._teammate_actor(optional_str(author.get("id"))) if author else Actor.SYSTEM
         return HistoryEntry(at=at, kind=EntryKind.MESSAGE, actor=actor, channel=channel_of(message.get("type")),
-                            source_id=_str(message.get("id")))
+                            source_id=optional_str(message.get("id")))
 
     def _event_entries(self, events: list[dict]) -> list[HistoryEntry]:
         out: list[HistoryEntry] = []
@@ -331,7 +312,7 @@ class FrontConnector(Connector):
             at = parse_time(event.get("emitted_at"))
             if at is None:
                 continue
-            kind, eid = event.get("type"), _str(event.get("id"))
+            kind, eid = event.get("type"), optional_str(event.get("id"))
             target = event.get("target") if isinstance(event.get("target"), dict) else {}
             data = target.get("data")
             actor = self._event_actor(event)
@@ -341,7 +322,7 @@ class FrontConnector(Connector):
                     out.append(entry.model_copy(update={"source_id": eid}))
             elif kind == "comment":
                 author = (data or {}).get("author") if isinstance(data, dict) else None
-                who = self._teammate_actor(_str(author.get("id"))) if isinstance(author, dict) else actor
+                who = self._teammate_actor(optional_str(author.get("id"))) if isinstance(author, dict) else actor
                 out.append(HistoryEntry(at=at, kind=EntryKind.NOTE, actor=who, source_id=eid))
             elif kind in ("assign", "unassign"):
                 name = _name(data) if kind == "assign" and isinstance(data, dict) else None
@@ -378,7 +359,7 @@ class FrontConnector(Connector):
         body: dict[str, Any] = {"body": markup.markdown(text)}
         if self.settings.api_user_id:
             body["author_id"] = self.settings.api_user_id
-        self.request("POST", self._url(f"conversations/{ticket_id}/comments"), label="internal comment", json=body)
+        self.api.write("POST", f"conversations/{ticket_id}/comments", "internal comment", body)
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
         if not self.settings.api_user_id:
@@ -386,7 +367,7 @@ class FrontConnector(Connector):
         body: dict[str, Any] = {"author_id": self.settings.api_user_id, "body": text}
         if self.settings.reply_channel_id:
             body["channel_id"] = self.settings.reply_channel_id
-        self.request("POST", self._url(f"conversations/{ticket_id}/messages"), label="public reply", json=body)
+        self.api.write("POST", f"conversations/{ticket_id}/messages", "public reply", body)
 
     def _tag_ids(self, names: list[str], *, create: bool = True) -> list[str]:
         """Front tags conversations by tag id: find the tags by name (one listing for all the
@@ -396,46 +377,43 @@ class FrontConnector(Connector):
             self._tags.update({t.get("name"): str(t.get("id")) for t in tags})
         for name in names:
             if name not in self._tags and create:
-                created = self.request("POST", self._url("tags"), label="create tag", json={"name": name}).json()
+                created = self.api.write("POST", "tags", "create tag", {"name": name})
                 self._tags[name] = str(created["id"])
         return [self._tags[n] for n in names if n in self._tags]
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
-        self.request("POST", self._url(f"conversations/{ticket_id}/tags"), label="tags",
-                     json={"tag_ids": self._tag_ids(tags)})
+        self.api.write("POST", f"conversations/{ticket_id}/tags", "tags", {"tag_ids": self._tag_ids(tags)})
 
     def remove_tags(self, ticket_id: str, tags: list[str]) -> None:
         ids = self._tag_ids(tags, create=False)  # a tag that does not exist is on no conversation
         if ids:
-            self.request("DELETE", self._url(f"conversations/{ticket_id}/tags"), label="untag", json={"tag_ids": ids})
+            self.api.write("DELETE", f"conversations/{ticket_id}/tags", "untag", {"tag_ids": ids})
 
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         """`group` is an inbox id (inb_…): the conversation is moved there as it reopens."""
         change: dict[str, Any] = {"status": "open"}
         if group:
             change["inbox_id"] = str(group)
-        self.request("PATCH", self._url(f"conversations/{ticket_id}"), label="reopen", json=change)
+        self.api.write("PATCH", f"conversations/{ticket_id}", "reopen", change)
 
     # --- admin --------------------------------------------------------------------------------
     def setup_instructions(self) -> str:
         here = Path(__file__).parent
-        secret_var = _first(self.settings.webhook_secret_env or "FRONT_WEBHOOK_SECRET")
-        token_var = _first(self.settings.api_token_env or "FRONT_API_TOKEN")
+        secret_var = self.env_var("webhook_secret", "FRONT_WEBHOOK_SECRET")
+        token_var = self.env_var("api_token", "FRONT_API_TOKEN")
         steps = (here / f"steps_{self.settings.webhook_kind}.txt").read_text(encoding="utf-8").rstrip("\n")
         steps = steps.format(webhook_url=self.webhook_url, secret_var=secret_var)
-        return (here / "setup.txt").read_text(encoding="utf-8").format(
-            id=self.id, webhook_url=self.webhook_url, token_var=token_var, kind=self.settings.webhook_kind,
-            webhook_steps=steps)
+        return self.setup_text(token_var=token_var, kind=self.settings.webhook_kind, webhook_steps=steps)
 
     def check(self) -> list[CheckResult]:
         try:
-            me = self._get("me", "company")
+            me = self.api.get_json("me", "company")
         except ApiError as exc:
             return [CheckResult("authentication", False, exc.detail)]
         results = [CheckResult("authentication", True, f"API token of {me.get('name')} ({me.get('id')})")]
         if self.settings.api_user_id:
             try:
-                mate = self._get(f"teammates/{self.settings.api_user_id}", "teammate")
+                mate = self.api.get_json(f"teammates/{self.settings.api_user_id}", "teammate")
                 results.append(CheckResult("internal notes", True,
                                            f"comments and replies are written as {_name(mate)}"))
             except ApiError as exc:
@@ -444,13 +422,9 @@ class FrontConnector(Connector):
         else:
             results.append(CheckResult("internal notes", False, "api_user_id is not set: comments are posted as the "
                                        "API token and public replies are impossible; set it to a teammate id"))
-        try:
-            self._get("events", "events", limit=1)
-            results.append(CheckResult("history", True, "conversation events (assignments, moves, archives) can be "
-                                       "read"))
-        except ApiError as exc:
-            results.append(CheckResult("history", False, f"cannot read events (give the token the events scope): "
-                                       f"{exc.detail}"))
+        results.append(self.probe("history", lambda: self.api.get_json("events", "events", limit=1),
+                                  "conversation events (assignments, moves, archives) can be read",
+                                  "cannot read events (give the token the events scope): "))
         return results
 
 
@@ -458,12 +432,5 @@ def _name(teammate: dict | None) -> str | None:
     if not teammate:
         return None
     full = " ".join(p for p in (teammate.get("first_name"), teammate.get("last_name")) if p)
-    return full or teammate.get("username") or teammate.get("email") or _str(teammate.get("id"))
+    return full or teammate.get("username") or teammate.get("email") or optional_str(teammate.get("id"))
 
-
-def _str(value: object) -> str | None:
-    return None if value in (None, "") else str(value)
-
-
-def _first(value: str | list[str]) -> str:
-    return value[0] if isinstance(value, list) else value

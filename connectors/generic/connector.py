@@ -1,6 +1,6 @@
 """Generic connector: any system that sends Standard Webhooks.
 
-Facts (../shared/reference/helpdesks.md §17; standard-webhooks/standard-webhooks
+Facts (standard-webhooks/standard-webhooks
 spec/standard-webhooks.md and libraries/python/standardwebhooks/webhooks.py):
 
 - Headers: `webhook-id` (the same on every retry: our delivery id), `webhook-timestamp` (Unix
@@ -22,25 +22,13 @@ import hashlib
 import hmac
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef, MissingSecret
-from ces.connectors.base import Connector, DeliveryRule
+from ces.config.secrets import MissingSecret
+from ces.connectors.base import CheckResult, Connector, DeliveryRule, InboundRequest, Person, Ticket, TicketEvent
 from ces.connectors.errors import BadSignature, StaleTimestamp, Unparseable
-from ces.connectors.models import (
-    Channel,
-    CheckResult,
-    EntryKind,
-    EventKind,
-    HistoryEntry,
-    InboundRequest,
-    Person,
-    Status,
-    Ticket,
-    TicketEvent,
-)
+from ces.connectors.models import Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.standard_webhooks import SECRET_PREFIX, secret_key, sign  # noqa: F401  (sign: for senders and tests)
 from ces.connectors.timeparse import parse_time
 
@@ -78,13 +66,9 @@ def channel_of(value: object) -> Channel:
     return _CHANNELS.get(value.strip().lower().replace("-", "_").replace(" ", "_"), Channel.OTHER)
 
 
-
-
 class GenericSettings(ConnectorSettings):
     secret_names = {"webhook_secret": True}
     kind: str = "generic"
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
 
 
 class GenericConnector(Connector):
@@ -182,14 +166,11 @@ class GenericConnector(Connector):
 
     # --- admin --------------------------------------------------------------------------------
     def setup_instructions(self) -> str:
-        template = (Path(__file__).parent / "setup.txt").read_text(encoding="utf-8")
-        env = self.settings.webhook_secret_env
-        secret_var = (env[0] if isinstance(env, list) and env else env) or "CES_GENERIC_WEBHOOK_SECRET"
         example = json.dumps({"type": SOLVED, "timestamp": "2026-11-23T10:15:45Z", "data": {
             "ticket_id": "48213", "requester_email": "maria.garcia@example.com", "requester_name": "María García",
             "locale": "es", "channel": "email", "group": "Billing", "assignee": "Priya Patel", "status": "solved",
             "updated_at": "2026-11-23T10:15:45Z"}}, indent=2, ensure_ascii=False)
-        return template.format(id=self.id, webhook_url=self.webhook_url, secret_var=secret_var,
+        return self.setup_text(secret_var=self.env_var("webhook_secret", "CES_GENERIC_WEBHOOK_SECRET"),
                                tolerance=self.settings.timestamp_tolerance_seconds,
                                example="\n".join("    " + line for line in example.splitlines()))
 
@@ -233,4 +214,5 @@ def describe(ticket_id: str | None, data: dict, status: Status) -> Ticket | None
                   requester=Person(email=email, name=name, locale=locale) if email or name or locale else None,
                   channel=channel_of(raw_channel), raw_channel=raw_channel,
                   group=_text(data.get("group")), assignee=_text(data.get("assignee")),
+                  assignee_id=_text(data.get("assignee_id")), assignee_email=_text(data.get("assignee_email")),
                   updated_at=parse_time(data.get("updated_at")))

@@ -1,6 +1,6 @@
 """Help Scout connector (Mailbox API 2.0).
 
-Facts (../shared/reference/helpdesks.md §4; developer.helpscout.com/webhooks and /mailbox-api):
+Facts (developer.helpscout.com/webhooks and /mailbox-api):
 
 - Webhooks: events such as convo.status carry the v2 Conversation object as JSON; the event name
   is in X-HelpScout-Event and X-HelpScout-Signature = base64(HMAC-SHA1(secret, raw body)). The
@@ -34,31 +34,17 @@ import json
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import requests
 from pydantic import model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
-from ces.connectors.base import Connector
+from ces.connectors.api import ApiClient, bearer, optional_str
+from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, Unparseable
-from ces.connectors.models import (
-    Actor,
-    Channel,
-    CheckResult,
-    EntryKind,
-    EventKind,
-    HistoryEntry,
-    InboundRequest,
-    Person,
-    Status,
-    Ticket,
-    TicketEvent,
-    TicketHistory,
-)
+from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import is_digits, parse_time
 
 API_BASE = "https://api.helpscout.net"
@@ -122,12 +108,6 @@ def delivery_key(event: str, conversation: dict) -> str:
 class HelpScoutSettings(ConnectorSettings):
     secret_names = {"webhook_secret": True, "app_id": True, "app_secret": True}
     kind: str = "helpscout"
-    app_id_env: EnvRef = None
-    app_id_file: str | None = None
-    app_secret_env: EnvRef = None
-    app_secret_file: str | None = None
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
     api_user_id: str | None = None  # the Help Scout user the app acts as: its threads are ours
 
     @model_validator(mode="after")
@@ -142,23 +122,57 @@ class HelpScoutSettings(ConnectorSettings):
         return self.base_url or API_BASE
 
 
+class HelpScoutApi(ApiClient):
+    """Help Scout's API takes a client-credentials token, shared by a connector's threads until
+    shortly before it expires; one revoked before its time (a 401) is renewed once."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._token: tuple[str, float] | None = None  # (access token, monotonic expiry)
+        self._token_lock = threading.Lock()
+
+    def access_token(self, app_id: str | None, app_secret: str | None) -> str:
+        with self._token_lock:
+            if self._token and time.monotonic() < self._token[1]:
+                return self._token[0]
+            resp = self.http.request("POST", self.url("oauth2/token"), label="Help Scout OAuth token",
+                                     idempotent=True, data={"grant_type": "client_credentials",
+                                                            "client_id": app_id, "client_secret": app_secret})
+            try:
+                body = resp.json()
+                token, lifetime = body["access_token"], float(body.get("expires_in") or 0)
+            except (ValueError, KeyError, TypeError):
+                raise PermanentApiError("Help Scout OAuth token: the answer holds no access_token") from None
+            self._token = (token, time.monotonic() + max(0.0, lifetime - TOKEN_MARGIN_SECONDS))
+            return token
+
+    def request(self, method: str, path: str, *, label: str, **kwargs: Any) -> requests.Response:
+        had_token = self._token is not None
+        try:
+            return super().request(method, path, label=label, **kwargs)
+        except PermanentApiError as exc:
+            if exc.status != 401 or not had_token:  # a fresh token refused: the credentials are wrong
+                raise
+            with self._token_lock:
+                self._token = None
+            return super().request(method, path, label=label, **kwargs)
+
+
 class HelpScoutConnector(Connector):
     kind = "helpscout"
     title = "Help Scout"
     Settings = HelpScoutSettings
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS,
-                              base.REOPEN, base.FOLLOWUP})
+    capabilities = base.EVERYTHING
     # 200 requests a minute is the lowest plan's figure (and the old v1 limit); Help Scout counts
     # a write as two requests while the shared limiter counts calls, so budget half of it.
     default_rate_limit_per_minute = 100
     delivery = base.DeliveryRule("X-HelpScout-Event (unsigned) + the conversation's id, status and change times, "
                                  "or the signed body", signed=False)
     settings: HelpScoutSettings
+    api_class = HelpScoutApi
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._token: tuple[str, float] | None = None  # (access token, monotonic expiry)
-        self._token_lock = threading.Lock()
         self._mailboxes: tuple[dict[str, str], float] | None = None
 
     @property
@@ -228,49 +242,13 @@ class HelpScoutConnector(Connector):
 
     # --- API: authentication ------------------------------------------------------------------
     def auth(self) -> dict[str, Any]:
-        return {"headers": {"Authorization": f"Bearer {self._access_token()}"}}
+        s = self.settings
+        return bearer(self.api.access_token(s.secret("app_id"), s.secret("app_secret")))
 
-    def _access_token(self) -> str:
-        """Client-credentials token, shared by this connector's threads until shortly before it expires."""
-        with self._token_lock:
-            if self._token and time.monotonic() < self._token[1]:
-                return self._token[0]
-            resp = self.http.request("POST", f"{self.settings.api_base}/v2/oauth2/token",
-                                     label="Help Scout OAuth token", idempotent=True,
-                                     data={"grant_type": "client_credentials",
-                                           "client_id": self.settings.secret("app_id"),
-                                           "client_secret": self.settings.secret("app_secret")})
-            try:
-                body = resp.json()
-                token, lifetime = body["access_token"], float(body.get("expires_in") or 0)
-            except (ValueError, KeyError, TypeError):
-                raise PermanentApiError("Help Scout OAuth token: the answer holds no access_token") from None
-            self._token = (token, time.monotonic() + max(0.0, lifetime - TOKEN_MARGIN_SECONDS))
-            return token
-
-    def request(self, method: str, url: str, *, label: str, **kwargs: Any) -> requests.Response:
-        """The shared client, with two Help Scout habits handled: a token revoked before its
-        time (401 → one fresh token and one more try) and the rate-limit wait announced in
-        X-RateLimit-Retry-After rather than Retry-After."""
-        hooks = kwargs.pop("hooks", None) or {}
-        hooks = {**hooks, "response": [*_as_list(hooks.get("response")), _standard_retry_after]}
-        had_token = self._token is not None
-        try:
-            return super().request(method, url, label=label, hooks=hooks, **kwargs)
-        except PermanentApiError as exc:
-            if exc.status != 401 or not had_token:  # a fresh token refused: the credentials are wrong
-                raise
-            with self._token_lock:
-                self._token = None
-            return super().request(method, url, label=label, hooks=hooks, **kwargs)
+    def api_root(self) -> str:
+        return f"{self.settings.api_base}/v2"
 
     # --- API: reads ---------------------------------------------------------------------------
-    def _url(self, path: str) -> str:
-        return path if path.startswith("http") else f"{self.settings.api_base}/v2/{path}"
-
-    def _get(self, path: str, label: str, **params: Any) -> Any:
-        resp = self.request("GET", self._url(path), label=label, params=params or None)
-        return resp.json() if resp.content else {}
 
     def _mailbox_names(self) -> dict[str, str]:
         """Mailbox id → name (the "group" of a conversation); {} when they cannot be read."""
@@ -279,7 +257,7 @@ class HelpScoutConnector(Connector):
         names: dict[str, str] = {}
         try:
             for page in range(1, 11):
-                data = self._get("mailboxes", "mailboxes", page=page)
+                data = self.api.get_json("mailboxes", "mailboxes", page=page)
                 for box in (data.get("_embedded") or {}).get("mailboxes") or []:
                     names[str(box.get("id"))] = box.get("name") or str(box.get("id"))
                 if page >= int((data.get("page") or {}).get("totalPages") or 1):
@@ -290,13 +268,13 @@ class HelpScoutConnector(Connector):
         return names
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
-        data = self._get(f"conversations/{ticket_id}", "conversation")
+        data = self.api.get_json(f"conversations/{ticket_id}", "conversation")
         return ticket_from_api(data, self._mailbox_names())
 
     def fetch_history(self, ticket_id: str) -> TicketHistory:
         """Status, assignee and mailbox changes and the messages, all from the threads (Help Scout
         keeps no counters of its own)."""
-        conversation = self._get(f"conversations/{ticket_id}", "conversation")
+        conversation = self.api.get_json(f"conversations/{ticket_id}", "conversation")
         mailboxes = self._mailbox_names()
         history = TicketHistory(ticket=ticket_from_api(conversation, mailboxes))
         try:
@@ -310,7 +288,7 @@ class HelpScoutConnector(Connector):
     def _threads(self, ticket_id: str) -> list[dict]:
         threads: list[dict] = []
         for page in range(1, 51):
-            data = self._get(f"conversations/{ticket_id}/threads", "threads", page=page)
+            data = self.api.get_json(f"conversations/{ticket_id}/threads", "threads", page=page)
             threads += (data.get("_embedded") or {}).get("threads") or []
             if page >= int((data.get("page") or {}).get("totalPages") or 1):
                 break
@@ -348,7 +326,7 @@ class HelpScoutConnector(Connector):
         assignee: str | None = None
         conversation_channel = channel_of(conversation.get("type"), (conversation.get("source") or {}).get("type"))
         for thread in threads:
-            at, actor, source_id = parse_time(thread["createdAt"]), self._actor(thread), _str(thread.get("id"))
+            at, actor, source_id = parse_time(thread["createdAt"]), self._actor(thread), optional_str(thread.get("id"))
             kind, action = str(thread.get("type") or ""), str((thread.get("action") or {}).get("type") or "")
             if action == "moved-from-mailbox":
                 i = moves.index(thread)
@@ -384,8 +362,8 @@ class HelpScoutConnector(Connector):
         mailboxes = self._mailbox_names()
         out: list[Ticket] = []
         for page in range(1, 21):
-            data = self._get("conversations", "requester's conversations", status="all", query=query,
-                             sortField="createdAt", sortOrder="desc", page=page)
+            data = self.api.get_json("conversations", "requester's conversations", status="all", query=query,
+                                     sortField="createdAt", sortOrder="desc", page=page)
             for raw in (data.get("_embedded") or {}).get("conversations") or []:
                 ticket = ticket_from_api(raw, mailboxes)
                 if ticket.created_at and ticket.created_at < since:
@@ -396,23 +374,20 @@ class HelpScoutConnector(Connector):
         return out
 
     # --- API: writes --------------------------------------------------------------------------
-    def _send(self, method: str, path: str, label: str, body: dict) -> requests.Response:
-        return self.request(method, self._url(path), label=label, json=body)
-
     def post_internal_note(self, ticket_id: str, text: str) -> None:
         # A thread's text is HTML in Help Scout (it is shown as the thread's body): escaped, lines kept.
-        self._send("POST", f"conversations/{ticket_id}/notes", "internal note", {"text": markup.html(text)})
+        self.api.write("POST", f"conversations/{ticket_id}/notes", "internal note", {"text": markup.html(text)})
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
         """A reply needs the customer's id; the conversation keeps the status it has."""
-        conversation = self._get(f"conversations/{ticket_id}", "conversation")
+        conversation = self.api.get_json(f"conversations/{ticket_id}", "conversation")
         customer = _id((conversation.get("primaryCustomer") or {}).get("id"))
         if not customer:
             raise PermanentApiError(f"Help Scout conversation {ticket_id} has no customer to reply to")
         body: dict[str, Any] = {"customer": {"id": int(customer)}, "text": text}
         if conversation.get("status") in ("active", "pending", "closed"):
             body["status"] = conversation["status"]  # a reply must not reopen what is closed
-        self._send("POST", f"conversations/{ticket_id}/reply", "public reply", body)
+        self.api.write("POST", f"conversations/{ticket_id}/reply", "public reply", body)
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         self._retag(ticket_id, lambda current: list(dict.fromkeys([*current, *tags])))
@@ -422,11 +397,11 @@ class HelpScoutConnector(Connector):
 
     def _retag(self, ticket_id: str, change) -> None:
         """PUT replaces the whole set, so read the current tags first and write the changed set."""
-        conversation = self._get(f"conversations/{ticket_id}", "conversation")
+        conversation = self.api.get_json(f"conversations/{ticket_id}", "conversation")
         current = [t.get("tag") for t in conversation.get("tags") or [] if isinstance(t, dict) and t.get("tag")]
         wanted = change(current)
         if wanted != current:
-            self._send("PUT", f"conversations/{ticket_id}/tags", "tags", {"tags": wanted})
+            self.api.write("PUT", f"conversations/{ticket_id}/tags", "tags", {"tags": wanted})
 
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         """Active again; `group` is a mailbox (id or name) to move the conversation to."""
@@ -435,20 +410,20 @@ class HelpScoutConnector(Connector):
                 (i for i, name in self._mailbox_names().items() if name == group), None)
             if mailbox is None:
                 raise PermanentApiError(f"Help Scout has no mailbox named {group!r} (or it is not visible to the app)")
-            self._send("PATCH", f"conversations/{ticket_id}", "move",
-                       {"op": "move", "path": "/mailboxId", "value": int(mailbox)})
-        self._send("PATCH", f"conversations/{ticket_id}", "reopen",
-                   {"op": "replace", "path": "/status", "value": "active"})
+            self.api.write("PATCH", f"conversations/{ticket_id}", "move",
+                           {"op": "move", "path": "/mailboxId", "value": int(mailbox)})
+        self.api.write("PATCH", f"conversations/{ticket_id}", "reopen",
+                       {"op": "replace", "path": "/status", "value": "active"})
 
     def create_followup(self, ticket_id: str, subject: str, text: str) -> str:
         """A new conversation with the same customer in the same mailbox, holding the text as a
         note (nothing is sent to the customer); its id comes back in Resource-ID."""
-        original = self._get(f"conversations/{ticket_id}", "conversation")
+        original = self.api.get_json(f"conversations/{ticket_id}", "conversation")
         customer = _id((original.get("primaryCustomer") or {}).get("id"))
         if not customer:
             raise PermanentApiError(f"Help Scout conversation {ticket_id} has no customer for a follow-up")
         note = f"{text}\n\nFollow-up of {WEB_BASE}/conversation/{ticket_id}/{original.get('number', '')}"
-        resp = self._send("POST", "conversations", "follow-up conversation", {
+        resp = self.api.request("POST", "conversations", label="follow-up conversation", json={
             "subject": subject, "customer": {"id": int(customer)}, "mailboxId": original.get("mailboxId"),
             "type": original.get("type") or "email", "status": "active",
             "threads": [{"type": "note", "text": markup.html(note)}]})
@@ -459,20 +434,14 @@ class HelpScoutConnector(Connector):
 
     # --- admin --------------------------------------------------------------------------------
     def setup_instructions(self) -> str:
-        template = (Path(__file__).parent / "setup.txt").read_text(encoding="utf-8")
-
-        def var(name: str, default: str) -> str:
-            value = getattr(self.settings, f"{name}_env") or default
-            return value[0] if isinstance(value, list) else value
-
-        return template.format(id=self.id, webhook_url=self.webhook_url,
-                               secret_var=var("webhook_secret", "HELPSCOUT_WEBHOOK_SECRET"),
+        var = self.env_var
+        return self.setup_text(secret_var=var("webhook_secret", "HELPSCOUT_WEBHOOK_SECRET"),
                                app_id_var=var("app_id", "HELPSCOUT_APP_ID"),
                                app_secret_var=var("app_secret", "HELPSCOUT_APP_SECRET"))
 
     def check(self) -> list[CheckResult]:
         try:
-            me = self._get("users/me", "current user")
+            me = self.api.get_json("users/me", "current user")
         except ApiError as exc:
             return [CheckResult("authentication", False, exc.detail)]
         if not me.get("id"):
@@ -481,7 +450,7 @@ class HelpScoutConnector(Connector):
         results = [CheckResult("authentication", True, f"the app acts as {name} ({me.get('role', 'user')})",
                                {"user_id": str(me["id"])})]
         try:
-            data = self._get("mailboxes", "mailboxes")
+            data = self.api.get_json("mailboxes", "mailboxes")
             count = len((data.get("_embedded") or {}).get("mailboxes") or [])
             results.append(CheckResult("internal notes", count > 0,
                                        f"can work in {count} mailbox(es)" if count
@@ -509,20 +478,6 @@ def _thread_channel(thread: dict, conversation_channel: Channel) -> Channel:
         channel = channel_of(None, (thread.get("source") or {}).get("type"))
         return conversation_channel if channel == Channel.OTHER else channel
     return conversation_channel
-
-
-def _standard_retry_after(resp: requests.Response, *args, **kwargs) -> requests.Response:
-    if resp.status_code == 429 and "Retry-After" not in resp.headers and "X-RateLimit-Retry-After" in resp.headers:
-        resp.headers["Retry-After"] = resp.headers["X-RateLimit-Retry-After"]
-    return resp
-
-
-def _as_list(hook: Any) -> list:
-    return [] if hook is None else list(hook) if isinstance(hook, (list, tuple)) else [hook]
-
-
-def _str(value: object) -> str | None:
-    return None if value in (None, "") else str(value)
 
 
 def _id(value: object) -> str | None:
@@ -576,16 +531,18 @@ def ticket_from_api(c: dict, mailboxes: dict[str, str] | None = None) -> Ticket:
     """A ticket from a v2 Conversation object (GET /v2/conversations/{id} or a list entry)."""
     customer = c.get("primaryCustomer") or {}
     source = c.get("source") or {}
-    mailbox = _str(c.get("mailboxId"))
+    mailbox = optional_str(c.get("mailboxId"))
     status = Status.DELETED if str(c.get("state")).lower() == "deleted" else status_of(c.get("status"))
     name = " ".join(p for p in (customer.get("first"), customer.get("last")) if p).strip() or None
-    raw_channel = "/".join(p for p in (_str(c.get("type")), _str(source.get("type"))) if p) or None
+    raw_channel = "/".join(p for p in (optional_str(c.get("type")), optional_str(source.get("type"))) if p) or None
     return Ticket(
         id=str(c["id"]),
         status=status or Status.OPEN,
         subject=c.get("subject"),
         requester=Person(id=_id(customer.get("id")), email=customer.get("email"), name=name),
         assignee=_person_name(c.get("assignee")),
+        assignee_id=_id((c.get("assignee") or {}).get("id")),
+        assignee_email=(c.get("assignee") or {}).get("email"),
         group=(mailboxes or {}).get(mailbox or "", mailbox),
         channel=channel_of(c.get("type"), source.get("type")),
         raw_channel=raw_channel,

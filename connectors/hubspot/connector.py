@@ -1,6 +1,6 @@
 """HubSpot (Service Hub tickets) connector.
 
-Facts (../shared/reference/helpdesks.md §6; HubSpot's "Validating requests" and Webhooks API
+Facts (HubSpot's "Validating requests" and Webhooks API
 pages; HubSpot/hubspot-api-python utils/signature.py): the Webhooks API POSTs a JSON ARRAY of
 events, each {eventId, subscriptionId, portalId, appId, occurredAt (ms), subscriptionType,
 attemptNumber, objectId, propertyName, propertyValue, changeSource, sourceId}; the app's
@@ -29,30 +29,16 @@ import hashlib
 import hmac
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
-from ces.connectors.base import Connector
+from ces.connectors.api import bearer, optional_str
+from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, StaleTimestamp, Unparseable
-from ces.connectors.models import (
-    Actor,
-    Channel,
-    CheckResult,
-    EntryKind,
-    EventKind,
-    HistoryEntry,
-    InboundRequest,
-    Person,
-    Status,
-    Ticket,
-    TicketEvent,
-    TicketHistory,
-)
+from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import is_digits, parse_time
 
 TICKET_OBJECT_TYPE = "0-5"
@@ -97,12 +83,9 @@ def channel_of(source_type: object) -> Channel:
 
 
 class HubspotSettings(ConnectorSettings):
+    # The private app's access token; the app's client secret, which signs the webhooks.
     secret_names = {"access_token": True, "client_secret": True}
     kind: str = "hubspot"
-    access_token_env: EnvRef = None  # the private app's access token
-    access_token_file: str | None = None
-    client_secret_env: EnvRef = None  # the app's client secret: it signs the webhooks
-    client_secret_file: str | None = None
     portal_id: str | None = Field(None, pattern=r"^\d+$")  # the account (Hub) id, for ticket links
     app_host: str = Field("app.hubspot.com", pattern=r"^app(-[a-z0-9]+)?\.hubspot\.com$")  # app-eu1… in the EU
     app_id: str | None = Field(None, pattern=r"^\d+$")  # ces-worker's own app: its changes are ours
@@ -167,7 +150,7 @@ class HubspotConnector(Connector):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._owners: dict[str, str | None] = {}
+        self._owners: dict[str, dict] = {}
         self._teams: dict[str, str] | None = None
 
     # --- intake -------------------------------------------------------------------------------
@@ -215,13 +198,13 @@ class HubspotConnector(Connector):
         if not isinstance(e, dict) or e.get("eventId") in (None, ""):
             raise Unparseable("an event without eventId")
         kind = str(e.get("subscriptionType") or "")
-        object_id = _str(e.get("objectId"))
+        object_id = optional_str(e.get("objectId"))
         delivery = f"{e['eventId']}:{e.get('subscriptionId')}:{object_id}:{e.get('occurredAt')}"
         occurred = parse_time(e.get("occurredAt")) or received_at
         is_ticket = kind.startswith("ticket.") or (kind.startswith("object.")
                                                    and str(e.get("objectTypeId")) == TICKET_OBJECT_TYPE)
         action = kind.partition(".")[2]
-        base_kw = dict(delivery_id=delivery, occurred_at=occurred, actor_id=_str(e.get("sourceId")), payload=e)
+        base_kw = dict(delivery_id=delivery, occurred_at=occurred, actor_id=optional_str(e.get("sourceId")), payload=e)
         if not is_ticket:
             return TicketEvent(kind=EventKind.IGNORED, summary=kind or "event", **base_kw)
         if not object_id:
@@ -240,44 +223,44 @@ class HubspotConnector(Connector):
 
     # --- API ----------------------------------------------------------------------------------
     def auth(self) -> dict[str, Any]:
-        return {"headers": {"Authorization": f"Bearer {self.settings.secret('access_token')}"}}
+        return bearer(self.settings.secret("access_token"))
 
-    def _url(self, path: str) -> str:
-        return f"{self.settings.api_base}/{path}"
-
-    def _get(self, path: str, label: str, **params: Any) -> dict:
-        return self.request("GET", self._url(path), label=label, params=params or None).json()
+    def api_root(self) -> str:
+        return self.settings.api_base
 
     def _raw_ticket(self, ticket_id: str, *, history: bool) -> dict:
         params: dict[str, Any] = {"properties": ",".join(TICKET_PROPERTIES), "associations": "contacts"}
         if history:
             params["propertiesWithHistory"] = ",".join([STAGE, OWNER, TEAM])
-        return self._get(f"crm/v3/objects/tickets/{ticket_id}", "ticket", **params)
+        return self.api.get_json(f"crm/v3/objects/tickets/{ticket_id}", "ticket", **params)
 
     def _requester(self, raw: dict) -> Person | None:
         contacts = ((raw.get("associations") or {}).get("contacts") or {}).get("results") or []
         if not contacts:
             return None
         contact_id = str(contacts[0]["id"])
-        props = self._get(f"crm/v3/objects/contacts/{contact_id}", "contact",
-                          properties="email,firstname,lastname,hs_language").get("properties") or {}
+        props = self.api.get_json(f"crm/v3/objects/contacts/{contact_id}", "contact",
+                                  properties="email,firstname,lastname,hs_language").get("properties") or {}
         name = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or None
         return Person(id=contact_id, email=props.get("email"), name=name, locale=props.get("hs_language"))
 
-    def _owner(self, owner_id: str | None) -> str | None:
-        """Owner names; an owner that no longer exists keeps its id."""
+    def _owner_record(self, owner_id: str | None) -> dict:
+        """An owner (name, e-mail); {} for none, or one that no longer exists."""
         if owner_id is None:
-            return None
+            return {}
         if owner_id not in self._owners:
             try:
-                o = self._get(f"crm/v3/owners/{owner_id}", "owner")
-                self._owners[owner_id] = " ".join(p for p in (o.get("firstName"), o.get("lastName")) if p) or o.get(
-                    "email")
+                self._owners[owner_id] = self.api.get_json(f"crm/v3/owners/{owner_id}", "owner")
             except PermanentApiError as exc:
                 if exc.status != 404:
                     raise
-                self._owners[owner_id] = None
-        return self._owners[owner_id] or owner_id
+                self._owners[owner_id] = {}
+        return self._owners[owner_id]
+
+    def _owner(self, owner_id: str | None) -> str | None:
+        """An owner's name; an owner that no longer exists keeps its id."""
+        o = self._owner_record(owner_id)
+        return " ".join(p for p in (o.get("firstName"), o.get("lastName")) if p) or o.get("email") or owner_id
 
     def _team(self, team_id: str | None) -> str | None:
         if team_id is None:
@@ -285,7 +268,7 @@ class HubspotConnector(Connector):
         if self._teams is None:
             try:
                 self._teams = {str(t.get("id")): t.get("name")
-                               for t in self._get("settings/v3/users/teams", "teams").get("results") or []}
+                               for t in self.api.get_json("settings/v3/users/teams", "teams").get("results") or []}
             except PermanentApiError:
                 self._teams = {}  # no settings.users.teams.read scope: ids stand in for names
         return self._teams.get(team_id) or team_id
@@ -294,16 +277,18 @@ class HubspotConnector(Connector):
         p = raw.get("properties") or {}
         ticket_id = str(raw.get("id"))
         portal = self.settings.portal_id
-        owner, team = _str(p.get(OWNER)), _str(p.get(TEAM))
+        owner, team = optional_str(p.get(OWNER)), optional_str(p.get(TEAM))
         return Ticket(
             id=ticket_id,
             status=self.settings.status_of(p.get(STAGE)) or Status.OPEN,
             subject=p.get("subject"),
             requester=requester,
             assignee=self._owner(owner) if names else owner,
+            assignee_id=owner,
+            assignee_email=self._owner_record(owner).get("email") if names else None,
             group=self._team(team) if names else team,
             channel=channel_of(p.get("source_type")),
-            raw_channel=_str(p.get("source_type")),
+            raw_channel=optional_str(p.get("source_type")),
             created_at=parse_time(p.get("createdate")) or parse_time(raw.get("createdAt")),
             updated_at=parse_time(p.get("hs_lastmodifieddate")) or parse_time(raw.get("updatedAt")),
             url=f"https://{self.settings.app_host}/contacts/{portal}/record/{TICKET_OBJECT_TYPE}/{ticket_id}" if portal
@@ -337,7 +322,7 @@ class HubspotConnector(Connector):
         return history
 
     def _actor(self, change: dict) -> Actor:
-        source, source_id = change.get("sourceType"), _str(change.get("sourceId"))
+        source, source_id = change.get("sourceType"), optional_str(change.get("sourceId"))
         if source == "INTEGRATION" and self.settings.app_id and source_id == self.settings.app_id:
             return Actor.US
         if source in AGENT_SOURCES or change.get("updatedByUserId"):
@@ -366,7 +351,7 @@ class HubspotConnector(Connector):
             at = parse_time(change.get("timestamp"))
             if at is None:
                 continue
-            value = name(_str(change.get("value")))
+            value = name(optional_str(change.get("value")))
             if not first and value == previous:
                 continue
             out.append(HistoryEntry(at=at, kind=kind, actor=self._actor(change), value=value, previous=previous))
@@ -387,8 +372,8 @@ class HubspotConnector(Connector):
         }
         out: list[Ticket] = []
         for _ in range(SEARCH_PAGES):
-            data = self.request("POST", self._url("crm/v3/objects/tickets/search"), label="requester's tickets",
-                                json=body, idempotent=True).json()
+            data = self.api.write("POST", "crm/v3/objects/tickets/search", "requester's tickets", body,
+                                  idempotent=True)
             out.extend(self._ticket(raw, requester, names=False) for raw in data.get("results") or [])
             after = ((data.get("paging") or {}).get("next") or {}).get("after")
             if not after:
@@ -398,7 +383,7 @@ class HubspotConnector(Connector):
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        self.request("POST", self._url("crm/v3/objects/notes"), label="internal note", json={
+        self.api.write("POST", "crm/v3/objects/notes", "internal note", {
             "properties": {"hs_timestamp": now, "hs_note_body": markup.html(text)},  # the note body is HTML
             "associations": [{"to": {"id": str(ticket_id)}, "types": [
                 {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_TICKET}]}]})
@@ -407,19 +392,17 @@ class HubspotConnector(Connector):
         props: dict[str, str] = {STAGE: self.settings.reopen_stage_id}
         if group:
             props[TEAM] = str(group)
-        self.request("PATCH", self._url(f"crm/v3/objects/tickets/{ticket_id}"), label="reopen",
-                     json={"properties": props})
+        self.api.write("PATCH", f"crm/v3/objects/tickets/{ticket_id}", "reopen", {"properties": props})
 
     def _check_token(self) -> list[CheckResult]:
         """A private app token tells its app id and scopes; notes need the tickets (write) scope."""
         try:
-            info = self.request("POST", self._url("oauth/v2/private-apps/get/access-token-info"),
-                                label="token info", idempotent=True,
-                                json={"tokenKey": self.settings.secret("access_token")}).json()
+            info = self.api.write("POST", "oauth/v2/private-apps/get/access-token-info", "token info",
+                                  {"tokenKey": self.settings.secret("access_token")}, idempotent=True)
         except ApiError as exc:
             return [CheckResult("internal notes", False, f"cannot read the token's scopes: {exc.detail}")]
         scopes = set(info.get("scopes") or [])
-        app_id = _str(info.get("appId"))
+        app_id = optional_str(info.get("appId"))
         lacking = sorted(REQUIRED_SCOPES - scopes)
         out = [CheckResult("internal notes", not lacking,
                            "the token has the tickets, contacts and owners scopes" if not lacking
@@ -431,19 +414,17 @@ class HubspotConnector(Connector):
 
     # --- admin --------------------------------------------------------------------------------
     def setup_instructions(self) -> str:
-        template = (Path(__file__).parent / "setup.txt").read_text(encoding="utf-8")
-        secret_var = self.settings.client_secret_env or "HUBSPOT_CLIENT_SECRET"
-        token_var = self.settings.access_token_env or "HUBSPOT_ACCESS_TOKEN"
-        return template.format(id=self.id, webhook_url=self.webhook_url, secret_var=_first(secret_var),
-                               token_var=_first(token_var), closed=", ".join(self.settings.closed_stage_ids),
+        return self.setup_text(secret_var=self.env_var("client_secret", "HUBSPOT_CLIENT_SECRET"),
+                               token_var=self.env_var("access_token", "HUBSPOT_ACCESS_TOKEN"),
+                               closed=", ".join(self.settings.closed_stage_ids),
                                reopen=self.settings.reopen_stage_id)
 
     def check(self) -> list[CheckResult]:
         try:
-            account = self._get("account-info/v3/details", "account details")
+            account = self.api.get_json("account-info/v3/details", "account details")
         except ApiError as exc:
             return [CheckResult("authentication", False, exc.detail)]
-        portal = _str(account.get("portalId"))
+        portal = optional_str(account.get("portalId"))
         results = [CheckResult("authentication", True, f"connected to HubSpot account {portal}",
                                {"portal_id": portal})]
         if self.settings.portal_id != portal:
@@ -453,7 +434,7 @@ class HubspotConnector(Connector):
         if host and host != self.settings.app_host:
             results.append(CheckResult("app_host", False, f"set app_host = \"{host}\": the account is hosted there"))
         try:
-            pipelines = self._get("crm/v3/pipelines/tickets", "ticket pipelines").get("results") or []
+            pipelines = self.api.get_json("crm/v3/pipelines/tickets", "ticket pipelines").get("results") or []
         except ApiError as exc:
             return results + [CheckResult("history", False, f"cannot read tickets (scope `tickets`): {exc.detail}")]
         results.append(CheckResult("history", True, "tickets and their stage and owner history can be read"))
@@ -469,11 +450,3 @@ class HubspotConnector(Connector):
         results.append(CheckResult("closed stages", ok, detail, {"closed_stage_ids": sorted(closed)}))
         results.extend(self._check_token())
         return results
-
-
-def _str(value: object) -> str | None:
-    return None if value in (None, "") else str(value)
-
-
-def _first(value: str | list[str]) -> str:
-    return value[0] if isinstance(value, list) else value

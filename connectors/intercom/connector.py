@@ -1,6 +1,6 @@
 """Intercom connector.
 
-Facts (../shared/reference/helpdesks.md §5; intercom/intercom-node types; Intercom's REST API
+Facts (intercom/intercom-node types; Intercom's REST API
 reference): a webhook is a `notification_event` envelope whose `id` (`notif_…`) is the
 idempotency key and whose `data.item` is the conversation or ticket, shaped like the REST model of
 the app's API version. `X-Hub-Signature` is "sha1=" + hex HMAC-SHA1 over the raw body keyed with
@@ -26,30 +26,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base, markup
-from ces.connectors.base import Connector
+from ces.connectors.api import bearer, optional_str
+from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, Unparseable
-from ces.connectors.models import (
-    Actor,
-    Channel,
-    CheckResult,
-    EntryKind,
-    EventKind,
-    HistoryEntry,
-    InboundRequest,
-    Person,
-    Status,
-    Ticket,
-    TicketEvent,
-    TicketHistory,
-)
+from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import parse_time
 
 REGIONS = {"us": "https://api.intercom.io", "eu": "https://api.eu.intercom.io", "au": "https://api.au.intercom.io"}
@@ -105,14 +91,11 @@ def ticket_state_of(value: object) -> Status | None:
 
 
 class IntercomSettings(ConnectorSettings):
+    # The access token; the app's client secret, which signs the webhooks.
     secret_names = {"access_token": True, "client_secret": True}
     kind: str = "intercom"
     region: Literal["us", "eu", "au"] = "us"
     api_version: str = Field("2.11", pattern=r"^\d+\.\d+$")
-    access_token_env: EnvRef = None
-    access_token_file: str | None = None
-    client_secret_env: EnvRef = None  # the app's client secret: it signs the webhooks
-    client_secret_file: str | None = None
     # The teammate (admin) ces-worker writes as: notes, replies, tags and reopens need one, and
     # changes made by it are never taken for agent activity.
     admin_id: str | None = Field(None, pattern=r"^\d+$")
@@ -140,7 +123,7 @@ class IntercomConnector(Connector):
     title = "Intercom"
     Settings = IntercomSettings
     # Not FOLLOWUP: Intercom never locks a closed conversation, reopening it is the follow-up.
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS, base.REOPEN})
+    capabilities = base.EVERYTHING - {base.FOLLOWUP}
     # 10,000 calls/min per app, enforced as 1/6 of that per 10-second window; the shared limiter
     # counts a sliding 60 s, so only the 10-second share can never overrun a window.
     default_rate_limit_per_minute = 1666
@@ -149,8 +132,8 @@ class IntercomConnector(Connector):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._admins: dict[str, str | None] = {}
-        self._teams: dict[str, str | None] = {}
+        self._admins: dict[str, dict] = {}
+        self._teams: dict[str, dict] = {}
         self._tags: dict[str, str] = {}
 
     # --- intake -------------------------------------------------------------------------------
@@ -214,41 +197,35 @@ class IntercomConnector(Connector):
 
     # --- API ----------------------------------------------------------------------------------
     def auth(self) -> dict[str, Any]:
-        return {"headers": {"Authorization": f"Bearer {self.settings.secret('access_token')}",
-                            "Intercom-Version": self.settings.api_version, "Accept": "application/json"}}
+        auth = bearer(self.settings.secret("access_token"))
+        auth["headers"].update({"Intercom-Version": self.settings.api_version, "Accept": "application/json"})
+        return auth
 
-    def _url(self, path: str) -> str:
-        return f"{self.settings.api_base}/{path}"
+    def api_root(self) -> str:
+        return self.settings.api_base
 
-    def _get(self, path: str, label: str, **params: Any) -> dict:
-        return self.request("GET", self._url(path), label=label, params=params or None).json()
-
-    def _post(self, path: str, label: str, body: dict) -> dict:
-        resp = self.request("POST", self._url(path), label=label, json=body)
-        return resp.json() if resp.content else {}
-
-    def _names(self, cache: dict[str, str | None], path: str, key: str, label: str, wanted: str | None) -> str | None:
-        """Admin and team names, loaded once and again when an unknown id shows up."""
+    def _entry(self, cache: dict[str, dict], path: str, wanted: str | None) -> dict:
+        """An admin or a team (name, e-mail), loaded once and again when an unknown id shows up."""
         if wanted is None:
-            return None
+            return {}
         if wanted not in cache:
-            for entry in self._get(path, label).get(key) or []:
-                cache[str(entry.get("id"))] = entry.get("name")
-            cache.setdefault(wanted, None)  # a deleted teammate: its id stands in, without asking again
-        return cache.get(wanted) or wanted
+            for entry in self.api.get_json(path, path).get(path) or []:
+                cache[str(entry.get("id"))] = entry
+            cache.setdefault(wanted, {})  # a deleted teammate: its id stands in, without asking again
+        return cache[wanted]
 
     def _admin(self, admin_id: str | None) -> str | None:
-        return self._names(self._admins, "admins", "admins", "admins", admin_id)
+        return self._entry(self._admins, "admins", admin_id).get("name") or admin_id
 
     def _team(self, team_id: str | None) -> str | None:
-        return self._names(self._teams, "teams", "teams", "teams", team_id)
+        return self._entry(self._teams, "teams", team_id).get("name") or team_id
 
     def _requester(self, conversation: dict) -> Person | None:
         contacts = (conversation.get("contacts") or {}).get("contacts") or []
         if not contacts:
             return None
         contact_id = _str(contacts[0].get("id"))
-        contact = self._get(f"contacts/{contact_id}", "contact")
+        contact = self.api.get_json(f"contacts/{contact_id}", "contact")
         return Person(id=contact_id, email=contact.get("email"), name=contact.get("name"),
                       locale=contact.get("language_override") or contact.get("browser_language"))
 
@@ -257,12 +234,15 @@ class IntercomConnector(Connector):
         source = c.get("source") or {}
         state = c.get("state") or ("open" if c.get("open") else "closed")
         workspace = self.settings.workspace_id
+        admin_id = _str(c.get("admin_assignee_id"))
         return Ticket(
             id=str(c["id"]),
             status=ticket_state_of(c.get("ticket_state")) or CONVERSATION_STATES.get(state, Status.OPEN),
             subject=c.get("title") or source.get("subject") or None,
             requester=requester,
-            assignee=self._admin(_str(c.get("admin_assignee_id"))) if names else _str(c.get("admin_assignee_id")),
+            assignee=self._admin(admin_id) if names else admin_id,
+            assignee_id=admin_id,
+            assignee_email=self._entry(self._admins, "admins", admin_id).get("email") if names else None,
             group=self._team(_str(c.get("team_assignee_id"))) if names else _str(c.get("team_assignee_id")),
             channel=channel_of(source.get("type")),
             raw_channel=_str(source.get("type")),
@@ -277,11 +257,11 @@ class IntercomConnector(Connector):
         conversations endpoint does not know is tried as a ticket (back-office and tracker
         tickets), read into the conversation's shape."""
         try:
-            return self._get(f"conversations/{ticket_id}", "conversation", display_as="plaintext")
+            return self.api.get_json(f"conversations/{ticket_id}", "conversation", display_as="plaintext")
         except PermanentApiError as exc:
             if exc.status != 404:
                 raise
-            ticket = self._get(f"tickets/{ticket_id}", "ticket")
+            ticket = self.api.get_json(f"tickets/{ticket_id}", "ticket")
         attributes = ticket.get("ticket_attributes") if isinstance(ticket.get("ticket_attributes"), dict) else {}
         parts = (ticket.get("ticket_parts") or {}) if isinstance(ticket.get("ticket_parts"), dict) else {}
         return {**ticket, "title": attributes.get("_default_title_"),
@@ -373,8 +353,7 @@ class IntercomConnector(Connector):
             "pagination": {"per_page": 150}}
         out: list[Ticket] = []
         for _ in range(SEARCH_PAGES):
-            data = self.request("POST", self._url("conversations/search"), label="requester's conversations",
-                                json=body, idempotent=True).json()
+            data = self.api.write("POST", "conversations/search", "requester's conversations", body, idempotent=True)
             out.extend(self._ticket(c, requester, names=False) for c in data.get("conversations") or [])
             after = ((data.get("pages") or {}).get("next") or {}).get("starting_after")
             if not after:
@@ -384,7 +363,7 @@ class IntercomConnector(Connector):
         return sorted(out, key=lambda t: t.created_at or since, reverse=True)
 
     def _reply(self, ticket_id: str, message_type: str, text: str, label: str) -> None:
-        self._post(f"conversations/{ticket_id}/reply", label, {
+        self.api.write("POST", f"conversations/{ticket_id}/reply", label, {
             "message_type": message_type, "type": "admin", "admin_id": self.settings.admin_id, "body": text})
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
@@ -398,47 +377,44 @@ class IntercomConnector(Connector):
         """Intercom tags conversations by tag id: find the tags by name (one listing for all the
         names not seen yet), create the ones that do not exist (or leave them out)."""
         if any(n not in self._tags for n in names):
-            for tag in self._get("tags", "tags").get("data") or []:
+            for tag in self.api.get_json("tags", "tags").get("data") or []:
                 self._tags[tag.get("name")] = str(tag.get("id"))
         for name in names:
             if name not in self._tags and create:
-                self._tags[name] = str(self._post("tags", "create tag", {"name": name})["id"])
+                self._tags[name] = str(self.api.write("POST", "tags", "create tag", {"name": name})["id"])
         return [self._tags[n] for n in names if n in self._tags]
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         for tag_id in self._tag_ids(tags):
-            self._post(f"conversations/{ticket_id}/tags", "tag conversation",
-                       {"id": tag_id, "admin_id": self.settings.admin_id})
+            self.api.write("POST", f"conversations/{ticket_id}/tags", "tag conversation",
+                           {"id": tag_id, "admin_id": self.settings.admin_id})
 
     def remove_tags(self, ticket_id: str, tags: list[str]) -> None:
         for tag_id in self._tag_ids(tags, create=False):  # a tag that does not exist is on no conversation
             try:
-                self.request("DELETE", self._url(f"conversations/{ticket_id}/tags/{tag_id}"), label="untag conversation",
-                             json={"admin_id": self.settings.admin_id})
+                self.api.write("DELETE", f"conversations/{ticket_id}/tags/{tag_id}", "untag conversation",
+                               {"admin_id": self.settings.admin_id})
             except PermanentApiError as exc:
                 if exc.status != 404:  # 404: not on this conversation (any more)
                     raise
 
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
-        self._post(f"conversations/{ticket_id}/parts", "reopen",
-                   {"message_type": "open", "admin_id": self.settings.admin_id})
+        self.api.write("POST", f"conversations/{ticket_id}/parts", "reopen",
+                       {"message_type": "open", "admin_id": self.settings.admin_id})
         if group:
-            self._post(f"conversations/{ticket_id}/parts", "assign to team", {
+            self.api.write("POST", f"conversations/{ticket_id}/parts", "assign to team", {
                 "message_type": "assignment", "type": "team", "admin_id": self.settings.admin_id,
                 "assignee_id": str(group)})
 
     # --- admin --------------------------------------------------------------------------------
     def setup_instructions(self) -> str:
-        template = (Path(__file__).parent / "setup.txt").read_text(encoding="utf-8")
-        secret_var = self.settings.client_secret_env or "INTERCOM_CLIENT_SECRET"
-        token_var = self.settings.access_token_env or "INTERCOM_ACCESS_TOKEN"
-        return template.format(id=self.id, webhook_url=self.webhook_url, base=self.settings.api_base,
-                               secret_var=_first(secret_var), token_var=_first(token_var),
-                               version=self.settings.api_version)
+        return self.setup_text(base=self.settings.api_base, version=self.settings.api_version,
+                               secret_var=self.env_var("client_secret", "INTERCOM_CLIENT_SECRET"),
+                               token_var=self.env_var("access_token", "INTERCOM_ACCESS_TOKEN"))
 
     def check(self) -> list[CheckResult]:
         try:
-            me = self._get("me", "current admin")
+            me = self.api.get_json("me", "current admin")
         except ApiError as exc:
             return [CheckResult("authentication", False, exc.detail)]
         app = me.get("app") or {}
@@ -446,7 +422,7 @@ class IntercomConnector(Connector):
                                f"token of {me.get('name')} (admin {me.get('id')}) in workspace {app.get('id_code')}",
                                {"admin_id": _str(me.get("id")), "workspace_id": app.get("id_code")})]
         try:
-            admin = self._get(f"admins/{self.settings.admin_id}", "admin")
+            admin = self.api.get_json(f"admins/{self.settings.admin_id}", "admin")
             results.append(CheckResult("internal notes", True,
                                        f"notes, tags and reopens are written as {admin.get('name')} "
                                        f"(admin {self.settings.admin_id})"))
@@ -454,13 +430,11 @@ class IntercomConnector(Connector):
             results.append(CheckResult("internal notes", False,
                                        f"admin_id {self.settings.admin_id} is not a teammate of this workspace: "
                                        f"{exc.detail}"))
-        try:
-            self.request("POST", self._url("conversations/search"), label="conversation search", idempotent=True,
-                         json={"query": {"field": "created_at", "operator": ">", "value": 0},
-                               "pagination": {"per_page": 1}})
-            results.append(CheckResult("history", True, "conversations, their parts and statistics can be read"))
-        except ApiError as exc:
-            results.append(CheckResult("history", False, f"cannot read conversations: {exc.detail}"))
+        search = {"query": {"field": "created_at", "operator": ">", "value": 0}, "pagination": {"per_page": 1}}
+        results.append(self.probe(
+            "history", lambda: self.api.write("POST", "conversations/search", "conversation search", search,
+                                              idempotent=True),
+            "conversations, their parts and statistics can be read", "cannot read conversations: "))
         return results
 
 
@@ -519,8 +493,5 @@ def _author(part: dict | None) -> str | None:
 
 
 def _str(value: object) -> str | None:
-    return None if value in (None, "", 0, "0") else str(value)
-
-
-def _first(value: str | list[str]) -> str:
-    return value[0] if isinstance(value, list) else value
+    """An id as text: Intercom writes 0 for "nobody"."""
+    return None if value in (0, "0") else optional_str(value)

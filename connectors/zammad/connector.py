@@ -1,6 +1,6 @@
 """Zammad connector (self-hosted, so base_url is required).
 
-Facts (../shared/reference/helpdesks.md §3, read against zammad/zammad and its documentation):
+Facts (zammad/zammad and its documentation, docs.zammad.org and admin-docs.zammad.org):
 
 - Delivery: a Trigger whose action is a Webhook object. Zammad POSTs its default payload
   {"ticket": {...}, "article": {...}} (app/jobs/trigger_webhook_job.rb). The ticket's associations
@@ -29,30 +29,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pydantic import model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base
-from ces.connectors.base import Connector
+from ces.connectors.api import bearer, optional_str
+from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, TicketLocked, Unparseable
-from ces.connectors.models import (
-    Actor,
-    Channel,
-    CheckResult,
-    EntryKind,
-    EventKind,
-    HistoryEntry,
-    InboundRequest,
-    Person,
-    Status,
-    Ticket,
-    TicketEvent,
-    TicketHistory,
-)
+from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import is_digits, parse_time
 
 SYSTEM_USER_ID = "1"  # Zammad's own user "-": system changes, and the owner of unassigned tickets
@@ -102,12 +88,6 @@ def sign(secret: str, body: bytes) -> str:
 class ZammadSettings(ConnectorSettings):
     secret_names = {"webhook_secret": True, "api_token": False, "oauth_token": False}
     kind: str = "zammad"
-    api_token_env: EnvRef = None
-    api_token_file: str | None = None
-    oauth_token_env: EnvRef = None
-    oauth_token_file: str | None = None
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
     api_user_id: str | None = None  # our own API user: its changes are never customer or agent activity
     # State names that mean "resolved". Add your own closed-type states here (Zammad lets admins
     # create them); every other unknown state counts as open.
@@ -141,8 +121,7 @@ class ZammadConnector(Connector):
     kind = "zammad"
     title = "Zammad"
     Settings = ZammadSettings
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS,
-                              base.REOPEN, base.FOLLOWUP})
+    capabilities = base.EVERYTHING
     # Zammad documents no API limit and runs on the customer's own server: stay gentle (2/s).
     default_rate_limit_per_minute = 120
     delivery = base.DeliveryRule("X-Zammad-Delivery (unsigned), or the signed body", signed=False)
@@ -193,7 +172,7 @@ class ZammadConnector(Connector):
         trigger = (request.header("x-zammad-trigger") or "").strip()
         base_event = dict(delivery_id=delivery, ticket_id=ticket_id,
                           occurred_at=parse_time(updated_at) or request.received_at,
-                          actor_id=_str(ticket.get("updated_by_id")), payload=_kept(ticket, trigger))
+                          actor_id=optional_str(ticket.get("updated_by_id")), payload=_kept(ticket, trigger))
         if not isinstance(state, str) or not state.strip():
             return [TicketEvent(kind=EventKind.IGNORED, summary="no ticket state in the payload", **base_event)]
         if state.strip().lower() == MERGED:
@@ -205,40 +184,28 @@ class ZammadConnector(Connector):
     # --- API ----------------------------------------------------------------------------------
     def auth(self) -> dict[str, Any]:
         if self.settings.has_secret("oauth_token"):
-            return {"headers": {"Authorization": f"Bearer {self.settings.secret('oauth_token')}"}}
+            return bearer(self.settings.secret("oauth_token"))
         return {"headers": {"Authorization": f"Token token={self.settings.secret('api_token')}"}}
 
-    @property
-    def api_base(self) -> str:
+    def api_root(self) -> str:
         return f"{self.settings.base_url}/api/v1"
 
-    def _get(self, path: str, label: str, **params: Any) -> Any:
-        return self.request("GET", f"{self.api_base}/{path}", label=label, params=params or None).json()
-
     def _write(self, method: str, path: str, label: str, body: dict) -> Any:
-        refusal: list[str] = []
-
-        def keep_refusal(resp, *args, **kwargs):  # the shared client keeps no error bodies
-            if resp.status_code == 422:
-                refusal.append(resp.text[:500])
-
         try:
-            resp = self.request(method, f"{self.api_base}/{path}", label=label, json=body,
-                                hooks={"response": keep_refusal})
+            return self.api.write(method, path, label, body)
         except PermanentApiError as exc:
             # Agents may always follow up; a user without agent access to a closed ticket's group
             # gets 422 "Cannot follow-up on a closed ticket. Please create a new ticket."
-            if exc.status == 422 and any(LOCKED_MESSAGE.lower() in text.lower() for text in refusal):
+            if exc.status == 422 and LOCKED_MESSAGE.lower() in (exc.body or "").lower():
                 raise TicketLocked(f"{exc.detail}: the ticket is closed to follow-ups", status=422) from None
             raise
-        return resp.json() if resp.content else None
 
     def _user(self, user_id: object) -> dict:
         """A user's record, or {} when it cannot be read (e.g. no permission): never fatal."""
         if _id(user_id) in (None, SYSTEM_USER_ID):
             return {}
         try:
-            return self._get(f"users/{user_id}", "user") or {}
+            return self.api.get_json(f"users/{user_id}", "user") or {}
         except PermanentApiError:
             return {}
 
@@ -246,11 +213,11 @@ class ZammadConnector(Connector):
         return agent_url(self.settings.base_url, ticket_id)
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
-        data = self._get(f"tickets/{ticket_id}", "ticket", expand="true")
+        data = self.api.get_json(f"tickets/{ticket_id}", "ticket", expand="true")
         customer = self._user(data.get("customer_id"))
         owner = self._user(data.get("owner_id"))
         try:
-            tags = (self._get("tags", "ticket tags", object="Ticket", o_id=ticket_id) or {}).get("tags") or []
+            tags = (self.api.get_json("tags", "ticket tags", object="Ticket", o_id=ticket_id) or {}).get("tags") or []
         except PermanentApiError:
             tags = []
         return ticket_from_api(data, self.settings, customer=customer, owner=owner, tags=tags)
@@ -263,12 +230,12 @@ class ZammadConnector(Connector):
         customer_id = ticket.requester.id if ticket.requester else None
         entries: list[HistoryEntry] = []
         try:
-            data = self._get(f"ticket_history/{ticket_id}", "ticket history") or {}
+            data = self.api.get_json(f"ticket_history/{ticket_id}", "ticket history") or {}
             entries += self._history_entries(data.get("history") or [], ticket, customer_id)
         except PermanentApiError as exc:
             history.missing.append(f"history: {exc.detail}")
         try:
-            articles = self._get(f"ticket_articles/by_ticket/{ticket_id}", "ticket articles") or []
+            articles = self.api.get_json(f"ticket_articles/by_ticket/{ticket_id}", "ticket articles") or []
             entries += [e for a in articles if (e := self._article_entry(a, customer_id)) is not None]
         except PermanentApiError as exc:
             history.missing.append(f"articles: {exc.detail}")
@@ -311,7 +278,8 @@ class ZammadConnector(Connector):
             at = parse_time(item.get("created_at"))
             if at is None:
                 continue
-            attr, actor, source_id = item["attribute"], self._actor(item.get("created_by_id"), customer_id), _str(item.get("id"))
+            attr, source_id = item["attribute"], optional_str(item.get("id"))
+            actor = self._actor(item.get("created_by_id"), customer_id)
             if attr == "state":
                 out.append(HistoryEntry(at=at, kind=EntryKind.STATUS, actor=actor, value=self._state(item.get("value_to")),
                                         previous=self._state(item.get("value_from")), source_id=source_id))
@@ -343,7 +311,7 @@ class ZammadConnector(Connector):
             actor = self._actor(author, customer_id)
         kind = EntryKind.NOTE if article.get("internal") else EntryKind.MESSAGE
         return HistoryEntry(at=at, kind=kind, actor=actor, channel=channel_of(article.get("type")),
-                            source_id=_str(article.get("id")))
+                            source_id=optional_str(article.get("id")))
 
     def recent_tickets(self, requester: Person, since: datetime) -> list[Ticket]:
         """Search (customer_id:N, the documented query syntax) newest first; stop at `since`.
@@ -354,9 +322,9 @@ class ZammadConnector(Connector):
         out: list[Ticket] = []
         per_page = 50
         for page in range(1, 21):  # at most 1,000 tickets: a requester beyond that is not "repeat contact"
-            found = self._get("tickets/search", "requester's tickets", query=f"customer_id:{requester.id}",
-                              sort_by="created_at", order_by="desc", expand="true", page=page,
-                              per_page=per_page, limit=per_page)
+            found = self.api.get_json("tickets/search", "requester's tickets", query=f"customer_id:{requester.id}",
+                                      sort_by="created_at", order_by="desc", expand="true", page=page,
+                                      per_page=per_page, limit=per_page)
             if isinstance(found, dict):  # without expand Zammad answers {"tickets": ids, "assets": …}
                 assets = (found.get("assets") or {}).get("Ticket") or {}
                 found = [assets.get(str(i)) or {} for i in found.get("tickets") or []]
@@ -405,7 +373,7 @@ class ZammadConnector(Connector):
     def create_followup(self, ticket_id: str, subject: str, text: str) -> str:
         """A new ticket for the same customer and group, linked to the old one, with the text as
         an internal note (the customer is not written to)."""
-        original = self._get(f"tickets/{ticket_id}", "ticket")
+        original = self.api.get_json(f"tickets/{ticket_id}", "ticket")
         data = self._write("POST", "tickets", "follow-up ticket", {
             "title": subject, "group_id": original.get("group_id"), "customer_id": original.get("customer_id"),
             "article": {"body": text, "content_type": "text/plain", "type": "note", "internal": True},
@@ -414,19 +382,13 @@ class ZammadConnector(Connector):
 
     # --- admin --------------------------------------------------------------------------------
     def setup_instructions(self) -> str:
-        template = (Path(__file__).parent / "setup.txt").read_text(encoding="utf-8")
-        secret_var = self.settings.webhook_secret_env or "ZAMMAD_WEBHOOK_TOKEN"
-        if isinstance(secret_var, list):
-            secret_var = secret_var[0]
-        token_var = self.settings.api_token_env or "ZAMMAD_API_TOKEN"
-        if isinstance(token_var, list):
-            token_var = token_var[0]
-        return template.format(id=self.id, webhook_url=self.webhook_url, base=self.settings.base_url,
-                               secret_var=secret_var, token_var=token_var)
+        return self.setup_text(base=self.settings.base_url,
+                               secret_var=self.env_var("webhook_secret", "ZAMMAD_WEBHOOK_TOKEN"),
+                               token_var=self.env_var("api_token", "ZAMMAD_API_TOKEN"))
 
     def check(self) -> list[CheckResult]:
         try:
-            me = self._get("users/me", "current user", expand="true") or {}
+            me = self.api.get_json("users/me", "current user", expand="true") or {}
         except ApiError as exc:
             return [CheckResult("authentication", False, exc.detail)]
         if not me.get("id"):
@@ -440,12 +402,12 @@ class ZammadConnector(Connector):
             "agents can add internal notes to tickets of groups they have change access to" if agent
             else f"roles {roles or 'none'} include no Agent: notes and replies will be refused"))
         try:
-            sample = self._get("tickets", "tickets", page=1, per_page=1) or []
+            sample = self.api.get_json("tickets", "tickets", page=1, per_page=1) or []
             if not sample:
                 results.append(CheckResult("history", False, "this user sees no ticket yet, so history access "
                                                              "could not be tried: give it access to the groups"))
             else:
-                self._get(f"ticket_history/{sample[0]['id']}", "ticket history")
+                self.api.get_json(f"ticket_history/{sample[0]['id']}", "ticket history")
                 results.append(CheckResult("history", True, f"read the history of ticket {sample[0]['id']}"))
         except ApiError as exc:
             results.append(CheckResult("history", False, exc.detail))
@@ -453,10 +415,6 @@ class ZammadConnector(Connector):
             results.append(CheckResult("api_user_id", False, f"api_user_id is {self.settings.api_user_id} but the "
                                                              f"token belongs to user {me['id']}"))
         return results
-
-
-def _str(value: object) -> str | None:
-    return None if value in (None, "") else str(value)
 
 
 def _id(value: object) -> str | None:
@@ -502,21 +460,24 @@ def ticket_from_api(t: dict, settings: ZammadSettings, *, customer: dict | None 
     login = t.get("customer") if isinstance(t.get("customer"), str) else None
     email = customer.get("email") or (login if login and "@" in login else None)
     owner_name = _full_name(owner or {}) or _name(t.get("owner") if isinstance(t.get("owner"), str) else None)
-    if _id(t.get("owner_id")) in (None, SYSTEM_USER_ID):
-        owner_name = None
+    owner_id = _id(t.get("owner_id"))
+    if owner_id in (None, SYSTEM_USER_ID):
+        owner_id = owner_name = owner = None
     state = t.get("state") if isinstance(t.get("state"), str) else None
     article_type = t.get("create_article_type")
     return Ticket(
         id=str(t["id"]),
         status=settings.status_of(state) or Status.OPEN,
         subject=t.get("title"),
-        requester=Person(id=_str(t.get("customer_id")), email=email, name=_full_name(customer),
+        requester=Person(id=optional_str(t.get("customer_id")), email=email, name=_full_name(customer),
                          locale=_locale((customer.get("preferences") or {}).get("locale"))),
         assignee=owner_name,
+        assignee_id=owner_id,
+        assignee_email=(owner or {}).get("email") or None,
         group=t.get("group") if isinstance(t.get("group"), str) else None,
         organization=t.get("organization") if isinstance(t.get("organization"), str) else None,
         channel=channel_of(article_type),
-        raw_channel=_str(article_type),
+        raw_channel=optional_str(article_type),
         tags=list(tags or []),
         created_at=parse_time(t.get("created_at")),
         updated_at=parse_time(t.get("updated_at")),

@@ -1,6 +1,6 @@
 """Zendesk connector.
 
-Facts (../shared/reference/helpdesks.md §1): the signature is base64 HMAC-SHA256 over the
+Facts (developer.zendesk.com/documentation/webhooks/): the signature is base64 HMAC-SHA256 over the
 X-Zendesk-Webhook-Signature-Timestamp header string and the raw body (in either order: see
 verify), the secret used verbatim. The invocation id is the idempotency key of a retry, but it is
 not signed: the signed timestamp and body are a second key (signed_key), so that a captured
@@ -18,30 +18,16 @@ import hashlib
 import hmac
 import re
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.config.secrets import EnvRef
 from ces.connectors import base
-from ces.connectors.base import Connector
+from ces.connectors.api import json_link, optional_str
+from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, StaleTimestamp, TicketLocked, Unparseable
-from ces.connectors.models import (
-    Actor,
-    Channel,
-    CheckResult,
-    EntryKind,
-    EventKind,
-    HistoryEntry,
-    InboundRequest,
-    Person,
-    Status,
-    Ticket,
-    TicketEvent,
-    TicketHistory,
-)
+from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import is_digits, parse_time
 
 STATUS_EVENT = "zen:event-type:ticket.status_changed"
@@ -108,12 +94,6 @@ class ZendeskSettings(ConnectorSettings):
     kind: str = "zendesk"
     subdomain: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]*$")
     email: str | None = None
-    api_token_env: EnvRef = None
-    api_token_file: str | None = None
-    oauth_token_env: EnvRef = None
-    oauth_token_file: str | None = None
-    webhook_secret_env: EnvRef = None
-    webhook_secret_file: str | None = None
     api_user_id: str | None = None  # our own API user: its changes are never customer or agent activity
 
     @model_validator(mode="after")
@@ -140,9 +120,9 @@ class ZendeskConnector(Connector):
     kind = "zendesk"
     title = "Zendesk"
     Settings = ZendeskSettings
-    capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REPLY, base.TAGS,
-                              base.REOPEN, base.FOLLOWUP})
+    capabilities = base.EVERYTHING
     default_rate_limit_per_minute = 200  # Team plan; Growth/Professional 400, Enterprise 700
+    api_errors = {422: (TicketLocked, "the ticket is closed")}  # "Status: closed prevents ticket update"
     delivery = base.DeliveryRule("X-Zendesk-Webhook-Invocation-Id (unsigned), or the signed timestamp + body",
                                  signed=False)
     settings: ZendeskSettings
@@ -203,7 +183,7 @@ class ZendeskConnector(Connector):
         if not ticket_id:
             raise Unparseable("no ticket id in detail.id or subject")
         base = dict(delivery_id=str(delivery), ticket_id=ticket_id, occurred_at=occurred,
-                    actor_id=_str(detail.get("actor_id")), payload=data)
+                    actor_id=optional_str(detail.get("actor_id")), payload=data)
         if event_type != STATUS_EVENT:
             return TicketEvent(kind=EventKind.IGNORED, summary=event_type.removeprefix("zen:event-type:"), **base)
         change = data.get("event") if isinstance(data.get("event"), dict) else {}
@@ -240,26 +220,14 @@ class ZendeskConnector(Connector):
             return {"headers": {"Authorization": f"Bearer {self.settings.secret('oauth_token')}"}}
         return {"auth": (f"{self.settings.email}/token", self.settings.secret("api_token"))}
 
-    def _url(self, path: str) -> str:
-        return path if path.startswith("http") else f"{self.settings.api_base}/api/v2/{path}"
-
-    def _get(self, path: str, label: str, **params: Any) -> dict:
-        return self.request("GET", self._url(path), label=label, params=params or None).json()
-
-    def _write(self, method: str, path: str, label: str, body: dict) -> dict:
-        try:
-            resp = self.request(method, self._url(path), label=label, json=body)
-        except PermanentApiError as exc:
-            if exc.status == 422:  # "Status: closed prevents ticket update"
-                raise TicketLocked(f"{exc.detail}: the ticket is closed", status=422) from None
-            raise
-        return resp.json() if resp.content else {}
+    def api_root(self) -> str:
+        return f"{self.settings.api_base}/api/v2"
 
     def ticket_url(self, ticket_id: str) -> str | None:
         return agent_url(self.settings.api_base, ticket_id)
 
     def fetch_ticket(self, ticket_id: str) -> Ticket:
-        data = self._get(f"tickets/{ticket_id}.json", "ticket", include="users,groups,organizations")
+        data = self.api.get_json(f"tickets/{ticket_id}.json", "ticket", include="users,groups,organizations")
         return ticket_from_api(data, self.settings.api_base)
 
     def fetch_history(self, ticket_id: str) -> TicketHistory:
@@ -268,7 +236,7 @@ class ZendeskConnector(Connector):
         ticket = self.fetch_ticket(ticket_id)
         history = TicketHistory(ticket=ticket)
         try:
-            metric = self._get(f"tickets/{ticket_id}/metrics.json", "ticket metrics").get("ticket_metric") or {}
+            metric = self.api.get_json(f"tickets/{ticket_id}/metrics.json", "ticket metrics").get("ticket_metric") or {}
             history.counters = metric_counters(metric)
         except PermanentApiError as exc:
             history.missing.append(f"metrics: {exc.detail}")
@@ -280,20 +248,16 @@ class ZendeskConnector(Connector):
 
     def _audit_entries(self, ticket_id: str, ticket: Ticket) -> list[HistoryEntry]:
         entries: list[HistoryEntry] = []
-        url: str | None = self._url(f"tickets/{ticket_id}/audits.json")
-        params: dict | None = {"page[size]": 100, "include": "users,groups"}
-        while url:
-            data = self.request("GET", url, label="ticket audits", params=params).json()
+        for data in self.api.paginate(f"tickets/{ticket_id}/audits.json", "ticket audits", _next_cursor,
+                                      params={"page[size]": 100, "include": "users,groups"}):
             users = {str(u.get("id")): u for u in data.get("users") or []}
             groups = {str(g.get("id")): g.get("name") for g in data.get("groups") or []}
             for audit in data.get("audits") or []:
                 entries.extend(self._audit(audit, users, groups, ticket))
-            more = (data.get("meta") or {}).get("has_more")
-            url, params = ((data.get("links") or {}).get("next"), None) if more else (None, None)
         return entries
 
     def _actor(self, author_id: object, users: dict, ticket: Ticket) -> Actor:
-        author = _str(author_id)
+        author = optional_str(author_id)
         if author is None or author == "-1":
             return Actor.SYSTEM
         if self.is_ours(author):
@@ -311,7 +275,7 @@ class ZendeskConnector(Connector):
         out = []
         for event in audit.get("events") or []:
             kind = event.get("type")
-            source_id = _str(event.get("id"))
+            source_id = optional_str(event.get("id"))
             if kind == "Comment":
                 actor = self._actor(event.get("author_id", audit.get("author_id")), users, ticket)
                 out.append(HistoryEntry(at=at, kind=EntryKind.MESSAGE if event.get("public") else EntryKind.NOTE,
@@ -336,58 +300,52 @@ class ZendeskConnector(Connector):
         if not requester.id:
             return []
         out: list[Ticket] = []
-        url: str | None = self._url(f"users/{requester.id}/tickets/requested.json")
-        params: dict | None = {"sort_by": "created_at", "sort_order": "desc", "per_page": 100}
-        while url:
-            data = self.request("GET", url, label="requester's tickets", params=params).json()
+        for data in self.api.paginate(f"users/{requester.id}/tickets/requested.json", "requester's tickets",
+                                      json_link("next_page"),
+                                      params={"sort_by": "created_at", "sort_order": "desc", "per_page": 100}):
             for raw in data.get("tickets") or []:
                 ticket = ticket_from_api({"ticket": raw}, self.settings.api_base)
                 if ticket.created_at and ticket.created_at < since:
                     return out
                 out.append(ticket)
-            url, params = data.get("next_page"), None
         return out
 
     def post_internal_note(self, ticket_id: str, text: str) -> None:
         # `body` is plain text (`html_body` would be HTML): the text goes as it is.
-        self._write("PUT", f"tickets/{ticket_id}.json", "internal note",
-                    {"ticket": {"comment": {"body": text, "public": False}}})
+        self.api.write("PUT", f"tickets/{ticket_id}.json", "internal note",
+                       {"ticket": {"comment": {"body": text, "public": False}}})
 
     def post_public_reply(self, ticket_id: str, text: str) -> None:
-        self._write("PUT", f"tickets/{ticket_id}.json", "public reply",
-                    {"ticket": {"comment": {"body": text, "public": True}}})
+        self.api.write("PUT", f"tickets/{ticket_id}.json", "public reply",
+                       {"ticket": {"comment": {"body": text, "public": True}}})
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
-        self._write("PUT", f"tickets/{ticket_id}/tags.json", "tags", {"tags": tags})
+        self.api.write("PUT", f"tickets/{ticket_id}/tags.json", "tags", {"tags": tags})
 
     def remove_tags(self, ticket_id: str, tags: list[str]) -> None:
-        self._write("DELETE", f"tickets/{ticket_id}/tags.json", "untag", {"tags": tags})
+        self.api.write("DELETE", f"tickets/{ticket_id}/tags.json", "untag", {"tags": tags})
 
     def reopen(self, ticket_id: str, *, group: str | None = None) -> None:
         change: dict[str, Any] = {"status": "open"}
         if group:
             change["group_id"] = int(group) if is_digits(str(group)) else group
-        self._write("PUT", f"tickets/{ticket_id}.json", "reopen", {"ticket": change})
+        self.api.write("PUT", f"tickets/{ticket_id}.json", "reopen", {"ticket": change})
 
     def create_followup(self, ticket_id: str, subject: str, text: str) -> str:
-        data = self._write("POST", "tickets.json", "follow-up ticket", {"ticket": {
+        data = self.api.write("POST", "tickets.json", "follow-up ticket", {"ticket": {
             "via_followup_source_id": int(ticket_id), "subject": subject,
             "comment": {"body": text, "public": False}}})
         return str((data.get("ticket") or {}).get("id"))
 
     # --- admin --------------------------------------------------------------------------------
     def setup_instructions(self) -> str:
-        template = (Path(__file__).parent / "setup.txt").read_text(encoding="utf-8")
-        secret_var = self.settings.webhook_secret_env or "ZENDESK_WEBHOOK_SECRET"
-        if isinstance(secret_var, list):
-            secret_var = secret_var[0]
-        return template.format(id=self.id, webhook_url=self.webhook_url, base=self.settings.api_base,
-                               secret_var=secret_var)
+        return self.setup_text(base=self.settings.api_base,
+                               secret_var=self.env_var("webhook_secret", "ZENDESK_WEBHOOK_SECRET"))
 
     def check(self) -> list[CheckResult]:
         results = []
         try:
-            me = self._get("users/me.json", "current user").get("user") or {}
+            me = self.api.get_json("users/me.json", "current user").get("user") or {}
         except ApiError as exc:
             return [CheckResult("authentication", False, exc.detail)]
         if not me.get("id"):
@@ -405,8 +363,9 @@ class ZendeskConnector(Connector):
         return results
 
 
-def _str(value: object) -> str | None:
-    return None if value in (None, "") else str(value)
+def _next_cursor(resp, data: dict) -> str | None:
+    """Cursor pagination: `links.next` while `meta.has_more`."""
+    return (data.get("links") or {}).get("next") if (data.get("meta") or {}).get("has_more") else None
 
 
 def _lower(value: object) -> str | None:
@@ -415,7 +374,7 @@ def _lower(value: object) -> str | None:
 
 
 def _name(names: dict, value: object) -> str | None:
-    key = _str(value)
+    key = optional_str(value)
     return None if key is None else (names.get(key) or key)
 
 
@@ -465,16 +424,17 @@ def ticket_from_api(data: dict, base: str) -> Ticket:
         id=str(t["id"]),
         status=status_of(t.get("status")) or Status.OPEN,
         subject=t.get("subject"),
-        requester=Person(id=_str(t.get("requester_id")), email=req.get("email"), name=req.get("name"),
+        requester=Person(id=optional_str(t.get("requester_id")), email=req.get("email"), name=req.get("name"),
                          locale=req.get("locale"), time_zone=req.get("iana_time_zone")) if req else
-        Person(id=_str(t.get("requester_id"))),
+        Person(id=optional_str(t.get("requester_id"))),
         assignee=assignee.get("name"),
+        assignee_id=optional_str(t.get("assignee_id")),
         assignee_email=assignee.get("email"),
         group=(groups.get(str(t.get("group_id"))) or {}).get("name"),
-        brand=_str(t.get("brand_id")),
+        brand=optional_str(t.get("brand_id")),
         organization=(orgs.get(str(t.get("organization_id"))) or {}).get("name"),
         channel=channel_of(via.get("channel")),
-        raw_channel=_str(via.get("channel")),
+        raw_channel=optional_str(via.get("channel")),
         tags=list(t.get("tags") or []),
         created_at=parse_time(t.get("created_at")),
         updated_at=parse_time(t.get("updated_at")),

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 import requests
 import responses
 from responses import matchers
 
-from ces.config.models import HttpSettings
 from ces.connectors import base
 from ces.connectors.errors import (
     BadSignature,
-    PermanentApiError,
-    RateLimited,
-    StaleTimestamp,
-    TransientApiError,
     Unparseable,
     Unsupported,
 )
 from ces.connectors.front import FrontConnector, FrontSettings
 from ces.connectors.front.connector import sign_application, sign_rule
-from ces.connectors.http import HttpClient
 from ces.connectors.models import Channel, EventKind, InboundRequest, Person, Status
+from tests.connectors.kits.front import KIT
 from tests.support import assert_bounded, fixture_bytes, fixture_json
 
 API = "https://api2.frontapp.com"
@@ -35,14 +30,7 @@ CONV = f"{API}/conversations/cnv_keo696"
 
 
 def make(monkeypatch, **over) -> FrontConnector:
-    monkeypatch.setenv("FR_SECRET", SECRET)
-    monkeypatch.setenv("FR_TOKEN", TOKEN)
-    values = dict(id="front-main", kind="front", api_token_env="FR_TOKEN", webhook_secret_env="FR_SECRET",
-                  api_user_id="tea_4h2k")
-    values.update(over)
-    http = HttpClient(HttpSettings(connect_timeout_seconds=1, read_timeout_seconds=1, retries=2,
-                                   backoff_base_seconds=0, backoff_max_seconds=0))
-    return FrontConnector(FrontSettings(**values), http=http, public_url="https://surveys.acme.test")
+    return KIT.connector("front", monkeypatch, **{"webhook_kind": "rule", **over})
 
 
 @pytest.fixture
@@ -55,10 +43,8 @@ def front_rules(monkeypatch) -> FrontConnector:
     return make(monkeypatch)  # rule webhooks are the default
 
 
-def inbound(body: bytes, headers: dict[str, str]) -> InboundRequest:
-    return InboundRequest(method="POST", path="/webhooks/front-main", query="",
-                          headers={k.lower(): v for k, v in headers.items()}, body=body, received_at=NOW,
-                          public_url="https://surveys.acme.test")
+def inbound(body: bytes, headers: dict[str, str], at: datetime = NOW) -> InboundRequest:
+    return KIT.inbound("front", body, headers, at)
 
 
 def app_signed(name: str, *, secret: str = SECRET, at: datetime = NOW, challenge: str | None = None) -> InboundRequest:
@@ -87,46 +73,6 @@ def test_application_signature_matches_the_documented_scheme():
 def test_rule_signature_matches_the_documented_scheme():
     # printf '%s' '{"type":"archive"}' | openssl dgst -sha1 -hmac api-secret -binary | base64
     assert sign_rule("api-secret", b'{"type":"archive"}') == "Nx9Cu+BBqJ36U+LlMYkgz0lW07o="
-
-
-def test_application_webhook_verifies(front):
-    front.verify(app_signed("app_conversation_archived.json"))
-
-
-def test_application_webhook_with_a_wrong_key_is_rejected(front):
-    with pytest.raises(BadSignature):
-        front.verify(app_signed("app_conversation_archived.json", secret="another-key"))
-
-
-def test_application_webhook_changed_after_signing_is_rejected(front):
-    req = app_signed("app_conversation_archived.json")
-    with pytest.raises(BadSignature):
-        front.verify(inbound(req.body.replace(b"cnv_keo696", b"cnv_keo697"), dict(req.headers)))
-
-
-@pytest.mark.parametrize("missing", ["X-Front-Signature", "X-Front-Request-Timestamp"])
-def test_application_webhook_missing_headers_are_rejected(front, missing):
-    req = app_signed("app_conversation_archived.json")
-    headers = {k: v for k, v in req.headers.items() if k != missing.lower()}
-    with pytest.raises(BadSignature):
-        front.verify(inbound(req.body, headers))
-
-
-@pytest.mark.parametrize("skew", [timedelta(minutes=-6), timedelta(minutes=6)])
-def test_application_webhook_stale_or_future_timestamp_is_rejected(front, skew):
-    with pytest.raises(StaleTimestamp):
-        front.verify(app_signed("app_conversation_archived.json", at=NOW + skew))
-
-
-def test_application_webhook_timestamp_within_tolerance(front):
-    front.verify(app_signed("app_conversation_archived.json", at=NOW + timedelta(minutes=4)))
-
-
-def test_application_webhook_rotation(monkeypatch, front):
-    monkeypatch.setenv("FR_SECRET_NEW", "new-key")
-    front.settings = front.settings.model_copy(update={"webhook_secret_env": ["FR_SECRET_NEW", "FR_SECRET"]})
-    front.verify(app_signed("app_conversation_archived.json"))
-    front.verify(app_signed("app_conversation_archived.json", secret="new-key"))
 
 
 def test_rule_webhook_verifies(front_rules):
@@ -160,7 +106,6 @@ def test_rule_webhook_rotation(monkeypatch, front_rules):
 def test_an_application_signature_does_not_pass_as_a_rule_one(front_rules):
     with pytest.raises(BadSignature):
         front_rules.verify(app_signed("app_conversation_archived.json"))
-
 
 
 def test_ids_nesting_and_times_are_bounded(front_rules):
@@ -362,48 +307,6 @@ def test_followups_are_not_supported(front):
     assert base.FOLLOWUP not in front.capabilities
     with pytest.raises(Unsupported):
         front.create_followup("cnv_keo696", "s", "t")
-
-
-@responses.activate
-def test_404_is_permanent(front):
-    responses.get(CONV, status=404, json=fixture_json("front", "api_error_not_found.json"))
-    with pytest.raises(PermanentApiError) as err:
-        front.fetch_ticket("cnv_keo696")
-    assert err.value.status == 404 and len(responses.calls) == 1
-
-
-@responses.activate
-def test_401_is_permanent_and_names_no_secret(front):
-    responses.get(CONV, status=401, json=fixture_json("front", "api_error_unauthorized.json"))
-    with pytest.raises(PermanentApiError) as err:
-        front.fetch_ticket("cnv_keo696")
-    assert TOKEN not in str(err.value)
-
-
-@responses.activate
-def test_429_reports_retry_after(front):
-    responses.get(CONV, status=429, headers={"Retry-After": "20"},
-                  json=fixture_json("front", "api_error_rate_limited.json"))
-    with pytest.raises(RateLimited) as err:
-        front.fetch_ticket("cnv_keo696")
-    assert err.value.retry_after == 20
-
-
-@responses.activate
-def test_5xx_is_retried_then_succeeds(front):
-    responses.get(CONV, status=502)
-    _conversation()
-    responses.get(f"{CONV}/messages", json=fixture_json("front", "api_conversation_messages_newest.json"))
-    assert front.fetch_ticket("cnv_keo696").id == "cnv_keo696"
-    assert len(responses.calls) == 4
-
-
-@responses.activate
-def test_timeouts_end_as_transient(front):
-    for _ in range(3):
-        responses.get(CONV, body=requests.ReadTimeout("read timed out"))
-    with pytest.raises(TransientApiError):
-        front.fetch_ticket("cnv_keo696")
 
 
 @responses.activate

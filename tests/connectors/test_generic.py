@@ -3,21 +3,21 @@ text, and the connector receiving what the simulated sender posts."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from standardwebhooks import Webhook
 
 from ces.config.models import HttpSettings
 from ces.connectors.errors import BadSignature, InvalidField, StaleTimestamp, Unparseable, Unsupported
 from ces.connectors.generic import GenericConnector, GenericSettings
 from ces.connectors.generic.connector import channel_of, secret_key, sign
-from ces.connectors.generic.simulator import GenericSender
 from ces.connectors.http import HttpClient
 from ces.connectors.models import Channel, EntryKind, EventKind, InboundRequest, Person, Status
 from ces.connectors.simulator import StubResponse, StubServer
 from ces.worker.intake import request_rows
-from tests.support import assert_bounded, fixture_bytes
+from tests.simulators.generic import GenericSender
+from tests.support import fixture_bytes
 
 # The Standard Webhooks specification's own test vector.
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -56,6 +56,16 @@ def signed(name: str, **kwargs) -> InboundRequest:
 
 
 # --- signature ----------------------------------------------------------------------------------
+def test_the_standard_webhooks_library_and_we_agree(generic):
+    """The specification's reference library (standardwebhooks), called as its authors wrote it."""
+    body, now = fixture_bytes("generic", "ticket_solved.json"), datetime.now(timezone.utc).replace(microsecond=0)
+    library = Webhook(SECRET)
+    library.verify(body, headers(body, at=now))  # what our senders sign; raises unless it verifies
+    theirs = {"webhook-id": "msg_lib", "webhook-timestamp": str(int(now.timestamp())),
+              "webhook-signature": library.sign("msg_lib", now, body)}
+    generic.verify(inbound(body, theirs, at=now))
+
+
 def test_signature_matches_the_specification_vector():
     assert sign(SPEC_SECRET, SPEC_ID, SPEC_TS, fixture_bytes("generic", "spec_vector_body.json")) == SPEC_SIGNATURE
 
@@ -68,21 +78,6 @@ def test_verify_accepts_the_specification_vector(monkeypatch, generic):
                                   "webhook-signature": SPEC_SIGNATURE}, at))
 
 
-def test_verify_accepts_a_correctly_signed_request(generic):
-    generic.verify(signed("ticket_solved.json"))
-
-
-def test_verify_rejects_a_wrong_secret(generic):
-    with pytest.raises(BadSignature):
-        generic.verify(signed("ticket_solved.json", secret=OTHER_SECRET))
-
-
-def test_verify_rejects_a_body_changed_after_signing(generic):
-    body = fixture_bytes("generic", "ticket_solved.json")
-    with pytest.raises(BadSignature):
-        generic.verify(inbound(body.replace(b"48213", b"48214"), headers(body)))
-
-
 def test_verify_rejects_a_changed_id_or_timestamp(generic):
     body = fixture_bytes("generic", "ticket_solved.json")
     for change in ({"webhook-id": "msg_other"}, {"webhook-timestamp": str(int(NOW.timestamp()) + 1)}):
@@ -90,35 +85,9 @@ def test_verify_rejects_a_changed_id_or_timestamp(generic):
             generic.verify(inbound(body, {**headers(body), **change}))
 
 
-@pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
-def test_verify_rejects_missing_headers(generic, missing):
-    body = fixture_bytes("generic", "ticket_solved.json")
-    hdrs = headers(body)
-    del hdrs[missing]
-    with pytest.raises(BadSignature):
-        generic.verify(inbound(body, hdrs))
-
-
-@pytest.mark.parametrize("skew", [timedelta(minutes=-6), timedelta(minutes=6)])
-def test_verify_rejects_a_stale_or_future_timestamp(generic, skew):
-    with pytest.raises(StaleTimestamp):
-        generic.verify(signed("ticket_solved.json", at=NOW + skew))
-
-
-def test_verify_accepts_a_timestamp_within_tolerance(generic):
-    generic.verify(signed("ticket_solved.json", at=NOW - timedelta(minutes=4, seconds=50)))
-
-
 def test_verify_rejects_an_unreadable_timestamp(generic):
     with pytest.raises(StaleTimestamp):
         generic.verify(signed("ticket_solved.json", timestamp="2026-11-23T10:16:00Z"))
-
-
-def test_verify_accepts_any_secret_during_rotation(monkeypatch, generic):
-    monkeypatch.setenv("GEN_SECRET_NEW", OTHER_SECRET)
-    generic.settings = generic.settings.model_copy(update={"webhook_secret_env": ["GEN_SECRET_NEW", "GEN_SECRET"]})
-    generic.verify(signed("ticket_solved.json", secret=SECRET))
-    generic.verify(signed("ticket_solved.json", secret=OTHER_SECRET))
 
 
 def test_verify_accepts_any_matching_entry_of_the_header(generic):
@@ -156,11 +125,7 @@ def test_secret_key_rules():
             secret_key(bad)
 
 
-
-def test_ids_nesting_and_times_are_bounded(generic):
-    body = json.loads(fixture_bytes("generic", "ticket_solved.json"))
-    assert_bounded(generic, lambda raw: inbound(raw, headers(raw)), body, ticket=("data", "ticket_id"),
-                   times=[("timestamp",), ("data", "updated_at")])
+def test_a_delivery_id_longer_than_its_column_is_refused(generic):
     with pytest.raises(InvalidField, match="delivery_id"):  # the id travels in the (signed) webhook-id header
         body = fixture_bytes("generic", "ticket_solved.json")
         request = inbound(body, headers(body, msg_id="m" * 256))
@@ -176,6 +141,7 @@ def test_ticket_solved(generic):
     t = event.ticket
     assert (t.id, t.status, t.group, t.assignee, t.channel, t.raw_channel) == (
         "48213", Status.SOLVED, "Billing", "Priya Patel", Channel.EMAIL, "email")
+    assert (t.assignee_id, t.assignee_email) == (None, "priya.patel@acme.test")  # both optional
     assert t.requester == Person(email="maria.garcia@example.com", name="María García", locale="es")
     assert event.payload["type"] == "ticket.solved"
 

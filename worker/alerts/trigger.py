@@ -32,6 +32,7 @@ from ces.worker.db.models import (
 )
 from ces.worker.jobs import schedule
 from ces.worker.runtime import Runtime
+from ces.worker.signals.collect import reassess
 from ces.worker.surveys.scales import scale_of
 
 log = structlog.get_logger("ces.alerts")
@@ -105,7 +106,7 @@ def _write_back(s: Session, survey: Survey, tag: str, c: dict, now: datetime) ->
               .values(state=AlertState.SKIPPED, next_try_at=None, reason=SUPERSEDED))
     stale = sorted({t for a in earlier for t in a.content.get("tags", [])} - {tag})
     return _insert(s, dict(
-        dedupe_key=f"{prefix}#{len(earlier) + 1}", kind="writeback", route="writeback",
+        dedupe_key=f"{prefix}#{len(earlier) + 1}", survey_id=survey.id, kind="writeback", route="writeback",
         route_type="tags", recipient=survey.connector_id,
         # What the tag call needs, nothing of the customer: a write-back has no reader but the helpdesk.
         content={"kind": "writeback", "connector": c["connector"], "ticket_id": c["ticket_id"], "tags": [tag],
@@ -129,10 +130,8 @@ def check_answer(rt: Runtime, ticket_pk: int) -> str:
     """The job behind an answer: write the score back, and alert on a settled low answer."""
     now = rt.now()
     settle = timedelta(seconds=rt.settings.alerts.settle_seconds)
-    from ces.worker.collect import reassess
-
     reassess(rt, ticket_pk)  # the assessment the alert shows includes this answer
-    new_ids: list[int] = []
+    new_ids: list[int | None] = []
     with rt.transaction() as s:
         row = s.execute(select(Survey, Answer)
                         .join(Solve, Solve.id == Survey.solve_id)
@@ -150,39 +149,48 @@ def check_answer(rt: Runtime, ticket_pk: int) -> str:
         if rt.settings.alerts.writeback and conn is not None and base.TAGS in conn.capabilities:
             new_ids.append(_write_back(s, survey, f"{rt.settings.alerts.writeback_tag_prefix}{answer.score}", c, now))
         sent_before = s.scalars(select(Alert).where(Alert.follow_up_id.isnot(None), Alert.kind.in_(["alert", "update"]),
-                                                    Alert.dedupe_key.like(f"%:{survey.id}:%"))
+                                                    Alert.survey_id == survey.id)
                                 .order_by(Alert.id)).all()
-        version = _version(answer.score, answer.comment)
-        # An update is keyed by the latest fact of the answer's history, so that 2 → 4 → 2 → 4 tells
-        # each change (answers from before the history have only their version).
-        fact = s.scalar(select(func.max(AnswerHistory.id)).where(AnswerHistory.survey_id == survey.id))
         if not sent_before and not is_low(rt, answer.score, answer.scale):
             return "answer is not low: no alert"
-        item = case(s, key=f"survey:{survey.id}", ticket_pk=ticket_pk, survey_id=survey.id,
-                    connector_id=survey.connector_id, team=survey.group_name, agent=survey.assignee, now=now)
-        for route in _routes(rt, "low_answer", survey.connector_id, survey.group_name, survey.brand):
-            for recipient in _recipients(route, survey.assignee_email):
-                first = f"alert:{survey.id}:{route.name}:{recipient}"
-                original = next((a for a in sent_before if a.dedupe_key == first), None)
-                latest = [a for a in sent_before if a.route == route.name and a.recipient == recipient]
-                if original is None:
-                    key, kind, extra = first, "alert", {}
-                elif latest[-1].content.get("version") == version:
-                    continue
-                else:  # changed after the alert: one follow-up per route (or an edit in place)
-                    key, kind = f"update:{survey.id}:{route.name}:{recipient}:{fact or version}", "update"
-                    before = latest[-1].content
-                    extra = {"previous": {"score": before.get("score"), "comment": before.get("comment")},
-                             "changes": what_changed(before, answer.score, answer.comment), "edit": original.id}
-                new_ids.append(_insert(s, dict(
-                    dedupe_key=key, kind=kind, route=route.name, route_type=route.type, recipient=recipient,
-                    follow_up_id=item.id, state=AlertState.PENDING, attempts=0, created_at=now, next_try_at=now,
-                    content={**c, **extra, "kind": kind, "version": version,
-                             "links": links(s, rt, item.id, recipient, now)})))
+        new_ids += _plan_deliveries(rt, s, survey, answer, c, list(sent_before), ticket_pk, now)
     queued = [i for i in new_ids if i]
     for alert_id in queued:
         rt.enqueue(SEND_ALERT, alert_id)
     return f"{len(queued)} alert(s)"
+
+
+def _plan_deliveries(rt: Runtime, s: Session, survey: Survey, answer: Answer, c: dict, sent_before: list[Alert],
+                     ticket_pk: int, now: datetime) -> list[int | None]:
+    """One alert per route and recipient the first time; after it, one update per change of the
+    answer (none if the recipient has this version already). The new alerts' ids (None: seen before)."""
+    version = _version(answer.score, answer.comment)
+    # An update is keyed by the latest fact of the answer's history, so that 2 → 4 → 2 → 4 tells
+    # each change (answers from before the history have only their version).
+    fact = s.scalar(select(func.max(AnswerHistory.id)).where(AnswerHistory.survey_id == survey.id))
+    item = case(s, key=f"survey:{survey.id}", ticket_pk=ticket_pk, survey_id=survey.id,
+                connector_id=survey.connector_id, team=survey.group_name, agent=survey.assignee, now=now)
+    new_ids: list[int | None] = []
+    for route in _routes(rt, "low_answer", survey.connector_id, survey.group_name, survey.brand):
+        for recipient in _recipients(route, survey.assignee_email):
+            first = f"alert:{survey.id}:{route.name}:{recipient}"
+            original = next((a for a in sent_before if a.dedupe_key == first), None)
+            latest = [a for a in sent_before if a.route == route.name and a.recipient == recipient]
+            if original is None:
+                key, kind, extra = first, "alert", {}
+            elif latest[-1].content.get("version") == version:
+                continue
+            else:  # changed after the alert: one follow-up per route (or an edit in place)
+                key, kind = f"update:{survey.id}:{route.name}:{recipient}:{fact or version}", "update"
+                before = latest[-1].content
+                extra = {"previous": {"score": before.get("score"), "comment": before.get("comment")},
+                         "changes": what_changed(before, answer.score, answer.comment), "edit": original.id}
+            new_ids.append(_insert(s, dict(
+                dedupe_key=key, survey_id=survey.id, kind=kind, route=route.name, route_type=route.type,
+                recipient=recipient, follow_up_id=item.id, state=AlertState.PENDING, attempts=0, created_at=now,
+                next_try_at=now, content={**c, **extra, "kind": kind, "version": version,
+                                          "links": links(s, rt, item.id, recipient, now)})))
+    return new_ids
 
 
 def digest_due(rt: Runtime) -> list[int]:

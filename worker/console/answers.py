@@ -9,20 +9,22 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from ces.worker.console.auth import Caller, require
+from ces.worker.console.overview import DRIVER_NAMES
 from ces.worker.console.render import Problem, page
 from ces.worker.console.security import console_router
 from ces.worker.console.services import rt_of
 from ces.worker.i18n import N_
 from ces.worker.queries import answers
 from ces.worker.queries.answers import AnswerFilter
-from ces.worker.reports import default_range
+from ces.worker.queries.reports import default_range
+from ces.worker.rollups import DRIVERS
 from ces.worker.surveys.scales import SCALES
 
 router = console_router()
@@ -55,29 +57,44 @@ def _day(params, name: str, default: date) -> date:
         raise FilterProblem(N_("“%(value)s” is not a date like 2026-01-31."), value=value[:40]) from None
 
 
-def _score(params) -> int | None:
+def _score(params) -> tuple[int, int] | None:
+    """`score=2` or a range `score=5-7` (the overview's "easy" answers)."""
     value = params.get("score")
     if not value:
         return None
-    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 7):
-        raise FilterProblem(N_("A score is a number from 1 to 7."))
-    return int(value)
+    low, _, high = value.partition("-")
+    high = high or low
+    if not all(v.isascii() and v.isdigit() and 1 <= int(v) <= 7 for v in (low, high)) or int(low) > int(high):
+        raise FilterProblem(N_("A score is a number from 1 to 7, or a range like 5-7."))
+    return int(low), int(high)
+
+
+def _range(params, today: date) -> tuple[date, date]:
+    """`since`/`until` (until excluded, as `ces report`) or the console's `from`/`to` (both included)."""
+    since, until = default_range(today)
+    if params.get("from") or params.get("to"):
+        first = _day(params, "from", since)
+        until = _day(params, "to", until - timedelta(days=1)) + timedelta(days=1)
+        return first, until
+    return _day(params, "since", since), _day(params, "until", until)
 
 
 def parse_filter(params, today: date) -> AnswerFilter:
     """The filter from query parameters (the console's page, its CSV and the API read the same)."""
-    since, until = default_range(today)
-    since, until = _day(params, "since", since), _day(params, "until", until)
+    since, until = _range(params, today)
     if until <= since:
         raise FilterProblem(N_("The end of the range must come after its start."))
     scale = _text(params, "scale")
     if scale is not None and scale not in SCALES:
         raise FilterProblem(N_("The scale is ces7 or effort5."))
+    driver = _text(params, "driver")
+    if driver is not None and driver not in DRIVERS:
+        raise FilterProblem(N_("“%(value)s” is not a driver of effort."), value=driver[:40])
     return AnswerFilter(since=since, until=until, connector=_text(params, "connector"),
                         channel=_text(params, "channel"), group=_text(params, "group"), agent=_text(params, "agent"),
                         language=_text(params, "language"), scale=scale, score=_score(params),
                         low=params.get("low") == "1", with_comment=params.get("with_comment") == "1",
-                        q=_text(params, "q") or "")
+                        driver=driver, q=_text(params, "q") or "")
 
 
 class BadFilter(Problem):
@@ -114,7 +131,7 @@ async def answers_page(request: Request, caller: Caller = Depends(require())):
     f = read_filter(request.query_params)
     listing = await run_in_threadpool(_listing, rt_of(request), caller, f, _page_number(request.query_params))
     return page(request, "answers.html", caller=caller, f=f, params=f.as_params(), scales=SCALES,
-                until_shown=f.until, **listing)
+                driver_names=DRIVER_NAMES, **listing)
 
 
 def safe_cell(value) -> str:

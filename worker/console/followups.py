@@ -21,10 +21,10 @@ from ces.worker.console.render import NotFound, Problem, environment, page, redi
 from ces.worker.console.security import console_router
 from ces.worker.console.services import rt_of
 from ces.worker.db.models import Role
-from ces.worker.effort import duration
 from ces.worker.i18n import N_
 from ces.worker.queries import follow_ups
 from ces.worker.queries.follow_ups import STATES, Case, Filters
+from ces.worker.signals.effort import duration
 
 router = console_router()
 STATE_NAMES = {"waiting": N_("Waiting (open or acknowledged)"), "open": N_("Open"),

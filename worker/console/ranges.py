@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 
 from ces.worker.queries.ces import Filters, previous_period
-from ces.worker.reports import default_range
+from ces.worker.queries.reports import default_range
 from ces.worker.surveys.scales import SCALES
 
 FILTER_NAMES = ("connector", "channel", "group", "agent", "language")

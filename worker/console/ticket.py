@@ -13,8 +13,8 @@ from ces.worker.console.followups import Clock, may_assign, object_id, with_owne
 from ces.worker.console.render import NotFound, page, redirect
 from ces.worker.console.security import console_router
 from ces.worker.console.services import rt_of
-from ces.worker.effort import duration
 from ces.worker.queries import follow_ups, timeline
+from ces.worker.signals.effort import duration
 
 router = console_router()
 MAX_ID = 64

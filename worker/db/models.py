@@ -114,6 +114,8 @@ class Ticket(Base):
     last_solved_at: Mapped[datetime | None]
     group_name: Mapped[str | None] = mapped_column(String(200))  # the team, for digests and reports
     assignee: Mapped[str | None] = mapped_column(String(200))
+    # The agent's e-mail at the last collection: how an agent sees a ticket that had no survey.
+    assignee_email: Mapped[str | None] = mapped_column(String(320))
     brand: Mapped[str | None] = mapped_column(String(200))
     ticket_url: Mapped[str | None] = mapped_column(String(500))
 
@@ -204,6 +206,7 @@ class AssessmentRecord(Base):
     reasons: Mapped[list[Any]] = mapped_column(Json)  # [{"code", "text"}]
     reason_codes: Mapped[str] = mapped_column(String(300), default="")  # "group_transfers,reopened"
     assessed_at: Mapped[datetime]
+    model_id: Mapped[int | None] = mapped_column(BigId)  # the learned model that scored it (effort_models.id)
 
 
 class EffortModelRecord(Base):
@@ -284,6 +287,7 @@ class Survey(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
     assignee: Mapped[str | None] = mapped_column(String(200))
+    assignee_id: Mapped[str | None] = mapped_column(String(64))  # the agent's id at the helpdesk
     assignee_email: Mapped[str | None] = mapped_column(String(320))
     group_name: Mapped[str | None] = mapped_column(String(200))
     brand: Mapped[str | None] = mapped_column(String(200))
@@ -450,10 +454,12 @@ class Alert(Base):
         Index("ix_alerts_due", "next_try_at", postgresql_where=text("state IN ('pending', 'sending')"),
               sqlite_where=text("state IN ('pending', 'sending')")),
         Index("ix_alerts_created", "created_at"),
+        Index("ix_alerts_survey", "survey_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(300))
+    survey_id: Mapped[int | None] = mapped_column(BigId)  # alerts, updates, write-backs; a digest has none
     kind: Mapped[str] = mapped_column(String(16))  # alert, update, digest, writeback
     route: Mapped[str] = mapped_column(String(64))
     route_type: Mapped[str] = mapped_column(String(16))
@@ -582,8 +588,12 @@ class RollupDirty(Base):
     """A UTC day whose rollups must be recomputed: marked in the transaction that changes a source row."""
 
     __tablename__ = "rollup_dirty"
+    __table_args__ = (Index("ix_rollup_dirty_day", "day"),)
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # A row per mark, not per day: a plain INSERT never waits on another transaction's mark of the
+    # same day (with the day unique, two writers marking two days in opposite orders deadlocked).
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
 
 
 class ApiToken(Base):

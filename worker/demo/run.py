@@ -22,9 +22,17 @@ from pathlib import Path
 
 import redis
 import requests
+from sqlalchemy import func, select
 
+from ces.config import load_settings
 from ces.connectors.zendesk.simulator import ZendeskSimulator
+from ces.worker.db.models import Alert, Answer, AnswerState, Job, Survey, SurveyState
 from ces.worker.demo.smtp_sink import MailSink
+from ces.worker.queries.flags import flags
+from ces.worker.queries.formats import table
+from ces.worker.queries.reports import ces_report, default_range
+from ces.worker.queries.scope import Scope
+from ces.worker.runtime import Runtime
 
 CUSTOMERS = [
     ("Maria Garcia", "maria.garcia@example.com", "es", "email"),
@@ -173,10 +181,6 @@ def _scenario(sim: ZendeskSimulator, count: int, rng: random.Random) -> int:
 
 
 def _settle(rt, expected: int, timeout: float) -> dict[str, int]:
-    from sqlalchemy import func, select
-
-    from ces.worker.db.models import Survey, SurveyState
-
     deadline = time.monotonic() + timeout
     counts: dict[str, int] = {}
     while time.monotonic() < deadline:
@@ -194,10 +198,6 @@ BROWSER = {"User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebK
 
 def _settle_alerts(rt, timeout: float) -> None:
     """Wait until the answers have settled and the follow-up work (signals, alerts) is done."""
-    from sqlalchemy import func, select
-
-    from ces.worker.db.models import Alert, Answer, AnswerState, Job
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with rt.transaction() as s:
@@ -232,22 +232,98 @@ def _answer(sink: MailSink, rng: random.Random) -> int:
     return answered
 
 
-def run_demo(*, keep: bool, port: int, tickets: int | None) -> int:
-    from ces.config import load_settings
-    from ces.worker import listing
-    from ces.worker.reports import ces_report, default_range
-    from ces.worker.runtime import Runtime
+def ces_command() -> str:
+    """This very `ces`, as a shell runs it: the running executable's absolute path (it may not be
+    on PATH, e.g. in a venv), else `python -m ces.worker.cli`."""
+    argv0 = sys.argv[0]
+    path = Path(argv0) if os.sep in argv0 else Path(shutil.which(argv0) or argv0)
+    if path.suffix != ".py" and path.is_file() and os.access(path, os.X_OK):
+        return shlex.quote(str(path.absolute()))
+    return f"{shlex.quote(sys.executable)} -m ces.worker.cli"
 
-    count = max(2, tickets or 36)
-    broker = os.environ.get("CES_BROKER_URL", "redis://localhost:6379/0")
+
+def _cannot_start(broker: str, port: int) -> str | None:
+    """Why the demo cannot start here (Redis not reachable, the port taken), or None."""
     try:
         redis.Redis.from_url(broker, socket_connect_timeout=2).ping()
     except redis.RedisError:
-        print(f"ces demo: Redis is not reachable at {broker}; start it (e.g. `redis-server --daemonize yes`) "
-              "or set CES_BROKER_URL", file=sys.stderr)
-        return 1
+        return (f"ces demo: Redis is not reachable at {broker}; start it (e.g. `redis-server --daemonize yes`) "
+                "or set CES_BROKER_URL")
     if not _free(port):
-        print(f"ces demo: port {port} is in use; choose another with --port", file=sys.stderr)
+        return f"ces demo: port {port} is in use; choose another with --port"
+    return None
+
+
+def _summary(rt: Runtime, sink: MailSink, counts: dict[str, int], answered: int) -> None:
+    """What `ces report` and `ces flags` say once the customers have answered."""
+    since, until = default_range(rt.now().date())
+    result = ces_report(Scope.everything(), rt, since, until)
+    flagged = flags(Scope.everything(), rt, level="high", limit=1000)
+    surveys_mailed = [m for m in sink.messages if str(m["To"]) != "lead@acme.test"]
+    print(f"{len(surveys_mailed)} survey e-mails received by the mail sink; {answered} customers answered. "
+          f"Survey states: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}.")
+    print()
+    print(f"ces report ({result['since']} to {result['until']}, scale {result['scale']}):")
+    print(table(result["rows"], ["surveys_sent", "responses", "response_rate", "ces", "mean"]))
+    alert_mails = [m for m in sink.messages if str(m["To"]) == "lead@acme.test"]
+    print(f"\n{len(flagged)} tickets flagged high effort (`ces flags`); {len(alert_mails)} follow-up alerts "
+          "mailed to the team lead and noted on the tickets. Hardest first:")
+    for f in sorted(flagged, key=lambda f: -f["index"])[:3]:
+        print(f"  #{f['ticket_id']} effort {f['index']}: {f['why']}")
+
+
+def _play(sim: ZendeskSimulator, sink: MailSink, count: int, rng: random.Random) -> bool:
+    """Tickets solved, surveys sent, customers answering, then the summary; False if surveys are missing."""
+    expected = _scenario(sim, count, rng)
+    rt = Runtime(load_settings())
+    counts = _settle(rt, expected, timeout=60 + count)
+    answered = _answer(sink, rng)
+    _settle_alerts(rt, timeout=30)
+    _summary(rt, sink, counts, answered)
+    rt.close()
+    if counts.get("sent", 0) < expected:
+        print(f"ces demo: only {counts.get('sent', 0)} of {expected} surveys were sent", file=sys.stderr)
+        return False
+    return True
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+DEMO_LEAD = "lead@demo.example"
+
+
+def _lead_link(cli: list[str], env: dict[str, str]) -> str:
+    """A console account for a demo team lead (all teams), through `ces users add`: its one-time link."""
+    made = subprocess.run(cli + ["users", "add", DEMO_LEAD, "--role", "lead", "--name", "Demo Lead"], env=env,
+                          check=True, capture_output=True, text=True)
+    return made.stdout.strip().splitlines()[-1]
+
+
+def _keep_running(url: str, config: Path, lead_link: str) -> None:
+    print(f"\nStill running. Mailbox: {url}/demo/mail · config: {config}\n"
+          f"The console, as a team lead: open {lead_link} , choose a password, and sign in as {DEMO_LEAD}\n"
+          f"Try: CES_CONFIG={shlex.quote(str(config))} {ces_command()} surveys · Ctrl-C to stop.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+
+
+def run_demo(*, keep: bool, port: int, tickets: int | None) -> int:
+    count = max(2, tickets or 36)
+    broker = os.environ.get("CES_BROKER_URL", "redis://localhost:6379/0")
+    problem = _cannot_start(broker, port)
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
     # SIGTERM (a service manager, `kill`) stops the demo as Ctrl-C does: the finally below stops
     # the processes and removes the folder and the Redis keys.
@@ -273,55 +349,16 @@ def run_demo(*, keep: bool, port: int, tickets: int | None) -> int:
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url, children)
         print(f"Demo running at {url} (data in {workdir}). A simulated Zendesk solves {count} tickets...")
-        expected = _scenario(sim, count, rng)
-        rt = Runtime(load_settings())
-        counts = _settle(rt, expected, timeout=60 + count)
-        answered = _answer(sink, rng)
-        _settle_alerts(rt, timeout=30)
-        since, until = default_range(rt.now().date())
-        result = ces_report(rt, since, until)
-        from ces.worker.reports import flags
-
-        flagged = flags(rt, level="high", limit=1000)
-        surveys_mailed = [m for m in sink.messages if str(m["To"]) != "lead@acme.test"]
-        print(f"{len(surveys_mailed)} survey e-mails received by the mail sink; {answered} customers answered. "
-              f"Survey states: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}.")
-        print()
-        print(f"ces report ({result['since']} to {result['until']}, scale {result['scale']}):")
-        print(listing.table(result["rows"], ["surveys_sent", "responses", "response_rate", "ces", "mean"]))
-        alert_mails = [m for m in sink.messages if str(m["To"]) == "lead@acme.test"]
-        print(f"\n{len(flagged)} tickets flagged high effort (`ces flags`); {len(alert_mails)} follow-up alerts "
-              "mailed to the team lead and noted on the tickets. Hardest first:")
-        for f in sorted(flagged, key=lambda f: -f["index"])[:3]:
-            print(f"  #{f['ticket_id']} effort {f['index']}: {f['why']}")
-        rt.close()
-        ok = counts.get("sent", 0) >= expected
-        if not ok:
-            print(f"ces demo: only {counts.get('sent', 0)} of {expected} surveys were sent", file=sys.stderr)
+        ok = _play(sim, sink, count, rng)
         if keep:
-            from ces.worker.cli import ces_command
-
-            print(f"\nStill running. Mailbox: {url}/demo/mail · config: {config}\n"
-                  f"Try: CES_CONFIG={shlex.quote(str(config))} {ces_command()} surveys · Ctrl-C to stop.", flush=True)
-            stop = threading.Event()
-            try:
-                stop.wait()
-            except KeyboardInterrupt:
-                pass
+            _keep_running(url, config, _lead_link(cli, env))
         return 0 if ok else 1
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"ces demo: {exc}", file=sys.stderr)
         return 1
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup short
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop(children)
         sim.stop()
         sink.stop()
         _flush_queue(broker, f"ces-demo-{os.getpid()}:")

@@ -10,8 +10,8 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from ces.worker.db.models import Answer, AnswerState, Solve, Survey, SurveyState, TicketSignalsRecord
-from ces.worker.effort import assessment
 from ces.worker.model.features import vector
+from ces.worker.signals.effort import assessment
 from ces.worker.surveys.scales import scale_of
 
 

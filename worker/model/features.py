@@ -33,6 +33,7 @@ FEATURES: tuple[Feature, ...] = (
     *(Feature(f"channel_{c}", None) for c in CHANNELS),
 )
 NAMES = tuple(f.name for f in FEATURES)
+REASON_OF = {f.name: f.reason for f in FEATURES if f.reason}
 
 
 def _count(value, cap: int = CAP_COUNT) -> float:

@@ -18,6 +18,7 @@ class Model:
     scales: list[float]
     high_at: float | None  # probability from which a silent ticket is high effort (None: never)
     medium_at: float  # … and medium: more likely than the answers' own rate of low answers
+    id: int | None = None  # its fit's row in effort_models, once stored (assessments record it)
 
     def log_odds(self, x: list[float]) -> tuple[float, list[float]]:
         """The intercept plus one contribution per feature (coefficient × standardised value)."""
@@ -27,3 +28,19 @@ class Model:
     def probability(self, x: list[float]) -> float:
         z, _ = self.log_odds(x)
         return 1 / (1 + math.exp(-z))
+
+    def explain(self, x: list[float]) -> tuple[float, float, dict[str, float]]:
+        """(probability, the log-odds of a ticket with no signal at all — an e-mail ticket with no
+        transfer, reopen, contact, switch, reply time or message — and each present feature's
+        contribution above it, coefficient × value ÷ spread). The baseline and the contributions
+        add up to the log-odds: each reason's weight is its exact share of the score."""
+        baseline = self.intercept - sum(c * m / s for c, m, s in zip(self.coefficients, self.means, self.scales))
+        contributions = {name: c * v / s for name, c, v, s in zip(self.features, self.coefficients, x, self.scales)
+                         if v}
+        z = baseline + sum(contributions.values())
+        return 1 / (1 + math.exp(-z)), baseline, contributions
+
+    def level(self, probability: float) -> str:
+        if self.high_at is not None and probability >= self.high_at:
+            return "high"
+        return "medium" if probability >= self.medium_at else "low"

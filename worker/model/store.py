@@ -3,6 +3,7 @@ the current model."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
@@ -50,11 +51,41 @@ def _record(result, rules, since: datetime, until: datetime, now: datetime) -> E
                              model=asdict(result.model) if result.model else None, metrics=metrics, rules=asdict(rules))
 
 
-def current(s: Session) -> tuple[int, Model] | None:
-    """The model in use: the newest adopted fit, as (its id, the model)."""
+def model_of(record: EffortModelRecord) -> Model:
+    return Model(**{**record.model, "id": record.id})
+
+
+def current(s: Session) -> Model | None:
+    """The newest adopted fit's model (with its id)."""
     row = s.execute(select(EffortModelRecord.id, EffortModelRecord.model).where(EffortModelRecord.adopted)
                     .order_by(EffortModelRecord.id.desc()).limit(1)).first()
-    return (row.id, Model(**row.model)) if row else None
+    return Model(**{**row.model, "id": row.id}) if row else None
+
+
+CACHE_SECONDS = 60.0
+
+
+def in_use(rt, session: Session | None = None) -> Model | None:
+    """The model that scores assessments: the adopted one while `model.use` is on, read at most once
+    a minute per process, so an adoption reaches every worker within a minute. Inside a transaction,
+    pass its session (SQLite would wait on a second one)."""
+    if not rt.settings.model.use:
+        return None
+    cached = getattr(rt, "effort_model_cache", None)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > CACHE_SECONDS:
+        if session is not None:
+            cached = (now, current(session))
+        else:
+            with rt.transaction() as s:
+                cached = (now, current(s))
+        rt.effort_model_cache = cached
+    return cached[1]
+
+
+def forget(rt) -> None:
+    """After an adoption in this process: the next assessment reads the new model."""
+    rt.effort_model_cache = None
 
 
 def history(s: Session, limit: int = 50) -> list[EffortModelRecord]:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, exists, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from ces.worker.db.models import Answer, AnswerState, Solve, Survey, SurveyState
+from ces.worker.db.models import Answer, AnswerState, AssessmentRecord, Solve, Survey, SurveyState
+from ces.worker.queries.reports import day_start
 from ces.worker.queries.scope import Scope
-from ces.worker.reports import day_start
+from ces.worker.rollups import DRIVERS
 from ces.worker.surveys.scales import SCALES
 
 MAX_QUERY_WORDS = 8
@@ -31,25 +32,31 @@ class AnswerFilter:
     connector: str | None = None
     channel: str | None = None
     group: str | None = None
-    agent: str | None = None  # the agent's name as the survey recorded it (`ces report --by agent`)
+    # The agent as the survey recorded them: their e-mail (as scopes and the report pages match
+    # agents) when it holds an @, else their name (`ces report --by agent`).
+    agent: str | None = None
     language: str | None = None
     scale: str | None = None
-    score: int | None = None
+    score: tuple[int, int] | None = None  # from, to (both included)
     low: bool = False  # only high-effort answers (1–3 on ces7, 4–5 on effort5)
     with_comment: bool = False
+    driver: str | None = None  # a driver of effort (rollups.DRIVERS) among the ticket's assessed reasons
     q: str = ""
 
     def words(self) -> list[str]:
         return self.q.split()[:MAX_QUERY_WORDS]
 
     def as_params(self) -> dict[str, str]:
-        """The filter as query parameters (what a link or the CSV link carries), defaults left out."""
-        out = {}
+        """The filter as query parameters (what a link or the CSV link carries), defaults left out;
+        the range as the console's pages write it, `from` and `to` with both days included."""
+        out = {"from": self.since.isoformat(), "to": (self.until - timedelta(days=1)).isoformat()}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value in (None, "", False):
+            if f.name in ("since", "until") or value in (None, "", False):
                 continue
-            out[f.name] = "1" if value is True else value.isoformat() if isinstance(value, date) else str(value)
+            if isinstance(value, tuple):
+                value = str(value[0]) if value[0] == value[1] else f"{value[0]}-{value[1]}"
+            out[f.name] = "1" if value is True else str(value)
         return out
 
 
@@ -96,8 +103,16 @@ def _matching(scope: Scope, f: AnswerFilter) -> Select:
             .where(Survey.state == SurveyState.SENT,
                    Survey.sent_at >= day_start(f.since), Survey.sent_at < day_start(f.until)))
     equal = {Survey.connector_id: f.connector, Survey.channel: f.channel, Survey.group_name: f.group,
-             Survey.assignee: f.agent, Survey.locale: f.language, Survey.scale: f.scale, Answer.score: f.score}
+             Survey.locale: f.language, Survey.scale: f.scale}
     stmt = stmt.where(*(column == value for column, value in equal.items() if value is not None))
+    if f.agent and "@" in f.agent:
+        stmt = stmt.where(func.lower(Survey.assignee_email) == f.agent.lower())
+    elif f.agent:
+        stmt = stmt.where(Survey.assignee == f.agent)
+    if f.score:
+        stmt = stmt.where(Answer.score.between(*f.score))
+    if f.driver:
+        stmt = stmt.where(_has_driver(f.driver))
     if f.low:
         stmt = stmt.where(or_(*(and_(Answer.scale == s.key, Answer.score.between(s.low_min, s.low_max))
                                 for s in SCALES.values())))
@@ -106,6 +121,14 @@ def _matching(scope: Scope, f: AnswerFilter) -> Select:
     for word in f.words():
         stmt = stmt.where(Answer.comment.ilike(_like(word), escape="\\"))
     return scope.surveys(stmt)
+
+
+def _has_driver(driver: str):
+    """The ticket's assessment names one of the driver's reason codes (rollups.DRIVERS)."""
+    codes = DRIVERS.get(driver, ())
+    reasons = literal(",") + AssessmentRecord.reason_codes + literal(",")
+    return exists().where(AssessmentRecord.ticket_pk == Solve.ticket_pk,
+                          or_(*(reasons.contains(f",{code},", autoescape=True) for code in codes))) if codes else false()
 
 
 def count(session: Session, scope: Scope, f: AnswerFilter) -> int:

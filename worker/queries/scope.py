@@ -8,15 +8,16 @@ own access filter; out of scope, an object is not found (404) and a listing leav
 - admin, the CLI: everything (`Scope.everything()`).
 - lead: the helpdesk groups (teams) given; all of them when none are.
 - agent: the tickets where they were the agent when the survey was sent (the survey's snapshot of
-  the assignee's e-mail, compared lower-cased). Signal-only tickets (no survey) have no agent e-mail
-  recorded yet, so agents do not see them until tickets record it (issue 12, connectors).
+  the assignee's e-mail, compared lower-cased); a ticket with no survey (flagged by its signals
+  alone), where they were its agent when its signals were last collected (tickets.assignee_email).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, exists, false, func, select
+from sqlalchemy import Select, and_, exists, false, func, or_, select
+from sqlalchemy.orm import aliased
 
 from ces.worker.db.models import DailyRollup, FollowUp, Role, Solve, Survey, Ticket
 
@@ -61,9 +62,13 @@ class Scope:
             return stmt.where(Ticket.group_name.in_(self.teams))
         if not self.agent_email:
             return stmt.where(false())
-        theirs = (select(Solve.id).join(Survey, Survey.solve_id == Solve.id)
-                  .where(Solve.ticket_pk == Ticket.id, self._agent_surveys()))
-        return stmt.where(exists(theirs))
+        surveyed = select(Solve.id).join(Survey, Survey.solve_id == Solve.id).where(Solve.ticket_pk == Ticket.id)
+        theirs = surveyed.where(self._agent_surveys())
+        return stmt.where(or_(exists(theirs), and_(~exists(surveyed), self._agent_ticket())))
+
+    def _agent_ticket(self, ticket=Ticket):
+        """A ticket with no survey is the agent's who had it when its signals were last collected."""
+        return func.lower(ticket.assignee_email) == self.agent_email
 
     def rollups(self, stmt: Select) -> Select:
         """Daily rollup rows (worker/rollups.py): a lead's teams' rows, an agent's own e-mail's rows."""
@@ -81,4 +86,6 @@ class Scope:
         if not self.agent_email:
             return stmt.where(false())
         theirs = select(Survey.id).where(and_(Survey.id == FollowUp.survey_id, self._agent_surveys()))
-        return stmt.where(exists(theirs))
+        ticket = aliased(Ticket)  # not the statement's own tickets, if it joins them
+        signal_only = select(ticket.id).where(ticket.id == FollowUp.ticket_pk, self._agent_ticket(ticket))
+        return stmt.where(or_(exists(theirs), and_(FollowUp.survey_id.is_(None), exists(signal_only))))

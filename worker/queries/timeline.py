@@ -31,7 +31,7 @@ from ces.worker.db.models import (
 )
 from ces.worker.queries.scope import Scope
 from ces.worker.runtime import Runtime
-from ces.worker.signals import OPEN_LIKE, normalized
+from ces.worker.signals.definitions import OPEN_LIKE, normalized
 from ces.worker.surveys.scales import scale_of
 
 ALERT_KINDS = ("alert", "update")

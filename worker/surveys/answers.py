@@ -25,6 +25,7 @@ from ces.worker.alerts.trigger import answer_changed
 from ces.worker.db.models import Answer, AnswerChange, AnswerHistory, AnswerState, OptOut, Survey, SurveyState
 from ces.worker.db.types import storable_text
 from ces.worker.jobs import assess_later
+from ces.worker.privacy import email_hash
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
 
@@ -203,8 +204,6 @@ def settle_answers(rt: Runtime, limit: int = 500) -> dict[str, int]:
 
 def unsubscribe(rt: Runtime, token: str) -> Survey:
     """Record the opt-out of the customer behind a survey link; idempotent."""
-    from ces.worker.privacy import email_hash
-
     survey = find_survey(rt, token)
     hashed = survey.email_hash or email_hash(rt, survey.email)
     if hashed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from typing import TypeVar
@@ -93,53 +94,86 @@ def _claim(rt: Runtime, survey_id: int) -> tuple[int, Survey, int] | None:
     return attempt, survey, abandoned
 
 
+@dataclass
+class _Ready:
+    """A claimed survey with everything its sending needs, built before anything is marked."""
+
+    attempt: int
+    survey: Survey
+    policy: SurveySettings
+    ticket: Ticket
+    hashed: str | None  # the customer's keyed e-mail hash, for fatigue
+    mail: SurveyMail
+    message: EmailMessage | None  # by mail: built and serialized; None for a helpdesk reply
+
+
 def send_survey(rt: Runtime, survey_id: int) -> str | None:
+    """Claim the survey, get it ready (ticket, policy, mail), mark it sending (the point of no
+    return), hand it over to the mail server or the helpdesk, and record what happened."""
     claimed = _claim(rt, survey_id)
     if claimed is None:
         return None
-    attempt, survey, abandoned = claimed
-    settings = rt.settings
+    ready = _get_ready(rt, *claimed)
+    if not isinstance(ready, _Ready):
+        return ready  # skipped, waiting, retried or failed already
+    lease_until = rt.now() + timedelta(seconds=rt.settings.worker.lease_seconds)
+    fatigue, moved = _mark_sending(rt, ready, lease_until)
+    if fatigue:
+        return _finish(rt, ready.survey, ready.attempt, SurveyState.SKIPPED, fatigue)
+    if not moved:
+        return None  # our lease expired and another worker took over
+    return _hand_over(rt, ready, lease_until)
+
+
+def _get_ready(rt: Runtime, attempt: int, survey: Survey, abandoned: int) -> _Ready | str | None:
+    """Everything the sending needs; or, when it is not to be sent now, the outcome recorded."""
     made = attempt - 1 - survey.attempts_before_resend
-    if abandoned and made >= settings.worker.max_attempts:  # this claim is not an attempt
+    if abandoned and made >= rt.settings.worker.max_attempts:  # this claim is not an attempt
         return _finish(rt, survey, attempt, SurveyState.FAILED, f"gave up after {made} attempts: {ABANDONED}",
                        attempts=attempt - 1)
     policy = rt.settings.survey_for(survey.connector_id)
-    by_mail = policy.delivery == "email"
     try:
         ticket = read_ticket(rt, survey.connector_id, survey.ticket_external_id)
         hashed = _policy(rt, policy, survey, ticket)
         mail = survey_mail(rt, policy, survey, ticket)
-        message = build_message(rt, mail) if by_mail else None
+        message = build_message(rt, mail) if policy.delivery == "email" else None
     except Skip as exc:
         return _finish(rt, survey, attempt, SurveyState.SKIPPED, str(exc))
     except Later as exc:
         return _wait(rt, survey, attempt, exc.when, exc.reason)
     except Exception as exc:
         return _retry_or_fail(rt, survey, attempt, exc)
+    return _Ready(attempt, survey, policy, ticket, hashed, mail, message)
 
-    lease_until = rt.now() + timedelta(seconds=settings.worker.lease_seconds)
+
+def _mark_sending(rt: Runtime, ready: _Ready, lease_until: datetime) -> tuple[str | None, bool]:
+    """The customer's fatigue reserved and the survey moved to `sending`: (why not, if fatigue
+    stops it; whether it moved — not if our lease expired and another worker took over)."""
+    survey, policy = ready.survey, ready.policy
     with rt.transaction() as s:
-        if hashed and not _reserve(s, hashed, survey.id, rt.now(), policy.fatigue_days):
-            fatigue = f"customer was surveyed in the last {policy.fatigue_days:g} days (fatigue_days)"
-        else:
-            fatigue = None
+        if ready.hashed and not _reserve(s, ready.hashed, survey.id, rt.now(), policy.fatigue_days):
+            return f"customer was surveyed in the last {policy.fatigue_days:g} days (fatigue_days)", False
         # The point of no return: from here a crash leaves the survey uncertain.
-        moved = None if fatigue else s.execute(
-            update(Survey).where(Survey.id == survey_id, Survey.state == SurveyState.PREPARING,
-                                 Survey.attempts == attempt)
-            .values(state=SurveyState.SENDING, email_hash=hashed, **_snapshot(ticket, mail, policy.delivery),
-                    message_id=message["Message-ID"] if message else None, lease_until=lease_until)).rowcount
-    if fatigue:
-        return _finish(rt, survey, attempt, SurveyState.SKIPPED, fatigue)
-    if not moved:
-        return None  # our lease expired and another worker took over
+        moved = s.execute(
+            update(Survey).where(Survey.id == survey.id, Survey.state == SurveyState.PREPARING,
+                                 Survey.attempts == ready.attempt)
+            .values(state=SurveyState.SENDING, email_hash=ready.hashed,
+                    **_snapshot(ready.ticket, ready.mail, policy.delivery),
+                    message_id=ready.message["Message-ID"] if ready.message else None,
+                    lease_until=lease_until)).rowcount
+    return None, bool(moved)
+
+
+def _hand_over(rt: Runtime, ready: _Ready, lease_until: datetime) -> str | None:
+    """The mail to the mail server (or the reply to the helpdesk), and its outcome recorded."""
+    survey, attempt = ready.survey, ready.attempt
     uncertain: str | None = None
     failure: Exception | None = None
     try:
-        if by_mail:
-            send_mail(settings.smtp, message)
+        if ready.policy.delivery == "email":
+            send_mail(rt.settings.smtp, ready.message)
         else:
-            rt.connector(survey.connector_id).post_public_reply(survey.ticket_external_id, mail.helpdesk_text())
+            rt.connector(survey.connector_id).post_public_reply(survey.ticket_external_id, ready.mail.helpdesk_text())
     except (MailUncertain, UncertainApiError) as exc:
         uncertain = str(exc)
     except Exception as exc:
@@ -149,13 +183,13 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
             rt, survey, attempt, SurveyState.UNCERTAIN, uncertain, from_state=SurveyState.SENDING))
     if failure is not None:
         def not_sent() -> str:
-            _release(rt, hashed, survey.id)
+            _release(rt, ready.hashed, survey.id)
             return _retry_or_fail(rt, survey, attempt, failure, from_state=SurveyState.SENDING)
         return _record(rt, survey.id, lease_until, not_sent)
     sent_at = rt.now()
     return _record(rt, survey.id, lease_until, lambda: _finish(
         rt, survey, attempt, SurveyState.SENT, None, from_state=SurveyState.SENDING,
-        sent_at=sent_at, expires_at=sent_at + timedelta(days=policy.response_days)))
+        sent_at=sent_at, expires_at=sent_at + timedelta(days=ready.policy.response_days)))
 
 
 def _snapshot(ticket: Ticket, mail: SurveyMail, delivery: str) -> dict:
@@ -163,7 +197,7 @@ def _snapshot(ticket: Ticket, mail: SurveyMail, delivery: str) -> dict:
     may allow longer names than we store, and a failing write here would stop every worker)."""
     requester = ticket.requester
     values = dict(email=requester.email.strip() if requester and requester.email else None, name=mail.to_name,
-                  locale=mail.locale, delivery=delivery, assignee=ticket.assignee,
+                  locale=mail.locale, delivery=delivery, assignee=ticket.assignee, assignee_id=ticket.assignee_id,
                   assignee_email=ticket.assignee_email, group_name=ticket.group, brand=ticket.brand,
                   channel=ticket.channel.value, ticket_url=ticket.url)
     columns = Survey.__table__.c

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import time
@@ -13,11 +14,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Route
 
 from ces.worker import logs
 from ces.worker.console.security import StaticAssets
 from ces.worker.console.site import add_console
+from ces.worker.demo.mailview import router as demo_router
 from ces.worker.intake import EventWriter
+from ces.worker.metrics import register
 from ces.worker.runtime import Runtime, get_runtime
 from ces.worker.web import followups, health, home, pages, webhooks
 from ces.worker.web.errors import json_error
@@ -71,11 +75,39 @@ def create_app(rt: Runtime | None = None, only: str = "all") -> FastAPI:
     """`only`: "public" (webhooks, the customers' pages), "console" (the console), or "all"."""
     rt = rt or get_runtime()
     public, console = only != "console", only != "public" and rt.settings.console.enabled
+    # No trailing-slash redirects: Starlette builds them from the Host header, which anyone can set.
+    app = FastAPI(title="ces-worker", version="0.1.0", lifespan=_lifespan(rt), docs_url=None, redoc_url=None,
+                  redirect_slashes=False)
+    app.state.rt = rt
+    # Intake's hot path as a plain Starlette route, ahead of the FastAPI one (which stays, for the
+    # OpenAPI schema): the same function without FastAPI's per-request dependency resolution.
+    # A webhook URL typed with a trailing slash is the same endpoint (it used to be a redirect to it).
+    if public:
+        app.router.routes[:0] = [Route(path, _Intake(), methods=["POST"])
+                                 for path in ("/webhooks/{connector_id}", "/webhooks/{connector_id}/")]
+    register(rt)
+    app.include_router(health.router)
+    if public:
+        app.include_router(webhooks.router)
+        app.include_router(pages.router)
+        app.include_router(followups.router)
+    if console:
+        add_console(app)  # GET / is the console's
+    else:
+        app.include_router(home.router)
+    if public and rt.settings.demo.mail_dir:
+        app.include_router(demo_router)
+    app.mount("/static", StaticAssets())
 
+    app.add_middleware(PageHeaders)
+    app.add_middleware(AccessLog)
+    _add_error_handlers(app)
+    return app
+
+
+def _lifespan(rt: Runtime):
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        import gc
-
         # Long-lived objects built at start-up leave the collector's generations, and young
         # collections run less often: fewer pauses in the intake's tail latency.
         gc.freeze()
@@ -88,38 +120,11 @@ def create_app(rt: Runtime | None = None, only: str = "all") -> FastAPI:
         finally:
             await writer.stop()
 
-    # No trailing-slash redirects: Starlette builds them from the Host header, which anyone can set.
-    app = FastAPI(title="ces-worker", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  redirect_slashes=False)
-    app.state.rt = rt
-    # Intake's hot path as a plain Starlette route, ahead of the FastAPI one (which stays, for the
-    # OpenAPI schema): the same function without FastAPI's per-request dependency resolution.
-    from starlette.routing import Route
+    return lifespan
 
-    # A webhook URL typed with a trailing slash is the same endpoint (it used to be a redirect to it).
-    if public:
-        app.router.routes[:0] = [Route(path, _Intake(), methods=["POST"])
-                                 for path in ("/webhooks/{connector_id}", "/webhooks/{connector_id}/")]
-    from ces.worker.metrics import register
 
-    register(rt)
-    app.include_router(health.router)
-    if public:
-        app.include_router(webhooks.router)
-        app.include_router(pages.router)
-        app.include_router(followups.router)
-    if console:
-        add_console(app)  # GET / is the console's
-    else:
-        app.include_router(home.router)
-    if public and rt.settings.demo.mail_dir:
-        from ces.worker.demo.mailview import router as demo_router
-
-        app.include_router(demo_router)
-    app.mount("/static", StaticAssets())
-
-    app.add_middleware(PageHeaders)
-    app.add_middleware(AccessLog)
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error answers in the one JSON shape (API) or as a plain page (pages)."""
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -146,8 +151,6 @@ def create_app(rt: Runtime | None = None, only: str = "all") -> FastAPI:
         if is_page(request.url.path):
             return plain_page(500, "Something went wrong")
         return json_error(500, "internal_error", "the server could not handle this request")
-
-    return app
 
 
 def create_public_app() -> FastAPI:

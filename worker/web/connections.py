@@ -30,6 +30,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # uvicorn[standard] brings httptools
 
 from ces.config.models import ServerSettings
+from ces.worker.runtime import get_runtime
 
 log = structlog.get_logger("ces.http")
 CLOSED = Counter("ces_http_connections_closed_total", "Connections closed by the server's limits, by reason",
@@ -153,8 +154,6 @@ class Guarded:
         if guard is None:
             limits = self.limits
             if limits is None:
-                from ces.worker.runtime import get_runtime
-
                 limits = get_runtime().settings.server
             guard = self.server_state.ces_guard = Guard(self.loop, limits)
         return guard

@@ -35,7 +35,12 @@ def upgrade() -> None:
         *[sa.Column(name, sa.Integer(), nullable=False) for name in COUNTS],
     )
     op.create_index('ix_daily_rollups_day', 'daily_rollups', ['day'])
-    op.create_table('rollup_dirty', sa.Column('day', sa.Date(), primary_key=True))
+    # One row per mark, not per day: a plain INSERT never waits on another transaction's mark of the
+    # same day (a unique day made two writers wait on each other's marks, crosswise: a deadlock).
+    op.create_table('rollup_dirty', sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                                              primary_key=True),
+                    sa.Column('day', sa.Date(), nullable=False))
+    op.create_index('ix_rollup_dirty_day', 'rollup_dirty', ['day'])
     if op.get_bind().dialect.name == 'postgresql':
         days = ("SELECT DISTINCT (sent_at AT TIME ZONE 'UTC')::date FROM surveys WHERE sent_at IS NOT NULL "
                 "UNION SELECT DISTINCT (last_solved_at AT TIME ZONE 'UTC')::date FROM tickets "
@@ -47,6 +52,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_rollup_dirty_day', table_name='rollup_dirty')
     op.drop_table('rollup_dirty')
     op.drop_index('ix_daily_rollups_day', table_name='daily_rollups')
     op.drop_table('daily_rollups')

@@ -1,0 +1,27 @@
+"""surveys.assignee_id: the agent's helpdesk id beside their name and e-mail in the snapshot
+
+Revision ID: 0111
+Revises: 0110
+Create Date: 2026-12-05 17:00:00.000000
+
+Every connector now tells the assignee's id (and e-mail, where the helpdesk's API gives it): a
+name alone is ambiguous between two agents of the same name and changes when an agent renames.
+Surveys sent before have none (NULL).
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0111'
+down_revision = '0110'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('surveys', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('assignee_id', sa.String(length=64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('surveys', schema=None) as batch_op:
+        batch_op.drop_column('assignee_id')
