@@ -87,6 +87,24 @@ def test_a_lead_sees_their_teams_cases_with_reasons_age_target_and_what_is_overd
     assert "#1001" not in everything
 
 
+def test_the_report_pages_links_narrow_the_queue_to_a_range_and_a_driver(rt, data, console):
+    """The overview's high-effort share and a driver's row open the cases behind them: tickets last
+    solved in the range (all three were, on 1 December), with that driver, in every state."""
+    ada = signed_in(console, "ada@acme.test")
+
+    def shown(query: str) -> set[str]:
+        page = ada.get(f"/follow-ups?{query}")
+        assert page.status_code == 200
+        return {n for n in ("#1001", "#2002", "#3003") if n in page.text}
+
+    assert shown("from=2026-12-01&to=2026-12-01") == {"#1001", "#2002", "#3003"}
+    assert shown("from=2026-11-01&to=2026-11-30") == set()
+    assert shown("from=2026-12-01&to=2026-12-01&driver=reopens") == {"#1001"}
+    assert shown("from=2026-12-01&to=2026-12-01&driver=repeat_contacts") == {"#3003"}
+    assert shown("driver=made-up") == {"#1001", "#2002", "#3003"}  # an unknown driver narrows nothing
+    assert "with “Reopens”" in ada.get("/follow-ups?from=2026-12-01&to=2026-12-01&driver=reopens").text
+
+
 def test_acting_in_the_console_shows_through_the_alert_link_and_the_report(rt, data, console):
     case_id = data["1001"]["case"]
     lee = signed_in(console, "lee@acme.test")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, delete, event, func, insert, inspect, select
+from sqlalchemy import and_, delete, event, false, func, insert, inspect, literal, or_, select
 
 from ces.worker.db.models import (
     Answer,
@@ -49,6 +49,15 @@ _BIT_OF_CODE = {code: 1 << i for i, codes in enumerate(DRIVERS.values()) for cod
 DIMENSIONS = ("connector_id", "channel", "group_name", "agent", "agent_email", "language", "scale", "drivers")
 SCORES = tuple(f"score_{n}" for n in range(1, 8))
 COUNTS = ("surveys_sent", "answers", "score_sum", *SCORES, "tickets_assessed", "high_answered", "high_signals")
+
+
+def names_driver(driver: str, reason_codes):
+    """SQL: the assessment's `reason_codes` column names one of the driver's codes (any of them)."""
+    codes = DRIVERS.get(driver, ())
+    if not codes:
+        return false()
+    padded = literal(",") + reason_codes + literal(",")
+    return or_(*(padded.contains(f",{code},", autoescape=True) for code in codes))
 
 
 def drivers_mask(reason_codes: str | None) -> int:

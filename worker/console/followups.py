@@ -8,7 +8,7 @@ tickets (Scope.follow_ups), which they acknowledge and mark followed up."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from ces.worker.alerts.followup import MAX_NOTE, NoteTooLong, UnknownCase, UnknownOwner, act_on_case, assign
 from ces.worker.console.auth import Caller, require
+from ces.worker.console.overview import DRIVER_NAMES
 from ces.worker.console.render import NotFound, Problem, environment, page, redirect, safe_next
 from ces.worker.console.security import console_router
 from ces.worker.console.services import rt_of
@@ -24,6 +25,7 @@ from ces.worker.db.models import Role
 from ces.worker.i18n import N_
 from ces.worker.queries import follow_ups
 from ces.worker.queries.follow_ups import STATES, Case, Filters
+from ces.worker.rollups import DRIVERS
 from ces.worker.signals.effort import duration
 
 router = console_router()
@@ -69,11 +71,24 @@ async def with_owner_choices(request: Request, caller: Caller, cases: list[Case]
     return cases
 
 
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 def _filters(request: Request, caller: Caller) -> Filters:
+    """The queue's filters; `from`, `to` (both days included) and `driver` come from the report pages'
+    links: the high-effort tickets last solved in that range (every state, unless one is chosen)."""
     q = request.query_params
-    state = q.get("state") if q.get("state") in STATES else "waiting"
+    first, last = _day(q.get("from")), _day(q.get("to"))
+    driver = q.get("driver") if q.get("driver") in DRIVERS else None
+    drill = bool(first or last or driver)
+    state = q.get("state") if q.get("state") in STATES else "all" if drill else "waiting"
     return Filters(state=state, team=q.get("team") or None, overdue=q.get("overdue") == "1",
-                   mine=q.get("mine") == "1", owner_id=caller.person.id)
+                   mine=q.get("mine") == "1", owner_id=caller.person.id, since=first,
+                   until=last + timedelta(days=1) if last else None, driver=driver)
 
 
 @router.get("/follow-ups")
@@ -85,6 +100,7 @@ async def queue(request: Request, caller: Caller = Depends(require())):
     teams = await run_in_threadpool(follow_ups.teams, caller.scope, rt)
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return page(request, "followups.html", caller=caller, cases=cases, filters=filters, teams=teams,
+                driver_names=DRIVER_NAMES,
                 states=STATE_NAMES, clock=Clock(rt), back=back, may_assign=may_assign(caller),
                 max_note=MAX_NOTE, limit=follow_ups.LIMIT, days=rt.settings.alerts.follow_up_business_days,
                 zone=rt.settings.alerts.timezone)

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, exists, false, func, literal, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ces.worker.db.models import Answer, AnswerState, AssessmentRecord, Solve, Survey, SurveyState
 from ces.worker.queries.reports import day_start
 from ces.worker.queries.scope import Scope
-from ces.worker.rollups import DRIVERS
+from ces.worker.rollups import names_driver
 from ces.worker.surveys.scales import SCALES
 
 MAX_QUERY_WORDS = 8
@@ -125,10 +125,8 @@ def _matching(scope: Scope, f: AnswerFilter) -> Select:
 
 def _has_driver(driver: str):
     """The ticket's assessment names one of the driver's reason codes (rollups.DRIVERS)."""
-    codes = DRIVERS.get(driver, ())
-    reasons = literal(",") + AssessmentRecord.reason_codes + literal(",")
     return exists().where(AssessmentRecord.ticket_pk == Solve.ticket_pk,
-                          or_(*(reasons.contains(f",{code},", autoescape=True) for code in codes))) if codes else false()
+                          names_driver(driver, AssessmentRecord.reason_codes))
 
 
 def count(session: Session, scope: Scope, f: AnswerFilter) -> int:

@@ -6,7 +6,7 @@ owner. Overdue: not followed up by the target time."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
@@ -14,7 +14,9 @@ from sqlalchemy.orm import aliased
 from ces.worker.alerts.business_days import follow_up_due
 from ces.worker.alerts.content import customer_text
 from ces.worker.db.models import Answer, AnswerState, AssessmentRecord, FollowUp, FollowUpState, Survey, Ticket, User
+from ces.worker.queries.reports import day_start
 from ces.worker.queries.scope import Scope
+from ces.worker.rollups import names_driver
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
 
@@ -30,6 +32,10 @@ class Filters:
     overdue: bool = False
     mine: bool = False  # owned by the caller (`owner_id`)
     owner_id: int | None = None
+    # The report pages' drill-down: tickets last solved in [since, until) whose assessment names a driver.
+    since: date | None = None
+    until: date | None = None
+    driver: str | None = None
 
 
 @dataclass
@@ -80,6 +86,12 @@ def _statement(scope: Scope, filters: Filters):
         stmt = stmt.where(FollowUp.followed_up_at.is_(None))
     if filters.mine:
         stmt = stmt.where(FollowUp.owner_id == filters.owner_id)
+    if filters.since:
+        stmt = stmt.where(Ticket.last_solved_at >= day_start(filters.since))
+    if filters.until:
+        stmt = stmt.where(Ticket.last_solved_at < day_start(filters.until))
+    if filters.driver:
+        stmt = stmt.where(names_driver(filters.driver, AssessmentRecord.reason_codes))
     # Waiting cases oldest first (the most urgent); done ones newest first.
     order = FollowUp.created_at.desc() if filters.state == FollowUpState.FOLLOWED_UP else FollowUp.created_at
     return scope.follow_ups(stmt).order_by(order, FollowUp.id).limit(LIMIT)
