@@ -4,7 +4,6 @@ scopes; a disabled person's tokens stop working with their sessions."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,10 +39,6 @@ class Holder:
         return audit.token(self.token_id)
 
 
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def create(rt, email: str, name: str, scopes: list[str], days: float, *, actor: str = audit.CLI) -> tuple[int, str]:
     """A new token for this person: (its id, the secret, which is never shown again)."""
     unknown = sorted(set(scopes) - set(SCOPES))
@@ -58,7 +53,7 @@ def create(rt, email: str, name: str, scopes: list[str], days: float, *, actor: 
         person = users.find(s, email)
         if person is None or person.disabled_at is not None:
             raise TokenError(f"{normalize_email(email)}: no such account, or it is disabled")
-        row = ApiToken(name=name, token_hash=digest(secret), user_id=person.id, scopes=sorted(set(scopes)),
+        row = ApiToken(name=name, token_hash=users.token_hash(secret), user_id=person.id, scopes=sorted(set(scopes)),
                        created_at=now, expires_at=now + timedelta(days=days))
         s.add(row)
         s.flush()
@@ -81,7 +76,7 @@ def holder(rt, secret: str, now: datetime) -> Holder | None:
         return None
     with rt.transaction() as s:
         found = s.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-                          .where(ApiToken.token_hash == digest(secret))).first()
+                          .where(ApiToken.token_hash == users.token_hash(secret))).first()
         if found is None:
             return None
         token, person = found
