@@ -8,7 +8,7 @@ tickets (Scope.follow_ups), which they acknowledge and mark followed up."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from ces.worker.alerts.followup import MAX_NOTE, NoteTooLong, UnknownCase, UnknownOwner, act_on_case, assign
 from ces.worker.console.auth import Caller, require
 from ces.worker.console.overview import DRIVER_NAMES
+from ces.worker.console.ranges import day_or_none
 from ces.worker.console.render import NotFound, Problem, environment, page, redirect, safe_next
 from ces.worker.console.security import console_router
 from ces.worker.console.services import rt_of
@@ -71,18 +72,11 @@ async def with_owner_choices(request: Request, caller: Caller, cases: list[Case]
     return cases
 
 
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 def _filters(request: Request, caller: Caller) -> Filters:
     """The queue's filters; `from`, `to` (both days included) and `driver` come from the report pages'
     links: the high-effort tickets last solved in that range (every state, unless one is chosen)."""
     q = request.query_params
-    first, last = _day(q.get("from")), _day(q.get("to"))
+    first, last = day_or_none(q.get("from")), day_or_none(q.get("to"))
     driver = q.get("driver") if q.get("driver") in DRIVERS else None
     drill = bool(first or last or driver)
     state = q.get("state") if q.get("state") in STATES else "all" if drill else "waiting"

@@ -47,7 +47,8 @@ class Range:
         return f"{path}?{urlencode(self.params(**extra))}"
 
 
-def _day(value: str | None) -> date | None:
+def day_or_none(value: str | None) -> date | None:
+    """A day from a query parameter; what does not parse is no day (the page keeps its default)."""
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:
@@ -59,7 +60,7 @@ def range_of(request: Request, caller) -> Range:
     are theirs already: the agent filter is not theirs to set."""
     q = request.query_params
     since, until = default_range(request.app.state.rt.now().date())
-    first, last = _day(q.get("from")), _day(q.get("to"))
+    first, last = day_or_none(q.get("from")), day_or_none(q.get("to"))
     if first and last and first > last:
         first, last = last, first
     if last:
