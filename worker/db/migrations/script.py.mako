@@ -4,14 +4,21 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 ${imports if imports else ""}
+# Columns added to or dropped from a table: add_columns / drop_columns, and BIG_ID for an id, from
+# ces.worker.db.migrations.columns (one batch each, as the revisions before do).
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
+% if branch_labels:
 branch_labels = ${repr(branch_labels)}
+% endif
+% if depends_on:
 depends_on = ${repr(depends_on)}
+% endif
 
 
 def upgrade() -> None:

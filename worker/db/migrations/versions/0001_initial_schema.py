@@ -7,15 +7,15 @@ Create Date: 2026-11-23 11:40:50.294304
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import BIG_ID
+
 revision = '0001'
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table('tickets',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BIG_ID, nullable=False),
     sa.Column('connector_id', sa.String(length=64), nullable=False),
     sa.Column('external_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=True),
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('connector_id', 'external_id', name='uq_tickets_external')
     )
     op.create_table('webhook_events',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BIG_ID, nullable=False),
     sa.Column('connector_id', sa.String(length=64), nullable=False),
     sa.Column('delivery_id', sa.String(length=255), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
@@ -57,11 +57,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_webhook_events_ticket', ['connector_id', 'ticket_id'], unique=False)
 
     op.create_table('solves',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('ticket_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BIG_ID, nullable=False),
+    sa.Column('ticket_pk', BIG_ID, nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('solved_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('event_id', BIG_ID, nullable=True),
     sa.Column('reopened_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['event_id'], ['webhook_events.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['ticket_pk'], ['tickets.id'], ondelete='CASCADE'),
@@ -69,8 +69,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('ticket_pk', 'number', name='uq_solves_number')
     )
     op.create_table('surveys',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('solve_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BIG_ID, nullable=False),
+    sa.Column('solve_id', BIG_ID, nullable=False),
     sa.Column('connector_id', sa.String(length=64), nullable=False),
     sa.Column('ticket_external_id', sa.String(length=64), nullable=False),
     sa.Column('token', sa.String(length=64), nullable=False),
@@ -103,8 +103,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_surveys_sent_at', ['sent_at'], unique=False)
 
     op.create_table('answers',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('survey_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BIG_ID, nullable=False),
+    sa.Column('survey_id', BIG_ID, nullable=False),
     sa.Column('scale', sa.String(length=8), nullable=False),
     sa.Column('score', sa.Integer(), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
@@ -116,8 +116,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('survey_id')
     )
     op.create_table('survey_attempts',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('survey_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BIG_ID, nullable=False),
+    sa.Column('survey_id', BIG_ID, nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
@@ -128,7 +128,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('survey_attempts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_survey_attempts_survey_id'), ['survey_id'], unique=False)
-
 
 
 def downgrade() -> None:

@@ -7,10 +7,12 @@ Create Date: 2026-11-23 12:03:55.985968
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import BIG_ID, add_columns, drop_columns
+
 revision = '0002'
 down_revision = '0001'
-branch_labels = None
-depends_on = None
+
+PROVISIONAL = sa.text("state = 'provisional'")
 
 
 def upgrade() -> None:
@@ -26,55 +28,38 @@ def upgrade() -> None:
     )
     op.create_table('recipients',
     sa.Column('email_hash', sa.String(length=64), nullable=False),
-    sa.Column('last_survey_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('last_survey_id', BIG_ID, nullable=True),
     sa.Column('last_sent_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('email_hash')
     )
-    with op.batch_alter_table('answers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('state', sa.String(length=16), nullable=False, server_default='confirmed'))
-        batch_op.add_column(sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('via', sa.String(length=80), nullable=True))
-        batch_op.add_column(sa.Column('clicks', sa.JSON(), nullable=True))
-        batch_op.create_index('ix_answers_provisional', ['updated_at'], unique=False, postgresql_where=sa.text("state = 'provisional'"), sqlite_where=sa.text("state = 'provisional'"))
-
-    with op.batch_alter_table('webhook_events', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('entries', sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column('ticket', sa.JSON(), nullable=True))
-
+    add_columns('answers',
+                sa.Column('state', sa.String(length=16), nullable=False, server_default='confirmed'),
+                sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
+                sa.Column('via', sa.String(length=80), nullable=True),
+                sa.Column('clicks', sa.JSON(), nullable=True))
+    op.create_index('ix_answers_provisional', 'answers', ['updated_at'], unique=False,
+                    postgresql_where=PROVISIONAL, sqlite_where=PROVISIONAL)
+    add_columns('webhook_events', sa.Column('entries', sa.JSON(), nullable=True),
+                sa.Column('ticket', sa.JSON(), nullable=True))
+    add_columns('surveys',
+                sa.Column('delivery', sa.String(length=16), nullable=False, server_default='email'),
+                sa.Column('email_hash', sa.String(length=64), nullable=True),
+                sa.Column('reminder_state', sa.String(length=16), nullable=True),
+                sa.Column('reminder_at', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('surveys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('delivery', sa.String(length=16), nullable=False, server_default='email'))
-        batch_op.add_column(sa.Column('email_hash', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('reminder_state', sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column('reminder_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.alter_column('solve_id',
-               existing_type=sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
-               nullable=True)
+        batch_op.alter_column('solve_id', existing_type=BIG_ID, nullable=True)
         batch_op.create_index(batch_op.f('ix_surveys_email_hash'), ['email_hash'], unique=False)
-
 
 
 def downgrade() -> None:
     with op.batch_alter_table('surveys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_surveys_email_hash'))
-        batch_op.alter_column('solve_id',
-               existing_type=sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
-               nullable=False)
-        batch_op.drop_column('reminder_at')
-        batch_op.drop_column('reminder_state')
-        batch_op.drop_column('email_hash')
-        batch_op.drop_column('delivery')
-
-    with op.batch_alter_table('answers', schema=None) as batch_op:
-        batch_op.drop_index('ix_answers_provisional', postgresql_where=sa.text("state = 'provisional'"), sqlite_where=sa.text("state = 'provisional'"))
-        batch_op.drop_column('clicks')
-        batch_op.drop_column('via')
-        batch_op.drop_column('confirmed_at')
-        batch_op.drop_column('state')
-
-    with op.batch_alter_table('webhook_events', schema=None) as batch_op:
-        batch_op.drop_column('ticket')
-        batch_op.drop_column('entries')
-
+        batch_op.alter_column('solve_id', existing_type=BIG_ID, nullable=False)
+    drop_columns('surveys', 'reminder_at', 'reminder_state', 'email_hash', 'delivery')
+    op.drop_index('ix_answers_provisional', table_name='answers', postgresql_where=PROVISIONAL,
+                  sqlite_where=PROVISIONAL)
+    drop_columns('answers', 'clicks', 'via', 'confirmed_at', 'state')
+    drop_columns('webhook_events', 'ticket', 'entries')
     op.drop_table('recipients')
     op.drop_table('opt_outs')
     op.drop_table('app_secrets')

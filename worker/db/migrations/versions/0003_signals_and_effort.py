@@ -7,17 +7,17 @@ Create Date: 2026-11-23 12:18:52.293053
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import BIG_ID, add_columns, drop_columns
+
 revision = '0003'
 down_revision = '0002'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table('jobs',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BIG_ID, nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('ticket_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('ticket_pk', BIG_ID, nullable=False),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
@@ -33,7 +33,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_jobs_due', ['due_at'], unique=False)
 
     op.create_table('ticket_histories',
-    sa.Column('ticket_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('ticket_pk', BIG_ID, nullable=False),
     sa.Column('fetched_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('history', sa.JSON(), nullable=False),
     sa.Column('contacts', sa.JSON(), nullable=True),
@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('ticket_pk')
     )
     op.create_table('ticket_signals',
-    sa.Column('ticket_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('ticket_pk', BIG_ID, nullable=False),
     sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('group_transfers', sa.Integer(), nullable=False),
     sa.Column('assignee_transfers', sa.Integer(), nullable=False),
@@ -60,8 +60,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('ticket_pk')
     )
     op.create_table('assessments',
-    sa.Column('ticket_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('survey_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('ticket_pk', BIG_ID, nullable=False),
+    sa.Column('survey_id', BIG_ID, nullable=True),
     sa.Column('level', sa.String(length=8), nullable=False),
     sa.Column('effort_index', sa.Integer(), nullable=False),
     sa.Column('basis', sa.String(length=8), nullable=False),
@@ -76,24 +76,20 @@ def upgrade() -> None:
     with op.batch_alter_table('assessments', schema=None) as batch_op:
         batch_op.create_index('ix_assessments_level', ['level', 'assessed_at'], unique=False)
 
+    add_columns('tickets', sa.Column('requester_hash', sa.String(length=64), nullable=True),
+                sa.Column('channel', sa.String(length=32), nullable=True),
+                sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True),
+                sa.Column('last_solved_at', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('requester_hash', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('channel', sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('last_solved_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_tickets_last_solved', ['last_solved_at'], unique=False)
         batch_op.create_index('ix_tickets_requester', ['requester_hash', 'opened_at'], unique=False)
-
 
 
 def downgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_requester')
         batch_op.drop_index('ix_tickets_last_solved')
-        batch_op.drop_column('last_solved_at')
-        batch_op.drop_column('opened_at')
-        batch_op.drop_column('channel')
-        batch_op.drop_column('requester_hash')
+    drop_columns('tickets', 'last_solved_at', 'opened_at', 'channel', 'requester_hash')
 
     with op.batch_alter_table('assessments', schema=None) as batch_op:
         batch_op.drop_index('ix_assessments_level')

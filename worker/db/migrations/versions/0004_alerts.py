@@ -7,18 +7,18 @@ Create Date: 2026-11-23 12:46:03.084897
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import BIG_ID, add_columns, drop_columns
+
 revision = '0004'
 down_revision = '0003'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table('follow_ups',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BIG_ID, nullable=False),
     sa.Column('key', sa.String(length=100), nullable=False),
-    sa.Column('ticket_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('survey_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('ticket_pk', BIG_ID, nullable=False),
+    sa.Column('survey_id', BIG_ID, nullable=True),
     sa.Column('connector_id', sa.String(length=64), nullable=False),
     sa.Column('team', sa.String(length=200), nullable=True),
     sa.Column('agent', sa.String(length=200), nullable=True),
@@ -38,7 +38,7 @@ def upgrade() -> None:
 
     op.create_table('alert_links',
     sa.Column('token', sa.String(length=64), nullable=False),
-    sa.Column('follow_up_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('follow_up_id', BIG_ID, nullable=False),
     sa.Column('recipient', sa.String(length=320), nullable=False),
     sa.Column('action', sa.String(length=16), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -50,13 +50,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_alert_links_follow_up_id'), ['follow_up_id'], unique=False)
 
     op.create_table('alerts',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BIG_ID, nullable=False),
     sa.Column('dedupe_key', sa.String(length=300), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('route', sa.String(length=64), nullable=False),
     sa.Column('route_type', sa.String(length=16), nullable=False),
     sa.Column('recipient', sa.String(length=320), nullable=False),
-    sa.Column('follow_up_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('follow_up_id', BIG_ID, nullable=True),
     sa.Column('content', sa.JSON(none_as_null=True), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=True),
@@ -74,28 +74,17 @@ def upgrade() -> None:
         batch_op.create_index('ix_alerts_created', ['created_at'], unique=False)
         batch_op.create_index('ix_alerts_due', ['next_try_at'], unique=False, postgresql_where=sa.text("state IN ('pending', 'sending')"), sqlite_where=sa.text("state IN ('pending', 'sending')"))
 
-    with op.batch_alter_table('surveys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('assignee_email', sa.String(length=320), nullable=True))
-        batch_op.add_column(sa.Column('brand', sa.String(length=200), nullable=True))
-
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('group_name', sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column('assignee', sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column('brand', sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column('ticket_url', sa.String(length=500), nullable=True))
-
+    add_columns('surveys', sa.Column('assignee_email', sa.String(length=320), nullable=True),
+                sa.Column('brand', sa.String(length=200), nullable=True))
+    add_columns('tickets', sa.Column('group_name', sa.String(length=200), nullable=True),
+                sa.Column('assignee', sa.String(length=200), nullable=True),
+                sa.Column('brand', sa.String(length=200), nullable=True),
+                sa.Column('ticket_url', sa.String(length=500), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_column('ticket_url')
-        batch_op.drop_column('brand')
-        batch_op.drop_column('assignee')
-        batch_op.drop_column('group_name')
-
-    with op.batch_alter_table('surveys', schema=None) as batch_op:
-        batch_op.drop_column('brand')
-        batch_op.drop_column('assignee_email')
+    drop_columns('tickets', 'ticket_url', 'brand', 'assignee', 'group_name')
+    drop_columns('surveys', 'brand', 'assignee_email')
 
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_alerts_due', postgresql_where=sa.text("state IN ('pending', 'sending')"), sqlite_where=sa.text("state IN ('pending', 'sending')"))

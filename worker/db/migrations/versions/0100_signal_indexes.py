@@ -15,8 +15,6 @@ from alembic import op
 
 revision = '0100'
 down_revision = '0004'
-branch_labels = None
-depends_on = None
 
 BUCKETS = ['ticket_pk', 'group_transfers', 'assignee_transfers', 'reopens', 'repeat_contacts', 'repeat_after',
            'channel_switch', 'reply_breach']

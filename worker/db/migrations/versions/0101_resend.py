@@ -9,24 +9,20 @@ Create Date: 2026-12-01 13:40:00.000000
 pending, and the retry decision counts from there.
 """
 import sqlalchemy as sa
-from alembic import op
+
+from ces.worker.db.migrations.columns import add_columns, drop_columns
 
 revision = '0101'
 down_revision = '0100'
-branch_labels = None
-depends_on = None
 
 TABLES = ('surveys', 'alerts')
 
 
 def upgrade() -> None:
     for table in TABLES:
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('attempts_before_resend', sa.Integer(), server_default='0',
-                                          nullable=False))
+        add_columns(table, sa.Column('attempts_before_resend', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
     for table in TABLES:
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column('attempts_before_resend')
+        drop_columns(table, 'attempts_before_resend')

@@ -13,16 +13,16 @@ the case followed up said was done.
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import BIG_ID, add_columns, drop_columns
+
 revision = '0102'
 down_revision = '0101'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table('answer_history',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('survey_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BIG_ID, nullable=False),
+    sa.Column('survey_id', BIG_ID, nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('scale', sa.String(length=8), nullable=False),
     sa.Column('score', sa.Integer(), nullable=False),
@@ -35,13 +35,11 @@ def upgrade() -> None:
     with op.batch_alter_table('answer_history', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_answer_history_survey_id'), ['survey_id'], unique=False)
 
-    with op.batch_alter_table('follow_ups', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('followed_up_note', sa.Text(), nullable=True))
+    add_columns('follow_ups', sa.Column('followed_up_note', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('follow_ups', schema=None) as batch_op:
-        batch_op.drop_column('followed_up_note')
+    drop_columns('follow_ups', 'followed_up_note')
 
     with op.batch_alter_table('answer_history', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_answer_history_survey_id'))

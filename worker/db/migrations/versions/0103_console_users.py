@@ -10,12 +10,10 @@ links are deleted by the scheduler's retention pass.
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import BIG_ID
+
 revision = '0103'
 down_revision = '0102'
-branch_labels = None
-depends_on = None
-
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 
 def upgrade() -> None:

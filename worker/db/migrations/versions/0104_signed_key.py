@@ -12,22 +12,20 @@ never a conflict).
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import add_columns, drop_columns
+
 revision = '0104'
 down_revision = '0103'
-branch_labels = None
-depends_on = None
 
 WHERE = sa.text('signed_key IS NOT NULL')
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('webhook_events', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('signed_key', sa.String(length=80), nullable=True))
+    add_columns('webhook_events', sa.Column('signed_key', sa.String(length=80), nullable=True))
     op.create_index('uq_webhook_events_signed', 'webhook_events', ['connector_id', 'signed_key'], unique=True,
                     postgresql_where=WHERE, sqlite_where=WHERE)
 
 
 def downgrade() -> None:
     op.drop_index('uq_webhook_events_signed', table_name='webhook_events')
-    with op.batch_alter_table('webhook_events', schema=None) as batch_op:
-        batch_op.drop_column('signed_key')
+    drop_columns('webhook_events', 'signed_key')

@@ -17,8 +17,6 @@ from alembic import op
 
 revision = '0106'
 down_revision = '0105'
-branch_labels = None
-depends_on = None
 
 log = logging.getLogger("alembic")
 

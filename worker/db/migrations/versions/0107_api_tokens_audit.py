@@ -7,21 +7,19 @@ Create Date: 2026-12-05 18:10:00.000000
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import BIG_ID
+
 revision = '0107'
 down_revision = '0106'
-branch_labels = None
-depends_on = None
-
-ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 
 def upgrade() -> None:
     op.create_table(
         'api_tokens',
-        sa.Column('id', ID, nullable=False),
+        sa.Column('id', BIG_ID, nullable=False),
         sa.Column('name', sa.String(length=100), nullable=False),
         sa.Column('token_hash', sa.String(length=64), nullable=False),
-        sa.Column('user_id', ID, nullable=False),
+        sa.Column('user_id', BIG_ID, nullable=False),
         sa.Column('scopes', sa.JSON(none_as_null=True), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
@@ -34,7 +32,7 @@ def upgrade() -> None:
     op.create_index('ix_api_tokens_user_id', 'api_tokens', ['user_id'])
     op.create_table(
         'audit_log',
-        sa.Column('id', ID, nullable=False),
+        sa.Column('id', BIG_ID, nullable=False),
         sa.Column('at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('actor', sa.String(length=80), nullable=False),
         sa.Column('action', sa.String(length=60), nullable=False),

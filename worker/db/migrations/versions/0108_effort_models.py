@@ -7,16 +7,16 @@ Create Date: 2026-12-05 17:30:00.000000
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import BIG_ID
+
 revision = '0108'
 down_revision = '0107'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         'effort_models',
-        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('id', BIG_ID, nullable=False),
         sa.Column('fitted_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('since', sa.DateTime(timezone=True), nullable=False),
         sa.Column('until', sa.DateTime(timezone=True), nullable=False),

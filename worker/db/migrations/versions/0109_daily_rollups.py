@@ -10,12 +10,11 @@ existing day is marked dirty, so the first reader (or the scheduler) fills them 
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import BIG_ID
+
 revision = '0109'
 down_revision = '0108'
-branch_labels = None
-depends_on = None
 
-BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 COUNTS = ('drivers', 'surveys_sent', 'answers', 'score_sum', 'score_1', 'score_2', 'score_3', 'score_4', 'score_5',
           'score_6', 'score_7', 'tickets_assessed', 'high_answered', 'high_signals')
 
@@ -23,7 +22,7 @@ COUNTS = ('drivers', 'surveys_sent', 'answers', 'score_sum', 'score_1', 'score_2
 def upgrade() -> None:
     op.create_table(
         'daily_rollups',
-        sa.Column('id', BigId, primary_key=True),
+        sa.Column('id', BIG_ID, primary_key=True),
         sa.Column('day', sa.Date(), nullable=False),
         sa.Column('connector_id', sa.String(length=64), nullable=False),
         sa.Column('channel', sa.String(length=32), nullable=True),
@@ -37,8 +36,7 @@ def upgrade() -> None:
     op.create_index('ix_daily_rollups_day', 'daily_rollups', ['day'])
     # One row per mark, not per day: a plain INSERT never waits on another transaction's mark of the
     # same day (a unique day made two writers wait on each other's marks, crosswise: a deadlock).
-    op.create_table('rollup_dirty', sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
-                                              primary_key=True),
+    op.create_table('rollup_dirty', sa.Column('id', BIG_ID, primary_key=True),
                     sa.Column('day', sa.Date(), nullable=False))
     op.create_index('ix_rollup_dirty_day', 'rollup_dirty', ['day'])
     if op.get_bind().dialect.name == 'postgresql':

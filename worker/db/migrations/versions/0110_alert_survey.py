@@ -12,16 +12,14 @@ part is the survey (`alert:{survey}:…`, `update:{survey}:…`, `writeback:{sur
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import BIG_ID, add_columns, drop_columns
+
 revision = '0110'
 down_revision = '0109'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('survey_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
-                                      nullable=True))
+    add_columns('alerts', sa.Column('survey_id', BIG_ID, nullable=True))
     op.create_index('ix_alerts_survey', 'alerts', ['survey_id'])
     alerts = sa.table('alerts', sa.column('id', sa.BigInteger), sa.column('kind', sa.String),
                       sa.column('dedupe_key', sa.String), sa.column('survey_id', sa.BigInteger))
@@ -36,5 +34,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_alerts_survey', table_name='alerts')
-    with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.drop_column('survey_id')
+    drop_columns('alerts', 'survey_id')

@@ -9,19 +9,16 @@ name alone is ambiguous between two agents of the same name and changes when an 
 Surveys sent before have none (NULL).
 """
 import sqlalchemy as sa
-from alembic import op
+
+from ces.worker.db.migrations.columns import add_columns, drop_columns
 
 revision = '0111'
 down_revision = '0110'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('surveys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('assignee_id', sa.String(length=64), nullable=True))
+    add_columns('surveys', sa.Column('assignee_id', sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('surveys', schema=None) as batch_op:
-        batch_op.drop_column('assignee_id')
+    drop_columns('surveys', 'assignee_id')

@@ -9,19 +9,16 @@ sent, and for a ticket flagged by its signals alone (no survey) through this col
 the signals are collected. Tickets collected before have none until their next collection.
 """
 import sqlalchemy as sa
-from alembic import op
+
+from ces.worker.db.migrations.columns import add_columns, drop_columns
 
 revision = '0112'
 down_revision = '0111'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('assignee_email', sa.String(length=320), nullable=True))
+    add_columns('tickets', sa.Column('assignee_email', sa.String(length=320), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_column('assignee_email')
+    drop_columns('tickets', 'assignee_email')
