@@ -153,6 +153,36 @@ webhook_secret_env = "TEST_ZENDESK_SECRET"
 api_user_id = "8447388090400"
 """
 
+# A second Zendesk account beside the first, for what is kept per connector.
+ZENDESK_EU = """
+[[connectors]]
+id = "zendesk-eu"
+kind = "zendesk"
+base_url = "https://acme-eu.zendesk.com"
+email = "admin@acme.test"
+api_token_env = "TEST_ZENDESK_TOKEN"
+webhook_secret_env = "TEST_ZENDESK_SECRET"
+"""
+# The other helpdesks, configured but never called: every secret is one of two variables
+# (OTHER_SECRETS), the generic connector's a Standard Webhooks secret of its own.
+OTHER_SECRETS = {"TEST_OTHER_KEY": "other-key", "TEST_OTHER_SECRET": "other-secret"}
+OTHER_HELPDESKS = {
+    "generic": 'webhook_secret_env = "TEST_GENERIC_SECRET"\n',
+    "freshdesk": 'domain = "acme"\napi_key_env = "TEST_OTHER_KEY"\nwebhook_secret_env = "TEST_OTHER_SECRET"\n',
+    "front": 'api_token_env = "TEST_OTHER_KEY"\nwebhook_secret_env = "TEST_OTHER_SECRET"\n',
+    "helpscout": 'app_id_env = "TEST_OTHER_KEY"\napp_secret_env = "TEST_OTHER_SECRET"\n'
+                 'webhook_secret_env = "TEST_OTHER_SECRET"\n',
+    "intercom": 'access_token_env = "TEST_OTHER_KEY"\nclient_secret_env = "TEST_OTHER_SECRET"\nadmin_id = "5017999"\n',
+    "hubspot": 'access_token_env = "TEST_OTHER_KEY"\nclient_secret_env = "TEST_OTHER_SECRET"\napp_id = "1234567"\n',
+    "zammad": 'base_url = "https://support.acme.test"\napi_token_env = "TEST_OTHER_KEY"\n'
+              'webhook_secret_env = "TEST_OTHER_SECRET"\n',
+}
+
+
+def other_helpdesks(*kinds: str) -> str:
+    """[[connectors]] tables for these kinds, each with the id "<kind>-main"."""
+    return "".join(f'\n[[connectors]]\nid = "{kind}-main"\nkind = "{kind}"\n{OTHER_HELPDESKS[kind]}' for kind in kinds)
+
 
 class ConfigWriter:
     """Writes the test's TOML and sets CES_CONFIG and the secrets, as an admin would."""
@@ -223,6 +253,25 @@ def make_rt(config, queue):
 @pytest.fixture
 def rt(make_rt):
     return make_rt()
+
+
+@pytest.fixture
+def clock():
+    """A time the test moves by hand; a module whose Runtime reads it overrides `rt` with
+    `make_rt(clock=clock)`."""
+    from tests.pipeline import Clock
+
+    return Clock()
+
+
+@pytest.fixture
+def zendesk():
+    """The Zendesk simulator on a free port (a process-level test points the service at it)."""
+    from ces.connectors.zendesk.simulator import ZendeskSimulator
+
+    sim = ZendeskSimulator(email="admin@acme.test", token=ZENDESK_TOKEN, secret=ZENDESK_SECRET).start()
+    yield sim
+    sim.stop()
 
 
 @pytest.fixture

@@ -23,6 +23,11 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ZENDESK_SECRET = "s3cr3t-zendesk-signing-key"
 ZENDESK_TOKEN = "zd-api-token-123"
 # A person's browser: link-scanner user agents never answer a survey.
+# Process-level runs (and the tests that read what every process logs) use PostgreSQL alone, emptied
+# first, as a scaled-out installation does: `ces demo` covers SQLite.
+POSTGRESQL_ONLY = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+# SQLite alone, to keep a test quick where the pipeline tests already cover PostgreSQL.
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 BROWSER = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
                          "Chrome/131.0.0.0 Safari/537.36", "Accept-Language": "en-GB,en;q=0.9"}
 

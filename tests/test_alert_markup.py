@@ -13,9 +13,10 @@ from sqlalchemy import select
 from ces.worker.alerts.routes import deliver
 from ces.worker.db.models import Alert
 from ces.worker.surveys.answers import record_answer
-from tests.conftest import ZENDESK_CONNECTOR
-from tests.pipeline import ZENDESK, Clock, mock_history, receive, surveys, ticket_json
-from tests.test_alerts import HOOK, ROUTES, SLACK, TEAMS, WHSEC, calls, run
+from tests.alerts_data import EVERY_ROUTE, HOOK, SLACK, TEAMS, mock_routes, set_route_secrets
+from tests.conftest import OTHER_SECRETS, ZENDESK_CONNECTOR, other_helpdesks
+from tests.pipeline import ZENDESK, mock_history, receive, surveys, ticket_json
+from tests.test_alerts import calls, run
 from tests.test_markup import BOLD, COMMENT, DISGUISED, LINK, PING
 
 NAME = f"Eve {BOLD} {LINK} <!here>"
@@ -24,56 +25,13 @@ AGENT = f"Priya {DISGUISED}"
 LINES = COMMENT.splitlines()
 ANGLED = [PING, DISGUISED, "<!here>", "<script>"]  # Slack reads <…> as mentions and links
 
-OTHER_HELPDESKS = '''
-[[connectors]]
-id = "intercom-main"
-kind = "intercom"
-access_token_env = "TEST_OTHER_KEY"
-client_secret_env = "TEST_OTHER_SECRET"
-admin_id = "5017999"
-
-[[connectors]]
-id = "front-main"
-kind = "front"
-api_token_env = "TEST_OTHER_KEY"
-webhook_secret_env = "TEST_OTHER_SECRET"
-
-[[connectors]]
-id = "freshdesk-main"
-kind = "freshdesk"
-domain = "acme"
-api_key_env = "TEST_OTHER_KEY"
-webhook_secret_env = "TEST_OTHER_SECRET"
-
-[[connectors]]
-id = "hubspot-main"
-kind = "hubspot"
-access_token_env = "TEST_OTHER_KEY"
-client_secret_env = "TEST_OTHER_SECRET"
-app_id = "1234567"
-
-[[connectors]]
-id = "zammad-main"
-kind = "zammad"
-base_url = "https://support.acme.test"
-api_token_env = "TEST_OTHER_KEY"
-webhook_secret_env = "TEST_OTHER_SECRET"
-'''
-
 
 @pytest.fixture
 def rt(config, make_rt, clock, monkeypatch, sink):
-    for name, value in (("TEST_SLACK_URL", SLACK), ("TEST_TEAMS_URL", TEAMS), ("TEST_HOOK_URL", HOOK),
-                        ("TEST_HOOK_SECRET", WHSEC), ("TEST_OTHER_KEY", "other-key"),
-                        ("TEST_OTHER_SECRET", "other-secret")):
-        monkeypatch.setenv(name, value)
-    config.write(connectors=ZENDESK_CONNECTOR + OTHER_HELPDESKS, extra=ROUTES, smtp_port=sink.port)
+    set_route_secrets(monkeypatch, **OTHER_SECRETS)
+    helpdesks = other_helpdesks("intercom", "front", "freshdesk", "hubspot", "zammad")
+    config.write(connectors=ZENDESK_CONNECTOR + helpdesks, extra=EVERY_ROUTE, smtp_port=sink.port)
     return make_rt(clock=clock)
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture
@@ -84,10 +42,7 @@ def alerted(rt, queue, sink, zendesk_api):
     ticket["users"][1]["name"] = AGENT
     zendesk_api.get(f"{ZENDESK}/api/v2/tickets/5158.json", json=ticket)
     mock_history(zendesk_api)
-    zendesk_api.put(f"{ZENDESK}/api/v2/tickets/5158.json", json={"ticket": {"id": 5158}})
-    zendesk_api.put(f"{ZENDESK}/api/v2/tickets/5158/tags.json", json={"tags": []})
-    for url, answer in ((SLACK, "ok"), (TEAMS, "1"), (HOOK, "{}")):
-        zendesk_api.post(url, body=answer)
+    mock_routes(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
     run(rt, queue)
     record_answer(rt, surveys(rt)[0].token, 2, COMMENT, how="form")

@@ -19,57 +19,15 @@ from ces.worker.db.models import Alert, AssessmentRecord, FollowUp
 from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer
 from ces.worker.web.app import create_app
-from tests.pipeline import ZENDESK, Clock, mock_history, mock_ticket, receive, surveys
+from tests.alerts_data import EVERY_ROUTE, HOOK, SLACK, TEAMS, WHSEC, mock_routes, set_route_secrets
+from tests.pipeline import ZENDESK, mock_history, mock_ticket, receive, surveys
 from tests.support import BROWSER, ServedApp, cli
-
-SLACK = "https://hooks.slack.com/services/T0001/B0001/SeCrEtSlackToken"
-TEAMS = "https://acme.webhook.office.com/webhookb2/SeCrEtTeams"
-HOOK = "https://crm.example.com/ces-hooks/SeCrEtPath"
-WHSEC = "whsec_c2ltdWxhdGVkLXNlbmRlci1zZWNyZXQtMzJieXRlcw=="
-ROUTES = '''
-[alerts]
-settle_seconds = 120
-
-[[alerts.routes]]
-name = "note"
-type = "note"
-tag = "ces_low"
-
-[[alerts.routes]]
-name = "slack-support"
-type = "slack"
-url_env = "TEST_SLACK_URL"
-
-[[alerts.routes]]
-name = "teams-leads"
-type = "teams"
-url_env = "TEST_TEAMS_URL"
-
-[[alerts.routes]]
-name = "mail"
-type = "email"
-to = ["lead@acme.test"]
-to_assignee = true
-
-[[alerts.routes]]
-name = "crm"
-type = "webhook"
-url_env = "TEST_HOOK_URL"
-signing_secret_env = "TEST_HOOK_SECRET"
-'''
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture
 def rt(config, make_rt, clock, monkeypatch, sink):
-    for name, value in (("TEST_SLACK_URL", SLACK), ("TEST_TEAMS_URL", TEAMS), ("TEST_HOOK_URL", HOOK),
-                        ("TEST_HOOK_SECRET", WHSEC)):
-        monkeypatch.setenv(name, value)
-    config.write(extra=ROUTES, smtp_port=sink.port)
+    set_route_secrets(monkeypatch)
+    config.write(extra=EVERY_ROUTE, smtp_port=sink.port)
     return make_rt(clock=clock)
 
 
@@ -78,12 +36,7 @@ def remote(zendesk_api):
     """The other side of every route: Zendesk (ticket, history, note, tags), Slack, Teams, a CRM."""
     mock_ticket(zendesk_api, locale="en")
     mock_history(zendesk_api)
-    zendesk_api.put(f"{ZENDESK}/api/v2/tickets/5158.json", json={"ticket": {"id": 5158}})
-    zendesk_api.put(f"{ZENDESK}/api/v2/tickets/5158/tags.json", json={"tags": []})
-    zendesk_api.post(SLACK, body="ok")
-    zendesk_api.post(TEAMS, body="1")
-    zendesk_api.post(HOOK, json={"received": True})
-    return zendesk_api
+    return mock_routes(zendesk_api)
 
 
 def run(rt, queue, rounds=3):

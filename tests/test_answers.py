@@ -15,13 +15,8 @@ from ces.worker.queries.scope import Scope
 from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer
 from ces.worker.web.app import create_app
-from tests.pipeline import Clock, answers, mock_ticket, receive, surveys
+from tests.pipeline import answers, mock_ticket, receive, surveys
 from tests.support import BROWSER, ServedApp
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -15,17 +15,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from ces.worker.web.app import create_app
 from tests.browser import chromium
 from tests.pipeline import answers, mock_ticket, receive, surveys
-from tests.support import BROWSER, ServedApp, wait_until
+from tests.support import BROWSER, POSTGRESQL_ONLY, ServedApp, wait_until
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def db_url(pg_database):
-    from tests.conftest import _truncate
-
-    _truncate(pg_database)
-    return pg_database
+pytestmark = [pytest.mark.browser, POSTGRESQL_ONLY]
 
 
 @pytest.fixture

@@ -13,17 +13,8 @@ from sqlalchemy import select
 from ces.worker.db.models import AssessmentRecord, Job, Ticket, TicketHistoryRecord, TicketSignalsRecord
 from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer
+from tests.conftest import ZENDESK_EU
 from tests.pipeline import ZENDESK, Clock, mock_history, mock_ticket, receive, status_body, surveys, ticket_json
-
-SECOND = '''
-[[connectors]]
-id = "zendesk-eu"
-kind = "zendesk"
-base_url = "https://acme-eu.zendesk.com"
-email = "admin@acme.test"
-api_token_env = "TEST_ZENDESK_TOKEN"
-webhook_secret_env = "TEST_ZENDESK_SECRET"
-'''
 
 
 def run_due(rt, queue, clock=None, rounds=3):
@@ -137,7 +128,7 @@ def test_a_429_on_the_history_read_waits_for_retry_after_then_completes(rt, queu
 
 def test_the_recheck_finds_a_contact_on_another_helpdesk_after_the_solve(config, make_rt, queue, sink, zendesk_api,
                                                                           clock):
-    config.write(extra=SECOND)
+    config.write(extra=ZENDESK_EU)
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
     mock_history(zendesk_api)

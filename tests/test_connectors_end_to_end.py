@@ -15,9 +15,9 @@ import requests
 from tests.simulators.freshdesk import FreshdeskSimulator
 from tests.simulators.generic import GenericSender
 from tests.simulators.zammad import ZammadSimulator
-from tests.support import BROWSER, Service, wait_until
+from tests.support import BROWSER, POSTGRESQL_ONLY, Service, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, POSTGRESQL_ONLY]
 
 
 @dataclass
@@ -88,14 +88,6 @@ kind = "generic"
 webhook_secret_env = "TEST_GENERIC_SECRET"
 '''
     return Helpdesk(table, {"TEST_GENERIC_SECRET": secret}, solve, lambda: None)
-
-
-@pytest.fixture
-def db_url(pg_database):
-    from tests.conftest import _truncate
-
-    _truncate(pg_database)
-    return pg_database
 
 
 @pytest.mark.parametrize("make", [freshdesk, zammad, generic], ids=["freshdesk", "zammad", "generic"])

@@ -20,15 +20,9 @@ from ces.worker.console.security import console_router
 from ces.worker.db.models import ConsoleSession, SignInLink, User
 from ces.worker.web.app import create_app
 from tests.console import PASSWORD, Client, add_user, routes_of, screenshot, sign_in, sign_out, submit
-from tests.pipeline import Clock
 from tests.support import ServedApp, cli
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # HTTP and pages: one database is enough
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

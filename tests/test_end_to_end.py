@@ -13,26 +13,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from ces.connectors.zendesk.simulator import ZendeskSimulator
-from tests.support import BROWSER, ZENDESK_SECRET, ZENDESK_TOKEN, Service, wait_until
+from tests.alerts_data import LEAD_MAIL, NOTE, SLACK_ROUTE, alerts_section
+from tests.support import BROWSER, POSTGRESQL_ONLY, Service, wait_until
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def db_url(pg_database):
-    """Process-level runs use PostgreSQL, as a scaled-out installation does; `ces demo` covers SQLite."""
-    from tests.conftest import _truncate
-
-    _truncate(pg_database)
-    return pg_database
-
-
-@pytest.fixture
-def zendesk():
-    sim = ZendeskSimulator(email="admin@acme.test", token=ZENDESK_TOKEN, secret=ZENDESK_SECRET).start()
-    yield sim
-    sim.stop()
+pytestmark = [pytest.mark.slow, POSTGRESQL_ONLY]
 
 
 @pytest.fixture
@@ -147,24 +131,7 @@ def slack_stub():
 def test_a_low_click_alerts_every_route_once_then_follows_up_a_change(config, zendesk, sink, app_port, tmp_path,
                                                                        slack_stub, monkeypatch):
     monkeypatch.setenv("TEST_SLACK_URL", f"{slack_stub.url}/services/T0001/B0001/secretpart")
-    config.write(smtp_port=sink.port, zendesk_url=zendesk.url, extra='''
-[alerts]
-settle_seconds = 2
-
-[[alerts.routes]]
-name = "note"
-type = "note"
-
-[[alerts.routes]]
-name = "slack"
-type = "slack"
-url_env = "TEST_SLACK_URL"
-
-[[alerts.routes]]
-name = "lead"
-type = "email"
-to = ["lead@acme.test"]
-''')
+    config.write(smtp_port=sink.port, zendesk_url=zendesk.url, extra=alerts_section(2, {"note": NOTE, "slack": SLACK_ROUTE, "lead": LEAD_MAIL}))
     zendesk.webhook_url = f"http://127.0.0.1:{app_port}/webhooks/zendesk-main"
     service = Service(config.env(), app_port, tmp_path).start(["serve", "--port", str(app_port)], ["worker"],
                                                             ["scheduler"])

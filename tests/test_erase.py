@@ -22,7 +22,19 @@ from ces.worker.queries.reports import ces_report
 from ces.worker.queries.scope import Scope
 from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer, unsubscribe
-from tests.pipeline import ZENDESK, Clock, deliver, mock_history, mock_ticket, receive
+from tests.alerts_data import (
+    CRM_HOOK,
+    LEAD_MAIL,
+    NOTE,
+    SLACK_ROUTE,
+    TEAMS_ROUTE,
+    WHSEC,
+    alerts_section,
+    mock_routes,
+    set_route_secrets,
+)
+from tests.conftest import OTHER_SECRETS, ZENDESK_CONNECTOR, other_helpdesks
+from tests.pipeline import deliver, mock_history, mock_ticket, receive
 from tests.support import cli, fixture_bytes
 
 EMAIL = "Quilla_Marker.7@Example.ORG"  # "_" and "." are LIKE and regex specials: matched literally
@@ -33,91 +45,9 @@ COMMENTS = ["zebrawhisper: the first answer's words", "okapimurmur: the changed 
 # normalized address; the local part alone is personal data too.
 MARKERS = [EMAIL, normalize_email(EMAIL), EMAIL.split("@")[0], FIRST, LAST, "zebrawhisper", "okapimurmur"]
 
-SLACK = "https://hooks.slack.com/services/T0001/B0001/SeCrEtSlackToken"
-TEAMS = "https://acme.webhook.office.com/webhookb2/SeCrEtTeams"
-HOOK = "https://crm.example.com/ces-hooks/SeCrEtPath"
-WHSEC = "whsec_c2ltdWxhdGVkLXNlbmRlci1zZWNyZXQtMzJieXRlcw=="
-SECRETS = {"TEST_SLACK_URL": SLACK, "TEST_TEAMS_URL": TEAMS, "TEST_HOOK_URL": HOOK, "TEST_HOOK_SECRET": WHSEC,
-           "TEST_GENERIC_SECRET": WHSEC, "TEST_OTHER_KEY": "other-key", "TEST_OTHER_SECRET": "other-secret"}
-CONNECTORS = '''
-[[connectors]]
-id = "zendesk-main"
-kind = "zendesk"
-base_url = "{zendesk_url}"
-email = "admin@acme.test"
-api_token_env = "TEST_ZENDESK_TOKEN"
-webhook_secret_env = "TEST_ZENDESK_SECRET"
-api_user_id = "8447388090400"
-
-[[connectors]]
-id = "generic-main"
-kind = "generic"
-webhook_secret_env = "TEST_GENERIC_SECRET"
-
-[[connectors]]
-id = "freshdesk-main"
-kind = "freshdesk"
-domain = "acme"
-api_key_env = "TEST_OTHER_KEY"
-webhook_secret_env = "TEST_OTHER_SECRET"
-
-[[connectors]]
-id = "front-main"
-kind = "front"
-api_token_env = "TEST_OTHER_KEY"
-webhook_secret_env = "TEST_OTHER_SECRET"
-
-[[connectors]]
-id = "helpscout-main"
-kind = "helpscout"
-app_id_env = "TEST_OTHER_KEY"
-app_secret_env = "TEST_OTHER_SECRET"
-webhook_secret_env = "TEST_OTHER_SECRET"
-
-[[connectors]]
-id = "intercom-main"
-kind = "intercom"
-access_token_env = "TEST_OTHER_KEY"
-client_secret_env = "TEST_OTHER_SECRET"
-admin_id = "5017999"
-
-[[connectors]]
-id = "zammad-main"
-kind = "zammad"
-base_url = "https://support.acme.test"
-api_token_env = "TEST_OTHER_KEY"
-webhook_secret_env = "TEST_OTHER_SECRET"
-'''
-ROUTES = '''
-[alerts]
-settle_seconds = 120
-
-[[alerts.routes]]
-name = "note"
-type = "note"
-
-[[alerts.routes]]
-name = "slack"
-type = "slack"
-url_env = "TEST_SLACK_URL"
-
-[[alerts.routes]]
-name = "teams"
-type = "teams"
-url_env = "TEST_TEAMS_URL"
-
-[[alerts.routes]]
-name = "mail"
-type = "email"
-to = ["lead@acme.test"]
-to_assignee = true
-
-[[alerts.routes]]
-name = "crm"
-type = "webhook"
-url_env = "TEST_HOOK_URL"
-signing_secret_env = "TEST_HOOK_SECRET"
-'''
+CONNECTORS = ZENDESK_CONNECTOR + other_helpdesks("generic", "freshdesk", "front", "helpscout", "intercom", "zammad")
+ROUTES = alerts_section(120, {"note": NOTE, "slack": SLACK_ROUTE, "teams": TEAMS_ROUTE,
+                              "mail": LEAD_MAIL + "to_assignee = true\n", "crm": CRM_HOOK})
 # The customer of each helpdesk's fixture becomes the marker customer, the address in another case
 # each time (a helpdesk keeps it as the customer typed it).
 PEOPLE = [("maria.garcia@example.com", EMAIL.lower()), ("leela@planet-express.com", EMAIL.upper()),
@@ -184,26 +114,15 @@ def leftovers(db_url: str, tables: set[str] | None = None) -> list[str]:
 
 # --- planting the markers everywhere ----------------------------------------------------------------
 @pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
 def remote(zendesk_api):
     """Zendesk (ticket, history, note, tags), Slack, Teams and a CRM, at their HTTP boundary."""
     mock_ticket(zendesk_api, email=EMAIL, name=NAME, locale="en")
     mock_history(zendesk_api)
-    zendesk_api.put(f"{ZENDESK}/api/v2/tickets/5158.json", json={"ticket": {"id": 5158}})
-    zendesk_api.put(f"{ZENDESK}/api/v2/tickets/5158/tags.json", json={"tags": []})
-    zendesk_api.post(SLACK, body="ok")
-    zendesk_api.post(TEAMS, body="1")
-    zendesk_api.post(HOOK, json={"received": True})
-    return zendesk_api
+    return mock_routes(zendesk_api)
 
 
 def runtime(config, make_rt, clock, monkeypatch, sink, extra: str = ""):
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
+    set_route_secrets(monkeypatch, TEST_GENERIC_SECRET=WHSEC, **OTHER_SECRETS)
     # No fatigue rule: the same customer is surveyed on two helpdesks at once.
     config.write(connectors=CONNECTORS, extra=ROUTES + extra, smtp_port=sink.port, survey="fatigue_days = 0")
     return make_rt(clock=clock)

@@ -14,21 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ces.worker.web.app import create_app
-from tests.support import ServedApp, zendesk_headers
+from tests.support import SQLITE_ONLY, ServedApp, zendesk_headers
 
 JSON_PATHS = ("/webhooks/", "/healthz", "/readyz", "/api/")
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    from ces.worker.db.engine import make_engine
-    from ces.worker.db.migrate import upgrade
-
-    url = f"sqlite:///{tmp_path / 'fuzz.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
 
 
 @pytest.fixture
@@ -46,6 +34,7 @@ def check(case, response) -> None:
         assert set(body) == {"error", "detail"} and isinstance(body["detail"], str)
 
 
+@SQLITE_ONLY
 def test_the_api_never_errs_and_never_accepts_the_unsigned(served):
     """Every operation of the app's OpenAPI schema, fuzzed; at least a thousand requests in all."""
     schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
@@ -65,6 +54,7 @@ def test_the_api_never_errs_and_never_accepts_the_unsigned(served):
     assert sent["count"] >= 1000, sent["count"]
 
 
+@SQLITE_ONLY
 def test_the_read_api_with_an_agents_token_never_errs_and_never_shows_another_agents_answers(rt, served):
     """The /api/v1/ operations fuzzed with a live token of an agent: no 5xx, the one error shape, and
     only Amy's answers and numbers ever."""
@@ -96,6 +86,7 @@ def test_the_read_api_with_an_agents_token_never_errs_and_never_shows_another_ag
         fuzz()
 
 
+@SQLITE_ONLY
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
                          lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children,

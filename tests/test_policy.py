@@ -12,17 +12,8 @@ from ces.connectors.models import Channel, Person, Status, Ticket
 from ces.worker.privacy import normalize_email
 from ces.worker.scheduler import tick
 from ces.worker.surveys.policy import exclusion, quiet_until
+from tests.conftest import ZENDESK_EU
 from tests.pipeline import ZENDESK, Clock, mock_ticket, receive, status_body, surveys
-
-SECOND = '''
-[[connectors]]
-id = "zendesk-eu"
-kind = "zendesk"
-base_url = "https://acme-eu.zendesk.com"
-email = "admin@acme.test"
-api_token_env = "TEST_ZENDESK_TOKEN"
-webhook_secret_env = "TEST_ZENDESK_SECRET"
-'''
 
 
 def ticket(**kw) -> Ticket:
@@ -102,7 +93,7 @@ def test_quiet_hours_delay_the_send(config, make_rt, queue, sink, zendesk_api):
 
 
 def test_fatigue_across_connectors_on_the_normalized_address(config, make_rt, queue, sink, zendesk_api):
-    config.write(extra=SECOND)
+    config.write(extra=ZENDESK_EU)
     clock = Clock()
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)

@@ -20,13 +20,11 @@ from ces.worker.queries.scope import Scope
 from ces.worker.scheduler import tick
 from ces.worker.surveys.answers import record_answer, unsubscribe
 from ces.worker.web.app import create_app
-from tests.pipeline import Clock, mock_history, mock_ticket, receive, status_body, surveys
-from tests.support import BROWSER, ZENDESK_SECRET, ZENDESK_TOKEN, ServedApp, Service, wait_until
+from tests.alerts_data import LEAD_MAIL, NOTE, SLACK_ROUTE, alerts_section
+from tests.pipeline import mock_history, mock_ticket, receive, status_body, surveys
+from tests.support import BROWSER, POSTGRESQL_ONLY, ZENDESK_SECRET, ZENDESK_TOKEN, ServedApp, Service, wait_until
 
-
-@pytest.fixture
-def clock():
-    return Clock()
+pytestmark = POSTGRESQL_ONLY
 
 
 @pytest.fixture
@@ -139,14 +137,6 @@ def test_errors_are_logged_by_type_and_place_never_by_what_they_quote(rt, capsys
     assert comment not in err
 
 
-@pytest.fixture
-def db_url(pg_database):
-    from tests.conftest import _truncate
-
-    _truncate(pg_database)
-    return pg_database
-
-
 EMAIL, FIRST, LAST = "Quilla_Marker.7@Example.ORG", "Quíllon", "Markerly"
 SUBJECT, COMMENT = "Parrotsubject: my order", "okapimurmur\x00 was hard"
 # Searched case-insensitively in the logs read as text (JSON escapes undone).
@@ -166,29 +156,13 @@ def readable(logs: str) -> str:
 
 @pytest.mark.slow
 def test_a_full_run_logs_no_secret_no_token_and_nothing_of_the_customer(config, sink, app_port, tmp_path,
-                                                                        monkeypatch):
+                                                                        monkeypatch, zendesk):
     """At DEBUG, the whole pipeline with a mail server that first refuses quoting the address, a
     comment with a NUL (PostgreSQL refuses it in text: it was a 500 with the SQL parameters logged)."""
-    from ces.connectors.zendesk.simulator import ZendeskSimulator
-
     slack_secret = "xoxbSeCrEtSlackPath0123456789"
-    zendesk = ZendeskSimulator(email="admin@acme.test", token=ZENDESK_TOKEN, secret=ZENDESK_SECRET).start()
     monkeypatch.setenv("TEST_SLACK_URL", f"{zendesk.url}/slack/{slack_secret}")
-    config.write(smtp_port=sink.port, zendesk_url=zendesk.url, extra='''
-[alerts]
-settle_seconds = 0
-[[alerts.routes]]
-name = "note"
-type = "note"
-[[alerts.routes]]
-name = "slack"
-type = "slack"
-url_env = "TEST_SLACK_URL"
-[[alerts.routes]]
-name = "mail"
-type = "email"
-to = ["lead@acme.test"]
-''')
+    config.write(smtp_port=sink.port, zendesk_url=zendesk.url,
+                 extra=alerts_section(0, {"note": NOTE, "slack": SLACK_ROUTE, "mail": LEAD_MAIL}))
     text = config.path.read_text().replace('log_level = "WARNING"', 'log_level = "DEBUG"')
     config.path.write_text(text)
     zendesk.webhook_url = f"http://127.0.0.1:{app_port}/webhooks/zendesk-main"
@@ -216,7 +190,6 @@ to = ["lead@acme.test"]
         requests.post(f"{service.url}/a/{alert_tokens[0]}", timeout=10)
     finally:
         service.stop()
-        zendesk.stop()
     logs = "\n".join(p.read_text() for p in tmp_path.glob("*.log"))
     assert '"path": "/s/<token>' in logs and '"path": "/a/<token>"' in logs  # the access log, redacted
     for secret in [ZENDESK_SECRET, ZENDESK_TOKEN, slack_secret, survey_token, *alert_tokens]:

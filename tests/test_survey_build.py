@@ -14,15 +14,10 @@ from ces.worker.db.models import SurveyAttempt, SurveyState
 from ces.worker.scheduler import tick
 from ces.worker.surveys import send
 from ces.worker.surveys.send import send_survey
-from tests.pipeline import ZENDESK, Clock, mock_ticket, receive, surveys
+from tests.pipeline import ZENDESK, mock_ticket, receive, surveys
 from tests.support import cli
 
 MARIA = "maria.garcia@example.com"
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

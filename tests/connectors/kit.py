@@ -40,6 +40,7 @@ class Kit:
     irrelevant: str  # a delivery it ignores
     required_headers: tuple[str, ...]  # each one missing is refused
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # a fixture's unsigned headers, by name
+    not_json: str = ""  # a fixture whose body is not JSON (a trigger set to form encoding…); none: our own
     timestamped: bool = True  # the signature covers a time: stale and future deliveries are refused
     signs_body: bool = True  # False: a shared secret, not a signature (a changed body passes)
     other_secret: str = "another-secret-0123456789"

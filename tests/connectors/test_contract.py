@@ -19,6 +19,7 @@ from ces.connectors.errors import (
     RateLimited,
     StaleTimestamp,
     TransientApiError,
+    Unparseable,
     Unsupported,
 )
 from ces.connectors.models import EventKind, Ticket, TicketHistory
@@ -122,6 +123,15 @@ def test_an_irrelevant_event_is_ignored(kit, kind, connector):
     connector.verify(req)
     events = connector.parse(req)
     assert events and all(e.kind == EventKind.IGNORED for e in events)
+
+
+def test_a_signed_body_that_is_not_json_is_unparseable(kit, kind, connector):
+    body = fixture_bytes(kit.fixture_kind, kit.not_json) if kit.not_json else b"ticket_id=1&status=solved"
+    secret = kit.env[kit.settings[f"{kit.secret}_env"]]
+    req = kit.inbound(kind, body, {**kit.headers.get(kit.event, {}), **kit.sign(body, secret, kit.now)})
+    connector.verify(req)
+    with pytest.raises(Unparseable):
+        connector.parse(req)
 
 
 # --- setup --------------------------------------------------------------------------------------

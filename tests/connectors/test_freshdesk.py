@@ -22,7 +22,7 @@ from ces.connectors.freshdesk import FreshdeskConnector, FreshdeskSettings
 from ces.connectors.freshdesk.connector import STATUS_BODY, triggered_changes, webhook_time
 from ces.connectors.http import HttpClient
 from ces.connectors.models import Actor, Channel, EntryKind, EventKind, InboundRequest, Person, Status
-from ces.connectors.simulator import StubResponse, StubServer
+from tests.connectors.conftest import received
 from tests.simulators.freshdesk import FreshdeskSimulator
 from tests.support import fixture_bytes, fixture_json
 
@@ -436,7 +436,7 @@ def test_settings_say_how_to_fix_them():
 
 
 # --- against the simulator ----------------------------------------------------------------------
-# One simulator and one receiver for the module: stopping a server takes half a second.
+# One simulator for the module: stopping a server takes half a second.
 @pytest.fixture(scope="module")
 def sim_server():
     s = FreshdeskSimulator(api_key=API_KEY, secret=SECRET).start()
@@ -450,32 +450,11 @@ def sim(sim_server):
     return sim_server
 
 
-@pytest.fixture(scope="module")
-def receiver_server():
-    """Stands in for ces-worker's intake: records what the simulator posts."""
-    server = StubServer()
-    server.route("POST", r"/webhooks/freshdesk-main")(lambda req: StubResponse(202, {"status": "accepted"}))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def receiver(receiver_server):
-    receiver_server.requests.clear()
-    return receiver_server
-
-
 def against(sim: FreshdeskSimulator, freshdesk: FreshdeskConnector) -> FreshdeskConnector:
     freshdesk.settings = FreshdeskSettings(id="freshdesk-main", kind="freshdesk", base_url=sim.url,
                                            api_key_env="FD_KEY", webhook_secret_env="FD_SECRET",
                                            api_user_id=str(sim.api_agent_id))
     return freshdesk
-
-
-def received(server: StubServer) -> list[InboundRequest]:
-    return [InboundRequest(method=r.method, path=r.path, query="", headers=r.headers, body=r.body,
-                           received_at=datetime.now(timezone.utc), public_url=server.url) for r in server.requests]
 
 
 def test_simulator_serves_ticket_history_and_notes(sim, freshdesk):

@@ -176,11 +176,6 @@ def test_an_event_without_id_is_unparseable(front_rules):
         front_rules.parse(rule_signed("event_without_id.json"))
 
 
-def test_a_body_that_is_not_json_is_unparseable(front_rules):
-    with pytest.raises(Unparseable):
-        front_rules.parse(rule_signed("not_json.txt"))
-
-
 # --- API ----------------------------------------------------------------------------------------
 def _conversation():
     responses.get(CONV, json=fixture_json("front", "api_conversation.json"),

@@ -117,11 +117,6 @@ def test_a_conversation_without_id_is_unparseable(intercom):
         intercom.parse(signed("conversation_without_id.json"))
 
 
-def test_a_body_that_is_not_json_is_unparseable(intercom):
-    with pytest.raises(Unparseable):
-        intercom.parse(signed("not_json.txt"))
-
-
 def test_a_redelivery_keeps_its_delivery_id(intercom):
     data = fixture_json("intercom", "conversation_admin_closed.json")
     data["delivery_attempts"] = 2

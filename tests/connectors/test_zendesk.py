@@ -169,11 +169,6 @@ def test_trigger_without_ticket_id_is_unparseable(zendesk):
         zendesk.parse(signed("trigger_without_ticket_id.json"))
 
 
-def test_a_body_that_is_not_json_is_unparseable(zendesk):
-    with pytest.raises(Unparseable):
-        zendesk.parse(signed("form_encoded_body.txt"))
-
-
 def test_trigger_needs_the_invocation_id(zendesk):
     req = signed("trigger_solved.json")
     headers = dict(req.headers)

@@ -19,7 +19,7 @@ KIT = Kit(
               "webhook_kind": "application"},
     env={"FR_TOKEN": "eyJhbGciOiJIUzI1NiJ9.front-api-token", "FR_SECRET": "front-signing-key-77aa"},
     secret="webhook_secret", sign=signed, fixture_kind="front", now=datetime(2025, 11, 23, 10, 16, tzinfo=timezone.utc),
-    event="app_conversation_archived.json", irrelevant="app_inbound_received.json",
+    event="app_conversation_archived.json", irrelevant="app_inbound_received.json", not_json="not_json.txt",
     required_headers=("X-Front-Signature", "X-Front-Request-Timestamp"),
     bounded={"ticket": ("payload", "conversation", "id"), "delivery": ("payload", "id"),
              "actor": ("payload", "source", "data", "id"), "times": [("payload", "emitted_at")]},

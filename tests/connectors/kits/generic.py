@@ -14,7 +14,7 @@ KIT = Kit(
     secret="webhook_secret", sign=signed, fixture_kind="generic",
     other_secret="whsec_YW5vdGhlci1zZWNyZXQtb2YtdGhpcnR5LXR3by1iIQ==",
     new_secret="whsec_bmV3LXNlY3JldC1mb3Itcm90YXRpb24tMzItYnl0ZXM=",
-    event="ticket_solved.json", irrelevant="unknown_type.json",
+    event="ticket_solved.json", irrelevant="unknown_type.json", not_json="form_encoded_body.txt",
     required_headers=("webhook-id", "webhook-timestamp", "webhook-signature"),
     bounded={"ticket": ("data", "ticket_id"), "times": [("timestamp",), ("data", "updated_at")]},
 )

@@ -15,6 +15,7 @@ KIT = Kit(
     secret="webhook_secret", sign=signed, fixture_kind="helpscout", timestamped=False,
     other_secret="another-secret", new_secret="the-new-secret",  # Help Scout allows 40 characters at most
     event="webhook_convo_status_closed.json", irrelevant="webhook_customer_created.json",
+    not_json="webhook_not_json.txt",
     headers={"webhook_convo_status_closed.json": {"X-HelpScout-Event": "convo.status"},
              "webhook_customer_created.json": {"X-HelpScout-Event": "customer.created"}},
     required_headers=("X-HelpScout-Signature",),

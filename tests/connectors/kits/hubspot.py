@@ -16,7 +16,7 @@ KIT = Kit(
               "app_id": "3301122"},
     env={"HS_TOKEN": "pat-eu1-2b9c1e44-0000-4f3a-9d7e-8a1b2c3d4e5f", "HS_SECRET": "hubspot-client-secret-5d1f"},
     secret="client_secret", sign=signed, fixture_kind="hubspot",
-    event="stage_closed.json", irrelevant="contact_property_change.json",
+    event="stage_closed.json", irrelevant="contact_property_change.json", not_json="not_json.txt",
     required_headers=("X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp"),
     bounded={"ticket": (0, "objectId"), "actor": (0, "sourceId"), "delivery": (0, "eventId"),
              "times": [(0, "occurredAt")]},

@@ -16,7 +16,7 @@ KIT = Kit(
               "webhook_secret_env": "ZD_SECRET"},
     env={"ZD_TOKEN": "zd-api-token-123", "ZD_SECRET": "s3cr3t-zendesk-signing-key"},
     secret="webhook_secret", sign=signed, fixture_kind="zendesk",
-    event="status_changed_solved.json", irrelevant="user_created.json",
+    event="status_changed_solved.json", irrelevant="user_created.json", not_json="form_encoded_body.txt",
     required_headers=("X-Zendesk-Webhook-Signature", "X-Zendesk-Webhook-Signature-Timestamp"),
     bounded={"ticket": ("detail", "id"), "actor": ("detail", "actor_id"),
              "times": [("time",), ("detail", "updated_at")]},
