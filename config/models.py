@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -289,6 +289,13 @@ class ConnectorSettings(SecretsModel):
     timestamp_tolerance_seconds: int = Field(300, ge=1)
     rate_limit_per_minute: int | None = Field(None, ge=1)  # default: the helpdesk's, see its connector
     survey: dict[str, Any] | None = None  # any [survey] key, for this connector only
+    # The helpdesk's API root when base_url is not set: a URL, or one made of the kind's own keys
+    # ("https://{subdomain}.zendesk.com").
+    default_base_url: ClassVar[str] = ""
+
+    @property
+    def api_base(self) -> str:
+        return self.base_url or self.default_base_url.format_map(dict(self))
 
     @field_validator("base_url")
     @classmethod

@@ -100,7 +100,7 @@ class Connector(ABC):
 
     def api_root(self) -> str:
         """The URL API paths are below (e.g. https://acme.zendesk.com/api/v2)."""
-        return self.settings.base_url or ""
+        return self.settings.api_base
 
     @cached_property
     def api(self) -> ApiClient:
@@ -191,6 +191,14 @@ class Connector(ABC):
     def check(self) -> list[CheckResult]:
         """Call the helpdesk with the configured credentials; say plainly what works."""
         return [CheckResult("api", False, f"{self.title} connector has no API check")]
+
+    def own_user_check(self, actual: object, whose: str) -> list[CheckResult]:
+        """`check`'s line for an api_user_id that is not the credentials' own user (our own changes
+        would be taken for an agent's); none when it is, or is not set. `whose`: the credentials, in words."""
+        own = getattr(self.settings, "api_user_id", None)
+        if own and own != str(actual):
+            return [CheckResult("api_user_id", False, f"api_user_id is {own} but {whose} {actual}")]
+        return []
 
     def probe(self, name: str, call: Callable[[], object], ok: str, failed: str = "") -> CheckResult:
         """One line of `check`: `ok` when the call answers, else `failed` and the helpdesk's error."""

@@ -156,6 +156,7 @@ def webhook_time(value: object) -> datetime | None:
 
 
 class FreshdeskSettings(ConnectorSettings):
+    default_base_url = "https://{domain}.freshdesk.com"
     secret_names = {"webhook_secret": True, "api_key": True}
     kind: str = "freshdesk"
     domain: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]*$")  # acme → https://acme.freshdesk.com
@@ -177,10 +178,6 @@ class FreshdeskSettings(ConnectorSettings):
             raise ValueError(f"webhook_header {self.webhook_header!r} is used by HTTP itself: pick a name "
                              "such as X-CES-Webhook-Secret")
         return self
-
-    @property
-    def api_base(self) -> str:
-        return self.base_url or f"https://{self.domain}.freshdesk.com"
 
 
 class FreshdeskConnector(Connector):
@@ -472,10 +469,7 @@ class FreshdeskConnector(Connector):
         results.append(self.probe("history", lambda: self.api.get_json("tickets", "tickets", per_page=1),
                                   "tickets and their conversations can be read; group and agent changes come "
                                   "from the second automation rule"))
-        if self.settings.api_user_id and self.settings.api_user_id != agent_id:
-            results.append(CheckResult("api_user_id", False, f"api_user_id is {self.settings.api_user_id} but the "
-                                       f"API key belongs to agent {agent_id}"))
-        return results
+        return results + self.own_user_check(agent_id, "the API key belongs to agent")
 
 
 def _int(value: object) -> int | None:

@@ -95,6 +95,7 @@ def status_of(conversation: dict) -> Status | None:
 
 
 class FrontSettings(ConnectorSettings):
+    default_base_url = "https://api2.frontapp.com"
     # webhook_secret: for application webhooks the app's signing key, for rule webhooks the
     # company's API secret.
     secret_names = {"api_token": True, "webhook_secret": True}
@@ -112,10 +113,6 @@ class FrontSettings(ConnectorSettings):
             raise ValueError("reply_channel_id needs api_user_id: Front sends a reply as a teammate "
                              "(its id starts with tea_)")
         return self
-
-    @property
-    def api_base(self) -> str:
-        return self.base_url or "https://api2.frontapp.com"
 
 
 class FrontConnector(Connector):
@@ -197,9 +194,6 @@ class FrontConnector(Connector):
         auth = bearer(self.settings.secret("api_token"))
         auth["headers"]["Accept"] = "application/json"
         return auth
-
-    def api_root(self) -> str:
-        return self.settings.api_base
 
     def _pages(self, path: str, label: str, **params: Any) -> tuple[list[dict], bool]:
         """Front's `_pagination.next` links; returns the items and whether the list was cut."""

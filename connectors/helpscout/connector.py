@@ -106,6 +106,7 @@ def delivery_key(event: str, conversation: dict) -> str:
 
 
 class HelpScoutSettings(ConnectorSettings):
+    default_base_url = API_BASE
     secret_names = {"webhook_secret": True, "app_id": True, "app_secret": True}
     kind: str = "helpscout"
     api_user_id: str | None = None  # the Help Scout user the app acts as: its threads are ours
@@ -116,10 +117,6 @@ class HelpScoutSettings(ConnectorSettings):
             if isinstance(getattr(self, f"{name}_env"), list):
                 raise ValueError(f"{name}_env names one variable: only webhook_secret_env takes a list (rotation)")
         return self
-
-    @property
-    def api_base(self) -> str:
-        return self.base_url or API_BASE
 
 
 class HelpScoutApi(ApiClient):
@@ -459,10 +456,7 @@ class HelpScoutConnector(Connector):
                                        "those mailboxes" if count else "no mailbox, so no conversation to read"))
         except ApiError as exc:
             results.append(CheckResult("mailboxes", False, exc.detail))
-        if self.settings.api_user_id and self.settings.api_user_id != str(me["id"]):
-            results.append(CheckResult("api_user_id", False, f"api_user_id is {self.settings.api_user_id} but the "
-                                                             f"app acts as user {me['id']}"))
-        return results
+        return results + self.own_user_check(me["id"], "the app acts as user")
 
 
 def _thread_channel(thread: dict, conversation_channel: Channel) -> Channel:

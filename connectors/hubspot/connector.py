@@ -83,6 +83,7 @@ def channel_of(source_type: object) -> Channel:
 
 
 class HubspotSettings(ConnectorSettings):
+    default_base_url = "https://api.hubapi.com"
     # The private app's access token; the app's client secret, which signs the webhooks.
     secret_names = {"access_token": True, "client_secret": True}
     kind: str = "hubspot"
@@ -111,10 +112,6 @@ class HubspotSettings(ConnectorSettings):
             raise ValueError("reopen_stage_id is a closed stage: pick an open one (\"3\", Waiting on us, "
                              "in the default pipeline)")
         return self
-
-    @property
-    def api_base(self) -> str:
-        return self.base_url or "https://api.hubapi.com"
 
     @property
     def api_user_id(self) -> str | None:
@@ -224,9 +221,6 @@ class HubspotConnector(Connector):
     # --- API ----------------------------------------------------------------------------------
     def auth(self) -> dict[str, Any]:
         return bearer(self.settings.secret("access_token"))
-
-    def api_root(self) -> str:
-        return self.settings.api_base
 
     def _raw_ticket(self, ticket_id: str, *, history: bool) -> dict:
         params: dict[str, Any] = {"properties": ",".join(TICKET_PROPERTIES), "associations": "contacts"}

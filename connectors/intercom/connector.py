@@ -201,9 +201,6 @@ class IntercomConnector(Connector):
         auth["headers"].update({"Intercom-Version": self.settings.api_version, "Accept": "application/json"})
         return auth
 
-    def api_root(self) -> str:
-        return self.settings.api_base
-
     def _entry(self, cache: dict[str, dict], path: str, wanted: str | None) -> dict:
         """An admin or a team (name, e-mail), loaded once and again when an unknown id shows up."""
         if wanted is None:

@@ -411,10 +411,7 @@ class ZammadConnector(Connector):
                 results.append(CheckResult("history", True, f"read the history of ticket {sample[0]['id']}"))
         except ApiError as exc:
             results.append(CheckResult("history", False, exc.detail))
-        if self.settings.api_user_id and self.settings.api_user_id != str(me["id"]):
-            results.append(CheckResult("api_user_id", False, f"api_user_id is {self.settings.api_user_id} but the "
-                                                             f"token belongs to user {me['id']}"))
-        return results
+        return results + self.own_user_check(me["id"], "the token belongs to user")
 
 
 def _id(value: object) -> str | None:

@@ -90,6 +90,7 @@ TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)
 
 
 class ZendeskSettings(ConnectorSettings):
+    default_base_url = "https://{subdomain}.zendesk.com"
     secret_names = {"webhook_secret": True, "api_token": False, "oauth_token": False}
     kind: str = "zendesk"
     subdomain: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]*$")
@@ -110,10 +111,6 @@ class ZendeskSettings(ConnectorSettings):
         if has_token and not self.email:
             raise ValueError("api_token needs email (the agent the token belongs to)")
         return self
-
-    @property
-    def api_base(self) -> str:
-        return self.base_url or f"https://{self.subdomain}.zendesk.com"
 
 
 class ZendeskConnector(Connector):
@@ -356,11 +353,7 @@ class ZendeskConnector(Connector):
         results.append(CheckResult("internal notes", role in ("agent", "admin"),
                                    "agents and admins can add internal notes" if role in ("agent", "admin")
                                    else f"role {role!r} cannot add internal notes"))
-        if self.settings.api_user_id and self.settings.api_user_id != str(me["id"]):
-            results.append(CheckResult("api_user_id", False,
-                                       f"api_user_id is {self.settings.api_user_id} but the credentials belong "
-                                       f"to user {me['id']}"))
-        return results
+        return results + self.own_user_check(me["id"], "the credentials belong to user")
 
 
 def _next_cursor(resp, data: dict) -> str | None:
