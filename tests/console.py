@@ -34,6 +34,14 @@ def add_user(rt, email: str, role: str = "lead", *, teams: tuple[str, ...] = (),
     return link
 
 
+def signed_in(console, rt, email: str, role: str, teams=()) -> Client:
+    """A new console user, signed in over HTTP (`console` is the ServedApp)."""
+    add_user(rt, email, role, teams=teams)
+    client = Client(console.url)
+    assert client.sign_in(email).status_code == 303
+    return client
+
+
 def submit(browser, button_css: str = "main form button[type=submit]") -> None:
     """Click a form's button and wait for the next page (a click does not wait for it)."""
     # A mark on the old document's window: gone once the next page has loaded. (staleness_of asks

@@ -13,7 +13,7 @@ from ces.worker.queries.intervals import newcombe, wilson
 from ces.worker.queries.reports import ces_report
 from ces.worker.queries.scope import Scope
 from ces.worker.web.app import create_app
-from tests.console import Client, add_user, screenshot, sign_in
+from tests.console import Client, add_user, screenshot, sign_in, signed_in
 from tests.report_data import SINCE, UNTIL, seed
 from tests.support import ServedApp
 
@@ -25,13 +25,6 @@ def console(rt, app_port):
     seed(rt)
     with ServedApp(create_app(rt), app_port) as served:
         yield served
-
-
-def client(console, rt, email: str, role: str, teams=()) -> Client:
-    add_user(rt, email, role, teams=teams)
-    c = Client(console.url)
-    assert c.sign_in(email).status_code == 303
-    return c
 
 
 def cards(page: str) -> dict[str, tuple[str, str]]:
@@ -52,7 +45,7 @@ def lines(page: str, caption: str) -> list[list[str]]:
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 def test_the_overview_shows_what_ces_report_says_for_the_same_range_and_filters(rt, console):
-    admin = client(console, rt, "ada@acme.test", "admin")
+    admin = signed_in(console, rt, "ada@acme.test", "admin")
     for query, by, key in ((RANGE, None, None), (f"{RANGE}&group=Billing", "group", "Billing"),
                            (f"{RANGE}&channel=email", "channel", "email")):
         page = admin.get(f"/?{query}")
@@ -71,7 +64,7 @@ def test_the_overview_shows_what_ces_report_says_for_the_same_range_and_filters(
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_overview_compares_with_the_period_before_and_shows_each_week_and_score(rt, console):
-    page = client(console, rt, "ada@acme.test", "admin").get(f"/?{RANGE}").text
+    page = signed_in(console, rt, "ada@acme.test", "admin").get(f"/?{RANGE}").text
     assert "compared with the 28 days before" in page
     assert '<span class="delta up"><span class="visually-hidden">Change against the period before: </span>' \
         '+66.7 pts</span>' in page  # CES 0% (one answer, 2) before; 67% now
@@ -82,7 +75,7 @@ def test_the_overview_compares_with_the_period_before_and_shows_each_week_and_sc
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_lead_sees_their_teams_and_an_agent_their_own_answers(rt, console):
-    lead = client(console, rt, "lee@acme.test", "lead", teams=("Billing",))
+    lead = signed_in(console, rt, "lee@acme.test", "lead", teams=("Billing",))
     page = lead.get(f"/?{RANGE}").text
     [billing] = [r for r in ces_report(Scope.everything(), rt, SINCE, UNTIL, by="group")["rows"] if r["group"] == "Billing"]
     assert cards(page)["Responses"][0] == str(billing["responses"])
@@ -90,7 +83,7 @@ def test_a_lead_sees_their_teams_and_an_agent_their_own_answers(rt, console):
     assert lead.get(f"/?{RANGE}&group=Returns").text.count('<a class="value" href') == 5
     assert cards(lead.get(f"/?{RANGE}&group=Returns").text)["Responses"][0] == "0"
 
-    amy = client(console, rt, "AMY@acme.test", "agent")
+    amy = signed_in(console, rt, "AMY@acme.test", "agent")
     page = amy.get(f"/?{RANGE}&agent=cy@acme.test").text  # the agent filter is not an agent's to set
     assert cards(page)["Responses"][0] == "12"
     teams = amy.get(f"/teams?{RANGE}").text
@@ -101,7 +94,7 @@ def test_a_lead_sees_their_teams_and_an_agent_their_own_answers(rt, console):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_teams_ranks_only_those_with_enough_answers(rt, console):
-    page = client(console, rt, "ada@acme.test", "admin").get(f"/teams?{RANGE}").text
+    page = signed_in(console, rt, "ada@acme.test", "admin").get(f"/teams?{RANGE}").text
     assert lines(page, "CES per team") == [["1", "Billing", "14", "64%", "39%–84%", "4.86"],
                                            ["–", "Returns", "4", "too few answers"]]
     agents = lines(page, "CES per agent (the agent when the survey was sent)")
@@ -111,7 +104,7 @@ def test_teams_ranks_only_those_with_enough_answers(rt, console):
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 def test_drivers_are_sorted_by_the_ces_points_they_cost(rt, console):
-    page = client(console, rt, "ada@acme.test", "admin").get(f"/drivers?{RANGE}").text
+    page = signed_in(console, rt, "ada@acme.test", "admin").get(f"/drivers?{RANGE}").text
     rows = lines(page, "Per driver: how often, CES with and without it, what it costs")
     # Transfers: on the 5 low answers (CES 0%) of 18; the other 13 answers: 12 easy. 5/18 × 12/13 = 25.6
     # points; 6 of the 8 high-effort tickets (5 low answers, 1 signal-only).
@@ -162,7 +155,7 @@ def answers_total(c: Client, href: str) -> int:
 def test_every_number_opens_the_answers_behind_it(rt, console):
     """The drill-down links of the three pages open the answers page on the same rows: the responses,
     the easy ones, a team's and an agent's answers, the answers of the tickets with a driver."""
-    lead = client(console, rt, "lee@acme.test", "lead")
+    lead = signed_in(console, rt, "lee@acme.test", "lead")
     overview = lead.get(f"/?{RANGE}").text
     shown = cards(overview)
     assert answers_total(lead, shown["Responses"][1]) == int(shown["Responses"][0])

@@ -20,7 +20,7 @@ import responses
 from ces.config.models import HttpSettings
 from ces.connectors.base import Connector
 from ces.connectors.http import HttpClient
-from ces.connectors.models import InboundRequest, Person
+from ces.connectors.models import EntryKind, InboundRequest, Person
 from ces.connectors.registry import connector_class
 from tests.support import fixture_json
 
@@ -93,6 +93,18 @@ class Kit:
         return InboundRequest(method="POST", path=f"/webhooks/{kind}-main", query="",
                               headers={k.lower(): v for k, v in headers.items()}, body=body,
                               received_at=at or self.now, public_url=PUBLIC)
+
+
+def changes_of(history) -> list[tuple]:
+    """(kind, actor, value, previous) of each status, group and assignee change of a TicketHistory."""
+    return [(e.kind.value, e.actor.value, e.value, e.previous) for e in history.entries
+            if e.kind in (EntryKind.STATUS, EntryKind.GROUP, EntryKind.ASSIGNEE)]
+
+
+def talk_of(history) -> list[tuple]:
+    """(kind, actor, channel) of each message and note of a TicketHistory."""
+    return [(e.kind.value, e.actor.value, e.channel.value) for e in history.entries
+            if e.kind in (EntryKind.MESSAGE, EntryKind.NOTE)]
 
 
 def kit_of(kind: str) -> Kit:

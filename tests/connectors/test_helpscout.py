@@ -21,7 +21,8 @@ from ces.connectors.errors import (
 )
 from ces.connectors.helpscout import HelpScoutConnector, HelpScoutSettings
 from ces.connectors.helpscout.connector import sign
-from ces.connectors.models import Channel, EntryKind, EventKind, InboundRequest, Person, Status
+from ces.connectors.models import Channel, EventKind, InboundRequest, Person, Status
+from tests.connectors.kit import changes_of, talk_of
 from tests.connectors.kits.helpscout import KIT
 from tests.support import SQLITE_ONLY, fixture_bytes, fixture_json
 
@@ -254,8 +255,7 @@ def test_history_from_threads_in_order_with_who_did_what(helpscout):
     responses.get(threads, json=fixture_json("helpscout", "api_threads_page2.json"),
                   match=[matchers.query_param_matcher({"page": "2"})])
     history = helpscout.fetch_history("2104876318")
-    changes = [(e.kind.value, e.actor.value, e.value, e.previous) for e in history.entries
-               if e.kind in (EntryKind.STATUS, EntryKind.GROUP, EntryKind.ASSIGNEE)]
+    changes = changes_of(history)
     assert changes == [
         ("group", "system", "Sales", None),
         ("status", "customer", "open", None),
@@ -266,8 +266,7 @@ def test_history_from_threads_in_order_with_who_did_what(helpscout):
         ("status", "customer", "open", "pending"),
         ("status", "agent", "solved", "open"),
     ]
-    messages = [(e.kind.value, e.actor.value, e.channel.value) for e in history.entries
-                if e.kind in (EntryKind.MESSAGE, EntryKind.NOTE)]
+    messages = talk_of(history)
     assert messages == [("message", "customer", "email"), ("message", "agent", "email"), ("note", "agent", "email"),
                         ("message", "customer", "email"), ("message", "agent", "email"), ("note", "us", "email")]
     assert history.missing == [] and history.counters == {}

@@ -18,6 +18,7 @@ from ces.connectors.errors import (
 from ces.connectors.intercom import IntercomConnector, IntercomSettings
 from ces.connectors.intercom.connector import sign
 from ces.connectors.models import Channel, EntryKind, EventKind, InboundRequest, Person, Status
+from tests.connectors.kit import changes_of, talk_of
 from tests.connectors.kits.intercom import KIT
 from tests.support import fixture_bytes, fixture_json
 
@@ -154,8 +155,7 @@ def test_history_from_parts_and_statistics(intercom):
     responses.get(f"{API}/contacts/6643b7b1f0a1c25f1c2f7a10", json=fixture_json("intercom", "api_contact.json"))
     _names()
     history = intercom.fetch_history("215468772411024")
-    changes = [(e.kind.value, e.actor.value, e.value, e.previous) for e in history.entries
-               if e.kind in (EntryKind.GROUP, EntryKind.ASSIGNEE, EntryKind.STATUS)]
+    changes = changes_of(history)
     assert changes == [
         ("group", "system", "Billing", None),
         ("group", "agent", "Tier 2", "Billing"),
@@ -164,8 +164,7 @@ def test_history_from_parts_and_statistics(intercom):
         ("status", "system", "open", "pending"),
         ("status", "agent", "solved", "open"),
     ]
-    talk = [(e.kind.value, e.actor.value, e.channel.value) for e in history.entries
-            if e.kind in (EntryKind.MESSAGE, EntryKind.NOTE)]
+    talk = talk_of(history)
     assert talk == [("message", "customer", "email"), ("message", "agent", "email"), ("note", "agent", "email"),
                     ("message", "customer", "email"), ("message", "agent", "email"), ("note", "us", "email")]
     assert history.counters == {"assignee_stations": 2.0, "reopens": 0.0, "first_reply_minutes": 28.0,

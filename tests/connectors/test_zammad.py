@@ -22,6 +22,7 @@ from ces.connectors.models import Actor, Channel, EntryKind, EventKind, InboundR
 from ces.connectors.simulator import StubResponse, StubServer
 from ces.connectors.zammad import ZammadConnector, ZammadSettings
 from ces.connectors.zammad.connector import sign
+from tests.connectors.kit import changes_of, talk_of
 from tests.connectors.kits.zammad import KIT
 from tests.simulators.zammad import ZammadSimulator
 from tests.support import SQLITE_ONLY, fixture_bytes, fixture_json
@@ -219,8 +220,7 @@ def test_history_in_order_with_who_did_what(zammad):
     responses.get(f"{API}/ticket_history/1342", json=fixture_json("zammad", "api_ticket_history.json"))
     responses.get(f"{API}/ticket_articles/by_ticket/1342", json=fixture_json("zammad", "api_articles_by_ticket.json"))
     history = zammad.fetch_history("1342")
-    changes = [(e.kind.value, e.actor.value, e.value, e.previous) for e in history.entries
-               if e.kind in (EntryKind.STATUS, EntryKind.GROUP, EntryKind.ASSIGNEE)]
+    changes = changes_of(history)
     assert changes == [
         ("status", "customer", "new", None), ("group", "customer", "Sales", None),
         ("assignee", "system", "Tom Becker", None),
@@ -229,8 +229,7 @@ def test_history_in_order_with_who_did_what(zammad):
         ("status", "agent", "pending", "open"), ("status", "customer", "open", "pending"),
         ("status", "agent", "solved", "open"),
     ]
-    messages = [(e.kind.value, e.actor.value, e.channel.value) for e in history.entries
-                if e.kind in (EntryKind.MESSAGE, EntryKind.NOTE)]
+    messages = talk_of(history)
     assert messages == [("message", "customer", "email"), ("message", "agent", "email"), ("note", "agent", "other"),
                         ("message", "customer", "phone"), ("message", "agent", "email"), ("note", "us", "other")]
     assert [e.at for e in history.entries] == sorted(e.at for e in history.entries)

@@ -15,6 +15,7 @@ from ces.connectors.errors import (
 from ces.connectors.models import Channel, EventKind, InboundRequest, Status
 from ces.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from ces.connectors.zendesk.connector import sign, sign_body_first
+from tests.connectors.kit import changes_of, talk_of
 from tests.connectors.kits.zendesk import KIT
 from tests.support import ZENDESK_SECRET, fixture_bytes, fixture_json, zendesk_headers
 
@@ -251,15 +252,13 @@ def test_settings_need_a_place_and_credentials():
 # --- history ------------------------------------------------------------------------------------
 @responses.activate
 def test_history_from_audits_in_order_with_who_did_what(zendesk):
-    from ces.connectors.models import EntryKind
 
     zendesk.settings = zendesk.settings.model_copy(update={"api_user_id": "8447388090400"})
     responses.get(TICKET_URL, json=fixture_json("zendesk", "api_ticket_show.json"))
     responses.get(f"{BASE}/api/v2/tickets/5158/metrics.json", json=fixture_json("zendesk", "api_ticket_metrics.json"))
     responses.get(f"{BASE}/api/v2/tickets/5158/audits.json", json=fixture_json("zendesk", "api_ticket_audits.json"))
     history = zendesk.fetch_history("5158")
-    seq = [(e.kind.value, e.actor.value, e.value, e.previous) for e in history.entries
-           if e.kind in (EntryKind.GROUP, EntryKind.ASSIGNEE, EntryKind.STATUS)]
+    seq = changes_of(history)
     assert seq == [
         ("status", "customer", "new", None), ("group", "customer", "Billing", None),
         ("assignee", "customer", None, None),
@@ -267,8 +266,7 @@ def test_history_from_audits_in_order_with_who_did_what(zendesk):
         ("group", "agent", "Tier 2", "Billing"), ("assignee", "agent", "Lina Chen", "Tom Becker"),
         ("status", "agent", "solved", "open"),
     ]
-    messages = [(e.kind.value, e.actor.value, e.channel.value) for e in history.entries
-                if e.kind in (EntryKind.MESSAGE, EntryKind.NOTE)]
+    messages = talk_of(history)
     assert messages == [("message", "customer", "email"), ("message", "agent", "web"), ("note", "agent", "web"),
                         ("message", "customer", "chat"), ("message", "agent", "web"), ("note", "us", "api")]
     assert history.counters["group_stations"] == 2 and history.counters["first_reply_minutes"] == 28
