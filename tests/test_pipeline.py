@@ -128,8 +128,7 @@ def test_api_404_fails_the_survey_with_the_reason(rt, queue, sink, zendesk_api):
     assert len(zendesk_api.calls) == 1 and sink.messages == []
 
 
-def test_api_429_waits_for_retry_after(config, make_rt, queue, sink, zendesk_api):
-    clock = Clock()
+def test_api_429_waits_for_retry_after(config, make_rt, clock, queue, sink, zendesk_api):
     rt = make_rt(clock=clock)
     zendesk_api.get(TICKET, status=429, headers={"Retry-After": "30"})
     mock_ticket(zendesk_api)
@@ -145,8 +144,7 @@ def test_api_429_waits_for_retry_after(config, make_rt, queue, sink, zendesk_api
     assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
 
 
-def test_a_temporary_smtp_refusal_is_retried(config, make_rt, queue, sink, zendesk_api):
-    clock = Clock()
+def test_a_temporary_smtp_refusal_is_retried(config, make_rt, clock, queue, sink, zendesk_api):
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
     sink.refuse_next(1, "451 4.7.1 Greylisted, try again")
@@ -172,9 +170,8 @@ def test_a_permanent_smtp_refusal_fails_the_survey(rt, queue, sink, zendesk_api)
     assert survey.state == SurveyState.FAILED and "550" in survey.reason
 
 
-def test_a_failed_survey_is_sent_again_once_the_admin_has_fixed_the_cause(config, make_rt, queue, sink,
+def test_a_failed_survey_is_sent_again_once_the_admin_has_fixed_the_cause(config, make_rt, clock, queue, sink,
                                                                          zendesk_api, capsys):
-    clock = Clock()
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
     sink.refuse_next(1, "550 5.7.1 Sender not authorised")  # e.g. the relay's credentials were wrong
@@ -198,9 +195,8 @@ def test_a_failed_survey_is_sent_again_once_the_admin_has_fixed_the_cause(config
     assert len(sink.messages) == 1
 
 
-def test_an_uncertain_survey_is_resent_only_when_the_admin_says_it_did_not_arrive(config, make_rt, queue, sink,
+def test_an_uncertain_survey_is_resent_only_when_the_admin_says_it_did_not_arrive(config, make_rt, clock, queue, sink,
                                                                                  zendesk_api, capsys):
-    clock = Clock()
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
@@ -220,8 +216,7 @@ def test_an_uncertain_survey_is_resent_only_when_the_admin_says_it_did_not_arriv
     assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
 
 
-def test_a_failed_survey_of_a_reopened_solve_is_not_resent(config, make_rt, queue, sink, zendesk_api, capsys):
-    clock = Clock()
+def test_a_failed_survey_of_a_reopened_solve_is_not_resent(config, make_rt, clock, queue, sink, zendesk_api, capsys):
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
     sink.refuse_next(1, "550 5.1.1 No such user")
@@ -252,10 +247,9 @@ def test_an_answered_survey_is_never_resent(rt, queue, sink, zendesk_api, capsys
     assert (code, err) == (1, f"ces: survey {survey.id} was answered: its mail arrived\n")
 
 
-def test_smtp_down_is_retried_then_failed_and_a_resend_gets_a_whole_retry_budget(config, make_rt, queue, sink,
+def test_smtp_down_is_retried_then_failed_and_a_resend_gets_a_whole_retry_budget(config, make_rt, clock, queue, sink,
                                                                                  zendesk_api, capsys):
     config.write(smtp_port=1)  # the relay is unreachable until the admin fixes the configuration
-    clock = Clock()
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
@@ -313,8 +307,8 @@ def test_concurrent_sends_of_one_survey_send_one_mail(rt, queue, sink, zendesk_a
     assert len(sink.messages) == 1 and surveys(rt)[0].state == SurveyState.SENT
 
 
-def test_a_worker_dying_after_the_handover_leaves_the_survey_uncertain(config, make_rt, queue, sink, zendesk_api):
-    clock = Clock()
+def test_a_worker_dying_after_the_handover_leaves_the_survey_uncertain(config, make_rt, clock, queue, sink,
+                                                                         zendesk_api):
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api, status="solved")
     receive(rt, "status_changed_solved.json", "inv-1")
@@ -331,8 +325,7 @@ def test_a_worker_dying_after_the_handover_leaves_the_survey_uncertain(config, m
     assert survey.state == SurveyState.UNCERTAIN and sink.messages == []
 
 
-def test_a_worker_dying_before_the_handover_is_retried(config, make_rt, queue, sink, zendesk_api):
-    clock = Clock()
+def test_a_worker_dying_before_the_handover_is_retried(config, make_rt, clock, queue, sink, zendesk_api):
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
@@ -349,8 +342,7 @@ def test_a_worker_dying_before_the_handover_is_retried(config, make_rt, queue, s
     assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
 
 
-def test_a_poison_event_is_parked_as_failed_and_replayable(config, make_rt, queue, sink, zendesk_api):
-    clock = Clock()
+def test_a_poison_event_is_parked_as_failed_and_replayable(config, make_rt, clock, queue, sink, zendesk_api):
     rt = make_rt(clock=clock)
     [event_id] = receive(rt, "status_changed_solved.json", "inv-1")
     with rt.transaction() as s:  # a stored event the handler cannot process

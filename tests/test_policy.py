@@ -13,7 +13,7 @@ from ces.worker.privacy import normalize_email
 from ces.worker.scheduler import tick
 from ces.worker.surveys.policy import exclusion, quiet_until
 from tests.conftest import ZENDESK_EU
-from tests.pipeline import ZENDESK, Clock, mock_ticket, receive, status_body, surveys
+from tests.pipeline import ZENDESK, mock_ticket, receive, status_body, surveys
 
 
 def ticket(**kw) -> Ticket:
@@ -92,9 +92,8 @@ def test_quiet_hours_delay_the_send(config, make_rt, queue, sink, zendesk_api):
     assert survey.send_after > rt.now()
 
 
-def test_fatigue_across_connectors_on_the_normalized_address(config, make_rt, queue, sink, zendesk_api):
+def test_fatigue_across_connectors_on_the_normalized_address(config, make_rt, clock, queue, sink, zendesk_api):
     config.write(extra=ZENDESK_EU)
-    clock = Clock()
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
     zendesk_api.get("https://acme-eu.zendesk.com/api/v2/tickets/777.json",
@@ -108,8 +107,7 @@ def test_fatigue_across_connectors_on_the_normalized_address(config, make_rt, qu
     assert len(sink.messages) == 1
 
 
-def test_after_the_fatigue_window_the_customer_is_surveyed_again(config, make_rt, queue, sink, zendesk_api):
-    clock = Clock()
+def test_after_the_fatigue_window_the_customer_is_surveyed_again(config, make_rt, clock, queue, sink, zendesk_api):
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
     mock_ticket(zendesk_api, ticket_id="5200")
@@ -149,9 +147,8 @@ def test_resurvey_after_reopen_when_asked(config, make_rt, queue, sink, zendesk_
     assert [s.state for s in surveys(rt)] == ["sent", "sent"]
 
 
-def test_one_reminder_when_unanswered(config, make_rt, queue, sink, zendesk_api):
+def test_one_reminder_when_unanswered(config, make_rt, clock, queue, sink, zendesk_api):
     config.write(survey="reminder_after_days = 3")
-    clock = Clock()
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api, locale="en")
     receive(rt, "status_changed_solved.json", "inv-1")
@@ -169,11 +166,10 @@ def test_one_reminder_when_unanswered(config, make_rt, queue, sink, zendesk_api)
     assert surveys(rt)[0].reminder_state == "sent"
 
 
-def test_no_reminder_after_an_answer(config, make_rt, queue, sink, zendesk_api):
+def test_no_reminder_after_an_answer(config, make_rt, clock, queue, sink, zendesk_api):
     from ces.worker.surveys.answers import record_answer
 
     config.write(survey="reminder_after_days = 1")
-    clock = Clock()
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
