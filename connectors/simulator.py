@@ -14,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -130,3 +130,20 @@ class StubServer:
         with self.lock:
             return sum(1 for r in self.requests if (method is None or r.method == method)
                        and r.path.startswith(path_prefix))
+
+
+class SimulatedHelpdesk:
+    """A simulated helpdesk's lifecycle on its StubServer (`self.server`): its URL, start, stop."""
+
+    server: StubServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import requests
 
-from ces.connectors.simulator import StubRequest, StubResponse, StubServer
+from ces.connectors.simulator import SimulatedHelpdesk, StubRequest, StubResponse, StubServer
 from ces.connectors.zendesk.connector import sign
 
 
@@ -43,7 +43,7 @@ class SimTicket:
     audits: list[dict] = field(default_factory=list)
 
 
-class ZendeskSimulator:
+class ZendeskSimulator(SimulatedHelpdesk):
     def __init__(self, *, email: str = "admin@acme.test", token: str = "sim-token", secret: str = "sim-secret",
                  port: int = 0):
         self.email, self.token, self.secret = email, token, secret
@@ -66,18 +66,6 @@ class ZendeskSimulator:
         s.route("GET", r"/api/v2/tickets/(?P<id>\d+)/metrics\.json")(self._get_metrics)
         s.route("GET", r"/api/v2/users/(?P<id>\d+)/tickets/requested\.json")(self._requested)
         s.route("GET", r"/api/v2/users/me\.json")(self._me)
-
-    # --- lifecycle ----------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def start(self) -> ZendeskSimulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
 
     # --- data ---------------------------------------------------------------------------------
     def add_user(self, name: str, email: str | None, *, locale: str = "en-US", role: str = "end-user",

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import requests
 
 from ces.connectors.freshdesk.connector import ASSIGNMENT_EVENT, STATUS_EVENT
-from ces.connectors.simulator import StubRequest, StubResponse, StubServer
+from ces.connectors.simulator import SimulatedHelpdesk, StubRequest, StubResponse, StubServer
 from ces.connectors.timeparse import parse_time
 
 STATUS_NAMES = {2: "Open", 3: "Pending", 4: "Resolved", 5: "Closed", 6: "Waiting on Customer"}
@@ -43,7 +43,7 @@ class SimTicket:
     conversations: list[dict] = field(default_factory=list)
 
 
-class FreshdeskSimulator:
+class FreshdeskSimulator(SimulatedHelpdesk):
     def __init__(self, *, api_key: str = "sim-api-key", secret: str = "sim-webhook-secret", webhook_auth: str = "basic",
                  webhook_username: str = "ces-worker", webhook_header: str = "X-CES-Webhook-Secret", port: int = 0):
         self.api_key, self.secret = api_key, secret
@@ -72,18 +72,6 @@ class FreshdeskSimulator:
         s.route("GET", r"/api/v2/agents/(?P<id>\d+)")(self._agent)
         s.route("GET", r"/api/v2/groups/(?P<id>\d+)")(self._group)
         s.route("GET", r"/api/v2/groups")(self._list_groups)
-
-    # --- lifecycle ----------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def start(self) -> FreshdeskSimulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def _tick(self) -> datetime:
         """Freshdesk's times have one-second resolution; ours move on by at least that, so that two

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import requests
 
-from ces.connectors.simulator import StubRequest, StubResponse, StubServer
+from ces.connectors.simulator import SimulatedHelpdesk, StubRequest, StubResponse, StubServer
 from ces.connectors.zammad.connector import sign
 
 STATE_IDS = {"new": 1, "open": 2, "pending reminder": 3, "closed": 4, "merged": 5, "removed": 6,
@@ -46,7 +46,7 @@ class SimTicket:
     updated_by_id: int = 1
 
 
-class ZammadSimulator:
+class ZammadSimulator(SimulatedHelpdesk):
     def __init__(self, *, token: str = "sim-token", secret: str = "sim-secret", port: int = 0):
         self.token, self.secret = token, secret
         self.server = StubServer(port=port)
@@ -81,22 +81,6 @@ class ZammadSimulator:
         s.route("GET", r"/api/v1/tags")(self._tags)
         s.route("POST", r"/api/v1/tags/add")(self._change_tag)
         s.route("DELETE", r"/api/v1/tags/remove")(self._change_tag)
-
-    # --- lifecycle ----------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def start(self) -> ZammadSimulator:
-        # As StubServer.start, with a short poll so that stop() returns at once rather than
-        # after half a second.
-        self.server.thread = threading.Thread(target=self.server.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                              daemon=True, name="zammad-simulator")
-        self.server.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
 
     # --- data ---------------------------------------------------------------------------------
     def _user_record(self, uid: int, first: str, last: str, email: str, roles: list[str], *, locale: str = "en-us",
