@@ -75,18 +75,14 @@ def test_429_is_never_slept_on_but_reported_with_its_wait(client):
     assert err.value.retry_after == 120 and client.waits == [] and len(responses.calls) == 1
 
 
+# A POST that may have been carried out is never sent again: a 500 is transient (the caller's job
+# retries it later), an answer that timed out is uncertain (nobody knows whether it happened).
+@pytest.mark.parametrize("answer, error", [({"status": 500}, TransientApiError),
+                                           ({"body": requests.ReadTimeout("read timed out")}, UncertainApiError)])
 @responses.activate
-def test_a_post_that_failed_with_500_is_not_repeated(client):
-    responses.post(URL, status=500)
-    with pytest.raises(TransientApiError):
-        client.request("POST", URL, json={"note": "x"})
-    assert len(responses.calls) == 1
-
-
-@responses.activate
-def test_a_post_whose_answer_timed_out_is_uncertain(client):
-    responses.post(URL, body=requests.ReadTimeout("read timed out"))
-    with pytest.raises(UncertainApiError):
+def test_a_post_that_failed_or_timed_out_is_not_repeated(client, answer, error):
+    responses.post(URL, **answer)
+    with pytest.raises(error):
         client.request("POST", URL, json={"note": "x"})
     assert len(responses.calls) == 1
 
