@@ -167,21 +167,26 @@ webhook_secret_env = "TEST_ZENDESK_SECRET"
 # (OTHER_SECRETS), the generic connector's a Standard Webhooks secret of its own.
 OTHER_SECRETS = {"TEST_OTHER_KEY": "other-key", "TEST_OTHER_SECRET": "other-secret"}
 OTHER_HELPDESKS = {
-    "generic": 'webhook_secret_env = "TEST_GENERIC_SECRET"\n',
-    "freshdesk": 'domain = "acme"\napi_key_env = "TEST_OTHER_KEY"\nwebhook_secret_env = "TEST_OTHER_SECRET"\n',
-    "front": 'api_token_env = "TEST_OTHER_KEY"\nwebhook_secret_env = "TEST_OTHER_SECRET"\n',
-    "helpscout": 'app_id_env = "TEST_OTHER_KEY"\napp_secret_env = "TEST_OTHER_SECRET"\n'
-                 'webhook_secret_env = "TEST_OTHER_SECRET"\n',
-    "intercom": 'access_token_env = "TEST_OTHER_KEY"\nclient_secret_env = "TEST_OTHER_SECRET"\nadmin_id = "5017999"\n',
-    "hubspot": 'access_token_env = "TEST_OTHER_KEY"\nclient_secret_env = "TEST_OTHER_SECRET"\napp_id = "1234567"\n',
-    "zammad": 'base_url = "https://support.acme.test"\napi_token_env = "TEST_OTHER_KEY"\n'
-              'webhook_secret_env = "TEST_OTHER_SECRET"\n',
+    "generic": {"webhook_secret_env": "TEST_GENERIC_SECRET"},
+    "freshdesk": {"domain": "acme", "api_key_env": "TEST_OTHER_KEY", "webhook_secret_env": "TEST_OTHER_SECRET"},
+    "front": {"api_token_env": "TEST_OTHER_KEY", "webhook_secret_env": "TEST_OTHER_SECRET"},
+    "helpscout": {"app_id_env": "TEST_OTHER_KEY", "app_secret_env": "TEST_OTHER_SECRET",
+                  "webhook_secret_env": "TEST_OTHER_SECRET"},
+    "intercom": {"access_token_env": "TEST_OTHER_KEY", "client_secret_env": "TEST_OTHER_SECRET", "admin_id": "5017999"},
+    "hubspot": {"access_token_env": "TEST_OTHER_KEY", "client_secret_env": "TEST_OTHER_SECRET", "app_id": "1234567"},
+    "zammad": {"base_url": "https://support.acme.test", "api_token_env": "TEST_OTHER_KEY",
+               "webhook_secret_env": "TEST_OTHER_SECRET"},
 }
 
 
+def connector_table(kind: str, **keys: str) -> str:
+    """A [[connectors]] table of `kind`, with the id "<kind>-main" and these keys (all strings)."""
+    lines = "".join(f'{key} = "{value}"\n' for key, value in keys.items())
+    return f'\n[[connectors]]\nid = "{kind}-main"\nkind = "{kind}"\n{lines}'
+
+
 def other_helpdesks(*kinds: str) -> str:
-    """[[connectors]] tables for these kinds, each with the id "<kind>-main"."""
-    return "".join(f'\n[[connectors]]\nid = "{kind}-main"\nkind = "{kind}"\n{OTHER_HELPDESKS[kind]}' for kind in kinds)
+    return "".join(connector_table(kind, **OTHER_HELPDESKS[kind]) for kind in kinds)
 
 
 class ConfigWriter:

@@ -12,6 +12,7 @@ from typing import Callable
 import pytest
 import requests
 
+from tests.conftest import connector_table
 from tests.simulators.freshdesk import FreshdeskSimulator
 from tests.simulators.generic import GenericSender
 from tests.simulators.zammad import ZammadSimulator
@@ -40,13 +41,8 @@ def freshdesk(webhook_url: str) -> Helpdesk:
         sim.assign(ticket.id, group_id=tier2, responder_id=other)  # the second rule's webhook: a transfer
         return sim.set_status(ticket.id, 4)
 
-    table = f'''[[connectors]]
-id = "freshdesk-main"
-kind = "freshdesk"
-base_url = "{sim.url}"
-api_key_env = "TEST_FD_KEY"
-webhook_secret_env = "TEST_FD_SECRET"
-'''
+    table = connector_table("freshdesk", base_url=sim.url, api_key_env="TEST_FD_KEY",
+                            webhook_secret_env="TEST_FD_SECRET")
     return Helpdesk(table, {"TEST_FD_KEY": "fd-key", "TEST_FD_SECRET": "fd-webhook-secret"}, solve, sim.stop)
 
 
@@ -62,14 +58,8 @@ def zammad(webhook_url: str) -> Helpdesk:
         sim.assign(ticket.id, group_id=second, owner_id=agent)
         return sim.set_status(ticket.id, "closed")
 
-    table = f'''[[connectors]]
-id = "zammad-main"
-kind = "zammad"
-base_url = "{sim.url}"
-api_token_env = "TEST_ZM_TOKEN"
-webhook_secret_env = "TEST_ZM_SECRET"
-api_user_id = "{sim.api_user_id}"
-'''
+    table = connector_table("zammad", base_url=sim.url, api_token_env="TEST_ZM_TOKEN",
+                            webhook_secret_env="TEST_ZM_SECRET", api_user_id=sim.api_user_id)
     return Helpdesk(table, {"TEST_ZM_TOKEN": "zm-token", "TEST_ZM_SECRET": "zm-secret"}, solve, sim.stop)
 
 
@@ -82,11 +72,7 @@ def generic(webhook_url: str) -> Helpdesk:
         sender.update(ticket, group="Tier 2", assignee="Lina")
         return sender.set_status(ticket, "solved")
 
-    table = '''[[connectors]]
-id = "generic-main"
-kind = "generic"
-webhook_secret_env = "TEST_GENERIC_SECRET"
-'''
+    table = connector_table("generic", webhook_secret_env="TEST_GENERIC_SECRET")
     return Helpdesk(table, {"TEST_GENERIC_SECRET": secret}, solve, lambda: None)
 
 
