@@ -143,26 +143,19 @@ retry_after_seconds = 30
 
 {connectors}
 """
-ZENDESK_CONNECTOR = """[[connectors]]
-id = "zendesk-main"
-kind = "zendesk"
-base_url = "{zendesk_url}"
-email = "admin@acme.test"
-api_token_env = "TEST_ZENDESK_TOKEN"
-webhook_secret_env = "TEST_ZENDESK_SECRET"
-api_user_id = "8447388090400"
-"""
 
+
+def connector_table(kind: str, name: str = "", **keys: str) -> str:
+    """A [[connectors]] table of `kind`, with the id `name` ("<kind>-main") and these keys (all strings)."""
+    lines = "".join(f'{key} = "{value}"\n' for key, value in keys.items())
+    return f'\n[[connectors]]\nid = "{name or kind + "-main"}"\nkind = "{kind}"\n{lines}'
+
+
+ZENDESK_KEYS = {"email": "admin@acme.test", "api_token_env": "TEST_ZENDESK_TOKEN",
+                "webhook_secret_env": "TEST_ZENDESK_SECRET"}
+ZENDESK_CONNECTOR = connector_table("zendesk", base_url="{zendesk_url}", **ZENDESK_KEYS, api_user_id="8447388090400")
 # A second Zendesk account beside the first, for what is kept per connector.
-ZENDESK_EU = """
-[[connectors]]
-id = "zendesk-eu"
-kind = "zendesk"
-base_url = "https://acme-eu.zendesk.com"
-email = "admin@acme.test"
-api_token_env = "TEST_ZENDESK_TOKEN"
-webhook_secret_env = "TEST_ZENDESK_SECRET"
-"""
+ZENDESK_EU = connector_table("zendesk", "zendesk-eu", base_url="https://acme-eu.zendesk.com", **ZENDESK_KEYS)
 # The other helpdesks, configured but never called: every secret is one of two variables
 # (OTHER_SECRETS), the generic connector's a Standard Webhooks secret of its own.
 OTHER_SECRETS = {"TEST_OTHER_KEY": "other-key", "TEST_OTHER_SECRET": "other-secret"}
@@ -177,12 +170,6 @@ OTHER_HELPDESKS = {
     "zammad": {"base_url": "https://support.acme.test", "api_token_env": "TEST_OTHER_KEY",
                "webhook_secret_env": "TEST_OTHER_SECRET"},
 }
-
-
-def connector_table(kind: str, **keys: str) -> str:
-    """A [[connectors]] table of `kind`, with the id "<kind>-main" and these keys (all strings)."""
-    lines = "".join(f'{key} = "{value}"\n' for key, value in keys.items())
-    return f'\n[[connectors]]\nid = "{kind}-main"\nkind = "{kind}"\n{lines}'
 
 
 def other_helpdesks(*kinds: str) -> str:

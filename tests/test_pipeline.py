@@ -15,6 +15,7 @@ from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState,
 from ces.worker.events import process_event
 from ces.worker.scheduler import tick
 from ces.worker.surveys.send import send_survey
+from tests.conftest import connector_table
 from tests.pipeline import ZENDESK, Clock, deliver, events, mock_ticket, receive, status_body, surveys
 from tests.support import cli
 
@@ -379,15 +380,6 @@ def test_only_one_scheduler_sweeps(rt):
     assert second.holds() and not first.holds()
 
 
-FRESHDESK = """[[connectors]]
-id = "freshdesk-main"
-kind = "freshdesk"
-base_url = "{url}"
-api_key_env = "TEST_FD_KEY"
-webhook_secret_env = "TEST_FD_SECRET"
-"""
-
-
 def test_freshdesk_an_identical_body_is_a_retry_within_the_window_and_a_new_solve_after_it(config, make_rt, queue,
                                                                                            sink, monkeypatch):
     """{{ticket.modified_on}} rendering empty: a ticket solved, reopened and solved again sends the
@@ -399,7 +391,8 @@ def test_freshdesk_an_identical_body_is_a_retry_within_the_window_and_a_new_solv
     try:
         monkeypatch.setenv("TEST_FD_KEY", "fd-key")
         monkeypatch.setenv("TEST_FD_SECRET", "fd-secret")
-        config.write(connectors=FRESHDESK.replace("{url}", sim.url),
+        config.write(connectors=connector_table("freshdesk", base_url=sim.url, api_key_env="TEST_FD_KEY",
+                                                webhook_secret_env="TEST_FD_SECRET"),
                      survey="resurvey_after_reopen = true\nfatigue_days = 0")
         clock = Clock()
         rt = make_rt(clock=clock)
