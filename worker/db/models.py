@@ -628,3 +628,30 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(80))  # "user:7", "token:3"
     address: Mapped[str | None] = mapped_column(String(64))  # the client's address, for what came over HTTP
     detail: Mapped[dict[str, Any] | None] = mapped_column(Json)  # small, never customer text
+
+
+class StoredConnector(Base):
+    """A connector an admin made in the console (TOML connectors are not here). `settings` is what
+    its kind's settings model takes, without any secret; the secrets are one Fernet token of a JSON
+    object (worker/secretbox.py). `version` grows with every change: every process compares
+    max(version) to what it loaded (worker/live_connectors.py)."""
+
+    __tablename__ = "connectors"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    settings: Mapped[dict[str, Any]]
+    secrets: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A rotated webhook secret: the previous one (Fernet token) is accepted until grace_until.
+    previous_webhook_secret: Mapped[str | None] = mapped_column(Text)
+    grace_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(80))  # "user:5", "cli"
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(BigId, default=1)
+    # Deleted connectors stay as a row (deleted_at set, version bumped) so that every process sees
+    # the removal through the same max(version); the id stays taken until the row is erased.
+    deleted_at: Mapped[datetime | None]
