@@ -353,6 +353,10 @@ class ConsoleSettings(Section):
     hash_queue: int = Field(16, ge=0)
     # Teams and agents: nobody is ranked on fewer answers than this (shown as "too few answers").
     min_answers: int = Field(10, ge=1)
+    # Connectors made in the console (README, "Connectors in the console"): plain http:// and
+    # loopback helpdesk addresses only when this allows them (self-hosted helpdesks, tests).
+    allow_http_helpdesks: bool = False
+    webhook_secret_grace_hours: float = Field(24, ge=0)  # a rotated webhook secret is still accepted this long
     oidc: OidcSettings | None = None
 
     @field_validator("url")

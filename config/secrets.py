@@ -34,12 +34,13 @@ class Held:
 
     values: dict[str, list[str]]
     problem: str | None = None
+    names: frozenset[str] = frozenset()  # with a problem: the secrets it has (their values unreadable)
 
     def __repr__(self) -> str:  # never the values
         return f"Held({sorted(self.values)}, problem={self.problem!r})"
 
     def has(self, name: str) -> bool:
-        return self.problem is not None or bool(self.values.get(name))
+        return name in self.names if self.problem is not None else bool(self.values.get(name))
 
 
 @dataclass(frozen=True)

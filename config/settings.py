@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import tomllib
 from collections.abc import Callable
@@ -239,9 +240,10 @@ def _settings(data: dict[str, Any], overrides: dict[str, Any]) -> Settings:
         _file_data.reset(token)
 
 
-def validate_connectors(raw: list[Any], source: str, *, every: bool = False
+def validate_connectors(raw: list[Any], source: str, *, every: bool = False, context: dict | None = None
                         ) -> tuple[list[tuple[int, ConnectorSettings]], list[Problem]]:
-    """Each [[connectors]] table by its own kind's model; the valid ones with their index."""
+    """Each [[connectors]] table by its own kind's model; the valid ones with their index.
+    `context`: pydantic's validation context (a stored connector's held secrets, config.secrets.HELD)."""
     valid, problems = [], []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
@@ -254,11 +256,12 @@ def validate_connectors(raw: list[Any], source: str, *, every: bool = False
             problems.append(Problem(f"connectors[{i}].kind", f"unknown connector kind {kind!r}",
                                     f"use one of: {', '.join(known_kinds())}", source))
             continue
+        validate = functools.partial(model.model_validate, context=context)
         if every:
-            conn, found = _every_problem(model.model_validate, item, model, source, ("connectors", i))
+            conn, found = _every_problem(validate, item, model, source, ("connectors", i))
         else:
             try:
-                conn, found = model.model_validate(item), []
+                conn, found = validate(item), []
             except ValidationError as exc:
                 conn, found = None, [_problem(e, source, item, model, ("connectors", i)) for e in exc.errors()]
         problems += found

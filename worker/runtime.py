@@ -15,12 +15,13 @@ import structlog
 from sqlalchemy.orm import Session
 
 from ces.config import Settings, load_settings
+from ces.config.models import ConnectorSettings
 from ces.connectors.base import Connector
 from ces.connectors.http import HttpClient
-from ces.connectors.registry import connector_class
 from ces.worker.celery_app import send
 from ces.worker.db.engine import make_engine, make_sessionmaker
 from ces.worker.db.types import utcnow
+from ces.worker.live_connectors import LiveConnectors
 from ces.worker.metrics import api_observer
 from ces.worker.ratelimit import RedisRateLimiter
 
@@ -47,12 +48,20 @@ class Runtime:
                           observer=api_observer(self))
 
     @cached_property
+    def live_connectors(self) -> LiveConnectors:
+        return LiveConnectors(self)
+
+    @property
     def connectors(self) -> dict[str, Connector]:
-        return {c.id: connector_class(c.kind)(c, http=self.http, public_url=self.settings.public_url)
-                for c in self.settings.connectors}
+        """The TOML file's connectors and the console's, as of a few seconds ago (live_connectors.py)."""
+        return self.live_connectors.snapshot().connectors
 
     def connector(self, connector_id: str) -> Connector | None:
         return self.connectors.get(connector_id)
+
+    def connector_settings(self, connector_id: str) -> ConnectorSettings | None:
+        conn = self.connector(connector_id)
+        return conn.settings if conn is not None else None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ces.worker.cli.common import FORMAT, CliError, Format, out, runtime
+from ces.worker.helpdesk_address import run_checks
 from ces.worker.queries import listings
 from ces.worker.queries.formats import render
 
@@ -40,7 +41,9 @@ def connectors_test(connector_id: str):
     """Call the helpdesk with the configured credentials and say what works."""
     rt = runtime(check_schema=False, quiet=True)
     conn = _connector(rt, connector_id)
-    results = conn.check()
+    # Addresses entered in the console are checked as the console checks them; the file's are the operator's.
+    results = run_checks(conn, check_address_first=conn.id in rt.live_connectors.snapshot().stored,
+                             allow_http=rt.settings.console.allow_http_helpdesks)
     for r in results:
         out(f"{'ok  ' if r.ok else 'FAIL'}  {r.name}: {r.detail}")
     if not all(r.ok for r in results):

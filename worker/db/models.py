@@ -642,6 +642,8 @@ class StoredConnector(Base):
     kind: Mapped[str] = mapped_column(String(32))
     settings: Mapped[dict[str, Any]]
     secrets: Mapped[str] = mapped_column(Text)
+    # Which secrets it has (names only): what its settings mean still validates when no key opens them.
+    secret_names: Mapped[list[Any]] = mapped_column(Json)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     # A rotated webhook secret: the previous one (Fernet token) is accepted until grace_until.

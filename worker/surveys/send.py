@@ -250,7 +250,7 @@ def _policy(rt: Runtime, policy: SurveySettings, survey: Survey, ticket: Ticket)
         with rt.transaction() as s:
             if s.get(OptOut, hashed) is not None:
                 raise Skip("customer unsubscribed from surveys")
-    conn = rt.settings.connector(survey.connector_id)
+    conn = rt.connector_settings(survey.connector_id)
     if conn is not None and conn.dry_run:
         raise Skip("dry run: would have sent the survey; sent nothing")
     when = quiet_until(policy, ticket.requester.time_zone if ticket.requester else None, rt.now())

@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column('kind', sa.String(length=32), nullable=False),
         sa.Column('settings', sa.JSON(none_as_null=True), nullable=False),
         sa.Column('secrets', sa.Text(), nullable=False),
+        sa.Column('secret_names', sa.JSON(none_as_null=True), nullable=False),
         sa.Column('enabled', sa.Boolean(), nullable=False),
         sa.Column('dry_run', sa.Boolean(), nullable=False),
         sa.Column('previous_webhook_secret', sa.Text(), nullable=True),
