@@ -90,6 +90,13 @@ class Client:
         return self.post("/login", {"email": email, "password": password})
 
 
+def signed_in(console, email: str) -> Client:
+    """A Client signed in as `email` to the served console (tests.support.ServedApp)."""
+    client = Client(console.url)
+    assert client.sign_in(email).status_code == 303
+    return client
+
+
 def routes_of(app) -> list:
     """Every route of an app, those of included routers too (FastAPI keeps an included router as
     one entry that holds the router's own routes)."""

@@ -24,7 +24,7 @@ from ces.config.problems import Problem
 from ces.config.secrets import HELD, Held
 from ces.config.settings import validate_connectors
 from ces.worker import audit, secretbox
-from ces.worker.db.models import StoredConnector
+from ces.worker.db.models import StoredConnector, WebhookEvent
 
 WEBHOOK_SECRET = "webhook_secret"
 SOURCE = "console"
@@ -52,6 +52,8 @@ class Loaded:
     settings: ConnectorSettings | None
     problem: str | None
     grace_until: datetime | None
+    secret_names: tuple[str, ...] = ()  # the secrets it has (never their values)
+    updated: tuple[datetime, str] | None = None  # when, by whom
 
 
 def validate(kind: str, fields: dict[str, Any], held: Held) -> ConnectorSettings:
@@ -108,9 +110,10 @@ def _touch(rt, s: Session, row: StoredConnector, actor: str, action: str, **deta
     audit.record(s, rt.now(), actor, action, target(row.id), **detail)
 
 
-def update(rt, connector_id: str, fields: dict[str, Any], secret_values: dict[str, str], *, actor: str) -> None:
-    """New settings; a secret left blank keeps its stored value (CannotDecrypt if that cannot be read:
-    then every secret must be entered again)."""
+def update(rt, connector_id: str, fields: dict[str, Any] | None, secret_values: dict[str, str], *,
+           actor: str) -> None:
+    """New settings (None: the stored ones, e.g. to add the secrets provisioning returned); a secret
+    left blank keeps its stored value (if none can be read, the key changed, every one is asked for)."""
     with rt.transaction() as s:
         row = _row(s, connector_id)
         try:
@@ -118,7 +121,9 @@ def update(rt, connector_id: str, fields: dict[str, Any], secret_values: dict[st
         except secretbox.CannotDecrypt:
             current = {}
         merged = current | {k: v for k, v in secret_values.items() if v}
-        settings = validate(row.kind, fields | {"id": connector_id}, Held({k: [v] for k, v in merged.items()}))
+        fields = dict(row.settings) if fields is None else fields
+        settings = validate(row.kind, fields | {"id": connector_id, "enabled": row.enabled, "dry_run": row.dry_run},
+                            Held({k: [v] for k, v in merged.items()}))
         row.settings = settings.model_dump(mode="json", exclude_unset=True,
                                            exclude={"kind", "id", "enabled", "dry_run"})
         row.secrets, row.secret_names = secretbox.encrypt(merged), sorted(merged)
@@ -190,8 +195,24 @@ def load(s: Session, now: datetime) -> list[Loaded]:
         except StoreError as exc:
             settings, problem = None, f"its settings no longer validate: {exc}"
         out.append(Loaded(row.id, row.kind, settings, problem,
-                          row.grace_until if row.grace_until and row.grace_until > now else None))
+                          row.grace_until if row.grace_until and row.grace_until > now else None,
+                          tuple(row.secret_names or ()), (row.updated_at, row.updated_by)))
     return out
+
+
+def stored(rt) -> list[Loaded]:
+    """The console's connectors as they are now in the database (not as a process last loaded them)."""
+    with rt.transaction() as s:
+        return load(s, rt.now())
+
+
+def first_webhook(rt, connector_id: str) -> tuple[datetime | None, int]:
+    """When the first webhook to this connector was stored, and how many were: intake stores only
+    what its signature verified, so any is a signed webhook accepted."""
+    with rt.transaction() as s:
+        first, count = s.execute(select(func.min(WebhookEvent.received_at), func.count())
+                                 .where(WebhookEvent.connector_id == connector_id)).one()
+    return first, int(count)
 
 
 def rotate_keys(rt, *, actor: str = audit.CLI) -> tuple[int, list[str]]:

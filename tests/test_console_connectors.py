@@ -1,0 +1,176 @@
+"""/admin/connectors (worker/console/admin_connectors.py): an admin adds a Zendesk connector against
+the Zendesk simulator, tested as `ces connectors test` tests it, up to a signed webhook accepted;
+edits, disables, dry-runs, rotates its webhook secret and deletes it, each audited; the TOML's
+connectors read-only and their ids refused; no secret in a page or a log; other roles get 403."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
+from sqlalchemy import select
+
+from ces.connectors.zendesk.simulator import ZendeskSimulator
+from ces.worker import secretbox
+from ces.worker.db.models import AuditEntry
+from ces.worker.web.app import create_app
+from tests.console import add_user, screenshot, sign_in, signed_in, submit
+from tests.support import ServedApp, wait_until
+
+pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+TOKEN, SECRET = "zd-console-token-31337", "zd-console-signing-secret-271828"
+URLS = [("GET", "/admin/connectors"), ("GET", "/admin/connectors/new"), ("GET", "/admin/connectors/new?kind=zendesk"),
+        ("POST", "/admin/connectors/new"), ("GET", "/admin/connectors/zd-new"), ("GET", "/admin/connectors/zd-new/edit"),
+        ("POST", "/admin/connectors/zd-new/edit"), ("GET", "/admin/connectors/zd-new/first-webhook"),
+        ("POST", "/admin/connectors/zd-new/test"), ("POST", "/admin/connectors/zd-new/flags"),
+        ("POST", "/admin/connectors/zd-new/rotate"), ("GET", "/admin/connectors/zd-new/delete"),
+        ("POST", "/admin/connectors/zd-new/delete")]
+
+
+@pytest.fixture
+def zendesk(request):
+    sim = ZendeskSimulator(email="ops@acme.test", token=TOKEN, secret=SECRET).start()
+    request.addfinalizer(sim.stop)
+    return sim
+
+
+@pytest.fixture
+def rt(config, make_rt, monkeypatch):
+    monkeypatch.setenv(secretbox.VARIABLE, Fernet.generate_key().decode())
+    config.write(extra="\n[console]\nallow_http_helpdesks = true\n")
+    rt = make_rt()
+    add_user(rt, "ada@acme.test", "admin", name="Ada Admin")
+    add_user(rt, "lee@acme.test", "lead", teams=("Billing",))
+    add_user(rt, "amy@acme.test", "agent")
+    return rt
+
+
+@pytest.fixture
+def console(rt, app_port):
+    with ServedApp(create_app(rt), app_port) as served:
+        yield served
+
+
+def form(zendesk, **extra) -> dict:
+    return {"kind": "zendesk", "id": "zd-new", "base_url": zendesk.url, "email": "ops@acme.test",
+            "secret:api_token": TOKEN, "secret:webhook_secret": SECRET} | extra
+
+
+def test_other_roles_cannot_reach_any_connector_page(console, rt, zendesk):
+    admin = signed_in(console, "ada@acme.test")
+    admin.get("/admin/connectors/new?kind=zendesk")
+    assert admin.post("/admin/connectors/new", form(zendesk)).status_code in (200, 303)
+    for email in ("lee@acme.test", "amy@acme.test"):
+        other = signed_in(console, email)
+        other.get("/account")
+        for method, path in URLS:
+            resp = other.get(path) if method == "GET" else other.post(path, {"action": "disable", "data": "keep"})
+            assert resp.status_code == 403, (email, method, path)
+        assert "/admin/connectors" not in other.get("/account").text  # not in their navigation
+    assert "zd-new" in rt.connectors  # nothing they sent changed it
+    assert rt.connector("zd-new").settings.enabled
+
+
+def test_an_admin_adds_a_zendesk_connector_up_to_a_signed_webhook(console, rt, zendesk, capfd):
+    admin = signed_in(console, "ada@acme.test")
+    page = admin.get("/admin/connectors/new?kind=zendesk")
+    assert page.status_code == 200 and 'name="secret:api_token"' in page.text
+    zendesk.server.fail_next(1, 401, body={"error": "REMOTE-SAYS-secret-stuff"})
+    failed = admin.post("/admin/connectors/new", form(zendesk))
+    assert failed.status_code == 422 and "401" in failed.text and "REMOTE-SAYS" not in failed.text
+    assert TOKEN not in failed.text and SECRET not in failed.text  # never shown back, even unsaved
+    assert "zd-new" not in rt.connectors
+    saved = admin.post("/admin/connectors/new", form(zendesk))
+    assert saved.status_code == 303 and saved.headers["location"] == "/admin/connectors/zd-new"
+    detail = admin.get("/admin/connectors/zd-new").text
+    assert f"{console.url}/webhooks/zd-new" in detail and "Waiting for the first signed webhook" in detail
+    assert TOKEN not in detail and SECRET not in detail and ">set<" in detail
+    wait_until(lambda: "zd-new" in rt.connectors, 5)
+    zendesk.webhook_url = f"{console.url}/webhooks/zd-new"
+    requester = zendesk.add_user("Maria", "maria@example.com")
+    ticket = zendesk.create_ticket(requester, "Where is my parcel?")
+    [resp] = zendesk.set_status(ticket.id, "solved")
+    assert resp.status_code == 202
+    assert "The first signed webhook arrived" in admin.get("/admin/connectors/zd-new/first-webhook").text
+    listing = admin.get("/admin/connectors").text
+    assert "zendesk-main" in listing and "provisioned" in listing and "zd-new" in listing
+    logged = capfd.readouterr()
+    assert TOKEN not in logged.out + logged.err and SECRET not in logged.out + logged.err
+
+
+def test_the_files_ids_are_refused_and_its_connectors_read_only(console, rt, zendesk):
+    admin = signed_in(console, "ada@acme.test")
+    admin.get("/admin/connectors/new?kind=zendesk")
+    refused = admin.post("/admin/connectors/new", form(zendesk, id="zendesk-main"))
+    assert refused.status_code == 422 and "configuration file already has" in refused.text
+    page = admin.get("/admin/connectors/zendesk-main")
+    assert page.status_code == 200 and "provisioned" in page.text and 'action="/admin' not in page.text
+    for action in ("edit", "flags", "rotate", "delete"):
+        assert admin.post(f"/admin/connectors/zendesk-main/{action}", {"action": "disable"}).status_code == 404
+    assert admin.get("/admin/connectors/new?kind=nonesuch").status_code == 404
+
+
+def test_addresses_are_checked_before_any_call(console, rt, zendesk, config, make_rt):
+    admin = signed_in(console, "ada@acme.test")
+    admin.get("/admin/connectors/new?kind=zendesk")
+    before = zendesk.server.count()
+    meta = admin.post("/admin/connectors/new", form(zendesk, base_url="http://169.254.169.254"))
+    assert meta.status_code == 422 and "cloud metadata" in meta.text
+    assert zendesk.server.count() == before
+
+
+def test_edit_disable_dry_run_rotate_delete_each_audited(console, rt, zendesk):
+    admin = signed_in(console, "ada@acme.test")
+    admin.get("/admin/connectors/new?kind=zendesk")
+    assert admin.post("/admin/connectors/new", form(zendesk)).status_code == 303
+    admin.get("/admin/connectors/zd-new/edit")
+    edited = admin.post("/admin/connectors/zd-new/edit", form(zendesk, **{"secret:api_token": "", "api_user_id": str(zendesk.api_user_id)}))
+    assert edited.status_code == 303, edited.text  # a blank secret keeps the stored one (the test passed with it)
+    admin.get("/admin/connectors/zd-new")
+    assert admin.post("/admin/connectors/zd-new/flags", {"action": "dry-run"}).status_code == 303
+    admin.get("/admin/connectors/zd-new")
+    assert admin.post("/admin/connectors/zd-new/flags", {"action": "disable"}).status_code == 303
+    wait_until(lambda: not rt.connector("zd-new").settings.enabled, 5)
+    settings = rt.connector("zd-new").settings
+    assert settings.dry_run and settings.api_user_id == str(zendesk.api_user_id) and settings.secret("api_token") == TOKEN
+    admin.get("/admin/connectors/zd-new")
+    rotated = admin.post("/admin/connectors/zd-new/rotate", {"secret": ""})
+    assert rotated.status_code == 200 and "whsec_" in rotated.text and "accepted for" in rotated.text
+    wait_until(lambda: len(rt.connector("zd-new").settings.secret_values("webhook_secret")) == 2, 5)
+    assert admin.get("/admin/connectors/zd-new/delete").status_code == 200
+    assert admin.post("/admin/connectors/zd-new/delete", {"data": "keep"}).status_code == 303
+    wait_until(lambda: "zd-new" not in rt.connectors, 5)
+    assert admin.get("/admin/connectors/zd-new").status_code == 404
+    with rt.transaction() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.target == "connector:zd-new")
+                            .order_by(AuditEntry.id)).all()
+    assert [e.action for e in entries] == ["connector.create", "connector.update", "connector.flags", "connector.flags",
+                                           "connector.rotate_webhook_secret", "connector.delete"]
+    assert all(e.actor.startswith("user:") for e in entries)
+    assert not any(TOKEN in str(e.detail) or SECRET in str(e.detail) for e in entries)
+
+
+@pytest.mark.browser
+def test_in_chromium_an_admin_adds_zendesk_until_the_first_webhook_arrives(console, rt, zendesk, browser):
+    sign_in(browser, console.url, "ada@acme.test")
+    browser.get(f"{console.url}/admin/connectors")
+    browser.find_element(By.LINK_TEXT, "Add a connector").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "kind"))
+    browser.find_element(By.CSS_SELECTOR, "#kind option[value=zendesk]").click()
+    submit(browser)
+    for name, value in (("f-id", "zd-new"), ("f-base_url", zendesk.url), ("f-email", "ops@acme.test"),
+                        ("s-api_token", TOKEN), ("s-webhook_secret", SECRET)):
+        browser.find_element(By.ID, name).send_keys(value)
+    submit(browser)
+    assert browser.current_url.endswith("/admin/connectors/zd-new")
+    waiting = browser.find_element(By.ID, "first-webhook")
+    assert "Waiting" in waiting.text and TOKEN not in browser.page_source and SECRET not in browser.page_source
+    screenshot(browser, "admin-connector-waiting")
+    wait_until(lambda: "zd-new" in rt.connectors, 5)
+    zendesk.webhook_url = f"{console.url}/webhooks/zd-new"
+    ticket = zendesk.create_ticket(zendesk.add_user("Maria", "maria@example.com"), "Where is my parcel?")
+    assert zendesk.set_status(ticket.id, "solved")[0].status_code == 202
+    WebDriverWait(browser, 10).until(lambda b: "arrived" in b.find_element(By.ID, "first-webhook").text)
+    screenshot(browser, "admin-connector-arrived")
