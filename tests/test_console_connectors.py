@@ -16,6 +16,7 @@ from ces.worker import secretbox
 from ces.worker.db.models import AuditEntry
 from ces.worker.web.app import create_app
 from tests.console import add_user, screenshot, sign_in, signed_in, submit
+from tests.node_tools import axe_scan
 from tests.support import ServedApp, wait_until
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -154,23 +155,42 @@ def test_edit_disable_dry_run_rotate_delete_each_audited(console, rt, zendesk):
 
 @pytest.mark.browser
 def test_in_chromium_an_admin_adds_zendesk_until_the_first_webhook_arrives(console, rt, zendesk, browser):
+    """Every page on the way scanned by axe-core too: no serious or critical violation."""
+    found = {}
     sign_in(browser, console.url, "ada@acme.test")
     browser.get(f"{console.url}/admin/connectors")
+    found["list"] = axe_scan(browser)
     browser.find_element(By.LINK_TEXT, "Add a connector").click()
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "kind"))
+    found["kind"] = axe_scan(browser)
     browser.find_element(By.CSS_SELECTOR, "#kind option[value=zendesk]").click()
     submit(browser)
-    for name, value in (("f-id", "zd-new"), ("f-base_url", zendesk.url), ("f-email", "ops@acme.test"),
-                        ("s-api_token", TOKEN), ("s-webhook_secret", SECRET)):
-        browser.find_element(By.ID, name).send_keys(value)
+    _fill(browser, ("f-id", "zendesk-main"), ("f-base_url", zendesk.url), ("f-email", "ops@acme.test"),
+          ("s-api_token", TOKEN), ("s-webhook_secret", SECRET))
+    submit(browser)
+    found["form with problems"] = axe_scan(browser)
+    browser.find_element(By.ID, "f-id").clear()
+    _fill(browser, ("f-id", "zd-new"), ("s-api_token", TOKEN), ("s-webhook_secret", SECRET))
     submit(browser)
     assert browser.current_url.endswith("/admin/connectors/zd-new")
     waiting = browser.find_element(By.ID, "first-webhook")
     assert "Waiting" in waiting.text and TOKEN not in browser.page_source and SECRET not in browser.page_source
+    found["waiting"] = axe_scan(browser)
     screenshot(browser, "admin-connector-waiting")
     wait_until(lambda: "zd-new" in rt.connectors, 5)
     zendesk.webhook_url = f"{console.url}/webhooks/zd-new"
     ticket = zendesk.create_ticket(zendesk.add_user("Maria", "maria@example.com"), "Where is my parcel?")
     assert zendesk.set_status(ticket.id, "solved")[0].status_code == 202
     WebDriverWait(browser, 10).until(lambda b: "arrived" in b.find_element(By.ID, "first-webhook").text)
+    found["arrived"] = axe_scan(browser)
     screenshot(browser, "admin-connector-arrived")
+    browser.get(f"{console.url}/admin/connectors/zd-new/delete")
+    found["delete"] = axe_scan(browser)
+    browser.get(f"{console.url}/admin/connectors/zendesk-main")
+    found["provisioned"] = axe_scan(browser)
+    assert found == {page: [] for page in found}
+
+
+def _fill(browser, *pairs: tuple[str, str]) -> None:
+    for element_id, value in pairs:
+        browser.find_element(By.ID, element_id).send_keys(value)
