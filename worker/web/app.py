@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -108,6 +109,7 @@ def create_app(rt: Runtime | None = None, only: str = "all") -> FastAPI:
 def _lifespan(rt: Runtime):
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        await run_in_threadpool(lambda: rt.connectors)  # the first load of the console's connectors: not on a webhook
         # Long-lived objects built at start-up leave the collector's generations, and young
         # collections run less often: fewer pauses in the intake's tail latency.
         gc.freeze()
