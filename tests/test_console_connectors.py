@@ -194,3 +194,29 @@ def test_in_chromium_an_admin_adds_zendesk_until_the_first_webhook_arrives(conso
 def _fill(browser, *pairs: tuple[str, str]) -> None:
     for element_id, value in pairs:
         browser.find_element(By.ID, element_id).send_keys(value)
+
+
+def test_a_kind_that_can_provision_does_and_its_secrets_are_stored(console, rt, zendesk, monkeypatch):
+    """The contract with the connectors' provision() (issue 13's other half): its steps shown, its
+    secrets stored encrypted like those typed (the Provisioned here stands in for theirs)."""
+    from dataclasses import dataclass
+
+    from ces.connectors.models import CheckResult
+    from ces.connectors.zendesk.connector import ZendeskConnector
+
+    @dataclass
+    class Provisioned:
+        steps: list
+        secrets: dict
+
+    made = Provisioned([CheckResult("webhook", True, "created webhook 01HPROVISIONED")],
+                       {"webhook_secret": "secret-from-the-helpdesk-99"})
+    monkeypatch.setattr(ZendeskConnector, "capabilities", ZendeskConnector.capabilities | {"provision"})
+    monkeypatch.setattr(ZendeskConnector, "provision", lambda self: made, raising=False)
+    admin = signed_in(console, "ada@acme.test")
+    admin.get("/admin/connectors/new?kind=zendesk")
+    page = admin.post("/admin/connectors/new", form(zendesk))
+    assert page.status_code == 200 and "created webhook 01HPROVISIONED" in page.text
+    assert "secret-from-the-helpdesk-99" not in page.text
+    wait_until(lambda: "zd-new" in rt.connectors, 5)
+    assert rt.connector("zd-new").settings.secret("webhook_secret") == "secret-from-the-helpdesk-99"

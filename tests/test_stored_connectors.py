@@ -161,3 +161,10 @@ def test_addresses_the_console_calls(db_url):
     check_address("http://127.0.0.1:8080", allow_http=True, resolver=lambda h, p: ["127.0.0.1"])
     with pytest.raises(AddressRefused, match="does not resolve"):
         check_address("https://nowhere.invalid", allow_http=False)
+
+
+def test_ces_connectors_test_names_a_lost_key(rt, key, monkeypatch, capsys):
+    add(rt)
+    monkeypatch.setenv(secretbox.VARIABLE, Fernet.generate_key().decode())
+    code, out, _ = cli(capsys, "connectors", "test", "zd-console")
+    assert code == 1 and "cannot decrypt its secrets (CES_SECRET_KEY changed?)" in out

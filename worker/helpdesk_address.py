@@ -70,6 +70,9 @@ def check_address(url: str, *, allow_http: bool, resolver: Resolver = resolve) -
 def run_checks(conn, *, check_address_first: bool, allow_http: bool) -> list[CheckResult]:
     """`ces connectors test` and the console's "Test": the address first (for addresses entered in
     the console), then the connector's own check of its credentials. Never raises for a bad secret."""
+    held = conn.settings.held
+    if held is not None and held.problem:  # the key changed: nothing else can be told
+        return [CheckResult("secrets", False, held.problem)]
     url = conn.api_root()
     if check_address_first and url:
         try:
