@@ -1,12 +1,13 @@
 """The connectors a process works with: the TOML file's and the console's (stored), merged.
 
-Every process (server, workers, scheduler) sees a console change within seconds: at most every
-POLL_SECONDS, a use of the connectors starts a check of the table's watermark (rows and the sum of
-their versions: one small query) in a background thread, and rebuilds the set when it moved or a
-rotated webhook secret's grace period ended. The caller never waits for the database, except for
-the very first load: intake keeps answering from the set it has while the database is slow or down.
-A TOML id always wins over a stored one (the console refuses such ids; this covers a file edited
-afterwards).
+Every process (server, workers, scheduler) sees a console change within seconds: it compares the
+table's watermark (rows and the sum of their versions: one small query) with what it loaded, at
+most every POLL_SECONDS, and rebuilds the set when it moved or a rotated webhook secret's grace
+period ended. Workers and the scheduler check when they use the connectors and the last check is
+older than that (a worker thread may wait for the query). The server checks from a thread of its
+own (start_polling), so that intake's event loop never waits for the database: it keeps answering
+from the set it has while the database is slow or down. A TOML id always wins over a stored one
+(the console refuses such ids; this covers a file edited afterwards).
 """
 
 from __future__ import annotations
@@ -42,27 +43,34 @@ class LiveConnectors:
         self._snapshot: Snapshot | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
-        self._checking = False
+        self._poller: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def _build(self, settings) -> Connector:
         return connector_class(settings.kind)(settings, http=self.rt.http, public_url=self.rt.settings.public_url)
 
     def snapshot(self) -> Snapshot:
-        if self._snapshot is None:
+        if self._snapshot is None or (self._poller is None and time.monotonic() - self._checked >= POLL_SECONDS):
             with self._lock:
-                if self._snapshot is None:
-                    self._snapshot = self._load()
+                if self._snapshot is None or time.monotonic() - self._checked >= POLL_SECONDS:
                     self._checked = time.monotonic()
-        elif time.monotonic() - self._checked >= POLL_SECONDS:
-            self._check_soon()
+                    self.check()
         return self._snapshot
 
-    def _check_soon(self) -> None:
-        with self._lock:
-            if self._checking:
-                return
-            self._checking, self._checked = True, time.monotonic()
-        threading.Thread(target=self.check, name="ces-connectors-check", daemon=True).start()
+    def start_polling(self) -> None:
+        """Check every POLL_SECONDS from a thread of its own (the server); callers never wait."""
+        self.snapshot()
+        stop = self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, args=(stop,), name="ces-connectors-poll", daemon=True)
+        self._poller.start()
+
+    def stop_polling(self) -> None:
+        self._stop.set()
+        self._poller = None
+
+    def _poll(self, stop: threading.Event) -> None:
+        while not stop.wait(POLL_SECONDS):
+            self.check()
 
     def check(self) -> bool:
         """Reload if the stored connectors changed; whether it did. Never raises."""
@@ -77,9 +85,9 @@ class LiveConnectors:
             return False
         except Exception as exc:  # the database away: keep working with what we have
             log.warning("connectors_check_failed", error=type(exc).__name__)
+            if self._snapshot is None:
+                self._snapshot = self._load()  # the TOML's alone, for now
             return False
-        finally:
-            self._checking = False
 
     def _load(self) -> Snapshot:
         snap = Snapshot({c.id: self._build(c) for c in self.rt.settings.connectors})

@@ -81,6 +81,8 @@ class Runtime:
             return False
 
     def close(self) -> None:
+        if "live_connectors" in self.__dict__:
+            self.live_connectors.stop_polling()
         self.engine.dispose()
 
 

@@ -78,7 +78,8 @@ def _next_version(s: Session) -> int:
     return (s.scalar(select(func.max(StoredConnector.version))) or 0) + 1
 
 
-def create(rt, kind: str, fields: dict[str, Any], secret_values: dict[str, str], *, actor: str) -> ConnectorSettings:
+def create(rt, kind: str, fields: dict[str, Any], secret_values: dict[str, str], *, actor: str,
+           address: str | None = None) -> ConnectorSettings:
     held = Held({k: [v] for k, v in secret_values.items() if v})
     settings = validate(kind, fields, held)
     stored = settings.model_dump(mode="json", exclude_unset=True, exclude={"kind", "id", "enabled", "dry_run"})
@@ -90,7 +91,7 @@ def create(rt, kind: str, fields: dict[str, Any], secret_values: dict[str, str],
                               secret_names=sorted(held.values),
                               enabled=settings.enabled, dry_run=settings.dry_run, created_at=now, created_by=actor,
                               updated_at=now, updated_by=actor, version=_next_version(s)))
-        audit.record(s, now, actor, "connector.create", target(settings.id), kind=kind)
+        audit.record(s, now, actor, "connector.create", target(settings.id), address=address, kind=kind)
     return settings
 
 
@@ -105,13 +106,14 @@ def _row(s: Session, connector_id: str) -> StoredConnector:
     return row
 
 
-def _touch(rt, s: Session, row: StoredConnector, actor: str, action: str, **detail: Any) -> None:
-    row.updated_at, row.updated_by, row.version = rt.now(), actor, row.version + 1
-    audit.record(s, rt.now(), actor, action, target(row.id), **detail)
+def _touch(rt, s: Session, row: StoredConnector, by: tuple[str, str | None], action: str, **detail: Any) -> None:
+    """The row's version bumped (every process reloads) and the change audited: `by` is (actor, address)."""
+    row.updated_at, row.updated_by, row.version = rt.now(), by[0], row.version + 1
+    audit.record(s, rt.now(), by[0], action, target(row.id), address=by[1], **detail)
 
 
 def update(rt, connector_id: str, fields: dict[str, Any] | None, secret_values: dict[str, str], *,
-           actor: str) -> None:
+           actor: str, address: str | None = None) -> None:
     """New settings (None: the stored ones, e.g. to add the secrets provisioning returned); a secret
     left blank keeps its stored value (if none can be read, the key changed, every one is asked for)."""
     with rt.transaction() as s:
@@ -128,20 +130,22 @@ def update(rt, connector_id: str, fields: dict[str, Any] | None, secret_values: 
                                            exclude={"kind", "id", "enabled", "dry_run"})
         row.secrets, row.secret_names = secretbox.encrypt(merged), sorted(merged)
         changed = sorted(k for k, v in secret_values.items() if v)
-        _touch(rt, s, row, actor, "connector.update", secrets_changed=changed)
+        _touch(rt, s, row, (actor, address), "connector.update", secrets_changed=changed)
 
 
-def set_flags(rt, connector_id: str, *, actor: str, enabled: bool | None = None, dry_run: bool | None = None) -> None:
+def set_flags(rt, connector_id: str, *, actor: str, address: str | None = None, enabled: bool | None = None,
+              dry_run: bool | None = None) -> None:
     with rt.transaction() as s:
         row = _row(s, connector_id)
         if enabled is not None:
             row.enabled = enabled
         if dry_run is not None:
             row.dry_run = dry_run
-        _touch(rt, s, row, actor, "connector.flags", enabled=row.enabled, dry_run=row.dry_run)
+        _touch(rt, s, row, (actor, address), "connector.flags", enabled=row.enabled, dry_run=row.dry_run)
 
 
-def rotate_webhook_secret(rt, connector_id: str, new_secret: str | None, *, actor: str) -> str:
+def rotate_webhook_secret(rt, connector_id: str, new_secret: str | None, *, actor: str,
+                          address: str | None = None) -> str:
     """A new webhook secret (the one given, else a random one, returned to show once); the old one
     is still accepted for `console.webhook_secret_grace_hours`."""
     value = new_secret or f"whsec_{random.token_urlsafe(24)}"
@@ -153,16 +157,16 @@ def rotate_webhook_secret(rt, connector_id: str, new_secret: str | None, *, acto
         row.secrets = secretbox.encrypt(current | {WEBHOOK_SECRET: value})
         row.previous_webhook_secret = secretbox.encrypt({WEBHOOK_SECRET: old}) if old else None
         row.grace_until = rt.now() + timedelta(hours=hours) if old else None
-        _touch(rt, s, row, actor, "connector.rotate_webhook_secret", grace_hours=hours)
+        _touch(rt, s, row, (actor, address), "connector.rotate_webhook_secret", grace_hours=hours)
     return value
 
 
-def delete(rt, connector_id: str, *, actor: str) -> None:
+def delete(rt, connector_id: str, *, actor: str, address: str | None = None) -> None:
     """Gone from every process; its data is kept (events, surveys, answers), and so is its id."""
     with rt.transaction() as s:
         row = _row(s, connector_id)
         row.deleted_at, row.secrets, row.previous_webhook_secret = rt.now(), "", None  # its secrets go
-        _touch(rt, s, row, actor, "connector.delete", data="kept")
+        _touch(rt, s, row, (actor, address), "connector.delete", data="kept")
 
 
 def watermark(s: Session) -> tuple[int, int]:

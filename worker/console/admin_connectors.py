@@ -27,7 +27,7 @@ from ces.worker.console.auth import Caller, require
 from ces.worker.console.followups import Clock
 from ces.worker.console.render import NotFound, environment, page, redirect
 from ces.worker.console.security import console_router
-from ces.worker.console.services import rt_of
+from ces.worker.console.services import address_of, rt_of
 from ces.worker.db.models import Role
 from ces.worker.helpdesk_address import run_checks
 from ces.worker.i18n import N_
@@ -69,6 +69,11 @@ async def listing(request: Request, caller: Caller = Depends(admin)):
     stored = await run_in_threadpool(stored_connectors.stored, rt)
     return page(request, "admin_connectors.html", caller=caller, provisioned=rt.settings.connectors,
                 stored=stored, titles=_titles(), clock=Clock(rt), notice=DONE.get(request.query_params.get("done")))
+
+
+def _by(request: Request, caller: Caller) -> dict[str, str | None]:
+    """Who made a change and from where, for the audit log."""
+    return {"actor": audit.user(caller.person.id), "address": address_of(request)}
 
 
 def _titles() -> dict[str, str]:
@@ -116,7 +121,7 @@ async def create(request: Request, caller: Caller = Depends(admin)):
     if not problems and all(r.ok for r in results):
         try:
             await run_in_threadpool(stored_connectors.create, rt, kind, fields, secrets,
-                                    actor=audit.user(caller.person.id))
+                                    **_by(request, caller))
         except (StoreError, secretbox.NoKey) as exc:
             problems = _problems(exc)
         else:
@@ -127,13 +132,13 @@ async def create(request: Request, caller: Caller = Depends(admin)):
 async def _after_save(request: Request, caller: Caller, connector_id: str):
     """Provision the webhook where the connector can; else the detail page shows the steps."""
     rt = rt_of(request)
-    steps = await run_in_threadpool(_provision, rt, caller, connector_id)
+    steps = await run_in_threadpool(_provision, rt, _by(request, caller), connector_id)
     if steps is None:
         return redirect(f"{BASE}/{connector_id}")
     return await _detail(request, caller, connector_id, provisioned=steps)
 
 
-def _provision(rt, caller: Caller, connector_id: str):
+def _provision(rt, by: dict, connector_id: str):
     """The connector's own provision() (issue 13's other half), its secrets stored; None if it cannot."""
     loaded = _stored(rt, connector_id)
     conn = _build(rt, loaded.settings)
@@ -142,7 +147,7 @@ def _provision(rt, caller: Caller, connector_id: str):
         return None
     done = provision()
     if done.secrets:
-        stored_connectors.update(rt, connector_id, None, dict(done.secrets), actor=audit.user(caller.person.id))
+        stored_connectors.update(rt, connector_id, None, dict(done.secrets), **by)
     return done.steps
 
 
@@ -201,7 +206,7 @@ async def save(request: Request, connector_id: str, caller: Caller = Depends(adm
     if not problems and all(r.ok for r in results):
         try:
             await run_in_threadpool(stored_connectors.update, rt, connector_id, fields, secrets,
-                                    actor=audit.user(caller.person.id))
+                                    **_by(request, caller))
             return redirect(f"{BASE}/{connector_id}?done=updated")
         except (StoreError, secretbox.NoKey) as exc:
             problems = _problems(exc)
@@ -227,7 +232,7 @@ async def flags(request: Request, connector_id: str, caller: Caller = Depends(ad
         raise NotFound
     rt = rt_of(request)
     await run_in_threadpool(_stored, rt, connector_id)
-    await run_in_threadpool(lambda: stored_connectors.set_flags(rt, connector_id, actor=audit.user(caller.person.id),
+    await run_in_threadpool(lambda: stored_connectors.set_flags(rt, connector_id, **_by(request, caller),
                                                                 **FLAGS[action]))
     return redirect(f"{BASE}/{connector_id}?done={action}")
 
@@ -240,7 +245,7 @@ async def rotate(request: Request, connector_id: str, caller: Caller = Depends(a
     typed = str(form.get("secret") or "").strip()[:connector_form.MAX_VALUE]
     try:
         value = await run_in_threadpool(lambda: stored_connectors.rotate_webhook_secret(
-            rt, connector_id, typed or None, actor=audit.user(caller.person.id)))
+            rt, connector_id, typed or None, **_by(request, caller)))
     except (secretbox.CannotDecrypt, secretbox.NoKey) as exc:
         return await _detail(request, caller, connector_id, results=[_failed("rotate", str(exc))])
     return await _detail(request, caller, connector_id, new_secret=None if typed else value)
@@ -260,5 +265,5 @@ async def confirm_delete(request: Request, connector_id: str, caller: Caller = D
 async def delete(request: Request, connector_id: str, caller: Caller = Depends(admin)):
     rt = rt_of(request)
     await run_in_threadpool(_stored, rt, connector_id)
-    await run_in_threadpool(lambda: stored_connectors.delete(rt, connector_id, actor=audit.user(caller.person.id)))
+    await run_in_threadpool(lambda: stored_connectors.delete(rt, connector_id, **_by(request, caller)))
     return redirect(f"{BASE}?done=deleted")

@@ -109,7 +109,8 @@ def create_app(rt: Runtime | None = None, only: str = "all") -> FastAPI:
 def _lifespan(rt: Runtime):
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        await run_in_threadpool(lambda: rt.connectors)  # the first load of the console's connectors: not on a webhook
+        # The console's connectors loaded now and then watched from a thread: never on a webhook.
+        await run_in_threadpool(rt.live_connectors.start_polling)
         # Long-lived objects built at start-up leave the collector's generations, and young
         # collections run less often: fewer pauses in the intake's tail latency.
         gc.freeze()
@@ -121,6 +122,7 @@ def _lifespan(rt: Runtime):
             yield
         finally:
             await writer.stop()
+            rt.live_connectors.stop_polling()
 
     return lifespan
 
