@@ -168,3 +168,19 @@ def test_ces_connectors_test_names_a_lost_key(rt, key, monkeypatch, capsys):
     monkeypatch.setenv(secretbox.VARIABLE, Fernet.generate_key().decode())
     code, out, _ = cli(capsys, "connectors", "test", "zd-console")
     assert code == 1 and "cannot decrypt its secrets (CES_SECRET_KEY changed?)" in out
+
+
+def test_a_webhook_to_a_connector_no_key_opens_is_answered_503_and_nothing_stored(rt, key, monkeypatch, make_rt,
+                                                                                    app_port):
+    from ces.worker.web.app import create_app
+    from tests.pipeline import events
+    from tests.support import ServedApp
+
+    add(rt)
+    monkeypatch.setenv(secretbox.VARIABLE, Fernet.generate_key().decode())
+    body = status_body("solved", "open")
+    with ServedApp(create_app(make_rt()), app_port) as served:
+        resp = served.post("/webhooks/zd-console", body, zendesk_headers(body, secret=SECRET))
+    assert resp.status_code == 503 and resp.headers["Retry-After"] and SECRET not in resp.text
+    assert "CES_SECRET_KEY changed?" in resp.json()["detail"]
+    assert events(rt) == []
