@@ -220,3 +220,15 @@ def test_a_kind_that_can_provision_does_and_its_secrets_are_stored(console, rt, 
     assert "secret-from-the-helpdesk-99" not in page.text
     wait_until(lambda: "zd-new" in rt.connectors, 5)
     assert rt.connector("zd-new").settings.secret("webhook_secret") == "secret-from-the-helpdesk-99"
+
+
+def test_every_kind_has_a_form_from_its_settings_model(console, rt):
+    from ces.connectors.registry import connector_class, known_kinds
+
+    admin = signed_in(console, "ada@acme.test")
+    for kind in known_kinds():
+        page = admin.get(f"/admin/connectors/new?kind={kind}")
+        assert page.status_code == 200, kind
+        for name in connector_class(kind).Settings.secret_names:
+            assert f'name="secret:{name}" type="password"' in page.text, (kind, name)
+        assert 'id="f-id"' in page.text and "_env" not in page.text
