@@ -184,3 +184,28 @@ def test_a_webhook_to_a_connector_no_key_opens_is_answered_503_and_nothing_store
     assert resp.status_code == 503 and resp.headers["Retry-After"] and SECRET not in resp.text
     assert "CES_SECRET_KEY changed?" in resp.json()["detail"]
     assert events(rt) == []
+
+
+@pytest.mark.slow
+def test_a_running_server_process_takes_webhooks_for_a_connector_added_a_moment_ago(rt, key, config, app_port,
+                                                                                  tmp_path):
+    """Two real processes: `ces serve`, and this one adding the connector; within 5 s the server knows it."""
+    import requests
+
+    from tests.support import Service, wait_until
+
+    svc = Service(config.env() | {secretbox.VARIABLE: key}, app_port, tmp_path).start(["serve", "--port", str(app_port)])
+    try:
+        svc.wait_ready()
+        body = status_body("solved", "open")
+        assert requests.post(f"{svc.url}/webhooks/zd-console", data=body, timeout=5).status_code == 404
+        add(rt)
+        added = time.monotonic()
+
+        def accepted():
+            headers = zendesk_headers(body, secret=SECRET, invocation="proc-1")
+            return requests.post(f"{svc.url}/webhooks/zd-console", data=body, headers=headers, timeout=5).status_code
+        wait_until(lambda: accepted() in (200, 202), 5, 0.1, "the server to know the new connector")
+        assert time.monotonic() - added < 5
+    finally:
+        svc.stop()
