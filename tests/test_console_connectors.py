@@ -12,7 +12,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import select
 
 from ces.connectors.zendesk.simulator import ZendeskSimulator
-from ces.worker import secretbox
+from ces.worker import secretbox, stored_connectors
 from ces.worker.db.models import AuditEntry
 from ces.worker.web.app import create_app
 from tests.console import add_user, screenshot, sign_in, signed_in, submit
@@ -70,8 +70,8 @@ def test_other_roles_cannot_reach_any_connector_page(console, rt, zendesk):
             resp = other.get(path) if method == "GET" else other.post(path, {"action": "disable", "data": "keep"})
             assert resp.status_code == 403, (email, method, path)
         assert "/admin/connectors" not in other.get("/account").text  # not in their navigation
-    assert "zd-new" in rt.connectors  # nothing they sent changed it
-    assert rt.connector("zd-new").settings.enabled
+    [stored] = stored_connectors.stored(rt)  # nothing they sent changed it (read from the database)
+    assert stored.row_id == "zd-new" and stored.settings.enabled and not stored.settings.dry_run
 
 
 def test_an_admin_adds_a_zendesk_connector_up_to_a_signed_webhook(console, rt, zendesk, capfd):
@@ -129,13 +129,19 @@ def test_edit_disable_dry_run_rotate_delete_each_audited(console, rt, zendesk):
     admin.get("/admin/connectors/zd-new/edit")
     edited = admin.post("/admin/connectors/zd-new/edit", form(zendesk, **{"secret:api_token": "", "api_user_id": str(zendesk.api_user_id)}))
     assert edited.status_code == 303, edited.text  # a blank secret keeps the stored one (the test passed with it)
+    admin.get("/admin/connectors/zd-new/edit")
+    to_oauth = admin.post("/admin/connectors/zd-new/edit", form(zendesk, **{
+        "secret:api_token": "", "clear:api_token": "on", "secret:oauth_token": TOKEN, "secret:webhook_secret": "", "email": "",
+        "api_user_id": str(zendesk.api_user_id)}))
+    assert to_oauth.status_code == 303, to_oauth.text  # from an API token to OAuth (the simulator takes both)
     admin.get("/admin/connectors/zd-new")
     assert admin.post("/admin/connectors/zd-new/flags", {"action": "dry-run"}).status_code == 303
     admin.get("/admin/connectors/zd-new")
     assert admin.post("/admin/connectors/zd-new/flags", {"action": "disable"}).status_code == 303
     wait_until(lambda: "zd-new" in rt.connectors and not rt.connector("zd-new").settings.enabled, 5)
     settings = rt.connector("zd-new").settings
-    assert settings.dry_run and settings.api_user_id == str(zendesk.api_user_id) and settings.secret("api_token") == TOKEN
+    assert settings.dry_run and settings.api_user_id == str(zendesk.api_user_id)
+    assert settings.secret("oauth_token") == TOKEN and not settings.has_secret("api_token") and settings.email is None
     admin.get("/admin/connectors/zd-new")
     rotated = admin.post("/admin/connectors/zd-new/rotate", {"secret": ""})
     assert rotated.status_code == 200 and "whsec_" in rotated.text and "accepted for" in rotated.text
@@ -147,9 +153,12 @@ def test_edit_disable_dry_run_rotate_delete_each_audited(console, rt, zendesk):
     with rt.transaction() as s:
         entries = s.scalars(select(AuditEntry).where(AuditEntry.target == "connector:zd-new")
                             .order_by(AuditEntry.id)).all()
-    assert [e.action for e in entries] == ["connector.create", "connector.update", "connector.flags", "connector.flags",
+    assert [e.action for e in entries] == ["connector.create", "connector.update", "connector.update",
+                                           "connector.flags", "connector.flags",
                                            "connector.rotate_webhook_secret", "connector.delete"]
     assert all(e.actor.startswith("user:") and e.address == "127.0.0.1" for e in entries)
+    assert entries[1].detail["secrets_changed"] == ["webhook_secret"] and entries[2].detail == {
+        "secrets_changed": ["oauth_token"], "secrets_removed": ["api_token"]}
     assert not any(TOKEN in str(e.detail) or SECRET in str(e.detail) for e in entries)
 
 

@@ -113,16 +113,17 @@ def _touch(rt, s: Session, row: StoredConnector, by: tuple[str, str | None], act
 
 
 def update(rt, connector_id: str, fields: dict[str, Any] | None, secret_values: dict[str, str], *,
-           actor: str, address: str | None = None) -> None:
+           actor: str, address: str | None = None, cleared: set[str] = frozenset()) -> None:
     """New settings (None: the stored ones, e.g. to add the secrets provisioning returned); a secret
-    left blank keeps its stored value (if none can be read, the key changed, every one is asked for)."""
+    left blank keeps its stored value (if none can be read, the key changed, every one is asked
+    for); those in `cleared` are removed."""
     with rt.transaction() as s:
         row = _row(s, connector_id)
         try:
             current = secretbox.decrypt(row.secrets)
         except secretbox.CannotDecrypt:
             current = {}
-        merged = current | {k: v for k, v in secret_values.items() if v}
+        merged = {k: v for k, v in current.items() if k not in cleared} | {k: v for k, v in secret_values.items() if v}
         fields = dict(row.settings) if fields is None else fields
         settings = validate(row.kind, fields | {"id": connector_id, "enabled": row.enabled, "dry_run": row.dry_run},
                             Held({k: [v] for k, v in merged.items()}))
@@ -130,7 +131,8 @@ def update(rt, connector_id: str, fields: dict[str, Any] | None, secret_values: 
                                            exclude={"kind", "id", "enabled", "dry_run"})
         row.secrets, row.secret_names = secretbox.encrypt(merged), sorted(merged)
         changed = sorted(k for k, v in secret_values.items() if v)
-        _touch(rt, s, row, (actor, address), "connector.update", secrets_changed=changed)
+        _touch(rt, s, row, (actor, address), "connector.update", secrets_changed=changed,
+               secrets_removed=sorted(set(current) - set(merged)))
 
 
 def set_flags(rt, connector_id: str, *, actor: str, address: str | None = None, enabled: bool | None = None,

@@ -198,15 +198,17 @@ async def save(request: Request, connector_id: str, caller: Caller = Depends(adm
     """Test and save, as for a new one: the blank secrets are the stored ones."""
     rt, form = rt_of(request), await request.form()
     loaded = await run_in_threadpool(_stored, rt, connector_id)
-    fields, secrets = connector_form.read(loaded.kind, form)
+    fields, typed = connector_form.read(loaded.kind, form)
     fields["id"] = connector_id
+    cleared = connector_form.cleared(loaded.kind, form) - set(typed)
+    secrets = typed
     if loaded.settings is not None and loaded.problem is None:  # the stored values, for the test
-        secrets = {n: loaded.settings.secret(n) for n in loaded.secret_names} | secrets
+        secrets = {n: loaded.settings.secret(n) for n in set(loaded.secret_names) - cleared} | typed
     problems, results = await run_in_threadpool(_tested, rt, loaded.kind, fields, secrets)
     if not problems and all(r.ok for r in results):
         try:
-            await run_in_threadpool(stored_connectors.update, rt, connector_id, fields, secrets,
-                                    **_by(request, caller))
+            await run_in_threadpool(lambda: stored_connectors.update(rt, connector_id, fields, typed, cleared=cleared,
+                                                                     **_by(request, caller)))
             return redirect(f"{BASE}/{connector_id}?done=updated")
         except (StoreError, secretbox.NoKey) as exc:
             problems = _problems(exc)

@@ -17,6 +17,7 @@ from ces.connectors.registry import connector_class
 # Keys the console sets itself (the kind, the flags) or that a form does not hold.
 NOT_IN_FORM = {"kind", "enabled", "dry_run", "survey"}
 SECRET_PREFIX = "secret:"
+CLEAR_PREFIX = "clear:"
 MAX_VALUE = 2000  # characters in one field: no setting needs more
 
 
@@ -70,6 +71,11 @@ def read(kind: str, form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
             fields[f.name] = value
     secrets = {name: str(form.get(SECRET_PREFIX + name) or "").strip()[:MAX_VALUE] for name in secret_names(kind)}
     return fields, {k: v for k, v in secrets.items() if v}
+
+
+def cleared(kind: str, form: FormData) -> set[str]:
+    """The optional secrets the admin asked to remove (e.g. an API token, switching to OAuth)."""
+    return {name for name, required in secret_names(kind).items() if not required and form.get(CLEAR_PREFIX + name) == "on"}
 
 
 def values_of(settings) -> dict[str, Any]:
