@@ -1,14 +1,16 @@
-"""`ces connectors list|setup|test`: the helpdesks, their webhook URLs, and whether they answer."""
+"""`ces connectors list|setup|test|provision`: the helpdesks, their webhook URLs, whether they
+answer, and setting up their webhooks through the helpdesk's API."""
 
 from __future__ import annotations
 
 import typer
 
+from ces.connectors.errors import Unsupported
 from ces.worker.cli.common import FORMAT, CliError, Format, out, runtime
 from ces.worker.queries import listings
 from ces.worker.queries.formats import render
 
-connectors_app = typer.Typer(no_args_is_help=True, help="Helpdesk connectors: list, test, setup steps.")
+connectors_app = typer.Typer(no_args_is_help=True, help="Helpdesk connectors: list, test, setup steps, provision.")
 
 
 def _connector(rt, connector_id: str):
@@ -41,7 +43,42 @@ def connectors_test(connector_id: str):
     rt = runtime(check_schema=False, quiet=True)
     conn = _connector(rt, connector_id)
     results = conn.check()
+    _print_results(results)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def _print_results(results) -> None:
     for r in results:
         out(f"{'ok  ' if r.ok else 'FAIL'}  {r.name}: {r.detail}")
-    if not all(r.ok for r in results):
+
+
+def _where(conn, name: str) -> str:
+    """Where the connector reads secret `name` from, in words."""
+    ref = conn.settings.secret_ref(name)
+    if ref.file:
+        return f"the file {ref.file}"
+    if ref.variables:
+        return f"the variable {ref.variables[0]}"
+    return f"a variable named by {name}_env in the connector's table"
+
+
+SHOW_SECRET = typer.Option(False, "--show-secret", help="Also print the secret (it lands in your terminal's history).")
+
+
+@connectors_app.command("provision")
+def connectors_provision(connector_id: str, show_secret: bool = SHOW_SECRET):
+    """Create or update the webhook (and triggers) in the helpdesk through its API, named with the
+    connector's id; running it again changes only what differs. Prints each step."""
+    rt = runtime(check_schema=False, quiet=True)
+    conn = _connector(rt, connector_id)
+    try:
+        done = conn.provision()
+    except Unsupported as exc:
+        raise CliError(f"{exc}: follow the steps of `ces connectors setup {connector_id}`") from None
+    _print_results(done.steps)
+    for name, value in done.secrets.items():
+        out(f"store the {name} the helpdesk now uses in {_where(conn, name)}"
+            + (f": {value}" if show_secret else " (`--show-secret` prints it)"))
+    if not done.ok:
         raise typer.Exit(1)

@@ -1,0 +1,115 @@
+"""What provisioning shares across helpdesks (Connector.provision and test_delivery).
+
+A kind's provision module (connectors/<kind>/provision.py) finds what it made earlier by a name
+holding the connector's id (`marker`), creates what is missing, updates what differs and leaves
+the rest alone, saying each step in words. A refused call ends the run with a step that names the
+call and what its status means, never the helpdesk's answer (it may repeat what we sent).
+"""
+
+from __future__ import annotations
+
+import secrets as random_secrets
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ces.config.secrets import MissingSecret
+from ces.connectors.base import Connector, Provisioned
+from ces.connectors.errors import ApiError
+from ces.connectors.models import CheckResult
+
+# What a refusal means when we set up webhooks and triggers (the connector's own meanings, such as
+# Zendesk's 422 "the ticket is closed", are about tickets and would mislead here).
+REFUSALS = {
+    401: "wrong credentials",
+    403: "missing permission: creating webhooks and triggers needs an administrator's credentials",
+    404: "not found: check the address, or the helpdesk's plan has no webhooks API",
+    422: "the helpdesk refused the webhook or trigger as invalid",
+}
+
+# What our own intake's answer to a test webhook means.
+INTAKE_ANSWERS = {
+    401: "the signature did not verify: store the webhook's current secret in the connector",
+    404: "no connector answers at this webhook URL: check public_url",
+    503: "the connector is misconfigured (a secret cannot be read) or the database is down",
+}
+
+
+def marker(conn: Connector) -> str:
+    """The name of everything provisioning creates: how a second run finds it again."""
+    return f"ces-worker ({conn.id})"
+
+
+def refusal(exc: ApiError) -> str:
+    """A failed call in words: the call, the status and its meaning, never the answer's body."""
+    meaning = REFUSALS.get(exc.status or 0)
+    if meaning is None:
+        return exc.detail
+    call = exc.detail.partition(": ")[0]
+    return f"{call}: answered {exc.status}: {meaning}"
+
+
+class Steps:
+    """The steps of one run, and the secrets it obtained."""
+
+    def __init__(self) -> None:
+        self.steps: list[CheckResult] = []
+        self.secrets: dict[str, str] = {}
+        self.current = "api"
+
+    def doing(self, name: str) -> None:
+        self.current = name
+
+    def done(self, detail: str, **extra: Any) -> None:
+        self.steps.append(CheckResult(self.current, True, detail, extra))
+
+    def failed(self, detail: str) -> None:
+        self.steps.append(CheckResult(self.current, False, detail))
+
+
+def run(work: Callable[[Steps], None], reminder: str) -> Provisioned:
+    """Run a kind's provisioning; a refused call ends it as a failed step. `reminder`: what is
+    left to the admin (e.g. the helpdesk's own survey), the last step of a run that worked."""
+    steps = Steps()
+    try:
+        work(steps)
+    except ApiError as exc:
+        steps.failed(refusal(exc))
+    if all(step.ok for step in steps.steps):
+        steps.doing("left to you")
+        steps.done(reminder)
+    return Provisioned(steps.steps, steps.secrets)
+
+
+def first_named(items: Iterable[Any], key: str, value: str) -> dict | None:
+    """The first item whose `key` is `value` (a name filter of a helpdesk may match substrings)."""
+    return next((item for item in items if isinstance(item, dict) and item.get(key) == value), None)
+
+
+def differences(found: dict, wanted: dict) -> list[str]:
+    """The fields of `wanted` that `found` does not have so."""
+    return [key for key, value in wanted.items() if found.get(key) != value]
+
+
+def our_secret(conn: Connector, length: int = 40) -> str:
+    """The webhook secret for a helpdesk where we choose it: the one configured (so that a second
+    run leaves intake and helpdesk agreeing), else a new random one of at most `length` characters."""
+    try:
+        if conn.settings.has_secret("webhook_secret"):
+            return conn.settings.secret_values("webhook_secret")[0]
+    except MissingSecret:
+        pass
+    return random_secrets.token_urlsafe(length)[:length]
+
+
+def intake_answer(conn: Connector, status: object) -> CheckResult:
+    """The test webhook's outcome, from the status our intake answered the helpdesk with."""
+    if not isinstance(status, int):
+        return CheckResult("test delivery", False, f"{conn.title} did not say what {conn.webhook_url} answered")
+    if 200 <= status < 300:
+        return CheckResult("test delivery", True, f"signed test webhook accepted by {conn.webhook_url} ({status})")
+    meaning = INTAKE_ANSWERS.get(status, "see `ces events` and the server's log")
+    return CheckResult("test delivery", False, f"{conn.webhook_url} answered {status}: {meaning}")
+
+
+def api_failure(exc: ApiError) -> CheckResult:
+    return CheckResult("test delivery", False, refusal(exc))

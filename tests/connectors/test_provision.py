@@ -1,0 +1,109 @@
+"""Provisioning per helpdesk, against `responses`: a first run creates what is missing, a second
+finds it by its name and changes only what differs, never a duplicate; a refusal ends the run
+with a failed step that names the call and what its status means, never the helpdesk's answer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+
+from tests.connectors.kit import PUBLIC, kit_of
+from tests.connectors.kits import zendesk as zendesk_kit
+
+ECHO = "remote-body-ECHO-1234"  # in every refusal's body: it must not reach a step
+
+
+def connector(kind: str, monkeypatch, **overrides):
+    return kit_of(kind).connector(kind, monkeypatch, **overrides)
+
+
+def sent(method: str, url_part: str) -> list[dict]:
+    return [json.loads(c.request.body or b"null") for c in responses.calls
+            if c.request.method == method and url_part in c.request.url]
+
+
+def writes() -> list[str]:
+    return [c.request.method for c in responses.calls if c.request.method != "GET"]
+
+
+def assert_refused(done, status: int, meaning: str):
+    assert not done.ok and not done.secrets
+    last = done.steps[-1]
+    assert not last.ok and f"answered {status}: {meaning}" in last.detail
+    assert ECHO not in last.detail
+    assert not any(step.name == "left to you" for step in done.steps)
+
+
+# --- Zendesk ------------------------------------------------------------------------------------
+ZD, ZD_NAME, zd_webhook, zd_account = zendesk_kit.API, zendesk_kit.NAME, zendesk_kit.webhook, zendesk_kit.account
+
+
+@responses.activate
+def test_zendesk_first_run_creates_the_webhook_and_returns_its_signing_secret(monkeypatch):
+    zd_account(zd_webhook(name="ces-worker (zendesk-main-2)", id="01OTHER"))  # a longer name: not ours
+    done = connector("zendesk", monkeypatch).provision()
+    assert done.ok and done.secrets == {"webhook_secret": "zd-generated-secret"}
+    assert done.steps[0].detail == (f"created webhook '{ZD_NAME}' for ticket status changes, sending to "
+                                    f"{PUBLIC}/webhooks/zendesk-main")
+    assert "signing secret" in done.steps[1].detail and "zd-generated-secret" not in done.steps[1].detail
+    assert "satisfaction survey" in done.steps[-1].detail and done.steps[-1].name == "left to you"
+    (body,) = sent("POST", "/webhooks")
+    assert body["webhook"] == {k: v for k, v in zd_webhook().items() if k != "id"}
+    query = responses.calls[0].request.params
+    assert query["filter[name_contains]"] == ZD_NAME
+
+
+@responses.activate
+def test_zendesk_second_run_changes_nothing_that_is_right(monkeypatch):
+    zd_account(zd_webhook())
+    done = connector("zendesk", monkeypatch).provision()
+    assert done.ok and done.secrets == {"webhook_secret": "zd-generated-secret"}
+    assert done.steps[0].detail.startswith(f"webhook '{ZD_NAME}' already sends")
+    assert writes() == []
+
+
+@responses.activate
+def test_zendesk_second_run_updates_and_switches_back_on_what_differs(monkeypatch):
+    zd_account(zd_webhook(endpoint="https://old.example/webhooks/zendesk-main", status="inactive"))
+    done = connector("zendesk", monkeypatch).provision()
+    assert done.ok
+    details = [s.detail for s in done.steps]
+    assert details[0] == f"updated webhook '{ZD_NAME}' (endpoint, status)"
+    assert details[1] == f"switched webhook '{ZD_NAME}' back on (it was inactive)"
+    assert writes() == ["PUT"] and sent("PUT", "/webhooks/01HWEBHOOK")[0]["webhook"]["status"] == "active"
+
+
+@pytest.mark.parametrize("status, meaning", [(401, "wrong credentials"), (403, "missing permission"),
+                                             (422, "the helpdesk refused the webhook or trigger as invalid")])
+@responses.activate
+def test_zendesk_a_refusal_is_named_without_the_remote_body(monkeypatch, status, meaning):
+    responses.get(f"{ZD}/webhooks", json={"webhooks": [], "meta": {"has_more": False}, "links": {"next": None}})
+    responses.post(f"{ZD}/webhooks", status=status, json={"error": ECHO})
+    done = connector("zendesk", monkeypatch).provision()
+    assert_refused(done, status, meaning)
+    assert done.steps[-1].name == "webhook" and done.steps[-1].detail.startswith("Zendesk create webhook at ")
+    assert len(sent("POST", "/webhooks")) == 1  # not retried
+
+
+@pytest.mark.parametrize("answered, ok, words", [(202, True, "signed test webhook accepted"),
+                                                 (401, False, "the signature did not verify")])
+@responses.activate
+def test_zendesk_test_delivery_says_what_our_intake_answered(monkeypatch, answered, ok, words):
+    zd_account(zd_webhook())
+    responses.post(f"{ZD}/webhooks/test", json={"response": {"status": answered, "body": "", "headers": []}})
+    result = connector("zendesk", monkeypatch).test_delivery()
+    assert result.ok is ok and words in result.detail
+    test_call = next(c for c in responses.calls if "/webhooks/test" in c.request.url)
+    assert test_call.request.params["webhook_id"] == "01HWEBHOOK"
+    request = json.loads(test_call.request.body)["request"]
+    assert request["endpoint"] == f"{PUBLIC}/webhooks/zendesk-main"
+    assert json.loads(request["payload"])["type"] == "zen:event-type:ces.test_delivery"
+
+
+@responses.activate
+def test_zendesk_test_delivery_without_a_webhook_says_provision_first(monkeypatch):
+    zd_account()
+    result = connector("zendesk", monkeypatch).test_delivery()
+    assert not result.ok and "provision first" in result.detail and writes() == []
