@@ -90,15 +90,45 @@ def differences(found: dict, wanted: dict) -> list[str]:
     return [key for key, value in wanted.items() if found.get(key) != value]
 
 
-def our_secret(conn: Connector, length: int = 40) -> str:
-    """The webhook secret for a helpdesk where we choose it: the one configured (so that a second
-    run leaves intake and helpdesk agreeing), else a new random one of at most `length` characters."""
+def ensure(steps: Steps, found: dict | None, wanted: dict, *, noun: str, does: str, switch: str,
+           create: Callable[[], dict], update: Callable[[dict], None]) -> dict:
+    """Create what is missing, update what differs, leave alone what is right; say which.
+    `noun` names the thing ("webhook 'ces-worker (zd1)'"), `does` what it does ("sends … to …"),
+    `switch` the field that says whether it is on. Returns the helpdesk's record of it."""
+    if found is None:
+        made = create()
+        steps.done(f"created {noun}, which {does}", id=made.get("id"))
+        return made
+    changed = differences(found, wanted)
+    if changed:
+        update(found)
+        steps.done(f"updated {noun} ({', '.join(changed)}), which {does}", id=found.get("id"))
+    else:
+        steps.done(f"{noun} already {does}", id=found.get("id"))
+    if switch in changed:
+        was = found.get(switch)
+        steps.done(f"switched {noun} back on (it was {'off' if was in (False, None) else was})")
+    return found
+
+
+def our_secret(conn: Connector, length: int = 40) -> tuple[str, bool]:
+    """The webhook secret for a helpdesk where we choose it, and whether it is the one configured:
+    that one (so that intake and helpdesk keep agreeing), else a new random one of at most
+    `length` characters, which the helpdesk must then be given."""
     try:
         if conn.settings.has_secret("webhook_secret"):
-            return conn.settings.secret_values("webhook_secret")[0]
+            return conn.settings.secret_values("webhook_secret")[0], True
     except MissingSecret:
         pass
-    return random_secrets.token_urlsafe(length)[:length]
+    return random_secrets.token_urlsafe(length)[:length], False
+
+
+def keep_secret(steps: Steps, secret: str, configured: bool, noun: str) -> None:
+    """Hand a secret we chose to the caller, and say whether it is new."""
+    steps.doing("webhook secret")
+    steps.secrets["webhook_secret"] = secret
+    steps.done(f"{noun} signs with the connector's configured webhook_secret" if configured
+               else f"{noun} signs with a new secret we chose (store it as the connector's webhook_secret)")
 
 
 def intake_answer(conn: Connector, status: object) -> CheckResult:

@@ -10,6 +10,7 @@ import pytest
 
 from ces.connectors.zendesk.simulator import ZendeskSimulator
 from ces.worker.web.app import create_app
+from tests.simulators.zammad import ZammadSimulator
 from tests.support import ZENDESK_TOKEN, ServedApp, cli
 
 
@@ -29,7 +30,7 @@ def test_zendesk_provisioned_then_a_signed_test_webhook_is_accepted(config, zend
     config.write(zendesk_url=zendesk.url)
     code, out, err = cli(capsys, "connectors", "provision", "zendesk-main")
     assert code == 0, err
-    assert "ok    webhook: created webhook 'ces-worker (zendesk-main)' for ticket status changes" in out
+    assert "ok    webhook: created webhook 'ces-worker (zendesk-main)', which sends ticket status changes" in out
     assert "zendesk-generated-secret" not in out and "`--show-secret` prints it" in out
     assert "left to you: switch off Zendesk's own satisfaction survey" in out
 
@@ -54,3 +55,36 @@ def test_zendesk_an_agent_token_cannot_provision(config, zendesk, capsys):
     code, out, _ = cli(capsys, "connectors", "provision", "zendesk-main")
     assert code == 1 and "FAIL  webhook: Zendesk webhooks at 127.0.0.1: answered 403: missing permission" in out
     assert "You do not have access" not in out and zendesk.webhooks == {}
+
+
+ZAMMAD_TABLE = """[[connectors]]
+id = "zammad-main"
+kind = "zammad"
+base_url = "{zammad_url}"
+api_token_env = "TEST_ZM_TOKEN"
+webhook_secret_env = "TEST_ZM_SECRET"
+"""
+
+
+def test_zammad_provisioned_then_a_state_change_is_accepted(config, make_rt, app_port, monkeypatch, capsys):
+    zammad = ZammadSimulator(token="zm-token", secret="not-provisioned-yet").start()
+    monkeypatch.setenv("TEST_ZM_TOKEN", "zm-token")
+    monkeypatch.delenv("TEST_ZM_SECRET", raising=False)  # a new connector: no secret yet
+    config.write(connectors=ZAMMAD_TABLE, zammad_url=zammad.url)
+    try:
+        code, out, err = cli(capsys, "connectors", "provision", "zammad-main", "--show-secret")
+        assert code == 0, err + out
+        assert "created webhook 'ces-worker (zammad-main)'" in out and "created trigger" in out
+        secret = re.search(r"in the variable TEST_ZM_SECRET: (\S+)", out).group(1)
+        monkeypatch.setenv("TEST_ZM_SECRET", secret)
+        code, out, _ = cli(capsys, "connectors", "provision", "zammad-main")
+        assert code == 0 and "created" not in out and "updated" not in out, out
+        assert [len(zammad.records[kind]) for kind in ("webhooks", "triggers")] == [1, 1]
+        rt = make_rt()
+        with ServedApp(create_app(rt), app_port):
+            customer = zammad.add_user("Ana", "Souza", "ana.souza@example.com")
+            ticket = zammad.create_ticket(customer, "Refund still missing", owner_id=zammad.agent_id)
+            (answer,) = zammad.set_status(ticket.id, "closed")
+            assert answer.status_code == 202, answer.text
+    finally:
+        zammad.stop()

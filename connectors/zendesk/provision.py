@@ -51,23 +51,12 @@ def provision(conn: Connector) -> Provisioned:
 def _provision(conn: Connector, steps: Steps) -> None:
     steps.doing("webhook")
     name, body = marker(conn), wanted(conn)
-    found = find_webhook(conn)
-    if found is None:
-        made = conn.api.write("POST", "webhooks", "create webhook", {"webhook": body}).get("webhook") or {}
-        webhook_id = made.get("id")
-        steps.done(f"created webhook '{name}' for ticket status changes, sending to {conn.webhook_url}",
-                   webhook_id=webhook_id)
-    else:
-        webhook_id = found.get("id")
-        changed = provisioning.differences(found, body)
-        if changed:
-            conn.api.write("PUT", f"webhooks/{webhook_id}", "update webhook", {"webhook": body})
-            steps.done(f"updated webhook '{name}' ({', '.join(changed)})", webhook_id=webhook_id)
-        else:
-            steps.done(f"webhook '{name}' already sends ticket status changes to {conn.webhook_url}",
-                       webhook_id=webhook_id)
-        if "status" in changed:
-            steps.done(f"switched webhook '{name}' back on (it was {found.get('status')})")
+    webhook = provisioning.ensure(
+        steps, find_webhook(conn), body, noun=f"webhook '{name}'", switch="status",
+        does=f"sends ticket status changes to {conn.webhook_url}",
+        create=lambda: conn.api.write("POST", "webhooks", "create webhook", {"webhook": body}).get("webhook") or {},
+        update=lambda found: conn.api.write("PUT", f"webhooks/{found.get('id')}", "update webhook", {"webhook": body}))
+    webhook_id = webhook.get("id")
     steps.doing("signing secret")
     data = conn.api.get_json(f"webhooks/{webhook_id}/signing_secret", "webhook signing secret")
     secret = (data.get("signing_secret") or {}).get("secret")

@@ -10,6 +10,7 @@ import pytest
 import responses
 
 from tests.connectors.kit import PUBLIC, kit_of
+from tests.connectors.kits import zammad as zammad_kit
 from tests.connectors.kits import zendesk as zendesk_kit
 
 ECHO = "remote-body-ECHO-1234"  # in every refusal's body: it must not reach a step
@@ -45,7 +46,7 @@ def test_zendesk_first_run_creates_the_webhook_and_returns_its_signing_secret(mo
     zd_account(zd_webhook(name="ces-worker (zendesk-main-2)", id="01OTHER"))  # a longer name: not ours
     done = connector("zendesk", monkeypatch).provision()
     assert done.ok and done.secrets == {"webhook_secret": "zd-generated-secret"}
-    assert done.steps[0].detail == (f"created webhook '{ZD_NAME}' for ticket status changes, sending to "
+    assert done.steps[0].detail == (f"created webhook '{ZD_NAME}', which sends ticket status changes to "
                                     f"{PUBLIC}/webhooks/zendesk-main")
     assert "signing secret" in done.steps[1].detail and "zd-generated-secret" not in done.steps[1].detail
     assert "satisfaction survey" in done.steps[-1].detail and done.steps[-1].name == "left to you"
@@ -70,7 +71,7 @@ def test_zendesk_second_run_updates_and_switches_back_on_what_differs(monkeypatc
     done = connector("zendesk", monkeypatch).provision()
     assert done.ok
     details = [s.detail for s in done.steps]
-    assert details[0] == f"updated webhook '{ZD_NAME}' (endpoint, status)"
+    assert details[0].startswith(f"updated webhook '{ZD_NAME}' (endpoint, status), which sends")
     assert details[1] == f"switched webhook '{ZD_NAME}' back on (it was inactive)"
     assert writes() == ["PUT"] and sent("PUT", "/webhooks/01HWEBHOOK")[0]["webhook"]["status"] == "active"
 
@@ -107,3 +108,65 @@ def test_zendesk_test_delivery_without_a_webhook_says_provision_first(monkeypatc
     zd_account()
     result = connector("zendesk", monkeypatch).test_delivery()
     assert not result.ok and "provision first" in result.detail and writes() == []
+
+
+# --- Zammad -------------------------------------------------------------------------------------
+ZM, ZM_NAME = zammad_kit.API, zammad_kit.NAME
+
+
+@pytest.mark.parametrize("configured", [True, False], ids=["configured-secret", "no-secret-yet"])
+@responses.activate
+def test_zammad_first_run_creates_webhook_then_trigger(monkeypatch, configured):
+    zammad_kit.account([], [])
+    overrides = {} if configured else {"webhook_secret_env": "ZM_NOT_SET_YET"}
+    monkeypatch.delenv("ZM_NOT_SET_YET", raising=False)
+    done = connector("zammad", monkeypatch, **overrides).provision()
+    assert done.ok, done.steps
+    (webhook,) = sent("POST", "/webhooks")
+    secret = webhook.pop("signature_token")
+    assert webhook == {"name": ZM_NAME, "endpoint": f"{PUBLIC}/webhooks/zammad-main", "http_method": "post",
+                       "ssl_verify": True, "customized_payload": False, "active": True}
+    assert done.secrets == {"webhook_secret": secret} and 20 <= len(secret) <= 40
+    assert (secret == "zammad-hmac-token-4f9a") is configured
+    (trigger,) = sent("POST", "/triggers")
+    assert trigger["perform"] == {"notification.webhook": {"webhook_id": 7}}
+    assert trigger["condition"] == {"ticket.state_id": {"operator": "has changed"}}
+    details = [s.detail for s in done.steps]
+    assert details[0].startswith(f"created webhook '{ZM_NAME}', which sends ticket changes to {PUBLIC}/")
+    assert ("configured webhook_secret" if configured else "a new secret we chose") in details[1]
+    assert details[2] == f"created trigger '{ZM_NAME}', which calls webhook '{ZM_NAME}' whenever a ticket's state changes"
+    assert secret not in " ".join(details)
+
+
+@responses.activate
+def test_zammad_second_run_repairs_the_trigger_and_switches_it_back_on(monkeypatch):
+    zammad_kit.account([zammad_kit.webhook()], [zammad_kit.trigger(active=False,
+                                                                     perform={"notification.webhook": {"webhook_id": 3}})])
+    done = connector("zammad", monkeypatch).provision()
+    assert done.ok and writes() == ["PUT"]
+    assert sent("PUT", "/triggers/12")[0]["perform"] == {"notification.webhook": {"webhook_id": 7}}
+    details = [s.detail for s in done.steps]
+    assert details[0] == f"webhook '{ZM_NAME}' already sends ticket changes to {PUBLIC}/webhooks/zammad-main, signed"
+    assert details[2].startswith(f"updated trigger '{ZM_NAME}' (perform, active)")
+    assert details[3] == f"switched trigger '{ZM_NAME}' back on (it was off)"
+
+
+@responses.activate
+def test_zammad_without_a_stored_secret_gives_the_found_webhook_a_new_one(monkeypatch):
+    zammad_kit.account([zammad_kit.webhook()], [zammad_kit.trigger()])
+    monkeypatch.delenv("ZM_NOT_SET_YET", raising=False)
+    done = connector("zammad", monkeypatch, webhook_secret_env="ZM_NOT_SET_YET").provision()
+    assert done.ok and writes() == ["PUT"]
+    assert sent("PUT", "/webhooks/7")[0]["signature_token"] == done.secrets["webhook_secret"]
+    assert done.steps[0].detail.startswith(f"updated webhook '{ZM_NAME}' (signature_token)")
+
+
+@pytest.mark.parametrize("status, meaning", [(401, "wrong credentials"), (403, "missing permission"),
+                                             (422, "the helpdesk refused the webhook or trigger as invalid")])
+@responses.activate
+def test_zammad_a_refusal_is_named_without_the_remote_body(monkeypatch, status, meaning):
+    responses.get(f"{ZM}/webhooks", json=[])
+    responses.post(f"{ZM}/webhooks", status=status, json={"error": ECHO, "error_human": ECHO})
+    done = connector("zammad", monkeypatch).provision()
+    assert_refused(done, status, meaning)
+    assert done.steps[-1].name == "webhook" and done.steps[-1].detail.startswith("Zammad create webhook at ")
