@@ -66,12 +66,12 @@ class Steps:
         self.steps.append(CheckResult(self.current, False, detail))
 
 
-def run(work: Callable[[Steps], None], reminder: str) -> Provisioned:
+def run(conn: Connector, work: Callable[[Connector, Steps], None], reminder: str) -> Provisioned:
     """Run a kind's provisioning; a refused call ends it as a failed step. `reminder`: what is
     left to the admin (e.g. the helpdesk's own survey), the last step of a run that worked."""
     steps = Steps()
     try:
-        work(steps)
+        work(conn, steps)
     except ApiError as exc:
         steps.failed(refusal(exc))
     if all(step.ok for step in steps.steps):
@@ -83,6 +83,17 @@ def run(work: Callable[[Steps], None], reminder: str) -> Provisioned:
 def first_named(items: Iterable[Any], key: str, value: str) -> dict | None:
     """The first item whose `key` is `value` (a name filter of a helpdesk may match substrings)."""
     return next((item for item in items if isinstance(item, dict) and item.get(key) == value), None)
+
+
+def find_in_pages(pages: Iterable[Any], items: Callable[[Any], list], *matches: tuple[str, str]) -> dict | None:
+    """The first listed item that has one of `matches` (key, value), in their order of preference."""
+    for page in pages:
+        listed = items(page)
+        for key, value in matches:
+            found = first_named(listed, key, value)
+            if found:
+                return found
+    return None
 
 
 def differences(found: dict, wanted: dict) -> list[str]:
@@ -121,6 +132,17 @@ def our_secret(conn: Connector, length: int = 40) -> tuple[str, bool]:
     except MissingSecret:
         pass
     return random_secrets.token_urlsafe(length)[:length], False
+
+
+def with_secret(found: dict | None, wanted: dict, key: str, secret: str,
+                configured: bool) -> tuple[dict | None, dict, dict]:
+    """For a helpdesk that never shows the secret we chose (field `key`): what was found, what it
+    should be and what to send. A configured secret is taken to be in place (it cannot be read
+    back, and every write sends it again); a new one must reach the helpdesk."""
+    sent = {**wanted, key: secret}
+    if configured:
+        return found, wanted, sent
+    return (None if found is None else {**found, key: None}), sent, sent
 
 
 def keep_secret(steps: Steps, secret: str, configured: bool, noun: str) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.connectors import base
+from ces.connectors import base, provisioning
 from ces.connectors.api import bearer, optional_str
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, TicketLocked, Unparseable
@@ -388,7 +388,7 @@ class ZammadConnector(Connector):
                                token_var=self.env_var("api_token", "ZAMMAD_API_TOKEN"))
 
     def provision(self) -> base.Provisioned:
-        return zammad_provision.provision(self)
+        return provisioning.run(self, zammad_provision.provision, zammad_provision.REMINDER)
 
     def check(self) -> list[CheckResult]:
         try:

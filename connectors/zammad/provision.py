@@ -14,7 +14,7 @@ Zammad's default payload, which the connector reads.
 from __future__ import annotations
 
 from ces.connectors import provisioning
-from ces.connectors.base import Connector, Provisioned
+from ces.connectors.base import Connector
 from ces.connectors.provisioning import Steps, marker
 
 REMINDER = ("check under Settings > Manage > Trigger that no other trigger e-mails customers a survey when a ticket "
@@ -32,21 +32,16 @@ def trigger_wanted(conn: Connector, webhook_id: object) -> dict:
             "execution_condition_mode": "selective", "active": True}
 
 
-def provision(conn: Connector) -> Provisioned:
-    return provisioning.run(lambda steps: _provision(conn, steps), REMINDER)
-
-
-def _provision(conn: Connector, steps: Steps) -> None:
+def provision(conn: Connector, steps: Steps) -> None:
+    """The work of provisioning.run(conn, provision, REMINDER)."""
     name = marker(conn)
     secret, configured = provisioning.our_secret(conn)
     steps.doing("webhook")
-    wanted = webhook_wanted(conn)
     found = provisioning.first_named(conn.api.get_json("webhooks", "webhooks") or [], "name", name)
-    if found is not None and not configured:
-        found = {**found, "signature_token": "(not ours)"}  # a new token: Zammad must be given it
-    signed = {**wanted, "signature_token": secret}
+    found, compared, signed = provisioning.with_secret(found, webhook_wanted(conn), "signature_token", secret,
+                                                       configured)
     webhook = provisioning.ensure(
-        steps, found, {**wanted, **({} if configured else {"signature_token": secret})},
+        steps, found, compared,
         noun=f"webhook '{name}'", switch="active", does=f"sends ticket changes to {conn.webhook_url}, signed",
         create=lambda: conn.api.write("POST", "webhooks", "create webhook", signed),
         update=lambda old: conn.api.write("PUT", f"webhooks/{old['id']}", "update webhook", signed))

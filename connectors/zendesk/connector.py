@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.connectors import base
+from ces.connectors import base, provisioning
 from ces.connectors.api import json_link, optional_str
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, StaleTimestamp, TicketLocked, Unparseable
@@ -344,7 +344,7 @@ class ZendeskConnector(Connector):
                                secret_var=self.env_var("webhook_secret", "ZENDESK_WEBHOOK_SECRET"))
 
     def provision(self) -> base.Provisioned:
-        return zendesk_provision.provision(self)
+        return provisioning.run(self, zendesk_provision.provision, zendesk_provision.REMINDER)
 
     def test_delivery(self) -> CheckResult:
         return zendesk_provision.test_delivery(self)

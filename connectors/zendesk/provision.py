@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from ces.connectors import provisioning
 from ces.connectors.api import json_link
-from ces.connectors.base import Connector, Provisioned
+from ces.connectors.base import Connector
 from ces.connectors.errors import ApiError
 from ces.connectors.models import CheckResult
 from ces.connectors.provisioning import Steps, marker
@@ -37,18 +37,11 @@ def wanted(conn: Connector) -> dict:
 def find_webhook(conn: Connector) -> dict | None:
     pages = conn.api.paginate("webhooks", "webhooks", json_link("links", "next"),
                               params={"filter[name_contains]": marker(conn), "page[size]": 100})
-    for page in pages:
-        found = provisioning.first_named(page.get("webhooks") or [], "name", marker(conn))
-        if found:
-            return found
-    return None
+    return provisioning.find_in_pages(pages, lambda page: page.get("webhooks") or [], ("name", marker(conn)))
 
 
-def provision(conn: Connector) -> Provisioned:
-    return provisioning.run(lambda steps: _provision(conn, steps), REMINDER)
-
-
-def _provision(conn: Connector, steps: Steps) -> None:
+def provision(conn: Connector, steps: Steps) -> None:
+    """The work of provisioning.run(conn, provision, REMINDER)."""
     steps.doing("webhook")
     name, body = marker(conn), wanted(conn)
     webhook = provisioning.ensure(

@@ -10,6 +10,7 @@ import pytest
 import responses
 
 from tests.connectors.kit import PUBLIC, kit_of
+from tests.connectors.kits import helpscout as helpscout_kit
 from tests.connectors.kits import zammad as zammad_kit
 from tests.connectors.kits import zendesk as zendesk_kit
 
@@ -26,7 +27,9 @@ def sent(method: str, url_part: str) -> list[dict]:
 
 
 def writes() -> list[str]:
-    return [c.request.method for c in responses.calls if c.request.method != "GET"]
+    """The changes made in the helpdesk (fetching an access token changes nothing)."""
+    return [c.request.method for c in responses.calls
+            if c.request.method != "GET" and not c.request.url.endswith("/oauth2/token")]
 
 
 def assert_refused(done, status: int, meaning: str):
@@ -170,3 +173,46 @@ def test_zammad_a_refusal_is_named_without_the_remote_body(monkeypatch, status, 
     done = connector("zammad", monkeypatch).provision()
     assert_refused(done, status, meaning)
     assert done.steps[-1].name == "webhook" and done.steps[-1].detail.startswith("Zammad create webhook at ")
+
+
+# --- Help Scout ---------------------------------------------------------------------------------
+HS, HS_NAME = helpscout_kit.API, helpscout_kit.NAME
+
+
+@responses.activate
+def test_helpscout_first_run_creates_the_webhook_with_our_secret(monkeypatch):
+    helpscout_kit.account()
+    done = connector("helpscout", monkeypatch).provision()
+    assert done.ok, done.steps
+    (body,) = sent("POST", "/webhooks")
+    assert body == {"url": f"{PUBLIC}/webhooks/helpscout-main", "label": HS_NAME, "payloadVersion": "V2",
+                    "events": ["convo.customer.reply.created", "convo.deleted", "convo.status"],
+                    "notification": False, "secret": "hs-webhook-secret-7c1d"}
+    assert done.secrets == {"webhook_secret": "hs-webhook-secret-7c1d"}
+    assert done.steps[0].detail.startswith(f"created webhook '{HS_NAME}', which sends convo.customer.reply.created")
+    assert done.steps[0].extra == {"id": "10"}
+
+
+@responses.activate
+def test_helpscout_second_run_updates_what_differs_and_recreates_a_disabled_one(monkeypatch):
+    helpscout_kit.account(helpscout_kit.webhook(events=["convo.status"], label=None))  # found by its URL
+    done = connector("helpscout", monkeypatch).provision()
+    assert done.ok and writes() == ["PUT"]
+    assert done.steps[0].detail.startswith(f"updated webhook '{HS_NAME}' (events, label)")
+    responses.reset()
+    helpscout_kit.account(helpscout_kit.webhook(state="disabled"))
+    done = connector("helpscout", monkeypatch).provision()
+    assert done.ok and writes() == ["DELETE", "POST"]
+    assert [s.detail.split(",")[0] for s in done.steps[:2]] == [f"deleted webhook '{HS_NAME}'",
+                                                                f"created webhook '{HS_NAME}'"]
+
+
+@pytest.mark.parametrize("status, meaning", [(401, "wrong credentials"), (403, "missing permission"),
+                                             (422, "the helpdesk refused the webhook or trigger as invalid")])
+@responses.activate
+def test_helpscout_a_refusal_is_named_without_the_remote_body(monkeypatch, status, meaning):
+    responses.post(f"{HS}/oauth2/token", json={"access_token": "t", "token_type": "bearer", "expires_in": 7200})
+    responses.get(f"{HS}/webhooks", json={"_embedded": {"webhooks": []}})
+    responses.post(f"{HS}/webhooks", status=status, json={"message": ECHO})
+    done = connector("helpscout", monkeypatch).provision()
+    assert_refused(done, status, meaning)
