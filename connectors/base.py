@@ -81,6 +81,8 @@ class Connector(ABC):
     # Statuses that mean more at this helpdesk: status → (error type, what it means); see ApiClient.
     api_errors: ClassVar[dict[int, tuple[type[ApiError], str]]] = {}
     api_class: ClassVar[type[ApiClient]] = ApiClient  # a subclass for a helpdesk's own habits
+    # Why provision() cannot work for this kind, where the helpdesk's API is the reason (README says it too).
+    no_provisioning: ClassVar[str] = ""
 
     def __init__(self, settings: ConnectorSettings, *, http: HttpClient, public_url: str):
         self.settings = settings
@@ -206,7 +208,8 @@ class Connector(ABC):
     def provision(self) -> Provisioned:
         """Create (or find and update) the webhook and triggers this connector needs in the
         helpdesk, named with the connector's id: running it again changes only what differs."""
-        raise self._unsupported("set up its webhook through the helpdesk's API")
+        reason = f" ({self.no_provisioning})" if self.no_provisioning else ""
+        raise self._unsupported(f"set up its webhook through the helpdesk's API{reason}")
 
     def test_delivery(self) -> CheckResult:
         """Ask the helpdesk to send a signed test webhook to our intake; say what intake answered."""
