@@ -36,10 +36,12 @@ def test_zendesk_provisioned_then_a_signed_test_webhook_is_accepted(config, zend
 
     code, out, _ = cli(capsys, "connectors", "provision", "zendesk-main", "--show-secret")
     assert code == 0 and "already sends ticket status changes" in out and len(zendesk.webhooks) == 1
-    monkeypatch.setenv("TEST_ZENDESK_SECRET", stored_secret(out))
 
     rt = make_rt()
     with ServedApp(create_app(rt), app_port):
+        result = rt.connector("zendesk-main").test_delivery()  # the secret not stored yet
+        assert not result.ok and "answered 401: the signature did not verify" in result.detail
+        monkeypatch.setenv("TEST_ZENDESK_SECRET", stored_secret(out))
         result = rt.connector("zendesk-main").test_delivery()
         assert result.ok and result.detail.startswith("signed test webhook accepted"), result.detail
         requester = zendesk.add_user("Ana Souza", "ana.souza@example.com")
@@ -88,3 +90,20 @@ def test_zammad_provisioned_then_a_state_change_is_accepted(config, make_rt, app
             assert answer.status_code == 202, answer.text
     finally:
         zammad.stop()
+
+
+GENERIC_TABLE = """[[connectors]]
+id = "generic-main"
+kind = "generic"
+webhook_secret_env = "TEST_ZENDESK_SECRET"
+"""
+
+
+def test_a_kind_that_cannot_provision_says_so_in_one_line(config, capsys):
+    config.write(connectors=GENERIC_TABLE)
+    code, out, err = cli(capsys, "connectors", "provision", "generic-main")
+    assert code == 1 and out == ""
+    assert err == ("ces: Generic (Standard Webhooks) connector cannot set up its webhook through the helpdesk's "
+                   "API: follow the steps of `ces connectors setup generic-main`\n")
+    code, _, err = cli(capsys, "connectors", "provision", "nobody")
+    assert code == 1 and err.startswith("ces: no connector 'nobody'")

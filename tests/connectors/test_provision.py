@@ -9,6 +9,7 @@ import json
 import pytest
 import responses
 
+from ces.connectors.errors import Unsupported
 from tests.connectors.kit import PUBLIC, kit_of
 from tests.connectors.kits import helpscout as helpscout_kit
 from tests.connectors.kits import zammad as zammad_kit
@@ -216,3 +217,9 @@ def test_helpscout_a_refusal_is_named_without_the_remote_body(monkeypatch, statu
     responses.post(f"{HS}/webhooks", status=status, json={"message": ECHO})
     done = connector("helpscout", monkeypatch).provision()
     assert_refused(done, status, meaning)
+
+
+# --- HubSpot ------------------------------------------------------------------------------------
+def test_hubspot_says_why_it_cannot_be_provisioned(monkeypatch):
+    with pytest.raises(Unsupported, match=r"only in the app's settings; its Webhooks API is for public apps"):
+        connector("hubspot", monkeypatch).provision()
