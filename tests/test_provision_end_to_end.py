@@ -44,6 +44,8 @@ def test_zendesk_provisioned_then_a_signed_test_webhook_is_accepted(config, zend
         monkeypatch.setenv("TEST_ZENDESK_SECRET", stored_secret(out))
         result = rt.connector("zendesk-main").test_delivery()
         assert result.ok and result.detail.startswith("signed test webhook accepted"), result.detail
+        code, out, _ = cli(capsys, "connectors", "provision", "zendesk-main", "--test")
+        assert code == 0 and "ok    test delivery: signed test webhook accepted by http://127.0.0.1:" in out
         requester = zendesk.add_user("Ana Souza", "ana.souza@example.com")
         ticket = zendesk.create_ticket(requester, "Refund still missing")
         (answer,) = zendesk.set_status(ticket.id, "solved")
@@ -79,8 +81,9 @@ def test_zammad_provisioned_then_a_state_change_is_accepted(config, make_rt, app
         assert "created webhook 'ces-worker (zammad-main)'" in out and "created trigger" in out
         secret = re.search(r"in the variable TEST_ZM_SECRET: (\S+)", out).group(1)
         monkeypatch.setenv("TEST_ZM_SECRET", secret)
-        code, out, _ = cli(capsys, "connectors", "provision", "zammad-main")
+        code, out, _ = cli(capsys, "connectors", "provision", "zammad-main", "--test")
         assert code == 0 and "created" not in out and "updated" not in out, out
+        assert "skip  test delivery: Zammad connector cannot ask the helpdesk for a test webhook" in out
         assert [len(zammad.records[kind]) for kind in ("webhooks", "triggers")] == [1, 1]
         rt = make_rt()
         with ServedApp(create_app(rt), app_port):

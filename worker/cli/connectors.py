@@ -64,10 +64,11 @@ def _where(conn, name: str) -> str:
 
 
 SHOW_SECRET = typer.Option(False, "--show-secret", help="Also print the secret (it lands in your terminal's history).")
+TEST = typer.Option(False, "--test", help="Then ask the helpdesk for a signed test webhook (where it can send one).")
 
 
 @connectors_app.command("provision")
-def connectors_provision(connector_id: str, show_secret: bool = SHOW_SECRET):
+def connectors_provision(connector_id: str, show_secret: bool = SHOW_SECRET, test: bool = TEST):
     """Create or update the webhook (and triggers) in the helpdesk through its API, named with the
     connector's id; running it again changes only what differs. Prints each step."""
     rt = runtime(check_schema=False, quiet=True)
@@ -80,5 +81,20 @@ def connectors_provision(connector_id: str, show_secret: bool = SHOW_SECRET):
     for name, value in done.secrets.items():
         out(f"store the {name} the helpdesk now uses in {_where(conn, name)}"
             + (f": {value}" if show_secret else " (`--show-secret` prints it)"))
+    if done.ok and test:
+        _test_delivery(conn)
     if not done.ok:
+        raise typer.Exit(1)
+
+
+def _test_delivery(conn) -> None:
+    """The helpdesk's test webhook, once the secret is stored; a helpdesk that cannot send one
+    is no failure (the first real webhook will tell)."""
+    try:
+        result = conn.test_delivery()
+    except Unsupported as exc:
+        out(f"skip  test delivery: {exc}; the first real webhook will show in `ces events`")
+        return
+    _print_results([result])
+    if not result.ok:
         raise typer.Exit(1)
