@@ -12,10 +12,14 @@ import secrets as random_secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import structlog
+
 from ces.config.secrets import MissingSecret
 from ces.connectors.base import Connector, Provisioned
 from ces.connectors.errors import ApiError
 from ces.connectors.models import CheckResult
+
+log = structlog.get_logger("ces.provisioning")
 
 # What a refusal means when we set up webhooks and triggers (the connector's own meanings, such as
 # Zendesk's 422 "the ticket is closed", are about tickets and would mislead here).
@@ -74,9 +78,13 @@ def run(conn: Connector, work: Callable[[Connector, Steps], None], reminder: str
         work(conn, steps)
     except ApiError as exc:
         steps.failed(refusal(exc))
-    if all(step.ok for step in steps.steps):
+    ok = all(step.ok for step in steps.steps)
+    if ok:
         steps.doing("left to you")
         steps.done(reminder)
+    # What was done, never a secret: the steps' names and outcomes, and which secrets came back.
+    log.info("connector_provisioned", connector=conn.id, kind=conn.kind, ok=ok, obtained=sorted(steps.secrets),
+             steps=[f"{step.name}:{'ok' if step.ok else 'failed'}" for step in steps.steps])
     return Provisioned(steps.steps, steps.secrets)
 
 

@@ -223,3 +223,13 @@ def test_helpscout_a_refusal_is_named_without_the_remote_body(monkeypatch, statu
 def test_hubspot_says_why_it_cannot_be_provisioned(monkeypatch):
     with pytest.raises(Unsupported, match=r"only in the app's settings; its Webhooks API is for public apps"):
         connector("hubspot", monkeypatch).provision()
+
+
+@responses.activate
+def test_a_run_is_logged_without_its_secret(monkeypatch, capsys):
+    zd_account()
+    connector("zendesk", monkeypatch).provision()
+    line = next(json.loads(line) for line in capsys.readouterr().err.splitlines() if "connector_provisioned" in line)
+    assert line["connector"] == "zendesk-main" and line["ok"] is True and line["obtained"] == ["webhook_secret"]
+    assert line["steps"] == ["webhook:ok", "signing secret:ok", "left to you:ok"]
+    assert "zd-generated-secret" not in json.dumps(line)
