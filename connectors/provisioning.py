@@ -78,6 +78,8 @@ def run(conn: Connector, work: Callable[[Connector, Steps], None], reminder: str
         work(conn, steps)
     except ApiError as exc:
         steps.failed(refusal(exc))
+    except MissingSecret as exc:  # the API credentials cannot be read: nothing was called
+        steps.failed(f"the connector's {exc.key} is not usable: {exc.message} ({exc.fix})")
     ok = all(step.ok for step in steps.steps)
     if ok:
         steps.doing("left to you")

@@ -233,3 +233,13 @@ def test_a_run_is_logged_without_its_secret(monkeypatch, capsys):
     assert line["connector"] == "zendesk-main" and line["ok"] is True and line["obtained"] == ["webhook_secret"]
     assert line["steps"] == ["webhook:ok", "signing secret:ok", "left to you:ok"]
     assert "zd-generated-secret" not in json.dumps(line)
+
+
+@responses.activate
+def test_unreadable_credentials_end_the_run_before_any_call(monkeypatch):
+    monkeypatch.delenv("ZD_NOT_SET", raising=False)
+    done = connector("zendesk", monkeypatch, api_token_env="ZD_NOT_SET").provision()
+    (step,) = done.steps
+    assert not step.ok and step.detail.startswith("the connector's api_token_env is not usable: ")
+    assert "ZD_NOT_SET" in step.detail
+    assert len(responses.calls) == 0
