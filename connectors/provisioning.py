@@ -52,6 +52,13 @@ def refusal(exc: ApiError) -> str:
     return f"{call}: answered {exc.status}: {meaning}"
 
 
+def failure(exc: ApiError | MissingSecret) -> str:
+    """A refused call, or API credentials that cannot be read (then nothing was called)."""
+    if isinstance(exc, MissingSecret):
+        return f"the connector's {exc.key} is not usable: {exc.message} ({exc.fix})"
+    return refusal(exc)
+
+
 class Steps:
     """The steps of one run, and the secrets it obtained."""
 
@@ -76,10 +83,8 @@ def run(conn: Connector, work: Callable[[Connector, Steps], None], reminder: str
     steps = Steps()
     try:
         work(conn, steps)
-    except ApiError as exc:
-        steps.failed(refusal(exc))
-    except MissingSecret as exc:  # the API credentials cannot be read: nothing was called
-        steps.failed(f"the connector's {exc.key} is not usable: {exc.message} ({exc.fix})")
+    except (ApiError, MissingSecret) as exc:
+        steps.failed(failure(exc))
     ok = all(step.ok for step in steps.steps)
     if ok:
         steps.doing("left to you")
@@ -173,5 +178,5 @@ def intake_answer(conn: Connector, status: object) -> CheckResult:
     return CheckResult("test delivery", False, f"{conn.webhook_url} answered {status}: {meaning}")
 
 
-def api_failure(exc: ApiError) -> CheckResult:
-    return CheckResult("test delivery", False, refusal(exc))
+def delivery_failure(exc: ApiError | MissingSecret) -> CheckResult:
+    return CheckResult("test delivery", False, failure(exc))

@@ -16,6 +16,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 
+from ces.config.secrets import MissingSecret
 from ces.connectors import provisioning
 from ces.connectors.api import json_link
 from ces.connectors.base import Connector
@@ -71,6 +72,6 @@ def test_delivery(conn: Connector) -> CheckResult:
                    "payload": json.dumps(event)}
         data = conn.api.write("POST", "webhooks/test", "test webhook", {"request": request},
                               params={"webhook_id": found.get("id")})
-    except ApiError as exc:
-        return provisioning.api_failure(exc)
+    except (ApiError, MissingSecret) as exc:
+        return provisioning.delivery_failure(exc)
     return provisioning.intake_answer(conn, (data.get("response") or {}).get("status"))
