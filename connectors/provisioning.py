@@ -8,6 +8,7 @@ call and what its status means, never the helpdesk's answer (it may repeat what 
 
 from __future__ import annotations
 
+import json
 import secrets as random_secrets
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -111,9 +112,14 @@ def find_in_pages(pages: Iterable[Any], items: Callable[[Any], list], *matches: 
     return None
 
 
+def _loose(value: Any) -> Any:
+    """A value with its numbers as text: helpdesks give ids back as numbers or as strings."""
+    return json.loads(json.dumps(value), parse_int=str, parse_float=str)
+
+
 def differences(found: dict, wanted: dict) -> list[str]:
-    """The fields of `wanted` that `found` does not have so."""
-    return [key for key, value in wanted.items() if found.get(key) != value]
+    """The fields of `wanted` that `found` does not have so (an id 7 and "7" are the same)."""
+    return [key for key, value in wanted.items() if _loose(found.get(key)) != _loose(value)]
 
 
 def ensure(steps: Steps, found: dict | None, wanted: dict, *, noun: str, does: str, switch: str,

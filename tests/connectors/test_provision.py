@@ -156,6 +156,13 @@ def test_zammad_second_run_repairs_the_trigger_and_switches_it_back_on(monkeypat
 
 
 @responses.activate
+def test_zammad_an_id_given_back_as_text_is_the_same_id(monkeypatch):
+    zammad_kit.account([zammad_kit.webhook()], [zammad_kit.trigger(perform={"notification.webhook": {"webhook_id": "7"}})])
+    done = connector("zammad", monkeypatch).provision()
+    assert done.ok and writes() == []
+
+
+@responses.activate
 def test_zammad_without_a_stored_secret_gives_the_found_webhook_a_new_one(monkeypatch):
     zammad_kit.account([zammad_kit.webhook()], [zammad_kit.trigger()])
     monkeypatch.delenv("ZM_NOT_SET_YET", raising=False)
