@@ -14,12 +14,14 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_valid
 from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDict
 
 from ces.config.models import (
+    AdminSettings,
     AlertSettings,
     ApiSettings,
     ConnectorSettings,
     ConsoleSettings,
     DemoSettings,
     EffortSettings,
+    HealthSettings,
     HttpSettings,
     IntakeSettings,
     ModelSettings,
@@ -62,6 +64,8 @@ class Settings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     console: ConsoleSettings = ConsoleSettings()
     api: ApiSettings = ApiSettings()
+    health: HealthSettings = HealthSettings()
+    admin: AdminSettings = AdminSettings()
     # Each [[connectors]] table is validated by its own kind's model (see load_settings), so that
     # a problem is reported as connectors[i].key.
     raw_connectors: list[dict[str, Any]] = Field([], alias="connectors")
