@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from ces.worker.db.models import Base
 from ces.worker.health import rules
-from ces.worker.health.check import HEALTH_CHECK, on_sweep, run_check
+from ces.worker.health.check import HEALTH_CHECK, on_sweep, run_check, watch_once
 from ces.worker.health.report import health
 from ces.worker.mail import MailNotSent, send_mail
 from ces.worker.web.app import create_app
@@ -202,6 +202,20 @@ def test_the_sweep_is_recorded_and_the_check_queued_once_per_interval(hrt, queue
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_silent_scheduler_is_noticed_by_one_worker_and_notified_once(hrt, make_rt, zendesk_api):
+    zendesk_api.add(responses.POST, ADMIN_HOOK, status=200)
+    zendesk_api.add(responses.GET, ZENDESK_ME, json={"user": {"id": 8447388090400, "role": "admin", "name": "CES"}})
+    other_worker = make_rt()
+    assert watch_once(hrt) is not None and watch_once(other_worker) is None  # one check per interval
+    [notice] = _notices(zendesk_api)
+    assert notice["component"] == "scheduler" and "start exactly one `ces scheduler`" in notice["text"]
+    hrt.health.swept()
+    assert watch_once(other_worker) is None
+    run_check(other_worker)
+    assert [n["type"] for n in _notices(zendesk_api)] == ["ces.health.failing", "ces.health.recovered"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_redis_down_shows_in_ces_status_while_readyz_stays_ready(config, make_rt, app_port, sink, capsys):
     config.write(redis_url="redis://127.0.0.1:1/0", smtp_port=sink.port)
     rt = make_rt()
@@ -252,3 +266,17 @@ def test_the_health_page_in_a_browser(hrt, app_port, browser):
         assert drawn, "Chart.js drew the webhooks per hour from their table"
         assert "secret rotated?" in browser.page_source
         screenshot(browser, "console-admin-health")
+
+
+def test_the_readme_example_validates():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from ces.config.models import AdminSettings, HealthSettings
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[[admin.routes]]" in b]
+    data = tomllib.loads(block)
+    assert HealthSettings.model_validate(data["health"]) == HealthSettings()  # the defaults, written out
+    assert {r.type for r in AdminSettings.model_validate(data["admin"]).routes} == {"email", "slack"}

@@ -1,11 +1,15 @@
 """What the scheduler does for health at every sweep (one call, cheap: Redis only, except the
 backlog sample every [health] sample_seconds), and the worker job it queues every probe_seconds:
-a light probe of each connector's API, then the rules, then the admins' notices."""
+a light probe of each connector's API, then the rules, then the admins' notices. Workers also
+watch the scheduler: when it stops, one of them runs the check, so that its silence is notified."""
 
 from __future__ import annotations
 
+import threading
+
 import structlog
 
+from ces.worker.health import rules
 from ces.worker.health.notify import notify_changes
 from ces.worker.health.report import health, waiting
 from ces.worker.runtime import Runtime
@@ -47,3 +51,29 @@ def run_check(rt: Runtime) -> dict:
     report = health(rt)
     report["notified"] = notify_changes(rt, report)
     return report
+
+
+def watch_once(rt: Runtime) -> dict | None:
+    """A worker's look at the scheduler: silent, and no other worker did it this interval → the check."""
+    h = rt.settings.health
+    last_sweep = rt.health.facts("scheduler").get("last_sweep_at")
+    if rules.scheduler_silent(last_sweep, rt.now().timestamp(), h.sweep_seconds) is None:
+        return None
+    if not rt.health.once_per("watchdog", h.probe_seconds):
+        return None
+    return run_check(rt)
+
+
+def start_watchdog(rt: Runtime) -> threading.Thread:
+    """`ces worker`'s thread that calls watch_once every [health] probe_seconds."""
+    def loop():
+        while True:
+            threading.Event().wait(rt.settings.health.probe_seconds)
+            try:
+                watch_once(rt)
+            except Exception as exc:  # Redis or the database down: the next round tries again
+                log.warning("health_watch_failed", error=type(exc).__name__)
+
+    thread = threading.Thread(target=loop, name="ces-health-watchdog", daemon=True)
+    thread.start()
+    return thread
