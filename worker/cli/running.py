@@ -23,8 +23,8 @@ from ces.worker import scheduler as sched
 from ces.worker.celery_app import make_celery
 from ces.worker.cli.common import CliError, no_config, out, runtime, stop_on_signals
 from ces.worker.db.migrate import upgrade
-from ces.worker.health.check import start_watchdog
 from ces.worker.demo.run import run_demo
+from ces.worker.health.check import start_watchdog
 from ces.worker.tasks import register_tasks
 from ces.worker.web.app import create_app
 from ces.worker.web.connections import GuardedProtocol, default_max_connections, raise_open_files_limit

@@ -23,7 +23,7 @@ def lines(report: dict) -> list[dict]:
 
 def status_cmd(fmt: Format = STATUS_FORMAT):
     """Health of connectors, SMTP, worker, scheduler and Redis: state, cause, fix."""
-    rt = runtime(check_schema=False, quiet=True)  # a database that is down is a finding, not an error
+    rt = runtime(quiet=True)  # no database (or one behind): one line and exit 1, as every command
     report = health(rt)
     if fmt == Format.json:
         typer.echo(to_json(report))
