@@ -23,7 +23,7 @@ from ces.worker.mail import MailNotSent, send_mail
 from ces.worker.web.app import create_app
 from tests.console import Client, add_user, screenshot, sign_in
 from tests.node_tools import axe_scan
-from tests.support import ServedApp, cli, fixture_bytes, zendesk_headers
+from tests.support import ZENDESK_TOKEN, ServedApp, cli, fixture_bytes, zendesk_headers
 
 ZENDESK_ME = "https://acme.zendesk.com/api/v2/users/me.json"
 RATE_KEY = "zendesk:https://acme.zendesk.com"
@@ -163,12 +163,14 @@ def test_a_revoked_helpdesk_token_fails_the_page_and_ces_status_and_notifies_onc
     code, out, _ = cli(capsys, "status", "--format", "json")
     shown = component(json.loads(out), "connector:zendesk-main")
     assert code == 1 and shown["state"] == "failing" and "rejected our credentials" in shown["findings"][0]["cause"]
+    assert ZENDESK_TOKEN not in out + json.dumps(notice)
     add_user(hrt, "ada@acme.test", "admin")
     with ServedApp(create_app(hrt), app_port) as served:
         admin = Client(served.url)
         admin.sign_in("ada@acme.test")
         page = admin.get("/admin/health").text
         assert "rejected our credentials (answered 401" in page and 'class="badge health-failing"' in page
+        assert ZENDESK_TOKEN not in page and ADMIN_HOOK not in page  # secrets never shown
         zendesk_api.replace(responses.GET, ZENDESK_ME, json={"user": {"id": 8447388090400, "role": "admin",
                                                                       "name": "CES"}})
         for rt in (other_process, hrt):
