@@ -23,7 +23,8 @@ from ces.worker.mail import MailNotSent, send_mail
 from ces.worker.web.app import create_app
 from tests.console import Client, add_user, screenshot, sign_in
 from tests.node_tools import axe_scan
-from tests.support import ZENDESK_TOKEN, ServedApp, cli, fixture_bytes, zendesk_headers
+from tests.simulators.zammad import ZammadSimulator
+from tests.support import ZENDESK_TOKEN, ServedApp, Service, cli, fixture_bytes, wait_until, zendesk_headers
 
 ZENDESK_ME = "https://acme.zendesk.com/api/v2/users/me.json"
 RATE_KEY = "zendesk:https://acme.zendesk.com"
@@ -287,3 +288,60 @@ def test_the_readme_example_validates():
     data = tomllib.loads(block)
     assert HealthSettings.model_validate(data["health"]) == HealthSettings()  # the defaults, written out
     assert {r.type for r in AdminSettings.model_validate(data["admin"]).routes} == {"email", "slack"}
+
+
+E2E_HEALTH = """
+[health]
+probe_seconds = 1
+
+[[admin.routes]]
+name = "ops"
+type = "email"
+to = ["ops@acme.test"]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_revoked_token_is_noticed_by_the_running_service_within_seconds(config, make_rt, sink, app_port,
+                                                                          tmp_path, monkeypatch):
+    """Real processes: the scheduler queues the check, a worker probes the Zammad simulator; the
+    token revoked there → one notice by mail and the page failing; restored → one recovery."""
+    sim = ZammadSimulator(token="zm-token", secret="zm-secret").start()
+    monkeypatch.setenv("TEST_ZM_TOKEN", "zm-token")
+    monkeypatch.setenv("TEST_ZM_SECRET", "zm-secret")
+    table = f'''[[connectors]]
+id = "zammad-main"
+kind = "zammad"
+base_url = "{sim.url}"
+api_token_env = "TEST_ZM_TOKEN"
+webhook_secret_env = "TEST_ZM_SECRET"
+'''
+    config.write(E2E_HEALTH, smtp_port=sink.port, connectors=table)
+    env = {**config.env(), "TEST_ZM_TOKEN": "zm-token", "TEST_ZM_SECRET": "zm-secret"}
+    service = Service(env, app_port, tmp_path).start(["serve", "--port", str(app_port)], ["worker"], ["scheduler"])
+    add_user(make_rt(), "ada@acme.test", "admin")
+
+    def notices() -> list[str]:
+        return [m["Subject"] for m in sink.messages if "zammad-main" in m["Subject"]]
+
+    try:
+        service.wait_ready()
+        time.sleep(2)  # a few checks while the token works: nothing to say
+        assert notices() == []
+        sim.token = "revoked-in-zammad"
+        wait_until(lambda: notices(), 20, message="the failing notice")
+        time.sleep(3)  # more checks of the same incident: no second notice
+        assert notices() == ["ces-worker: Failing: Zammad · zammad-main"]
+        admin = Client(service.url)
+        admin.sign_in("ada@acme.test")
+        assert "rejected our credentials (answered 401" in admin.get("/admin/health").text
+        sim.token = "zm-token"
+        wait_until(lambda: len(notices()) == 2, 20, message="the recovery notice")
+        assert notices()[1] == "ces-worker: Recovered: Zammad · zammad-main is ok again."
+    except AssertionError:
+        print(service.log_tail())
+        raise
+    finally:
+        service.stop()
+        sim.stop()
