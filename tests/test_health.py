@@ -182,6 +182,27 @@ def test_a_revoked_helpdesk_token_fails_the_page_and_ces_status_and_notifies_onc
     assert code == 0 and "overall: ok" in out
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_slack_and_teams_routes_carry_the_notice_as_plain_text(config, make_rt, monkeypatch, zendesk_api):
+    from ces.worker.health.notify import notify_changes
+
+    monkeypatch.setenv("TEST_SLACK", "https://hooks.slack.test/T0/B0/x")
+    monkeypatch.setenv("TEST_TEAMS", "https://teams.example.test/webhook/x")
+    route = '\n[[admin.routes]]\nname = "{0}"\ntype = "{0}"\nurl_env = "TEST_{1}"\n'
+    config.write(route.format("slack", "SLACK") + route.format("teams", "TEAMS"))
+    rt = make_rt()
+    for url in ("https://hooks.slack.test/T0/B0/x", "https://teams.example.test/webhook/x"):
+        zendesk_api.add(responses.POST, url, status=200)
+    failing = dict(name="smtp", title="SMTP", state="failing", facts={},
+                   findings=[dict(state="failing", cause="the mail server refuses: 535", fix="check the login")])
+    assert notify_changes(rt, dict(components=[failing])) == ["failing:smtp"]
+    assert notify_changes(rt, dict(components=[failing])) == []
+    slack, teams = (json.loads(c.request.body) for c in zendesk_api.calls)
+    assert slack == {"text": "Failing: SMTP\nCause: the mail server refuses: 535\nFix: check the login"}
+    lines = [block["inlines"][0]["text"] for block in teams["attachments"][0]["content"]["body"]]
+    assert lines == slack["text"].splitlines()
+
+
 # --- SMTP, scheduler, Redis ----------------------------------------------------------------------------
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_refusing_mail_server_fails_smtp_until_a_mail_goes_out(hrt, sink):

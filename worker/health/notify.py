@@ -17,6 +17,7 @@ import redis
 import structlog
 
 from ces.config.models import AdminRoute
+from ces.connectors import markup
 from ces.connectors.standard_webhooks import headers as signed_headers
 from ces.worker.alerts.routes import SLACK_API, _post_json
 from ces.worker.health import rules
@@ -33,6 +34,14 @@ def notice_text(component: dict, failing: bool) -> str:
     for f in component["findings"]:
         lines += [f"Cause: {f['cause']}", f"Fix: {f['fix']}"]
     return "\n".join(lines)
+
+
+def teams_card(text: str) -> dict:
+    """An Adaptive Card as the alert routes send (each line a TextRun: shown as written, never Markdown)."""
+    card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+            "version": "1.4", "body": markup.teams_lines(text)}
+    return {"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
+                                                "contentUrl": None, "content": card}]}
 
 
 def _send(rt: Runtime, route: AdminRoute, component: dict, failing: bool) -> None:
@@ -52,7 +61,7 @@ def _send(rt: Runtime, route: AdminRoute, component: dict, failing: bool) -> Non
     elif route.type == "slack":
         _post_json(rt, route.secret("url"), {"text": text}, "Slack webhook")
     elif route.type == "teams":
-        _post_json(rt, route.secret("url"), {"type": "message", "text": text}, "Teams webhook")
+        _post_json(rt, route.secret("url"), teams_card(text), "Teams webhook")
     else:
         payload = {"type": "ces.health." + ("failing" if failing else "recovered"), "component": component["name"],
                    "state": component["state"], "findings": component["findings"], "text": text}
