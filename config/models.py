@@ -219,6 +219,12 @@ class AdminRoute(AlertRoute):
     type: Literal["slack", "teams", "email", "webhook"]
     on: list[Literal["low_answer", "digest"]] = []  # not used: an admin route carries health notices only
 
+    @model_validator(mode="after")
+    def _addressed(self):
+        if self.type == "email" and not self.to:
+            raise ValueError("an admin email route needs to = [addresses] (there is no assignee to write to)")
+        return self
+
 
 class AdminSettings(Section):
     routes: list[AdminRoute] = []

@@ -49,6 +49,12 @@ def hrt(config, make_rt, monkeypatch, sink):
     return make_rt()
 
 
+def admin_route(name: str, kind: str, **keys) -> str:
+    """One [[admin.routes]] table (its values written as JSON, which TOML reads the same)."""
+    return "".join([f'\n[[admin.routes]]\nname = "{name}"\ntype = "{kind}"\n',
+                    *(f"{key} = {json.dumps(value)}\n" for key, value in keys.items())])
+
+
 def component(report: dict, name: str) -> dict:
     return next(c for c in report["components"] if c["name"] == name)
 
@@ -188,8 +194,7 @@ def test_slack_and_teams_routes_carry_the_notice_as_plain_text(config, make_rt, 
 
     monkeypatch.setenv("TEST_SLACK", "https://hooks.slack.test/T0/B0/x")
     monkeypatch.setenv("TEST_TEAMS", "https://teams.example.test/webhook/x")
-    route = '\n[[admin.routes]]\nname = "{0}"\ntype = "{0}"\nurl_env = "TEST_{1}"\n'
-    config.write(route.format("slack", "SLACK") + route.format("teams", "TEAMS"))
+    config.write(admin_route("slack", "slack", url_env="TEST_SLACK") + admin_route("teams", "teams", url_env="TEST_TEAMS"))
     rt = make_rt()
     for url in ("https://hooks.slack.test/T0/B0/x", "https://teams.example.test/webhook/x"):
         zendesk_api.add(responses.POST, url, status=200)
@@ -366,3 +371,19 @@ webhook_secret_env = "TEST_ZM_SECRET"
     finally:
         service.stop()
         sim.stop()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_config_check_names_an_admin_route_whose_secret_is_not_set(config, capsys):
+    config.write(admin_route("ops", "slack", url_env="TEST_UNSET_ADMIN_SLACK")
+                 + admin_route("mail", "email", to_assignee=True))
+    from ces.worker.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(["config", "check", "--offline"])
+    code, captured = done.value.code, capsys.readouterr()
+    out, err = captured.out, captured.err
+    assert code == 1
+    assert "admin.routes[0].url_env" in out + err and "TEST_UNSET_ADMIN_SLACK" in out + err
+    assert "an admin email route needs to = [addresses]" in out + err
