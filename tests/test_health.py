@@ -203,7 +203,8 @@ def test_slack_and_teams_routes_carry_the_notice_as_plain_text(config, make_rt, 
     assert notify_changes(rt, dict(components=[failing])) == ["failing:smtp"]
     assert notify_changes(rt, dict(components=[failing])) == []
     slack, teams = (json.loads(c.request.body) for c in zendesk_api.calls)
-    assert slack == {"text": "Failing: SMTP\nCause: the mail server refuses: 535\nFix: check the login"}
+    assert slack == {"text": "Failing: SMTP\nCause: the mail server refuses: 535\nFix: check the login\n"
+                             f"Health: {rt.settings.public_url}/admin/health"}
     lines = [block["inlines"][0]["text"] for block in teams["attachments"][0]["content"]["body"]]
     assert lines == slack["text"].splitlines()
 

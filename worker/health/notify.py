@@ -27,13 +27,13 @@ from ces.worker.runtime import Runtime
 log = structlog.get_logger("ces.health")
 
 
-def notice_text(component: dict, failing: bool) -> str:
+def notice_text(component: dict, failing: bool, page: str) -> str:
     if not failing:
-        return f"Recovered: {component['title']} is {component['state']} again."
+        return f"Recovered: {component['title']} is {component['state']} again.\nHealth: {page}"
     lines = [f"Failing: {component['title']}"]
     for f in component["findings"]:
         lines += [f"Cause: {f['cause']}", f"Fix: {f['fix']}"]
-    return "\n".join(lines)
+    return "\n".join([*lines, f"Health: {page}"])
 
 
 def teams_card(text: str) -> dict:
@@ -45,7 +45,7 @@ def teams_card(text: str) -> dict:
 
 
 def _send(rt: Runtime, route: AdminRoute, component: dict, failing: bool) -> None:
-    text = notice_text(component, failing)
+    text = notice_text(component, failing, f"{rt.settings.console_url}/admin/health")
     subject = text.splitlines()[0]
     if route.type == "email":
         msg = EmailMessage()
