@@ -245,6 +245,7 @@ class HealthSettings(Section):
     signature_minutes: float = Field(10, gt=0)  # ... is a burst: the secret was probably rotated
     backlog_minutes: float = Field(10, gt=0)  # a backlog growing this long is failing
     sweep_seconds: float = Field(60, gt=0)  # no scheduler sweep this long is failing
+    smtp_refusals: int = Field(3, ge=1)  # refusals in a row (no mail taken between) that fail SMTP
     sample_seconds: float = Field(10, gt=0)  # how often the scheduler records the backlog
 
 

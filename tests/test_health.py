@@ -83,11 +83,16 @@ def test_a_burst_of_signature_failures_asks_whether_the_secret_was_rotated():
     assert found.state == rules.WARNING and "secret rotated?" in found.cause and "webhook_secret_env" in found.fix
 
 
-def test_smtp_is_failing_while_its_last_word_is_a_refusal():
-    assert rules.smtp_refusing({}) is None
-    assert rules.smtp_refusing({"last_refusal_at": NOW - 5, "last_send_at": NOW}) is None
-    found = rules.smtp_refusing({"last_refusal_at": NOW, "last_send_at": NOW - 5, "last_refusal": "answered 550"})
-    assert found.state == rules.FAILING and "550" in found.cause
+def test_smtp_fails_when_unreachable_and_warns_on_a_mailbox_refused_until_refusals_follow_each_other():
+    assert rules.smtp_refusing({}, 3) is None
+    assert rules.smtp_refusing({"last_refusal_at": NOW - 5, "last_send_at": NOW}, 3) is None
+    unreachable = {"last_refusal_at": NOW, "last_send_at": NOW - 5, "refusals_in_a_row": 1,
+                   "last_refusal": "cannot reach the mail server 127.0.0.1:1: ConnectionRefusedError"}
+    assert rules.smtp_refusing(unreachable, 3).state == rules.FAILING
+    refused = {"last_refusal_at": NOW, "refusals_in_a_row": 2,
+               "last_refusal": "mail server answered 550 5.1.1 <address>: unknown user"}
+    assert rules.smtp_refusing(refused, 3).state == rules.WARNING and "550" in refused["last_refusal"]
+    assert rules.smtp_refusing({**refused, "refusals_in_a_row": 3}, 3).state == rules.FAILING
 
 
 def test_a_backlog_fails_only_when_it_grew_for_the_whole_window_without_draining():

@@ -137,9 +137,15 @@ class Counters:
         self._write(fill)
 
     def smtp(self, refusal: str | None) -> None:
-        now = self.clock()
-        fields = {"last_refusal": refusal[:300], "last_refusal_at": now} if refusal else {"last_send_at": now}
-        self._write(lambda pipe: self._last(pipe, "smtp", **fields))
+        now, key = self.clock(), f"{self.prefix}last:smtp"
+
+        def fill(pipe):
+            if refusal:
+                self._last(pipe, "smtp", last_refusal=refusal[:300], last_refusal_at=now)
+                pipe.hincrby(key, "refusals_in_a_row", 1)
+            else:
+                self._last(pipe, "smtp", last_send_at=now, refusals_in_a_row=0)
+        self._write(fill)
 
     def swept(self) -> None:
         now = self.clock()

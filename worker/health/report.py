@@ -99,7 +99,8 @@ def health(rt: Runtime) -> dict:
     if reachable:
         components += [connector_health(rt, conn, now) for conn in rt.connectors.values()]
         smtp = rt.health.facts("smtp")
-        components.append(_component("smtp", "SMTP", [rules.smtp_refusing(smtp)], smtp))
+        components.append(_component("smtp", "SMTP", [rules.smtp_refusing(smtp, rt.settings.health.smtp_refusals)],
+                                     smtp))
         components.append(worker_health(rt, now))
         sweep = rt.health.facts("scheduler").get("last_sweep_at")
         components.append(_component("scheduler", "Scheduler", [rules.scheduler_silent(

@@ -65,12 +65,16 @@ def signature_burst(failures: int, threshold: int, minutes: float, secret: str) 
                    "helpdesk); refused webhooks are retried by the helpdesk")
 
 
-def smtp_refusing(smtp: dict) -> Finding | None:
-    """The mail server refused (or could not be reached) since the last mail it took."""
+def smtp_refusing(smtp: dict, in_a_row: int) -> Finding | None:
+    """The mail server refused since the last mail it took: failing at once when it cannot be
+    reached or refuses the login, else (one mailbox it refused, "550 unknown user") a warning until
+    `in_a_row` refusals follow each other."""
     refused = smtp.get("last_refusal_at")
     if refused is None or refused < (smtp.get("last_send_at") or 0):
         return None
-    return Finding(FAILING, f"the mail server refuses: {smtp.get('last_refusal')} (at {when(refused)})",
+    answered = str(smtp.get("last_refusal")).startswith("mail server answered")
+    state = WARNING if answered and (smtp.get("refusals_in_a_row") or 0) < in_a_row else FAILING
+    return Finding(state, f"the mail server refuses: {smtp.get('last_refusal')} (at {when(refused)})",
                    "check [smtp] host, port, TLS and the login (username_env / password_env), and that the "
                    "relay accepts the sender; surveys are retried")
 
