@@ -183,6 +183,12 @@ class AlertRoute(SecretsModel):
         return self
 
 
+def unique_names(routes: list[AlertRoute], message: str) -> None:
+    names = [r.name for r in routes]
+    if len(names) != len(set(names)):
+        raise ValueError(message)
+
+
 class AlertSettings(Section):
     settle_seconds: float = Field(120, ge=0)  # no change for this long (or a comment) before alerting
     low_ces7: int = Field(3, ge=1, le=7)  # answers up to this on ces7 are low
@@ -202,10 +208,45 @@ class AlertSettings(Section):
 
     @model_validator(mode="after")
     def _unique_names(self):
-        names = [r.name for r in self.routes]
-        if len(names) != len(set(names)):
-            raise ValueError("every route needs its own name")
+        unique_names(self.routes, "every route needs its own name")
         return self
+
+
+class AdminRoute(AlertRoute):
+    """One destination of admin notices (README "Health"): the alert routes' kinds but a note,
+    kept apart from the support team's routes."""
+
+    type: Literal["slack", "teams", "email", "webhook"]
+    on: list[Literal["low_answer", "digest"]] = []  # not used: an admin route carries health notices only
+
+    @model_validator(mode="after")
+    def _addressed(self):
+        if self.type == "email" and not self.to:
+            raise ValueError("an admin email route needs to = [addresses] (there is no assignee to write to)")
+        return self
+
+
+class AdminSettings(Section):
+    routes: list[AdminRoute] = []
+
+    @model_validator(mode="after")
+    def _unique_names(self):
+        unique_names(self.routes, "every admin route needs its own name")
+        return self
+
+
+class HealthSettings(Section):
+    """The health rules' thresholds (README "Health"); short in tests."""
+
+    probe: bool = True  # a light API call per connector between real calls (counts against its rate limit)
+    probe_seconds: float = Field(60, gt=0)  # also how often the health is checked and admins notified
+    unreachable_minutes: float = Field(15, gt=0)  # a helpdesk unreachable this long is failing
+    signature_failures: int = Field(20, ge=1)  # this many bad signatures within signature_minutes...
+    signature_minutes: float = Field(10, gt=0)  # ... is a burst: the secret was probably rotated
+    backlog_minutes: float = Field(10, gt=0)  # a backlog growing this long is failing
+    sweep_seconds: float = Field(60, gt=0)  # no scheduler sweep this long is failing
+    smtp_refusals: int = Field(3, ge=1)  # refusals in a row (no mail taken between) that fail SMTP
+    sample_seconds: float = Field(10, gt=0)  # how often the scheduler records the backlog
 
 
 class RetentionSettings(Section):

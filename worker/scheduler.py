@@ -21,6 +21,7 @@ from ces.worker import audit
 from ces.worker.alerts.trigger import SEND_ALERT, digest_due
 from ces.worker.console.sessions import drop_expired
 from ces.worker.db.models import Alert, AlertState, EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
+from ces.worker.health.check import on_sweep
 from ces.worker.intake import PROCESS_EVENT
 from ces.worker.jobs import RUN_JOB, due_jobs, mark_enqueued
 from ces.worker.logs import error_text
@@ -166,6 +167,7 @@ def run(rt: Runtime, stop: threading.Event | None = None) -> None:
             continue
         try:
             tick(rt)
+            on_sweep(rt)  # health: the sweep recorded, the backlog sampled, the check queued when due
             if time.monotonic() - last_retention > 60:
                 last_retention = time.monotonic()
                 done = apply_retention(rt) | drop_expired(rt) | audit.expire(rt)

@@ -8,6 +8,7 @@ from ces.worker.alerts.send import send_alert
 from ces.worker.alerts.trigger import check_answer
 from ces.worker.db.models import JobKind
 from ces.worker.events import process_event
+from ces.worker.health.check import run_check
 from ces.worker.jobs import run_job
 from ces.worker.runtime import get_runtime
 from ces.worker.signals.collect import collect, reassess, recheck
@@ -42,6 +43,10 @@ def register_tasks(app: Celery) -> None:
     @app.task(name="ces.run_job")
     def run_job_task(job_id: int) -> None:
         run_job(get_runtime(), job_id, HANDLERS)
+
+    @app.task(name="ces.health_check")
+    def health_check_task(_unused: int) -> None:
+        run_check(get_runtime())
 
     @app.task(name="ces.send_alert")
     def send_alert_task(alert_id: int) -> None:

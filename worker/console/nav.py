@@ -23,6 +23,7 @@ NAV: list[NavItem] = [
     NavItem(N_("Teams and agents"), "/teams"),
     NavItem(N_("Answers"), "/answers"),
     NavItem(N_("Tickets"), "/tickets"),
+    NavItem(N_("Admin"), "/admin/health", (Role.ADMIN,)),
 ]
 
 

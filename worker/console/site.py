@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ces.worker.api import routes as api_routes
-from ces.worker.console import account, answers, followups, overview, signin, sso, ticket
+from ces.worker.console import account, admin_health, answers, followups, overview, signin, sso, ticket
 from ces.worker.console.services import Services
 
 ROUTERS = [signin.router, sso.router, account.router, overview.router, followups.router, ticket.router,
-           answers.router]
+           answers.router, admin_health.router]
 
 
 def add_console(app: FastAPI) -> None:
