@@ -26,9 +26,10 @@ SESSION = uuid.uuid4().hex[:10]
 pytest_plugins = ("tests.browser", "tests.node_tools")
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def structured_logs():
-    """Logs as in production: JSON lines on stderr (stdout stays for the commands' output)."""
+    """Logs as in production: JSON lines on stderr (stdout stays for the commands' output); set
+    again before each test, because a command run in-process configures its own level."""
     from ces.worker import logs
 
     logs.configure("INFO")
