@@ -37,14 +37,23 @@ def record_now(rt, actor: str, action: str, target: str | None = None, *, addres
         record(s, rt.now(), actor, action, target, address=address, **detail)
 
 
-def entries(s: Session, *, since: datetime | None = None, actor: str | None = None,
-            limit: int = 100) -> list[AuditEntry]:
+def entries(s: Session, *, since: datetime | None = None, actor: str | None = None, action: str | None = None,
+            before: int | None = None, limit: int = 100) -> list[AuditEntry]:
+    """Newest first; `before`: older than this entry (the console's pages)."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    for column, value in ((AuditEntry.actor, actor), (AuditEntry.action, action)):
+        if value is not None:
+            stmt = stmt.where(column == value)
     if since is not None:
         stmt = stmt.where(AuditEntry.at >= since)
-    if actor is not None:
-        stmt = stmt.where(AuditEntry.actor == actor)
+    if before is not None:
+        stmt = stmt.where(AuditEntry.id < before)
     return list(s.scalars(stmt))
+
+
+def actions(s: Session) -> list[str]:
+    """The actions the log holds, for a filter's choices."""
+    return list(s.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
 
 
 def expire(rt) -> dict[str, int]:
