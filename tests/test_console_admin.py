@@ -19,19 +19,17 @@ from ces.worker.db.models import (
     ApiToken,
     AuditEntry,
     EventState,
-    Solve,
     Survey,
     SurveyState,
-    Ticket,
     User,
     WebhookEvent,
 )
 from ces.worker.web.app import create_app
+from tests.admin_data import failed_survey, parked_event
 from tests.console import Client, add_user, signed_in
 from tests.followup_data import seed
 from tests.support import ServedApp
 
-CUSTOMER = "cara.customer@example.test"
 GETS = ["/admin", "/admin/queues", "/admin/people", "/admin/tokens", "/admin/audit"]
 
 
@@ -62,38 +60,6 @@ def assert_no_customer_data(rt) -> None:
     """Nothing in the log is an e-mail address (of a customer or of anyone) or a comment."""
     text = json.dumps([[e.actor, e.action, e.target, e.address, e.detail] for e in audit_rows(rt)])
     assert "@" not in text and "Never again" not in text
-
-
-def failed_survey(rt, external: str, state: str = SurveyState.FAILED, *, connector: str = "zendesk-main") -> int:
-    """A survey of a solved, unanswered ticket that did not go out (its reason quotes the address,
-    as an SMTP refusal does)."""
-    now = rt.now()
-    with rt.transaction() as s:
-        ticket = Ticket(connector_id=connector, external_id=external, created_at=now, updated_at=now, status="solved",
-                        solve_count=1, last_solved_at=now)
-        s.add(ticket)
-        s.flush()
-        solve = Solve(ticket_pk=ticket.id, number=1, solved_at=now)
-        s.add(solve)
-        s.flush()
-        survey = Survey(solve_id=solve.id, connector_id=connector, ticket_external_id=external, token=f"t-{external}",
-                        scale="ces7", state=state, send_after=now, created_at=now, email=CUSTOMER, attempts=3,
-                        reason=f"550 mailbox {CUSTOMER} unavailable")
-        s.add(survey)
-        s.flush()
-        return survey.id
-
-
-def parked_event(rt, n: int, connector: str = "zendesk-main") -> int:
-    now = rt.now()
-    with rt.transaction() as s:
-        event = WebhookEvent(connector_id=connector, delivery_id=f"d-{n}", kind="status", ticket_id=str(n),
-                             status="bogus", summary="status bogus", occurred_at=now, received_at=now,
-                             state=EventState.FAILED, attempts=3, outcome="failed after 3 attempts",
-                             error="ValueError: 'bogus' is not a valid Status")
-        s.add(event)
-        s.flush()
-        return event.id
 
 
 def state_of(rt, model, row_id: int) -> str:
@@ -163,6 +129,7 @@ def test_the_queues_list_what_failed_and_resend_it_by_the_rules_of_ces_surveys_r
     assert f"survey {answered} was answered: its mail arrived" in resp.text
     assert (state_of(rt, Survey, ok), state_of(rt, Survey, uncertain)) == ("pending", "uncertain")
     assert new_rows(rt, logged) == [(f"user:{admin_id}", "survey.resend", f"survey:{ok}")]
+    assert audit_rows(rt)[-1].detail == {"was": "failed"}
 
     resp = admin.post("/admin/queues/surveys", {"id": str(uncertain), "uncertain": "1"})
     assert f"Queued again: {uncertain}." in resp.text and state_of(rt, Survey, uncertain) == "pending"

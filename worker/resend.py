@@ -62,7 +62,8 @@ def resend(rt: Runtime, noun: str, row_id: int, *, uncertain: bool = False, acto
         why = _why_not(s, row, noun, states, uncertain)
         if why:
             raise NotResent(why)
-        reason = f"sent again by an admin (was {row.state}: {row.reason or 'no reason recorded'})"[:500]
+        was = row.state  # the update below refreshes the row
+        reason = f"sent again by an admin (was {was}: {row.reason or 'no reason recorded'})"[:500]
         values = dict(state=states.PENDING, reason=reason, next_try_at=now, lease_until=None,
                       attempts_before_resend=row.attempts)  # a whole retry budget again
         if model is Survey:
@@ -71,7 +72,7 @@ def resend(rt: Runtime, noun: str, row_id: int, *, uncertain: bool = False, acto
         moved = s.execute(update(model).where(model.id == row_id, model.state == row.state).values(**values)).rowcount
         if not moved:
             raise NotResent(f"{noun} {row_id} changed meanwhile; look again")
-        audit.record(s, now, actor, f"{noun}.resend", f"{noun}:{row_id}", address=origin, was=row.state)
+        audit.record(s, now, actor, f"{noun}.resend", f"{noun}:{row_id}", address=origin, was=was)
     return rt.enqueue(task, row_id)
 
 
