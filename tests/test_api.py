@@ -146,6 +146,7 @@ def test_the_tokens_cli_shows_a_secret_once_and_never_again(rt, capsys):
     code, out, _ = cli(capsys, "tokens", "list", "--format", "json")
     [listed] = json.loads(out)
     assert listed["name"] == "BI" and listed["state"] == "active" and secret not in out
+    assert (listed["prefix"], listed["created_by"]) == (secret[:10], "cli")  # tells tokens apart, opens nothing
     with rt.transaction() as s:
         assert s.scalar(select(ApiToken.token_hash)) == users.token_hash(secret)  # only the hash is kept
     code, _, err = cli(capsys, "tokens", "create", "ada@acme.test", "--scope", "write:everything")

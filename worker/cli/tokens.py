@@ -32,10 +32,11 @@ def create(email: str = typer.Argument(..., help="the console account it acts fo
 
 @tokens_app.command("list")
 def list_(fmt: Format = FORMAT):
-    """Every token: for whom, scopes, when made, when it expires, last used, state (never the secret)."""
+    """Every token: its first characters, for whom, scopes, who made it and when, when it expires, last
+    used, state (never the secret)."""
     rows = _run(tokens.listing)
-    typer.echo(render(rows, ["id", "name", "person", "scopes", "created", "expires", "last_used", "state"],
-                              fmt.value))
+    typer.echo(render(rows, ["id", "prefix", "name", "person", "scopes", "created_by", "created", "expires",
+                             "last_used", "state"], fmt.value))
 
 
 @tokens_app.command("revoke")
