@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from ces.worker.api import tokens
 from ces.worker.console import users
+from ces.worker.privacy import erase
 from ces.worker.db.models import (
     Alert,
     ApiToken,
@@ -25,10 +26,10 @@ from ces.worker.db.models import (
     WebhookEvent,
 )
 from ces.worker.web.app import create_app
-from tests.admin_data import failed_survey, parked_event
+from tests.admin_data import CUSTOMER, failed_survey, parked_event
 from tests.console import Client, add_user, signed_in
 from tests.followup_data import seed
-from tests.support import ServedApp
+from tests.support import ServedApp, cli
 
 GETS = ["/admin", "/admin/queues", "/admin/people", "/admin/tokens", "/admin/audit"]
 
@@ -140,6 +141,22 @@ def test_the_queues_list_what_failed_and_resend_it_by_the_rules_of_ces_surveys_r
     assert [e.action for e in audit_rows(rt)[logged:]] == ["survey.resend"] * 2 + ["alert.resend"]
     assert [e.address for e in audit_rows(rt)[logged:]] == ["203.0.113.9", "127.0.0.1", "127.0.0.1"]  # from where
     assert_no_customer_data(rt)
+    kept = [(e.id, e.detail) for e in audit_rows(rt)]
+    erase(rt, CUSTOMER)
+    assert [(e.id, e.detail) for e in audit_rows(rt)][:len(kept)] == kept  # `ces erase` needs nothing here
+
+
+def test_a_resend_on_the_command_line_is_audited_too_and_reasons_stay_text(rt, console, capsys):
+    survey = failed_survey(rt, "5001")
+    with rt.transaction() as s:
+        s.get(Survey, survey).reason = "<script>alert(1)</script> refused"
+    admin = signed_in(console, rt, "ada@acme.test", "admin")
+    page = admin.get("/admin/queues").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; refused" in page and "<script>alert" not in page
+    assert cli(capsys, "surveys", "resend", str(survey)) == (0, f"survey {survey} queued again\n", "")
+    [entry] = [e for e in audit_rows(rt) if e.action == "survey.resend"]
+    assert (entry.actor, entry.target, entry.address, entry.detail) == ("cli", f"survey:{survey}", None,
+                                                                        {"was": "failed"})
 
 
 def test_parked_events_are_paged_and_replayed_as_ces_events_replay_does(rt, console):
@@ -258,3 +275,17 @@ def test_the_audit_log_page_filters_by_day_actor_and_action_and_stores_no_addres
     assert len(shown) == len(audit_rows(rt)) - 1  # all but the old one
     assert admin.get("/admin/audit?since=nonsense&before=x&action=" + "a" * 500).status_code == 200
     assert_no_customer_data(rt)
+
+
+def test_the_single_sign_on_group_mapping_is_shown_as_configured(config, make_rt, app_port, monkeypatch):
+    monkeypatch.setenv("TEST_OIDC_SECRET", "not-used-here")
+    config.write(extra='\n[console.oidc]\nissuer = "https://login.acme.example"\nclient_id = "ces"\n'
+                       'client_secret_env = "TEST_OIDC_SECRET"\n'
+                       'roles = { "ces-admins" = "admin", "support-leads" = "lead" }\n'
+                       'teams = { "support-leads" = ["Billing"], "team-returns" = ["Returns"] }\n')
+    rt = make_rt()
+    with ServedApp(create_app(rt), app_port) as served:
+        page = signed_in(served, rt, "ada@acme.test", "admin").get("/admin/people").text
+    rows = re.findall(r"<tr><td dir=\"auto\">([^<]+)</td><td>([^<]+)</td><td dir=\"auto\">([^<]+)</td></tr>", page)
+    assert rows == [("ces-admins", "admin", "–"), ("support-leads", "lead", "Billing"), ("team-returns", "–", "Returns")]
+    assert "https://login.acme.example" in page and "not-used-here" not in page
