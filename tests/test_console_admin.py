@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from ces.worker.api import tokens
 from ces.worker.console import users
-from ces.worker.privacy import erase
 from ces.worker.db.models import (
     Alert,
     ApiToken,
@@ -25,6 +24,7 @@ from ces.worker.db.models import (
     User,
     WebhookEvent,
 )
+from ces.worker.privacy import erase
 from ces.worker.web.app import create_app
 from tests.admin_data import CUSTOMER, failed_survey, parked_event
 from tests.console import Client, add_user, signed_in
@@ -113,6 +113,7 @@ def test_the_queues_list_what_failed_and_resend_it_by_the_rules_of_ces_surveys_r
     admin_id = user_id(rt, "ada@acme.test")
 
     page = admin.get("/admin/queues").text
+    assert "Surveys: 4</a> · " in page and "Alerts: 1</a> · " in page and "Parked events: 0</a>" in page
     assert all(f'value="{i}"' in page for i in (ok, uncertain, elsewhere, answered))
     assert "550 mailbox" in page and "Uncertain" in page
     only = admin.get("/admin/queues?connector=zammad-eu").text

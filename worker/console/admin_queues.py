@@ -42,10 +42,11 @@ def _rows(rt, f: dict) -> list[dict]:
 async def _queue(request: Request, caller: Caller, f: dict, *, outcome=None, status: int = 200):
     rt = rt_of(request)
     rows = await run_in_threadpool(_rows, rt, f)
+    counts = await run_in_threadpool(listings.problem_counts, rt)
     params = {k: v for k, v in f.items() if v and k != "before"}
     return page(request, "admin_queues.html", status=status, caller=caller, rows=rows, f=f, kinds=KINDS,
                 states=STATES, connectors=sorted(rt.connectors), params=params, older=older_page(rows),
-                outcome=outcome)
+                outcome=outcome, counts=counts)
 
 
 @router.get("/admin/queues")

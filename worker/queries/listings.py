@@ -70,6 +70,15 @@ def alerts(scope: Scope, rt: Runtime, *, failed: bool, limit: int, connector: st
                 for a, state, note in s.execute(scope.follow_ups(stmt))]
 
 
+def problem_counts(rt: Runtime) -> dict[str, int]:
+    """How many surveys and alerts failed or are uncertain, and how many events are parked."""
+    with rt.transaction() as s:
+        return {name: s.scalar(select(func.count()).select_from(model).where(model.state.in_(states)))
+                for name, model, states in (("surveys", Survey, SurveyState.PROBLEMS),
+                                            ("alerts", Alert, AlertState.PROBLEMS),
+                                            ("events", WebhookEvent, (EventState.FAILED,)))}
+
+
 def connectors(rt: Runtime) -> list[dict]:
     """Each connector with its webhook URL, mode, last event, API calls and its latest error."""
     rows = []
