@@ -76,7 +76,7 @@ def test_the_admin_pages_are_for_admins_only_and_their_posts_need_the_csrf_token
     posts = {"/admin/queues/surveys": {"id": "1"}, "/admin/queues/events": {"id": "1"},
              "/admin/people/invite": {"email": "eve@acme.test", "role": "admin"},
              f"/admin/people/{amy}/change": {"role": "admin"}, f"/admin/people/{amy}/reset": {},
-             f"/admin/people/{amy}/disable": {},
+             f"/admin/people/{amy}/disable": {"confirm": "1"},
              "/admin/tokens/create": {"person": "lee@acme.test", "scope": "read:answers", "days": "9"},
              "/admin/tokens/1/revoke": {}}
     for path in GETS:
@@ -203,7 +203,10 @@ def test_people_are_invited_reset_changed_and_disabled_with_their_sessions_and_t
     secret = re.search(r"(ces_[A-Za-z0-9_-]{20,})", made.text).group(1)
     api = requests.get(f"{console.url}/api/v1/answers", headers={"Authorization": f"Bearer {secret}"}, timeout=10)
     assert amy.get("/").status_code == 200 and api.status_code == 200
-    assert admin.post(f"/admin/people/{amy_id}/disable").headers["location"] == "/admin/people?done=disabled"
+    unconfirmed = admin.post(f"/admin/people/{amy_id}/disable")
+    assert unconfirmed.status_code == 400 and "Tick the box to confirm" in unconfirmed.text
+    disabled = admin.post(f"/admin/people/{amy_id}/disable", {"confirm": "1"})
+    assert disabled.headers["location"] == "/admin/people?done=disabled"
     assert amy.get("/").headers["location"] == "/login"  # the session is gone at the next request
     api = requests.get(f"{console.url}/api/v1/answers", headers={"Authorization": f"Bearer {secret}"}, timeout=10)
     assert api.status_code == 401
@@ -217,7 +220,7 @@ def test_people_are_invited_reset_changed_and_disabled_with_their_sessions_and_t
 def test_the_last_admin_can_be_neither_disabled_nor_demoted(rt, console):
     admin = signed_in(console, rt, "ada@acme.test", "admin")
     ada = user_id(rt, "ada@acme.test")
-    for action, data in (("disable", {}), ("change", {"role": "lead"})):
+    for action, data in (("disable", {"confirm": "1"}), ("change", {"role": "lead"})):
         resp = admin.post(f"/admin/people/{ada}/{action}", data)
         assert resp.status_code == 409 and "is the last admin" in resp.text
     add_user(rt, "bo@acme.test", "admin")

@@ -76,6 +76,8 @@ async def act(request: Request, person: str, action: str, caller: Caller = ADMIN
         if action == "change":
             await run_in_threadpool(users.change, rt, email, str(form.get("role") or ""),
                                     _teams(str(form.get("teams") or "")), **acting(request, caller))
+        elif form.get("confirm") != "1":  # the box is required in the page; a disable cannot be undone
+            return await _people(request, caller, status=400, error=N_("Tick the box to confirm, then disable."))
         else:
             await run_in_threadpool(users.disable, rt, email, keep_an_admin=True, **acting(request, caller))
     except users.UserError as exc:
