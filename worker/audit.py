@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ces.worker.db.models import AuditEntry
+from ces.worker.db.models import AuditEntry, User
+from ces.worker.privacy import normalize_email
 
 CLI = "cli"
 UNKNOWN = "unknown"
@@ -49,6 +50,16 @@ def entries(s: Session, *, since: datetime | None = None, actor: str | None = No
     if before is not None:
         stmt = stmt.where(AuditEntry.id < before)
     return list(s.scalars(stmt))
+
+
+def actor_named(s: Session, typed: str) -> str | None:
+    """An actor filter as typed: as the log names it ("user:5", "token:3", "cli"), or a person's
+    e-mail address, looked up here (never stored)."""
+    typed = typed.strip()
+    if "@" not in typed:
+        return typed or None
+    found = s.scalar(select(User.id).where(User.email == normalize_email(typed)))
+    return user(found) if found is not None else UNKNOWN
 
 
 def actions(s: Session) -> list[str]:

@@ -47,6 +47,8 @@ def revoke(token_id: int = typer.Argument(..., help="its id, from `ces tokens li
 
 
 def audit_cmd(since: Optional[str] = typer.Option(None, help="from this UTC date"),
+              actor: Optional[str] = typer.Option(None, help="who: user:5, token:3, cli, or an account's e-mail"),
+              action: Optional[str] = typer.Option(None, help="what, e.g. sign_in, user.disable, survey.resend"),
               limit: int = typer.Option(100, help="how many, newest first"),
               fmt: Format = FORMAT):
     """Who did what: sign-ins, account and token changes, API calls (newest first)."""
@@ -59,6 +61,7 @@ def audit_cmd(since: Optional[str] = typer.Option(None, help="from this UTC date
     rt = runtime(quiet=True)
     with rt.transaction() as s:
         rows = [dict(at=e.at, actor=e.actor, action=e.action, target=e.target, address=e.address, detail=e.detail)
-                for e in audit.entries(s, since=start, limit=limit)]
+                for e in audit.entries(s, since=start, actor=audit.actor_named(s, actor or ""), action=action or None,
+                                       limit=limit)]
     columns = ["at", "actor", "action", "target", "address"] + (["detail"] if fmt != Format.table else [])
     typer.echo(render(rows, columns, fmt.value, json_obj=rows))

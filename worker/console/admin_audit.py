@@ -22,21 +22,12 @@ from ces.worker.console.services import rt_of
 router = console_router()
 
 
-def _actor(rt, typed: str) -> str | None:
-    """An actor as the log names it ("user:5", "token:3", "cli"), or a person's e-mail."""
-    if "@" not in typed:
-        return typed or None
-    with rt.transaction() as s:
-        found = users.find(s, typed)
-        return audit.user(found.id) if found else audit.UNKNOWN
-
-
 def _entries(rt, f: dict) -> tuple[list[dict], list[str], dict[str, str]]:
     since = datetime.combine(f["since"], time.min, tzinfo=timezone.utc) if f["since"] else None
     names = {audit.user(p["id"]): p["email"] for p in users.listing(rt)}
     with rt.transaction() as s:
         rows = [dict(id=e.id, at=e.at, actor=e.actor, action=e.action, target=e.target, address=e.address,
-                     detail=e.detail) for e in audit.entries(s, since=since, actor=_actor(rt, f["actor"]),
+                     detail=e.detail) for e in audit.entries(s, since=since, actor=audit.actor_named(s, f["actor"]),
                                                              action=f["action"], before=f["before"], limit=PAGE_SIZE)]
         return rows, audit.actions(s), names
 
