@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from ces.worker.db.models import AuditEntry, User
@@ -62,9 +62,20 @@ def actor_named(s: Session, typed: str) -> str | None:
     return user(found) if found is not None else UNKNOWN
 
 
+# Each next action from the index (ix_audit_log_action), not a scan of every row: a million
+# entries answer in well under a millisecond (README, "Admin pages").
+DISTINCT_ACTIONS = text("""
+    WITH RECURSIVE found(action) AS (
+        SELECT MIN(action) FROM audit_log
+        UNION ALL
+        SELECT (SELECT MIN(action) FROM audit_log WHERE action > found.action) FROM found
+        WHERE found.action IS NOT NULL)
+    SELECT action FROM found WHERE action IS NOT NULL""")
+
+
 def actions(s: Session) -> list[str]:
     """The actions the log holds, for a filter's choices."""
-    return list(s.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+    return list(s.scalars(DISTINCT_ACTIONS))
 
 
 def expire(rt) -> dict[str, int]:

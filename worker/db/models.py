@@ -621,7 +621,10 @@ class AuditEntry(Base):
     id only, never customer data (so `ces erase` has nothing to do here); `retention.audit_days`."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    # The admin pages' filters and each person's last sign-in read these, not the whole log
+    # (one row per API call: a million rows is a busy year).
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_action", "action", "actor", "at"),
+                      Index("ix_audit_log_actor", "actor", "id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime]
