@@ -90,6 +90,15 @@ class Client:
         return self.post("/login", {"email": email, "password": password})
 
 
+def signed_in(console, rt, email: str, role: str, teams=()) -> Client:
+    """A new account of this role, signed in over HTTP (`console`: the served app)."""
+    add_user(rt, email, role, teams=teams)
+    client = Client(console.url)
+    assert client.sign_in(email).status_code == 303
+    client.get("/")  # the session's CSRF token, from a page
+    return client
+
+
 def routes_of(app) -> list:
     """Every route of an app, those of included routers too (FastAPI keeps an included router as
     one entry that holds the router's own routes)."""

@@ -17,7 +17,7 @@ from ces.worker.queries.reports import ces_report
 from ces.worker.queries.scope import Scope
 from ces.worker.web.app import create_app
 from tests.answers_data import ANSWERS, RANGE, SENT, plant
-from tests.console import Client, add_user, screenshot, sign_in, submit
+from tests.console import Client, add_user, screenshot, sign_in, signed_in, submit
 from tests.node_tools import axe_scan
 from tests.support import ServedApp
 
@@ -89,13 +89,6 @@ def test_a_spreadsheet_formula_in_a_comment_stays_text():
 def console(rt, app_port):
     with ServedApp(create_app(rt), app_port) as served:
         yield served
-
-
-def signed_in(console, rt, email: str, role: str, teams=()) -> Client:
-    add_user(rt, email, role, teams=teams)
-    client = Client(console.url)
-    assert client.sign_in(email).status_code == 303
-    return client
 
 
 QUERY = "since=2026-11-19&until=2026-11-21"

@@ -606,6 +606,8 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str | None] = mapped_column(String(16))  # the secret's first characters, to tell tokens apart
+    created_by: Mapped[str | None] = mapped_column(String(80))  # the audit actor who made it: "user:5", "cli"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     scopes: Mapped[list[Any]] = mapped_column(Json)  # e.g. ["read:answers", "read:reports"]
     created_at: Mapped[datetime]
@@ -619,7 +621,10 @@ class AuditEntry(Base):
     id only, never customer data (so `ces erase` has nothing to do here); `retention.audit_days`."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    # The admin pages' filters and each person's last sign-in read these, not the whole log
+    # (one row per API call: a million rows is a busy year).
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_action", "action", "actor", "at"),
+                      Index("ix_audit_log_actor", "actor", "id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime]
