@@ -21,8 +21,8 @@ from ces.worker.console.render import page
 from ces.worker.console.security import console_router
 from ces.worker.db.models import Role
 from ces.worker.i18n import N_
-from ces.worker.queries import ces
 from ces.worker.model.store import adopted_effects
+from ces.worker.queries import ces
 from ces.worker.queries.drivers import drivers
 from ces.worker.surveys.scales import scale_of
 

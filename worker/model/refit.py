@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from ces.worker.db.models import EffortModelRecord, JobKind
 from ces.worker.jobs import schedule_alone
 from ces.worker.model import store
-from ces.worker.model.adopt import reassess_silent
+from ces.worker.model.adopt import apply
 
 
 def _fitted_lately(s, rt) -> bool:
@@ -40,8 +40,6 @@ def refit(rt, _ticket_pk: None = None) -> str:
         record = store.latest(s) if _fitted_lately(s, rt) else None
     if record is None:
         record = store.fit_and_keep(rt)
-    if not (record.adopted and rt.settings.model.use):
-        return f"fit {record.id} not adopted: {record.why}"
-    store.forget(rt)
-    count = reassess_silent(rt, store.model_of(record), record.since)
-    return f"fit {record.id} adopted; re-assessed {count} tickets"
+    count = apply(rt, record)
+    return f"fit {record.id} not adopted: {record.why}" if count is None else \
+        f"fit {record.id} adopted; re-assessed {count} tickets"
