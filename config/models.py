@@ -143,6 +143,7 @@ class ModelSettings(Section):
     folds: int = Field(5, ge=2, le=20)
     target_precision: float = Field(0.8, gt=0, lt=1)  # of "high" among held-out answers
     regularization: float = Field(1.0, gt=0)  # scikit-learn's C: smaller is stronger
+    refit_days: float = Field(7, ge=0)  # the scheduler queues a refit when the last fit is older (0: never)
 
 
 class AlertRoute(SecretsModel):

@@ -196,6 +196,16 @@ def config(tmp_path, monkeypatch, db_url, redis_prefix, app_port, sink) -> Confi
 
 
 @pytest.fixture
+def zendesk():
+    """A simulated Zendesk (its API and its webhooks), as the demo and the end-to-end tests use."""
+    from ces.connectors.zendesk.simulator import ZendeskSimulator
+
+    sim = ZendeskSimulator(email="admin@acme.test", token=ZENDESK_TOKEN, secret=ZENDESK_SECRET).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
 def queue() -> Queue:
     return Queue()
 
