@@ -15,12 +15,14 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_valid
 from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDict
 
 from ces.config.models import (
+    AdminSettings,
     AlertSettings,
     ApiSettings,
     ConnectorSettings,
     ConsoleSettings,
     DemoSettings,
     EffortSettings,
+    HealthSettings,
     HttpSettings,
     IntakeSettings,
     ModelSettings,
@@ -63,6 +65,8 @@ class Settings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     console: ConsoleSettings = ConsoleSettings()
     api: ApiSettings = ApiSettings()
+    health: HealthSettings = HealthSettings()
+    admin: AdminSettings = AdminSettings()
     # Each [[connectors]] table is validated by its own kind's model (see load_settings), so that
     # a problem is reported as connectors[i].key.
     raw_connectors: list[dict[str, Any]] = Field([], alias="connectors")
@@ -350,11 +354,13 @@ def check_settings(settings: Settings, indexed: list[tuple[int, ConnectorSetting
                      for key, message, fix in settings.console.oidc.secret_problems()]
     for i, route in enumerate(settings.alerts.routes):
         problems += _route_problems(settings, i, route, source)
+    for i, route in enumerate(settings.admin.routes):
+        problems += _route_problems(settings, i, route, source, "admin.routes")
     return problems
 
 
-def _route_problems(settings: Settings, i: int, route, source: str) -> list[Problem]:
-    problems = [Problem(f"alerts.routes[{i}].{key}", message, fix, source)
+def _route_problems(settings: Settings, i: int, route, source: str, section: str = "alerts.routes") -> list[Problem]:
+    problems = [Problem(f"{section}[{i}].{key}", message, fix, source)
                 for key, message, fix in route.secret_problems()]
     if route.has_secret("url"):
         try:
@@ -365,7 +371,7 @@ def _route_problems(settings: Settings, i: int, route, source: str) -> list[Prob
             try:
                 check_http_url(value)
             except ValueError:
-                problems.append(Problem(f"alerts.routes[{i}].url_env", "the URL it holds is not an http(s) URL",
+                problems.append(Problem(f"{section}[{i}].url_env", "the URL it holds is not an http(s) URL",
                                         "put the route's full https://… URL in it", source))
     for cid in route.connectors:
         if settings.connector(cid) is None:

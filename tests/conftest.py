@@ -26,9 +26,10 @@ SESSION = uuid.uuid4().hex[:10]
 pytest_plugins = ("tests.browser", "tests.node_tools")
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def structured_logs():
-    """Logs as in production: JSON lines on stderr (stdout stays for the commands' output)."""
+    """Logs as in production: JSON lines on stderr (stdout stays for the commands' output); set
+    again before each test, because a command run in-process configures its own level."""
     from ces.worker import logs
 
     logs.configure("INFO")
@@ -192,6 +193,16 @@ def config(tmp_path, monkeypatch, db_url, redis_prefix, app_port, sink) -> Confi
     writer = ConfigWriter(tmp_path, monkeypatch, db_url, f"{redis_prefix}{next(_tests)}:", app_port)
     writer.write(smtp_port=sink.port)
     return writer
+
+
+@pytest.fixture
+def zendesk():
+    """A simulated Zendesk (its API and its webhooks), as the demo and the end-to-end tests use."""
+    from ces.connectors.zendesk.simulator import ZendeskSimulator
+
+    sim = ZendeskSimulator(email="admin@acme.test", token=ZENDESK_TOKEN, secret=ZENDESK_SECRET).start()
+    yield sim
+    sim.stop()
 
 
 @pytest.fixture

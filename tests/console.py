@@ -94,7 +94,14 @@ def signed_in(console, email: str) -> Client:
     """A Client signed in as `email` to the served console (tests.support.ServedApp)."""
     client = Client(console.url)
     assert client.sign_in(email).status_code == 303
+    client.get("/")  # the session's CSRF token, from a page
     return client
+
+
+def new_signed_in(console, rt, email: str, role: str, teams=()) -> Client:
+    """A new account of this role, signed in over HTTP (`console`: the served app)."""
+    add_user(rt, email, role, teams=teams)
+    return signed_in(console, email)
 
 
 def routes_of(app) -> list:

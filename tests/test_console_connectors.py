@@ -83,10 +83,12 @@ def test_an_admin_adds_a_zendesk_connector_up_to_a_signed_webhook(console, rt, z
     assert failed.status_code == 422 and "401" in failed.text and "REMOTE-SAYS" not in failed.text
     assert TOKEN not in failed.text and SECRET not in failed.text  # never shown back, even unsaved
     assert "zd-new" not in rt.connectors
-    saved = admin.post("/admin/connectors/new", form(zendesk))
-    assert saved.status_code == 303 and saved.headers["location"] == "/admin/connectors/zd-new"
+    saved = admin.post("/admin/connectors/new", form(zendesk))  # Zendesk sets itself up: webhook, secret, test
+    assert saved.status_code == 200 and "created webhook &#39;ces-worker (zd-new)&#39;" in saved.text
+    assert f"signed test webhook accepted by {console.url}/webhooks/zd-new" in saved.text
+    assert "switch off Zendesk&#39;s own satisfaction survey" in saved.text
     detail = admin.get("/admin/connectors/zd-new").text
-    assert f"{console.url}/webhooks/zd-new" in detail and "Waiting for the first signed webhook" in detail
+    assert f"{console.url}/webhooks/zd-new" in detail and "The first signed webhook arrived" in detail  # the test
     assert TOKEN not in detail and SECRET not in detail and ">set<" in detail
     wait_until(lambda: "zd-new" in rt.connectors, 5)
     zendesk.webhook_url = f"{console.url}/webhooks/zd-new"
@@ -125,7 +127,7 @@ def test_addresses_are_checked_before_any_call(console, rt, zendesk, config, mak
 def test_edit_disable_dry_run_rotate_delete_each_audited(console, rt, zendesk):
     admin = signed_in(console, "ada@acme.test")
     admin.get("/admin/connectors/new?kind=zendesk")
-    assert admin.post("/admin/connectors/new", form(zendesk)).status_code == 303
+    assert admin.post("/admin/connectors/new", form(zendesk)).status_code == 200  # saved, then provisioned
     admin.get("/admin/connectors/zd-new/edit")
     edited = admin.post("/admin/connectors/zd-new/edit", form(zendesk, **{"secret:api_token": "", "api_user_id": str(zendesk.api_user_id)}))
     assert edited.status_code == 303, edited.text  # a blank secret keeps the stored one (the test passed with it)
@@ -154,10 +156,12 @@ def test_edit_disable_dry_run_rotate_delete_each_audited(console, rt, zendesk):
         entries = s.scalars(select(AuditEntry).where(AuditEntry.target == "connector:zd-new")
                             .order_by(AuditEntry.id)).all()
     assert [e.action for e in entries] == ["connector.create", "connector.update", "connector.update",
-                                           "connector.flags", "connector.flags",
+                                           "connector.update", "connector.flags", "connector.flags",
                                            "connector.rotate_webhook_secret", "connector.delete"]
     assert all(e.actor.startswith("user:") and e.address == "127.0.0.1" for e in entries)
-    assert entries[1].detail["secrets_changed"] == ["webhook_secret"] and entries[2].detail == {
+    # [1]: the signing secret provisioning read from Zendesk; [2]: the one the edit typed
+    assert entries[1].detail["secrets_changed"] == entries[2].detail["secrets_changed"] == ["webhook_secret"]
+    assert entries[3].detail == {
         "secrets_changed": ["oauth_token"], "secrets_removed": ["api_token"]}
     assert not any(TOKEN in str(e.detail) or SECRET in str(e.detail) for e in entries)
 
@@ -181,16 +185,19 @@ def test_in_chromium_an_admin_adds_zendesk_until_the_first_webhook_arrives(conso
     browser.find_element(By.ID, "f-id").clear()
     _fill(browser, ("f-id", "zd-new"), ("s-api_token", TOKEN), ("s-webhook_secret", SECRET))
     submit(browser)
-    assert browser.current_url.endswith("/admin/connectors/zd-new")
-    waiting = browser.find_element(By.ID, "first-webhook")
-    assert "Waiting" in waiting.text and TOKEN not in browser.page_source and SECRET not in browser.page_source
-    found["waiting"] = axe_scan(browser)
-    screenshot(browser, "admin-connector-waiting")
+    # Zendesk sets itself up through its API: the webhook, its signing secret, a signed test delivery
+    assert "created webhook 'ces-worker (zd-new)'" in browser.page_source.replace("&#39;", "'")
+    assert f"signed test webhook accepted by {console.url}/webhooks/zd-new" in browser.page_source
+    assert "arrived" in browser.find_element(By.ID, "first-webhook").text
+    assert TOKEN not in browser.page_source and SECRET not in browser.page_source
+    found["provisioned in the helpdesk"] = axe_scan(browser)
+    screenshot(browser, "admin-connector-provisioned")
     wait_until(lambda: "zd-new" in rt.connectors, 5)
     zendesk.webhook_url = f"{console.url}/webhooks/zd-new"
     ticket = zendesk.create_ticket(zendesk.add_user("Maria", "maria@example.com"), "Where is my parcel?")
     assert zendesk.set_status(ticket.id, "solved")[0].status_code == 202
-    WebDriverWait(browser, 10).until(lambda b: "arrived" in b.find_element(By.ID, "first-webhook").text)
+    browser.get(f"{console.url}/admin/connectors/zd-new")
+    WebDriverWait(browser, 10).until(lambda b: "(2 so far)" in b.find_element(By.ID, "first-webhook").text)
     found["arrived"] = axe_scan(browser)
     screenshot(browser, "admin-connector-arrived")
     browser.get(f"{console.url}/admin/connectors/zd-new/delete")
@@ -206,26 +213,20 @@ def _fill(browser, *pairs: tuple[str, str]) -> None:
 
 
 def test_a_kind_that_can_provision_does_and_its_secrets_are_stored(console, rt, zendesk, monkeypatch):
-    """The contract with the connectors' provision() (issue 13's other half): its steps shown, its
-    secrets stored encrypted like those typed (the Provisioned here stands in for theirs)."""
-    from dataclasses import dataclass
-
+    """What provision() returns: its steps shown, its secrets stored encrypted like those typed; a
+    failed provisioning asks the helpdesk for no test delivery."""
+    from ces.connectors.base import Provisioned
     from ces.connectors.models import CheckResult
     from ces.connectors.zendesk.connector import ZendeskConnector
 
-    @dataclass
-    class Provisioned:
-        steps: list
-        secrets: dict
-
-    made = Provisioned([CheckResult("webhook", True, "created webhook 01HPROVISIONED")],
+    made = Provisioned([CheckResult("webhook", False, "Zendesk refused 01HPROVISIONED")],
                        {"webhook_secret": "secret-from-the-helpdesk-99"})
-    monkeypatch.setattr(ZendeskConnector, "capabilities", ZendeskConnector.capabilities | {"provision"})
-    monkeypatch.setattr(ZendeskConnector, "provision", lambda self: made, raising=False)
+    monkeypatch.setattr(ZendeskConnector, "provision", lambda self: made)
+    monkeypatch.setattr(ZendeskConnector, "test_delivery", lambda self: pytest.fail("no test after a failure"))
     admin = signed_in(console, "ada@acme.test")
     admin.get("/admin/connectors/new?kind=zendesk")
     page = admin.post("/admin/connectors/new", form(zendesk))
-    assert page.status_code == 200 and "created webhook 01HPROVISIONED" in page.text
+    assert page.status_code == 200 and "Zendesk refused 01HPROVISIONED" in page.text
     assert "secret-from-the-helpdesk-99" not in page.text
     wait_until(lambda: "zd-new" in rt.connectors, 5)
     assert rt.connector("zd-new").settings.secret("webhook_secret") == "secret-from-the-helpdesk-99"

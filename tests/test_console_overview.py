@@ -123,6 +123,25 @@ def test_drivers_are_sorted_by_the_ces_points_they_cost(rt, console):
     assert 'href="/answers?from=2026-11-02&amp;to=2026-11-29&amp;scale=ces7&amp;driver=transfers"' in page
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_drivers_show_the_adopted_models_adjusted_odds_ratio_beside_the_cost(rt, console):
+    from ces.worker.db.models import EffortModelRecord
+
+    lead = client(console, rt, "ada@acme.test", "admin")
+    caption = "Per driver: how often, CES with and without it, what it costs"
+    page = lead.get(f"/drivers?{RANGE}").text
+    assert {r[7] for r in lines(page, caption)} == {"–"} and "none until a learned effort model is adopted" in page
+    with rt.transaction() as s:  # a fit not adopted, then an adopted one, then another not adopted
+        for adopted, effects in ((False, {"transfers": 9.0}), (True, {"transfers": 2.345, "reopens": 0.8}),
+                                 (False, {"transfers": 7.0})):
+            s.add(EffortModelRecord(fitted_at=rt.now(), since=rt.now(), until=rt.now(), answers=300, low=40,
+                                    adopted=adopted, why="test", model=None, metrics={"effects": effects}, rules={}))
+    page = lead.get(f"/drivers?{RANGE}").text
+    rows = {r[0]: r[7] for r in lines(page, caption)}
+    assert rows["Transfers"] == "2.35" and rows["Reopens"] == "0.80" and rows["Long waits"] == "–"
+    assert "by the learned effort model (fit 2," in page
+
+
 def test_wilson_and_newcombe_give_the_published_values():
     # Newcombe (1998), table II and the worked example of method 10.
     assert [round(x, 4) for x in wilson(81, 263)] == [0.2553, 0.3662]

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from ces.connectors.zendesk.simulator import ZendeskSimulator
-from tests.support import BROWSER, ZENDESK_SECRET, ZENDESK_TOKEN, Service, wait_until
+from tests.support import BROWSER, Service, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +25,6 @@ def db_url(pg_database):
 
     _truncate(pg_database)
     return pg_database
-
-
-@pytest.fixture
-def zendesk():
-    sim = ZendeskSimulator(email="admin@acme.test", token=ZENDESK_TOKEN, secret=ZENDESK_SECRET).start()
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from ces.connectors.http import HttpClient
 from ces.worker.celery_app import send
 from ces.worker.db.engine import make_engine, make_sessionmaker
 from ces.worker.db.types import utcnow
+from ces.worker.health.counters import Counters
 from ces.worker.live_connectors import LiveConnectors
 from ces.worker.metrics import api_observer
 from ces.worker.ratelimit import RedisRateLimiter
@@ -41,6 +42,7 @@ class Runtime:
         self.sessions = make_sessionmaker(self.engine)
         self._enqueue = enqueue
         self.now = clock
+        self.health = Counters(settings)  # the live health counters (worker/health), in Redis
 
     @cached_property
     def http(self) -> HttpClient:

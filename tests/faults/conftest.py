@@ -8,9 +8,8 @@ import subprocess
 
 import pytest
 
-from ces.connectors.zendesk.simulator import ZendeskSimulator
 from tests.faults.tools import Db, TicketFaults, Webhooks
-from tests.support import ZENDESK_SECRET, ZENDESK_TOKEN, Service
+from tests.support import Service
 
 
 @pytest.fixture
@@ -20,13 +19,6 @@ def db_url(pg_database):
 
     _truncate(pg_database)
     return pg_database
-
-
-@pytest.fixture
-def zendesk():
-    sim = ZendeskSimulator(email="admin@acme.test", token=ZENDESK_TOKEN, secret=ZENDESK_SECRET).start()
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture

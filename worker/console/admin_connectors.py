@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from ces.config.secrets import Held
+from ces.connectors.errors import Unsupported
 from ces.connectors.models import CheckResult
 from ces.connectors.registry import connector_class, known_kinds
 from ces.worker import audit, secretbox, stored_connectors
@@ -139,16 +140,28 @@ async def _after_save(request: Request, caller: Caller, connector_id: str):
 
 
 def _provision(rt, by: dict, connector_id: str):
-    """The connector's own provision() (issue 13's other half), its secrets stored; None if it cannot."""
+    """The connector's own provision(), its secrets stored, then a test delivery; None if it cannot."""
     loaded = _stored(rt, connector_id)
     conn = _build(rt, loaded.settings)
-    provision = getattr(conn, "provision", None)
-    if "provision" not in conn.capabilities or provision is None:
+    if "provision" not in conn.capabilities:
         return None
-    done = provision()
+    done = conn.provision()
     if done.secrets:
         stored_connectors.update(rt, connector_id, None, dict(done.secrets), **by)
-    return done.steps
+    if not done.ok:
+        return done.steps
+    return done.steps + [_test_delivery(rt, connector_id)]
+
+
+def _test_delivery(rt, connector_id: str):
+    """The helpdesk's signed test webhook to our intake, which confirms the setup end to end; where
+    the helpdesk cannot send one, the page waits for the first real webhook instead."""
+    rt.live_connectors.check()  # this process takes the stored secret now, not at its next poll
+    conn = rt.connectors.get(connector_id)
+    try:
+        return conn.test_delivery()
+    except Unsupported:
+        return CheckResult("test delivery", True, "the helpdesk sends no test webhook: waiting for the first real one")
 
 
 @router.get(BASE + "/{connector_id}")

@@ -304,6 +304,7 @@ def _finish(rt: Runtime, survey: Survey, attempt: int, state: str, reason: str |
         if state == SurveyState.SENT:
             mark_surveys(s, [survey.id])
     log.info("survey_" + state, survey_id=survey.id, attempt=attempt, reason=reason)
+    rt.health.survey(survey.connector_id, state)  # surveys sent/failed per connector (worker/health)
     return state
 
 

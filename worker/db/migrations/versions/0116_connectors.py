@@ -1,14 +1,14 @@
 """connectors: the connectors made in the console, their secrets encrypted (CES_SECRET_KEY)
 
-Revision ID: 0114
-Revises: 0113
+Revision ID: 0116
+Revises: 0115
 Create Date: 2026-12-05 19:45:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0114'
-down_revision = '0113'
+revision = '0116'
+down_revision = '0115'
 branch_labels = None
 depends_on = None
 
