@@ -10,6 +10,9 @@ the same run:
 - `ces signals rebuild` (worker/signals/rebuild.py: rebuild) over every ticket, as an update of the stored
   signals and assessments, in tickets per second. Floor: the same rebuild reading the same rows
   and writing the same number of rows (fixed values) without computing anything.
+- the same rebuild with a learned effort model adopted (worker/model: fitted on the loaded answers,
+  and adopted for the run even if it does not beat the fixed weights: only its speed is measured),
+  alternated with the fixed weights' runs: the model's cost per ticket (goal: within 10 %).
 - the rebuild as it was (the models, SQLAlchemy upserts, one process) on a sample: the "before".
 - `ces report --by signal` (worker/queries/reports.py: signal_report) over the whole year and over the
   last 30 days: the median of --runs runs. Floor: a bare COUNT(*) over the same joins.
@@ -119,6 +122,34 @@ def reference_rebuild(rt, since: date, sample: int, batch: int) -> tuple[int, fl
         cursor = rows[-1].id
         done += len(rows)
     return done, time.perf_counter() - began
+
+
+def adopt_model(rt, since: date) -> str:
+    """Fit the learned model on the loaded answers and make it the adopted one (even when the fit is
+    not adopted by its rule: the generated answers need not follow the signals; only its speed counts)."""
+    from datetime import datetime, time, timezone
+
+    from sqlalchemy import update
+
+    from ces.worker.db.models import EffortModelRecord
+    from ces.worker.model import store
+
+    record = store.fit_and_keep(rt, since=datetime.combine(since, time.min, tzinfo=timezone.utc))
+    if record.model is None:
+        raise SystemExit(f"bench: no model to adopt: {record.why}")
+    with rt.transaction() as s:
+        s.execute(update(EffortModelRecord).where(EffortModelRecord.id == record.id).values(adopted=True))
+    return (f"model {record.id} fitted on {record.answers:,} answers ({record.low:,} low): "
+            + ("adopted" if record.adopted else f"adopted for the benchmark ({record.why})"))
+
+
+def with_model(rt, use: bool, fn, *args, **kwargs):
+    """fn with the adopted model scoring (use) or the fixed weights."""
+    from ces.worker.model import store
+
+    rt.settings.model.use = use
+    store.forget(rt)
+    return fn(*args, **kwargs)
 
 
 def report_floor(rt, since: date, until: date) -> None:
@@ -325,12 +356,15 @@ def run(args, url: str, name: str) -> int:
     with rt.engine.connect() as conn:
         has_rows = conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM ticket_signals)").scalar()
     first = None if has_rows else rebuild_run("insert")
-    floors, fasts = [], []
-    for _ in range(args.repeat):  # alternated, so that both see the same neighbours
+    note(adopt_model(rt, since))
+    floors, fasts, learned = [], [], []
+    for _ in range(args.repeat):  # alternated, so that all see the same neighbours
         floors.append(rebuild_run("floor", floor=True))
-        fasts.append(rebuild_run("rebuild"))
+        fasts.append(with_model(rt, False, rebuild_run, "rebuild"))
+        learned.append(with_model(rt, True, rebuild_run, "rebuild with the model"))
     floor_s, floor_n = min(floors)
     fast_s, fast_n = min(fasts)
+    model_s, model_n = min(learned)
     loads["before"] = [load_average()]
     ref_n, ref_s = reference_rebuild(rt, since, args.sample, args.batch)
     vacuum(url, "ticket_signals", "assessments")
@@ -371,6 +405,9 @@ def run(args, url: str, name: str) -> int:
              f"| `ces signals rebuild` (update of {fast_n:,} tickets' signals and assessments) | **{fast_n / fast_s:,.0f} "
              f"tickets/s** ({fast_s:.1f} s) | {floor_n / floor_s:,.0f} tickets/s ({floor_s:.1f} s): the same rows read "
              f"and written, nothing computed | {fast_s / floor_s:.2f} |"]
+    lines.append(f"| the same with a learned model adopted (its probability, thresholds and weighed reasons) | "
+                 f"**{model_n / model_s:,.0f} tickets/s** ({model_s:.1f} s) | | {model_s / floor_s:.2f}; "
+                 f"{(model_n / model_s) / (fast_n / fast_s) - 1:+.1%} against the fixed weights |")
     if first:
         lines.append(f"| the same into empty tables (first build: inserts, foreign-key checks) | "
                      f"{first[1] / first[0]:,.0f} tickets/s ({first[0]:.1f} s) | | |")
@@ -383,6 +420,7 @@ def run(args, url: str, name: str) -> int:
                      f"joins | {r['t'] / r['f']:.2f} |")
     lines += ["", "Load average (1, 5, 15 min) before: " + "; ".join(
         [f"floor {', '.join(loads['floor'])}", f"rebuild {', '.join(loads['rebuild'])}",
+         f"with the model {', '.join(loads['rebuild with the model'])}",
          f"before {loads['before'][0]}"] + [f"report {r['label']} {r['load']}" for r in reports])
         + f"; at the end {load_average()}."]
     print("\n" + "\n".join(lines))

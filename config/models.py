@@ -143,6 +143,7 @@ class ModelSettings(Section):
     folds: int = Field(5, ge=2, le=20)
     target_precision: float = Field(0.8, gt=0, lt=1)  # of "high" among held-out answers
     regularization: float = Field(1.0, gt=0)  # scikit-learn's C: smaller is stronger
+    refit_days: float = Field(7, ge=0)  # the scheduler queues a refit when the last fit is older (0: never)
 
 
 class AlertRoute(SecretsModel):
@@ -183,6 +184,12 @@ class AlertRoute(SecretsModel):
         return self
 
 
+def unique_names(routes: list[AlertRoute], message: str) -> None:
+    names = [r.name for r in routes]
+    if len(names) != len(set(names)):
+        raise ValueError(message)
+
+
 class AlertSettings(Section):
     settle_seconds: float = Field(120, ge=0)  # no change for this long (or a comment) before alerting
     low_ces7: int = Field(3, ge=1, le=7)  # answers up to this on ces7 are low
@@ -202,10 +209,45 @@ class AlertSettings(Section):
 
     @model_validator(mode="after")
     def _unique_names(self):
-        names = [r.name for r in self.routes]
-        if len(names) != len(set(names)):
-            raise ValueError("every route needs its own name")
+        unique_names(self.routes, "every route needs its own name")
         return self
+
+
+class AdminRoute(AlertRoute):
+    """One destination of admin notices (README "Health"): the alert routes' kinds but a note,
+    kept apart from the support team's routes."""
+
+    type: Literal["slack", "teams", "email", "webhook"]
+    on: list[Literal["low_answer", "digest"]] = []  # not used: an admin route carries health notices only
+
+    @model_validator(mode="after")
+    def _addressed(self):
+        if self.type == "email" and not self.to:
+            raise ValueError("an admin email route needs to = [addresses] (there is no assignee to write to)")
+        return self
+
+
+class AdminSettings(Section):
+    routes: list[AdminRoute] = []
+
+    @model_validator(mode="after")
+    def _unique_names(self):
+        unique_names(self.routes, "every admin route needs its own name")
+        return self
+
+
+class HealthSettings(Section):
+    """The health rules' thresholds (README "Health"); short in tests."""
+
+    probe: bool = True  # a light API call per connector between real calls (counts against its rate limit)
+    probe_seconds: float = Field(60, gt=0)  # also how often the health is checked and admins notified
+    unreachable_minutes: float = Field(15, gt=0)  # a helpdesk unreachable this long is failing
+    signature_failures: int = Field(20, ge=1)  # this many bad signatures within signature_minutes...
+    signature_minutes: float = Field(10, gt=0)  # ... is a burst: the secret was probably rotated
+    backlog_minutes: float = Field(10, gt=0)  # a backlog growing this long is failing
+    sweep_seconds: float = Field(60, gt=0)  # no scheduler sweep this long is failing
+    smtp_refusals: int = Field(3, ge=1)  # refusals in a row (no mail taken between) that fail SMTP
+    sample_seconds: float = Field(10, gt=0)  # how often the scheduler records the backlog
 
 
 class RetentionSettings(Section):
@@ -360,6 +402,10 @@ class ConsoleSettings(Section):
     hash_queue: int = Field(16, ge=0)
     # Teams and agents: nobody is ranked on fewer answers than this (shown as "too few answers").
     min_answers: int = Field(10, ge=1)
+    # Connectors made in the console (README, "Connectors in the console"): plain http:// and
+    # loopback helpdesk addresses only when this allows them (self-hosted helpdesks, tests).
+    allow_http_helpdesks: bool = False
+    webhook_secret_grace_hours: float = Field(24, ge=0)  # a rotated webhook secret is still accepted this long
     oidc: OidcSettings | None = None
 
     @field_validator("url")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import tomllib
 from collections.abc import Callable
@@ -14,12 +15,14 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_valid
 from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDict
 
 from ces.config.models import (
+    AdminSettings,
     AlertSettings,
     ApiSettings,
     ConnectorSettings,
     ConsoleSettings,
     DemoSettings,
     EffortSettings,
+    HealthSettings,
     HttpSettings,
     IntakeSettings,
     ModelSettings,
@@ -62,6 +65,8 @@ class Settings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     console: ConsoleSettings = ConsoleSettings()
     api: ApiSettings = ApiSettings()
+    health: HealthSettings = HealthSettings()
+    admin: AdminSettings = AdminSettings()
     # Each [[connectors]] table is validated by its own kind's model (see load_settings), so that
     # a problem is reported as connectors[i].key.
     raw_connectors: list[dict[str, Any]] = Field([], alias="connectors")
@@ -239,9 +244,10 @@ def _settings(data: dict[str, Any], overrides: dict[str, Any]) -> Settings:
         _file_data.reset(token)
 
 
-def validate_connectors(raw: list[Any], source: str, *, every: bool = False
+def validate_connectors(raw: list[Any], source: str, *, every: bool = False, context: dict | None = None
                         ) -> tuple[list[tuple[int, ConnectorSettings]], list[Problem]]:
-    """Each [[connectors]] table by its own kind's model; the valid ones with their index."""
+    """Each [[connectors]] table by its own kind's model; the valid ones with their index.
+    `context`: pydantic's validation context (a stored connector's held secrets, config.secrets.HELD)."""
     valid, problems = [], []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
@@ -254,11 +260,12 @@ def validate_connectors(raw: list[Any], source: str, *, every: bool = False
             problems.append(Problem(f"connectors[{i}].kind", f"unknown connector kind {kind!r}",
                                     f"use one of: {', '.join(known_kinds())}", source))
             continue
+        validate = functools.partial(model.model_validate, context=context)
         if every:
-            conn, found = _every_problem(model.model_validate, item, model, source, ("connectors", i))
+            conn, found = _every_problem(validate, item, model, source, ("connectors", i))
         else:
             try:
-                conn, found = model.model_validate(item), []
+                conn, found = validate(item), []
             except ValidationError as exc:
                 conn, found = None, [_problem(e, source, item, model, ("connectors", i)) for e in exc.errors()]
         problems += found
@@ -347,11 +354,13 @@ def check_settings(settings: Settings, indexed: list[tuple[int, ConnectorSetting
                      for key, message, fix in settings.console.oidc.secret_problems()]
     for i, route in enumerate(settings.alerts.routes):
         problems += _route_problems(settings, i, route, source)
+    for i, route in enumerate(settings.admin.routes):
+        problems += _route_problems(settings, i, route, source, "admin.routes")
     return problems
 
 
-def _route_problems(settings: Settings, i: int, route, source: str) -> list[Problem]:
-    problems = [Problem(f"alerts.routes[{i}].{key}", message, fix, source)
+def _route_problems(settings: Settings, i: int, route, source: str, section: str = "alerts.routes") -> list[Problem]:
+    problems = [Problem(f"{section}[{i}].{key}", message, fix, source)
                 for key, message, fix in route.secret_problems()]
     if route.has_secret("url"):
         try:
@@ -362,7 +371,7 @@ def _route_problems(settings: Settings, i: int, route, source: str) -> list[Prob
             try:
                 check_http_url(value)
             except ValueError:
-                problems.append(Problem(f"alerts.routes[{i}].url_env", "the URL it holds is not an http(s) URL",
+                problems.append(Problem(f"{section}[{i}].url_env", "the URL it holds is not an http(s) URL",
                                         "put the route's full https://… URL in it", source))
     for cid in route.connectors:
         if settings.connector(cid) is None:

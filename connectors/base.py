@@ -35,6 +35,7 @@ REPLY = "public_reply"  # post_public_reply
 TAGS = "tags"  # add_tags
 REOPEN = "reopen"  # reopen
 FOLLOWUP = "followup"  # create_followup
+PROVISION = "provision"  # provision, test_delivery: sets up its own webhook in the helpdesk
 EVERYTHING = frozenset({TICKET, HISTORY, RECENT, NOTE, REPLY, TAGS, REOPEN, FOLLOWUP})
 
 
@@ -54,6 +55,20 @@ class DeliveryRule:
     window: timedelta | None = None  # None: for ever
 
 
+@dataclass(frozen=True)
+class Provisioned:
+    """What provision() did, step by step in words, and the secrets it obtained (the webhook
+    signing secret where the helpdesk generates it, or one we chose), by secret name
+    ("webhook_secret"), for the caller to store: never logged or printed."""
+
+    steps: list[CheckResult]
+    secrets: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return all(step.ok for step in self.steps)
+
+
 class Connector(ABC):
     kind: ClassVar[str]
     title: ClassVar[str]  # the helpdesk's name, for people
@@ -66,6 +81,8 @@ class Connector(ABC):
     # Statuses that mean more at this helpdesk: status → (error type, what it means); see ApiClient.
     api_errors: ClassVar[dict[int, tuple[type[ApiError], str]]] = {}
     api_class: ClassVar[type[ApiClient]] = ApiClient  # a subclass for a helpdesk's own habits
+    # Why provision() cannot work for this kind, where the helpdesk's API is the reason (README says it too).
+    no_provisioning: ClassVar[str] = ""
 
     def __init__(self, settings: ConnectorSettings, *, http: HttpClient, public_url: str):
         self.settings = settings
@@ -187,6 +204,16 @@ class Connector(ABC):
     @abstractmethod
     def setup_instructions(self) -> str:
         """Step-by-step text an admin follows in the helpdesk, with the webhook URL filled in."""
+
+    def provision(self) -> Provisioned:
+        """Create (or find and update) the webhook and triggers this connector needs in the
+        helpdesk, named with the connector's id: running it again changes only what differs."""
+        reason = f" ({self.no_provisioning})" if self.no_provisioning else ""
+        raise self._unsupported(f"set up its webhook through the helpdesk's API{reason}")
+
+    def test_delivery(self) -> CheckResult:
+        """Ask the helpdesk to send a signed test webhook to our intake; say what intake answered."""
+        raise self._unsupported("ask the helpdesk for a test webhook")
 
     def check(self) -> list[CheckResult]:
         """Call the helpdesk with the configured credentials; say plainly what works."""

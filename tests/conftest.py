@@ -26,9 +26,10 @@ SESSION = uuid.uuid4().hex[:10]
 pytest_plugins = ("tests.browser", "tests.node_tools")
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def structured_logs():
-    """Logs as in production: JSON lines on stderr (stdout stays for the commands' output)."""
+    """Logs as in production: JSON lines on stderr (stdout stays for the commands' output); set
+    again before each test, because a command run in-process configures its own level."""
     from ces.worker import logs
 
     logs.configure("INFO")
@@ -217,6 +218,16 @@ def config(tmp_path, monkeypatch, db_url, redis_prefix, app_port, sink) -> Confi
 
 
 @pytest.fixture
+def zendesk():
+    """A simulated Zendesk (its API and its webhooks), as the demo and the end-to-end tests use."""
+    from ces.connectors.zendesk.simulator import ZendeskSimulator
+
+    sim = ZendeskSimulator(email="admin@acme.test", token=ZENDESK_TOKEN, secret=ZENDESK_SECRET).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
 def queue() -> Queue:
     return Queue()
 
@@ -254,16 +265,6 @@ def clock():
     from tests.pipeline import Clock
 
     return Clock()
-
-
-@pytest.fixture
-def zendesk():
-    """The Zendesk simulator on a free port (a process-level test points the service at it)."""
-    from ces.connectors.zendesk.simulator import ZendeskSimulator
-
-    sim = ZendeskSimulator(email="admin@acme.test", token=ZENDESK_TOKEN, secret=ZENDESK_SECRET).start()
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture

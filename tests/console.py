@@ -34,14 +34,6 @@ def add_user(rt, email: str, role: str = "lead", *, teams: tuple[str, ...] = (),
     return link
 
 
-def signed_in(console, rt, email: str, role: str, teams=()) -> Client:
-    """A new console user, signed in over HTTP (`console` is the ServedApp)."""
-    add_user(rt, email, role, teams=teams)
-    client = Client(console.url)
-    assert client.sign_in(email).status_code == 303
-    return client
-
-
 def submit(browser, button_css: str = "main form button[type=submit]") -> None:
     """Click a form's button and wait for the next page (a click does not wait for it)."""
     # A mark on the old document's window: gone once the next page has loaded. (staleness_of asks
@@ -96,6 +88,20 @@ class Client:
     def sign_in(self, email: str, password: str = PASSWORD) -> requests.Response:
         self.get("/login")
         return self.post("/login", {"email": email, "password": password})
+
+
+def signed_in(console, email: str) -> Client:
+    """A Client signed in as `email` to the served console (tests.support.ServedApp)."""
+    client = Client(console.url)
+    assert client.sign_in(email).status_code == 303
+    client.get("/")  # the session's CSRF token, from a page
+    return client
+
+
+def new_signed_in(console, rt, email: str, role: str, teams=()) -> Client:
+    """A new account of this role, signed in over HTTP (`console`: the served app)."""
+    add_user(rt, email, role, teams=teams)
+    return signed_in(console, email)
 
 
 def routes_of(app) -> list:

@@ -59,29 +59,17 @@ def fixed_index(s: dict) -> float:
 def plant(rt, rows: list[dict], low: list[bool] | None, *, sent: datetime, first_id: int = 1) -> None:
     """Tickets in the database with these signals, each surveyed at `sent`; answered 2 of 7 when
     low, 6 of 7 when not, silent when `low` is None."""
-    from ces.worker.db.models import Answer, AssessmentRecord, Solve, Survey, Ticket, TicketSignalsRecord
+    from ces.worker.db.models import Answer, AssessmentRecord, Solve
+    from ces.worker.demo.history import past_ticket
 
     with rt.transaction() as s:
         for i, signals in enumerate(rows, start=first_id):
-            ticket = Ticket(connector_id="zendesk-main", external_id=str(i), created_at=sent, updated_at=sent,
-                            channel=signals["channel"], last_solved_at=sent)
-            s.add(ticket)
-            s.flush()
-            s.add(TicketSignalsRecord(ticket_pk=ticket.id, computed_at=sent, data=signals,
-                                      **{k: signals[k] for k in ("group_transfers", "assignee_transfers", "reopens",
-                                                                 "repeat_contacts", "repeat_after", "channel_switch",
-                                                                 "customer_messages")}))
-            solve = Solve(ticket_pk=ticket.id, number=1, solved_at=sent)
-            s.add(solve)
-            s.flush()
-            survey = Survey(solve_id=solve.id, connector_id="zendesk-main", ticket_external_id=str(i), token=f"t{i}",
-                            scale="ces7", send_after=sent, created_at=sent, sent_at=sent, state="sent")
-            s.add(survey)
-            s.flush()
+            survey = past_ticket(s, "zendesk-main", str(i), signals, sent, f"t{i}")
+            ticket_pk = s.get(Solve, survey.solve_id).ticket_pk
             if low is not None:
                 s.add(Answer(survey_id=survey.id, scale="ces7", score=2 if low[i - first_id] else 6, answered_at=sent,
                              updated_at=sent))
             else:  # assessed from its signals by the fixed weights, as collect would have
-                s.add(AssessmentRecord(ticket_pk=ticket.id, survey_id=survey.id, level="low",
+                s.add(AssessmentRecord(ticket_pk=ticket_pk, survey_id=survey.id, level="low",
                                        effort_index=int(fixed_index(signals)), basis="signals", reasons=[],
                                        reason_codes="", assessed_at=sent))

@@ -146,6 +146,7 @@ def test_the_tokens_cli_shows_a_secret_once_and_never_again(rt, capsys):
     code, out, _ = cli(capsys, "tokens", "list", "--format", "json")
     [listed] = json.loads(out)
     assert listed["name"] == "BI" and listed["state"] == "active" and secret not in out
+    assert (listed["prefix"], listed["created_by"]) == (secret[:10], "cli")  # tells tokens apart, opens nothing
     with rt.transaction() as s:
         assert s.scalar(select(ApiToken.token_hash)) == users.token_hash(secret)  # only the hash is kept
     code, _, err = cli(capsys, "tokens", "create", "ada@acme.test", "--scope", "write:everything")
@@ -168,6 +169,8 @@ def test_the_audit_log_records_who_did_what_and_no_customer_data(rt, planted, se
     assert actions == [("cli", "user.add"), ("user", "sign_in_failed"), ("unknown", "sign_in_failed"),
                        ("user", "sign_in"), ("cli", "token.create"), ("token", "api.answers")]
     assert all(e["address"] == "127.0.0.1" for e in entries if e["actor"] != "cli")
+    code, out, _ = cli(capsys, "audit", "--actor", "Lee@Acme.test", "--action", "sign_in", "--format", "json")
+    assert [(e["action"], e["detail"]) for e in json.loads(out)] == [("sign_in", {"method": "password"})]
     with rt.transaction() as s:
         stored = json.dumps([[e.actor, e.action, e.target, e.detail] for e in s.scalars(select(AuditEntry))])
     for secret in ("lee@acme.test", "someone-else", "THREE", ANSWERS["101"][6]):

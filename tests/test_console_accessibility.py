@@ -104,3 +104,32 @@ def test_the_report_pages_have_no_serious_accessibility_violation(rt, console, b
     sign_in(browser, console.url, "amy@acme.test", next_path="/teams?from=2026-11-02%26to=2026-11-29")
     found["teams, an agent"] = scanned(browser, "console-teams-agent")
     assert found == {page: [] for page in found}
+
+
+def test_the_admin_pages_have_no_serious_accessibility_violation(rt, console, browser):
+    from tests.admin_data import failed_survey, parked_event
+
+    for n, state in enumerate(("failed", "uncertain", "failed")):
+        failed_survey(rt, f"500{n}", state)
+    parked_event(rt, 1)
+    add_user(rt, "ada@acme.test", "admin", name="Ada Admin")
+    add_user(rt, "lee@acme.test", "lead", teams=("Billing", "Returns"), name="Lee Lead")
+    found = {}
+    sign_in(browser, console.url, "ada@acme.test", next_path="/admin/queues")
+    browser.find_element(By.CSS_SELECTOR, "input[name=id]").click()
+    submit(browser, "form[method=post] button.primary")
+    found["queues, after a resend"] = scanned(browser, "console-admin-queues")
+    browser.get(f"{console.url}/admin/queues?kind=events")
+    found["parked events"] = axe_scan(browser)
+    browser.get(f"{console.url}/admin/people")
+    browser.find_element(By.ID, "i-email").send_keys("eve@acme.test")
+    submit(browser, "form[action='/admin/people/invite'] button")
+    browser.find_element(By.CSS_SELECTOR, "details.person summary").click()
+    found["people, a link shown"] = scanned(browser, "console-admin-people")
+    browser.get(f"{console.url}/admin/tokens")
+    browser.find_element(By.CSS_SELECTOR, "input[name=scope]").click()
+    submit(browser, "form[action='/admin/tokens/create'] button")
+    found["tokens, a secret shown"] = scanned(browser, "console-admin-tokens")
+    browser.get(f"{console.url}/admin/audit")
+    found["audit log"] = scanned(browser, "console-admin-audit")
+    assert found == {page: [] for page in found}

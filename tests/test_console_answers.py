@@ -17,7 +17,7 @@ from ces.worker.queries.reports import ces_report
 from ces.worker.queries.scope import Scope
 from ces.worker.web.app import create_app
 from tests.answers_data import ANSWERS, RANGE, SENT, plant
-from tests.console import Client, add_user, screenshot, sign_in, signed_in, submit
+from tests.console import Client, add_user, new_signed_in, screenshot, sign_in, submit
 from tests.node_tools import axe_scan
 from tests.support import ServedApp
 
@@ -96,12 +96,12 @@ QUERY = "since=2026-11-19&until=2026-11-21"
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_page_shows_the_words_escaped_and_only_the_callers(rt, planted, console):
-    amy = signed_in(console, rt, "amy@acme.test", "agent")
+    amy = new_signed_in(console, rt, "amy@acme.test", "agent")
     page = amy.get(f"/answers?{QUERY}")
     assert page.status_code == 200
     assert "I had to explain it THREE times" in page.text and "빠르게" in page.text
     assert "何度も" not in page.text and "alert(" not in page.text  # Bob's answers
-    lead = signed_in(console, rt, "lee@acme.test", "lead")
+    lead = new_signed_in(console, rt, "lee@acme.test", "lead")
     page = lead.get(f"/answers?{QUERY}&q=fine")
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; fine" in page.text and "<script>alert" not in page.text
     assert 'dir="auto"' in page.text and "1–1 of 1 answers" in page.text
@@ -109,14 +109,14 @@ def test_the_page_shows_the_words_escaped_and_only_the_callers(rt, planted, cons
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_csv_holds_what_the_page_shows_and_no_formula(rt, planted, console):
-    amy = signed_in(console, rt, "amy@acme.test", "agent")
+    amy = new_signed_in(console, rt, "amy@acme.test", "agent")
     resp = amy.get(f"/answers.csv?{QUERY}")
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
     assert 'filename="answers-2026-11-19-2026-11-21.csv"' in resp.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(resp.text)))
     assert [r["ticket"] for r in rows] == ["106", "105", "103", "101"]  # Amy's only
     assert rows[0]["comment"].startswith("'=HYPERLINK")
-    lead = signed_in(console, rt, "lee@acme.test", "lead", teams=("Returns",))
+    lead = new_signed_in(console, rt, "lee@acme.test", "lead", teams=("Returns",))
     rows = list(csv.DictReader(io.StringIO(lead.get(f"/answers.csv?{QUERY}&q=%D8%A7%D9%86%D8%AA%D8%B8%D8%B1%D8%AA").text)))
     assert [(r["ticket"], r["scale"], r["score"]) for r in rows] == [("104", "effort5", "5")]
 
@@ -125,7 +125,7 @@ def test_the_csv_holds_what_the_page_shows_and_no_formula(rt, planted, console):
 @pytest.mark.parametrize("query", ["since=yesterday", "since=2026-11-21&until=2026-11-20", "scale=nps", "score=9",
                                    "q=" + "x" * 201])
 def test_a_bad_filter_is_a_clear_400(rt, console, query):
-    lead = signed_in(console, rt, "lee@acme.test", "lead")
+    lead = new_signed_in(console, rt, "lee@acme.test", "lead")
     for path in ("/answers", "/answers.csv"):
         resp = lead.get(f"{path}?{query}")
         assert resp.status_code == 400 and "This filter cannot be used" in resp.text
@@ -142,7 +142,7 @@ def test_signed_out_the_answers_are_a_sign_in(rt, planted, console):
 def test_pages_of_fifty(rt, console):
     for n in range(1, 56):
         plant(rt, str(1000 + n), "Billing", "amy@acme.test", "Amy", "en", "ces7", 6, f"comment {n}")
-    lead = signed_in(console, rt, "lee@acme.test", "lead")
+    lead = new_signed_in(console, rt, "lee@acme.test", "lead")
     first = lead.get(f"/answers?{QUERY}")
     assert "1–50 of 55 answers" in first.text and "Page 1 of 2" in first.text and "comment 55" in first.text
     second = lead.get(f"/answers?{QUERY}&page=2")

@@ -19,7 +19,7 @@ from ces.worker.db.models import FollowUp
 from ces.worker.queries.reports import follow_up_report
 from ces.worker.queries.scope import Scope
 from ces.worker.web.app import create_app
-from tests.console import Client, add_user, screenshot, sign_in, sign_out
+from tests.console import Client, add_user, screenshot, sign_in, sign_out, signed_in
 from tests.followup_data import COMMENT, NOW, seed, token
 from tests.pipeline import Clock
 from tests.support import ServedApp
@@ -45,12 +45,6 @@ def data(rt):
 def console(rt, app_port):
     with ServedApp(create_app(rt), app_port) as served:
         yield served
-
-
-def signed_in(console, email: str) -> Client:
-    client = Client(console.url)
-    assert client.sign_in(email).status_code == 303
-    return client
 
 
 def case_of(rt, case_id: int) -> FollowUp:

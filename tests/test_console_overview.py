@@ -13,7 +13,7 @@ from ces.worker.queries.intervals import newcombe, wilson
 from ces.worker.queries.reports import ces_report
 from ces.worker.queries.scope import Scope
 from ces.worker.web.app import create_app
-from tests.console import Client, add_user, screenshot, sign_in, signed_in
+from tests.console import Client, add_user, new_signed_in, screenshot, sign_in
 from tests.report_data import SINCE, UNTIL, seed
 from tests.support import ServedApp
 
@@ -45,7 +45,7 @@ def lines(page: str, caption: str) -> list[list[str]]:
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 def test_the_overview_shows_what_ces_report_says_for_the_same_range_and_filters(rt, console):
-    admin = signed_in(console, rt, "ada@acme.test", "admin")
+    admin = new_signed_in(console, rt, "ada@acme.test", "admin")
     for query, by, key in ((RANGE, None, None), (f"{RANGE}&group=Billing", "group", "Billing"),
                            (f"{RANGE}&channel=email", "channel", "email")):
         page = admin.get(f"/?{query}")
@@ -64,7 +64,7 @@ def test_the_overview_shows_what_ces_report_says_for_the_same_range_and_filters(
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_overview_compares_with_the_period_before_and_shows_each_week_and_score(rt, console):
-    page = signed_in(console, rt, "ada@acme.test", "admin").get(f"/?{RANGE}").text
+    page = new_signed_in(console, rt, "ada@acme.test", "admin").get(f"/?{RANGE}").text
     assert "compared with the 28 days before" in page
     assert '<span class="delta up"><span class="visually-hidden">Change against the period before: </span>' \
         '+66.7 pts</span>' in page  # CES 0% (one answer, 2) before; 67% now
@@ -75,7 +75,7 @@ def test_the_overview_compares_with_the_period_before_and_shows_each_week_and_sc
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_lead_sees_their_teams_and_an_agent_their_own_answers(rt, console):
-    lead = signed_in(console, rt, "lee@acme.test", "lead", teams=("Billing",))
+    lead = new_signed_in(console, rt, "lee@acme.test", "lead", teams=("Billing",))
     page = lead.get(f"/?{RANGE}").text
     [billing] = [r for r in ces_report(Scope.everything(), rt, SINCE, UNTIL, by="group")["rows"] if r["group"] == "Billing"]
     assert cards(page)["Responses"][0] == str(billing["responses"])
@@ -83,7 +83,7 @@ def test_a_lead_sees_their_teams_and_an_agent_their_own_answers(rt, console):
     assert lead.get(f"/?{RANGE}&group=Returns").text.count('<a class="value" href') == 5
     assert cards(lead.get(f"/?{RANGE}&group=Returns").text)["Responses"][0] == "0"
 
-    amy = signed_in(console, rt, "AMY@acme.test", "agent")
+    amy = new_signed_in(console, rt, "AMY@acme.test", "agent")
     page = amy.get(f"/?{RANGE}&agent=cy@acme.test").text  # the agent filter is not an agent's to set
     assert cards(page)["Responses"][0] == "12"
     teams = amy.get(f"/teams?{RANGE}").text
@@ -94,7 +94,7 @@ def test_a_lead_sees_their_teams_and_an_agent_their_own_answers(rt, console):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_teams_ranks_only_those_with_enough_answers(rt, console):
-    page = signed_in(console, rt, "ada@acme.test", "admin").get(f"/teams?{RANGE}").text
+    page = new_signed_in(console, rt, "ada@acme.test", "admin").get(f"/teams?{RANGE}").text
     assert lines(page, "CES per team") == [["1", "Billing", "14", "64%", "39%–84%", "4.86"],
                                            ["–", "Returns", "4", "too few answers"]]
     agents = lines(page, "CES per agent (the agent when the survey was sent)")
@@ -104,7 +104,7 @@ def test_teams_ranks_only_those_with_enough_answers(rt, console):
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 def test_drivers_are_sorted_by_the_ces_points_they_cost(rt, console):
-    page = signed_in(console, rt, "ada@acme.test", "admin").get(f"/drivers?{RANGE}").text
+    page = new_signed_in(console, rt, "ada@acme.test", "admin").get(f"/drivers?{RANGE}").text
     rows = lines(page, "Per driver: how often, CES with and without it, what it costs")
     # Transfers: on the 5 low answers (CES 0%) of 18; the other 13 answers: 12 easy. 5/18 × 12/13 = 25.6
     # points; 6 of the 8 high-effort tickets (5 low answers, 1 signal-only).
@@ -114,6 +114,25 @@ def test_drivers_are_sorted_by_the_ces_points_they_cost(rt, console):
                                     "Long waits", "Repeated information"}
     assert [r[5] for r in rows[1:]] == ["–"] * 6  # no answer had them: no cost to tell
     assert 'href="/answers?from=2026-11-02&amp;to=2026-11-29&amp;scale=ces7&amp;driver=transfers"' in page
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_drivers_show_the_adopted_models_adjusted_odds_ratio_beside_the_cost(rt, console):
+    from ces.worker.db.models import EffortModelRecord
+
+    lead = new_signed_in(console, rt, "ada@acme.test", "admin")
+    caption = "Per driver: how often, CES with and without it, what it costs"
+    page = lead.get(f"/drivers?{RANGE}").text
+    assert {r[7] for r in lines(page, caption)} == {"–"} and "none until a learned effort model is adopted" in page
+    with rt.transaction() as s:  # a fit not adopted, then an adopted one, then another not adopted
+        for adopted, effects in ((False, {"transfers": 9.0}), (True, {"transfers": 2.345, "reopens": 0.8}),
+                                 (False, {"transfers": 7.0})):
+            s.add(EffortModelRecord(fitted_at=rt.now(), since=rt.now(), until=rt.now(), answers=300, low=40,
+                                    adopted=adopted, why="test", model=None, metrics={"effects": effects}, rules={}))
+    page = lead.get(f"/drivers?{RANGE}").text
+    rows = {r[0]: r[7] for r in lines(page, caption)}
+    assert rows["Transfers"] == "2.35" and rows["Reopens"] == "0.80" and rows["Long waits"] == "–"
+    assert "by the learned effort model (fit 2," in page
 
 
 def test_wilson_and_newcombe_give_the_published_values():
@@ -155,7 +174,7 @@ def answers_total(c: Client, href: str) -> int:
 def test_every_number_opens_the_answers_behind_it(rt, console):
     """The drill-down links of the three pages open the answers page on the same rows: the responses,
     the easy ones, a team's and an agent's answers, the answers of the tickets with a driver."""
-    lead = signed_in(console, rt, "lee@acme.test", "lead")
+    lead = new_signed_in(console, rt, "lee@acme.test", "lead")
     overview = lead.get(f"/?{RANGE}").text
     shown = cards(overview)
     assert answers_total(lead, shown["Responses"][1]) == int(shown["Responses"][0])

@@ -123,6 +123,38 @@ def test_ces_model_fit_adopts_shows_and_keeps_history(config, rt, capsys):
     assert json.loads(out)["in_use"]["id"] == fits[1]["id"]
 
 
+def test_the_report_by_signal_puts_the_adjusted_effect_beside_the_raw_cost(config, rt, capsys):
+    rows, low, _ = answered(1000, 12)
+    plant(rt, rows, low, sent=datetime.now(timezone.utc) - timedelta(days=3))
+    code, out, _ = cli(capsys, "report", "--by", "signal")
+    assert code == 0 and "odds_ratio: none until a model is adopted" in out
+    assert cli(capsys, "model", "fit")[0] == 0
+    with rt.transaction() as s:
+        model, record = store.current(s), store.adopted_record(s)
+    code, out, _ = cli(capsys, "report", "--by", "signal", "--format", "json")
+    result = json.loads(out)
+    by = {(r["signal"], r["value"]): r for r in result["rows"]}
+    assert result["model_id"] == model.id
+    for key in (("transfers", "0"), ("reopened", "no"), ("channel_switch", "no")):  # the reference: no cost, no effect
+        assert by[key]["cost"] is None and by[key]["odds_ratio"] is None
+    # A switch is one binary feature: its effect is exactly the odds ratio of its coefficient per unit.
+    j = model.features.index("channel_switch")
+    assert by[("channel_switch", "yes")]["odds_ratio"] == round(math.exp(model.coefficients[j] / model.scales[j]), 3)
+    assert 1.2 < by[("channel_switch", "yes")]["odds_ratio"] < 3.5  # planted: e^0.6 = 1.8
+    assert by[("reopened", "yes")]["odds_ratio"] > 2 and by[("transfers", "2+")]["odds_ratio"] > 3
+    yes, no = by[("reopened", "yes")], by[("reopened", "no")]
+    share = yes["responses"] / (yes["responses"] + no["responses"])
+    assert math.isclose(yes["cost"], share * (no["ces"] - yes["ces"]), abs_tol=2e-3)
+    assert yes["cost_low"] < yes["cost"] < yes["cost_high"] and yes["cost"] > 0
+    effects = record.metrics["effects"]  # the console's drivers, kept with the fit
+    assert effects["reopens"] == yes["odds_ratio"] and effects["transfers"] > 1.5
+    assert "slow_first_reply" not in effects  # no answered ticket had it: no effect to tell
+    code, out, _ = cli(capsys, "report", "--by", "signal", "--format", "csv")
+    assert out.splitlines()[0].endswith("high_effort_share,cost,cost_low,cost_high,odds_ratio")
+    code, out, _ = cli(capsys, "report", "--by", "signal")
+    assert f"the adjusted effect by model {model.id}" in out and "odds_ratio" in out.splitlines()[2]
+
+
 def test_a_bad_since_is_one_line(config, capsys):
     code, _, err = cli(capsys, "model", "fit", "--since", "last week")
     assert code == 2 and err.strip().startswith("ces: error:") and len(err.strip().splitlines()) == 1

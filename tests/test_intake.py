@@ -221,11 +221,12 @@ def test_healthz_and_readyz(app):
 
 
 def test_readyz_says_which_part_is_down(config, make_rt, app_port, sink):
+    """Ready means the database answers: intake takes webhooks (202) while Redis is down."""
     config.write(redis_url="redis://127.0.0.1:1/0", smtp_port=sink.port)
     rt = make_rt()
     with ServedApp(create_app(rt), app_port) as app:
         resp = app.get("/readyz")
-    assert resp.status_code == 503
+    assert resp.status_code == 200
     body = resp.json()
     assert body["database"] == "ok" and body["broker"].startswith("unavailable")
 

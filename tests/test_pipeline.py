@@ -181,7 +181,7 @@ def test_a_failed_survey_is_sent_again_once_the_admin_has_fixed_the_cause(config
     [survey] = surveys(rt)
     assert survey.state == SurveyState.FAILED and sink.messages == []
     assert cli(capsys, "surveys", "resend", str(survey.id)) == (0, f"survey {survey.id} queued again\n", "")
-    clock.advance(1)
+    clock.catch_up()
     tick(rt)  # the resend is due now: the scheduler queues it if the broker message is not ours to take
     queue.drain(rt)
     [survey] = surveys(rt)
@@ -211,7 +211,7 @@ def test_an_uncertain_survey_is_resent_only_when_the_admin_says_it_did_not_arriv
     assert (code, out) == (1, "") and "is uncertain: it may have arrived" in err and "--uncertain" in err
     assert surveys(rt)[0].state == SurveyState.UNCERTAIN
     assert cli(capsys, "surveys", "resend", "--uncertain", str(survey.id))[0] == 0
-    clock.advance(1)
+    clock.catch_up()
     tick(rt)
     queue.drain(rt)
     assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
@@ -266,7 +266,7 @@ def test_smtp_down_is_retried_then_failed_and_a_resend_gets_a_whole_retry_budget
     rt = make_rt(clock=clock)
     sink.refuse_next(1, "451 4.3.0 Try again later")  # the first try after the fix meets a busy relay
     assert cli(capsys, "surveys", "resend", str(survey.id))[0] == 0
-    clock.advance(1)
+    clock.catch_up()
     tick(rt)
     queue.drain(rt)
     [survey] = surveys(rt)

@@ -1,6 +1,8 @@
-"""Ticket-level work due at a time (collect signals, re-check, assess), kept as rows.
+"""Ticket-level work due at a time (collect signals, re-check, assess), kept as rows, and the
+installation's own work (the model's refit), which has no ticket.
 
-schedule() upserts the one job of a kind for a ticket; run_job() claims it with a lease, runs the
+schedule() upserts the one job of a kind for a ticket; schedule_alone() adds the one job of a kind
+without a ticket unless it is there already; run_job() claims either with a lease, runs the
 plain function of its kind and removes it — unless it was scheduled again meanwhile (a new
 version), in which case it stays due. Failures are retried by the same decision as everything else.
 """
@@ -11,17 +13,21 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ces.worker.db.models import Job, JobKind, Solve, Survey
+from ces.worker.db.types import UTCDateTime
 from ces.worker.logs import error_text
 from ces.worker.retry import GiveUp, decide
 from ces.worker.runtime import Runtime
 
 log = structlog.get_logger("ces.jobs")
 RUN_JOB = "ces.run_job"
+# A refit fits and then re-assesses in batches, which can outlast the usual lease: another worker
+# would take it while it runs. A worker that died on it is still replaced, a little later.
+LEASE_SECONDS = {JobKind.REFIT: 900.0}
 
 
 def schedule(s: Session, kind: str, ticket_pk: int, due_at: datetime, *, earliest: bool = True) -> None:
@@ -34,6 +40,16 @@ def schedule(s: Session, kind: str, ticket_pk: int, due_at: datetime, *, earlies
     s.execute(ins.on_conflict_do_update(index_elements=["kind", "ticket_pk"], set_={
         "due_at": new_due, "next_try_at": new_due, "version": Job.version + 1, "attempts": 0,
         "last_error": None}))
+
+
+def schedule_alone(s: Session, kind: str, due_at: datetime) -> bool:
+    """The one job of `kind` with no ticket, due at `due_at`, unless one is there already (due or
+    running: it stays as it is). True when this call added it; two schedulers add it once."""
+    dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
+    ins = dialect.insert(Job).values(kind=kind, ticket_pk=None, due_at=due_at, version=1, state="due", attempts=0,
+                                     next_try_at=due_at)
+    return s.execute(ins.on_conflict_do_nothing(index_elements=["kind"], index_where=Job.ticket_pk.is_(None))
+                     .returning(Job.id)).first() is not None
 
 
 def assess_later(s: Session, survey_id: int, now: datetime) -> None:
@@ -59,14 +75,20 @@ def mark_enqueued(rt: Runtime, ids: list[int]) -> None:
             next_try_at=rt.now() + timedelta(seconds=rt.settings.worker.requeue_after_seconds)))
 
 
-def run_job(rt: Runtime, job_id: int, handlers: dict[str, Callable[[Runtime, int], str]]) -> str | None:
+def _lease_until(rt: Runtime, now: datetime):
+    usual = literal(now + timedelta(seconds=rt.settings.worker.lease_seconds), UTCDateTime)
+    return case(*((Job.kind == kind, literal(now + timedelta(seconds=seconds), UTCDateTime))
+                  for kind, seconds in LEASE_SECONDS.items()), else_=usual)
+
+
+def run_job(rt: Runtime, job_id: int, handlers: dict[str, Callable[[Runtime, int | None], str]]) -> str | None:
     now = rt.now()
     with rt.transaction() as s:
         row = s.execute(update(Job).where(
             Job.id == job_id, Job.due_at <= now,
             or_(Job.state == "due", and_(Job.state == "running", Job.lease_until < now)))
             .values(state="running", attempts=Job.attempts + 1,
-                    lease_until=now + timedelta(seconds=rt.settings.worker.lease_seconds))
+                    lease_until=_lease_until(rt, now))
             .returning(Job.kind, Job.ticket_pk, Job.version, Job.attempts)).first()
     if row is None:
         return None

@@ -16,6 +16,7 @@ from email.utils import formatdate
 
 from ces.config.models import SmtpSettings
 from ces.worker.db.types import storable_text
+from ces.worker.health.counters import smtp_watched
 from ces.worker.retry import Permanent, Transient
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
@@ -105,6 +106,7 @@ def _refused(code: int, text: bytes | str) -> Exception:
     return MailRefusedPermanently(detail) if code >= 500 else MailRefusedTemporarily(detail)
 
 
+@smtp_watched  # the SMTP health card: last send, last refusal (worker/health)
 def send_mail(settings: SmtpSettings, message: EmailMessage) -> None:
     if "Date" not in message:  # RFC 5322 requires it; the time it is handed over
         message["Date"] = formatdate(usegmt=True)

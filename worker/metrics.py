@@ -32,6 +32,7 @@ def api_observer(rt: Runtime):
     errors_key = f"{rt.settings.broker_prefix}{LAST_ERROR_KEY}"
 
     def observe(service: str, outcome: str, rate_key: str | None = None, error: Exception | None = None) -> None:
+        rt.health.api_call(rate_key, outcome, error)  # the connector's health card (worker/health)
         client.hincrby(key, f"{service}|{outcome}", 1)
         if error is not None and rate_key:
             # The detail names the call and the host, never the URL or a secret.

@@ -8,8 +8,11 @@ a later answer's write-back), so a resend never does what a first send would not
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy import select, update
 
+from ces.worker import audit
 from ces.worker.alerts.send import writeback_siblings
 from ces.worker.alerts.trigger import SEND_ALERT
 from ces.worker.db.models import Alert, AlertState, Answer, EventState, Solve, Survey, SurveyState, WebhookEvent
@@ -45,9 +48,11 @@ def _why_not(s, row, noun: str, states, uncertain: bool) -> str | None:
     return None
 
 
-def resend(rt: Runtime, noun: str, row_id: int, *, uncertain: bool = False) -> bool:
+def resend(rt: Runtime, noun: str, row_id: int, *, uncertain: bool = False, actor: str = audit.CLI,
+           origin: str | None = None) -> bool:
     """Make a failed (or, with `uncertain`, an uncertain) survey or alert due now; raises NotResent.
-    Returns whether it was queued at once (else the scheduler queues it at its next sweep)."""
+    Returns whether it was queued at once (else the scheduler queues it at its next sweep).
+    Audited by id and former state only: a reason may quote a customer's address."""
     model, states, task = {"survey": (Survey, SurveyState, SEND_SURVEY), "alert": (Alert, AlertState, SEND_ALERT)}[noun]
     now = rt.now()
     with rt.transaction() as s:
@@ -57,7 +62,8 @@ def resend(rt: Runtime, noun: str, row_id: int, *, uncertain: bool = False) -> b
         why = _why_not(s, row, noun, states, uncertain)
         if why:
             raise NotResent(why)
-        reason = f"sent again by an admin (was {row.state}: {row.reason or 'no reason recorded'})"[:500]
+        was = row.state  # the update below refreshes the row
+        reason = f"sent again by an admin (was {was}: {row.reason or 'no reason recorded'})"[:500]
         values = dict(state=states.PENDING, reason=reason, next_try_at=now, lease_until=None,
                       attempts_before_resend=row.attempts)  # a whole retry budget again
         if model is Survey:
@@ -66,10 +72,50 @@ def resend(rt: Runtime, noun: str, row_id: int, *, uncertain: bool = False) -> b
         moved = s.execute(update(model).where(model.id == row_id, model.state == row.state).values(**values)).rowcount
         if not moved:
             raise NotResent(f"{noun} {row_id} changed meanwhile; look again")
+        audit.record(s, now, actor, f"{noun}.resend", f"{noun}:{row_id}", address=origin, was=was)
     return rt.enqueue(task, row_id)
 
 
-def replay_event(rt: Runtime, event_id: int) -> bool:
+@dataclass
+class Outcome:
+    """What a resend of many did: the ids queued (and whether at once), one line per refusal."""
+
+    queued: list[tuple[int, bool]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[int]:
+        return [row_id for row_id, _ in self.queued]
+
+    @property
+    def broker_down(self) -> bool:
+        """Some were not queued at once: the scheduler's next sweep queues them."""
+        return not all(at_once for _, at_once in self.queued)
+
+
+def _each(ids: list[int], attempt) -> Outcome:
+    outcome = Outcome()
+    for row_id in dict.fromkeys(ids):  # each id once, in the order given
+        try:
+            outcome.queued.append((row_id, attempt(row_id)))
+        except NotResent as exc:
+            outcome.refused.append(str(exc))
+    return outcome
+
+
+def resend_many(rt: Runtime, noun: str, ids: list[int], *, uncertain: bool = False, actor: str = audit.CLI,
+                origin: str | None = None) -> Outcome:
+    """`ces surveys|alerts resend` and the console's queues: each id on its own (one refusal stops
+    nothing else)."""
+    return _each(ids, lambda row_id: resend(rt, noun, row_id, uncertain=uncertain, actor=actor, origin=origin))
+
+
+def replay_many(rt: Runtime, ids: list[int], *, actor: str = audit.CLI, origin: str | None = None) -> Outcome:
+    """The console's parked events, replayed as `ces events replay` does, each on its own."""
+    return _each(ids, lambda event_id: replay_event(rt, event_id, actor=actor, origin=origin))
+
+
+def replay_event(rt: Runtime, event_id: int, *, actor: str = audit.CLI, origin: str | None = None) -> bool:
     """`ces events replay`: a failed (or done) event is processed again; duplicates of its effects
     are still prevented. False if the broker is down (the scheduler enqueues it)."""
     with rt.transaction() as s:
@@ -80,5 +126,6 @@ def replay_event(rt: Runtime, event_id: int) -> bool:
             raise NotResent(f"event {event_id} is {event.state} already")
         if event.state == EventState.IGNORED:
             raise NotResent(f"event {event_id} was ignored ({event.outcome}); nothing to replay")
+        audit.record(s, rt.now(), actor, "event.replay", f"event:{event_id}", address=origin, was=event.state)
         event.state, event.attempts, event.error, event.next_try_at = EventState.RECEIVED, 0, None, rt.now()
     return rt.enqueue(PROCESS_EVENT, event_id)

@@ -15,12 +15,14 @@ import structlog
 from sqlalchemy.orm import Session
 
 from ces.config import Settings, load_settings
+from ces.config.models import ConnectorSettings
 from ces.connectors.base import Connector
 from ces.connectors.http import HttpClient
-from ces.connectors.registry import connector_class
 from ces.worker.celery_app import send
 from ces.worker.db.engine import make_engine, make_sessionmaker
 from ces.worker.db.types import utcnow
+from ces.worker.health.counters import Counters
+from ces.worker.live_connectors import LiveConnectors
 from ces.worker.metrics import api_observer
 from ces.worker.ratelimit import RedisRateLimiter
 
@@ -40,6 +42,7 @@ class Runtime:
         self.sessions = make_sessionmaker(self.engine)
         self._enqueue = enqueue
         self.now = clock
+        self.health = Counters(settings)  # the live health counters (worker/health), in Redis
 
     @cached_property
     def http(self) -> HttpClient:
@@ -47,12 +50,20 @@ class Runtime:
                           observer=api_observer(self))
 
     @cached_property
+    def live_connectors(self) -> LiveConnectors:
+        return LiveConnectors(self)
+
+    @property
     def connectors(self) -> dict[str, Connector]:
-        return {c.id: connector_class(c.kind)(c, http=self.http, public_url=self.settings.public_url)
-                for c in self.settings.connectors}
+        """The TOML file's connectors and the console's, as of a few seconds ago (live_connectors.py)."""
+        return self.live_connectors.snapshot().connectors
 
     def connector(self, connector_id: str) -> Connector | None:
         return self.connectors.get(connector_id)
+
+    def connector_settings(self, connector_id: str) -> ConnectorSettings | None:
+        conn = self.connector(connector_id)
+        return conn.settings if conn is not None else None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -72,6 +83,8 @@ class Runtime:
             return False
 
     def close(self) -> None:
+        if "live_connectors" in self.__dict__:
+            self.live_connectors.stop_polling()
         self.engine.dispose()
 
 

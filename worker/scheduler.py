@@ -21,9 +21,11 @@ from ces.worker import audit
 from ces.worker.alerts.trigger import SEND_ALERT, digest_due
 from ces.worker.console.sessions import drop_expired
 from ces.worker.db.models import Alert, AlertState, EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
+from ces.worker.health.check import on_sweep
 from ces.worker.intake import PROCESS_EVENT
 from ces.worker.jobs import RUN_JOB, due_jobs, mark_enqueued
 from ces.worker.logs import error_text
+from ces.worker.model.refit import queue_refit
 from ces.worker.privacy import apply_retention
 from ces.worker.rollups import refresh as refresh_rollups
 from ces.worker.runtime import Runtime
@@ -113,6 +115,7 @@ def tick(rt: Runtime) -> dict[str, int]:
         "surveys": _due(rt, Survey, SurveyState.PENDING, SurveyState.PREPARING, SEND_SURVEY),
         "uncertain": _abandoned_sends(rt),
         "reminders": _reminders(rt),
+        "refits": queue_refit(rt),  # before _jobs: queued and enqueued in the same sweep
         "jobs": _jobs(rt),
         "alerts": _alerts(rt),
         "rollup_days": refresh_rollups(rt),
@@ -166,6 +169,7 @@ def run(rt: Runtime, stop: threading.Event | None = None) -> None:
             continue
         try:
             tick(rt)
+            on_sweep(rt)  # health: the sweep recorded, the backlog sampled, the check queued when due
             if time.monotonic() - last_retention > 60:
                 last_retention = time.monotonic()
                 done = apply_retention(rt) | drop_expired(rt) | audit.expire(rt)

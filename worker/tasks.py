@@ -8,16 +8,19 @@ from ces.worker.alerts.send import send_alert
 from ces.worker.alerts.trigger import check_answer
 from ces.worker.db.models import JobKind
 from ces.worker.events import process_event
+from ces.worker.health.check import run_check
 from ces.worker.jobs import run_job
+from ces.worker.model.refit import refit
 from ces.worker.runtime import get_runtime
 from ces.worker.signals.collect import collect, reassess, recheck
 from ces.worker.surveys.remind import send_reminder
 from ces.worker.surveys.send import send_survey
 
-# What each kind of ticket job runs (jobs.py): the signals stage, then the alert check. Kept here,
-# where the stages meet, so that neither stage needs to know the other's functions.
+# What each kind of job runs (jobs.py): the signals stage, then the alert check, and the model's
+# refit (no ticket). Kept here, where the stages meet, so that neither stage needs to know the
+# other's functions.
 HANDLERS = {JobKind.COLLECT: collect, JobKind.RECHECK: recheck, JobKind.ASSESS: reassess,
-            JobKind.ALERT: check_answer}
+            JobKind.ALERT: check_answer, JobKind.REFIT: refit}
 
 
 def register_tasks(app: Celery) -> None:
@@ -42,6 +45,10 @@ def register_tasks(app: Celery) -> None:
     @app.task(name="ces.run_job")
     def run_job_task(job_id: int) -> None:
         run_job(get_runtime(), job_id, HANDLERS)
+
+    @app.task(name="ces.health_check")
+    def health_check_task(_unused: int) -> None:
+        run_check(get_runtime())
 
     @app.task(name="ces.send_alert")
     def send_alert_task(alert_id: int) -> None:

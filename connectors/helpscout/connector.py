@@ -40,10 +40,11 @@ import requests
 from pydantic import model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.connectors import base, markup
+from ces.connectors import base, markup, provisioning
 from ces.connectors.api import ApiClient, bearer, optional_str
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, Unparseable
+from ces.connectors.helpscout import provision as helpscout_provision
 from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import is_digits, parse_time
 
@@ -159,7 +160,8 @@ class HelpScoutConnector(Connector):
     kind = "helpscout"
     title = "Help Scout"
     Settings = HelpScoutSettings
-    capabilities = base.EVERYTHING
+    capabilities = base.EVERYTHING | {base.PROVISION}
+    webhook_events = (STATUS_EVENT, CUSTOMER_REPLY_EVENT, DELETED_EVENT)  # what provisioning subscribes to
     # 200 requests a minute is the lowest plan's figure (and the old v1 limit); Help Scout counts
     # a write as two requests while the shared limiter counts calls, so budget half of it.
     default_rate_limit_per_minute = 100
@@ -435,6 +437,9 @@ class HelpScoutConnector(Connector):
         return self.setup_text(secret_var=var("webhook_secret", "HELPSCOUT_WEBHOOK_SECRET"),
                                app_id_var=var("app_id", "HELPSCOUT_APP_ID"),
                                app_secret_var=var("app_secret", "HELPSCOUT_APP_SECRET"))
+
+    def provision(self) -> base.Provisioned:
+        return provisioning.run(self, helpscout_provision.provision, helpscout_provision.REMINDER)
 
     def check(self) -> list[CheckResult]:
         try:

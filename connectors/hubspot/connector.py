@@ -139,6 +139,8 @@ class HubspotConnector(Connector):
     # threads), a different object from the ticket. No tags: tickets have none. No follow-up:
     # HubSpot never locks a closed ticket, moving it back to an open stage is the follow-up.
     capabilities = frozenset({base.TICKET, base.HISTORY, base.RECENT, base.NOTE, base.REOPEN})
+    no_provisioning = ("HubSpot manages a private app's webhook subscriptions only in the app's settings; its "
+                       "Webhooks API is for public apps")
     # Private apps: 100 requests per 10 s (Free/Starter; 190 on Professional/Enterprise). The shared
     # limiter counts a sliding 60 s, so only the 10-second figure can never overrun a window.
     default_rate_limit_per_minute = 100

@@ -34,12 +34,13 @@ from typing import Any
 from pydantic import model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.connectors import base
+from ces.connectors import base, provisioning
 from ces.connectors.api import bearer, optional_str
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, TicketLocked, Unparseable
 from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import is_digits, parse_time
+from ces.connectors.zammad import provision as zammad_provision
 
 SYSTEM_USER_ID = "1"  # Zammad's own user "-": system changes, and the owner of unassigned tickets
 NOBODY = "-"  # the name history and expand give that user
@@ -121,7 +122,7 @@ class ZammadConnector(Connector):
     kind = "zammad"
     title = "Zammad"
     Settings = ZammadSettings
-    capabilities = base.EVERYTHING
+    capabilities = base.EVERYTHING | {base.PROVISION}
     # Zammad documents no API limit and runs on the customer's own server: stay gentle (2/s).
     default_rate_limit_per_minute = 120
     delivery = base.DeliveryRule("X-Zammad-Delivery (unsigned), or the signed body", signed=False)
@@ -385,6 +386,9 @@ class ZammadConnector(Connector):
         return self.setup_text(base=self.settings.base_url,
                                secret_var=self.env_var("webhook_secret", "ZAMMAD_WEBHOOK_TOKEN"),
                                token_var=self.env_var("api_token", "ZAMMAD_API_TOKEN"))
+
+    def provision(self) -> base.Provisioned:
+        return provisioning.run(self, zammad_provision.provision, zammad_provision.REMINDER)
 
     def check(self) -> list[CheckResult]:
         try:

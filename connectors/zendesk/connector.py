@@ -23,12 +23,13 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from ces.config.models import ConnectorSettings
-from ces.connectors import base
+from ces.connectors import base, provisioning
 from ces.connectors.api import json_link, optional_str
 from ces.connectors.base import CheckResult, Connector, InboundRequest, Person, Ticket, TicketEvent, TicketHistory
 from ces.connectors.errors import ApiError, BadSignature, PermanentApiError, StaleTimestamp, TicketLocked, Unparseable
 from ces.connectors.models import Actor, Channel, EntryKind, EventKind, HistoryEntry, Status
 from ces.connectors.timeparse import is_digits, parse_time
+from ces.connectors.zendesk import provision as zendesk_provision
 
 STATUS_EVENT = "zen:event-type:ticket.status_changed"
 TRIGGER_SOLVED = "ticket.solved"
@@ -117,7 +118,7 @@ class ZendeskConnector(Connector):
     kind = "zendesk"
     title = "Zendesk"
     Settings = ZendeskSettings
-    capabilities = base.EVERYTHING
+    capabilities = base.EVERYTHING | {base.PROVISION}
     default_rate_limit_per_minute = 200  # Team plan; Growth/Professional 400, Enterprise 700
     api_errors = {422: (TicketLocked, "the ticket is closed")}  # "Status: closed prevents ticket update"
     delivery = base.DeliveryRule("X-Zendesk-Webhook-Invocation-Id (unsigned), or the signed timestamp + body",
@@ -338,6 +339,12 @@ class ZendeskConnector(Connector):
     def setup_instructions(self) -> str:
         return self.setup_text(base=self.settings.api_base,
                                secret_var=self.env_var("webhook_secret", "ZENDESK_WEBHOOK_SECRET"))
+
+    def provision(self) -> base.Provisioned:
+        return provisioning.run(self, zendesk_provision.provision, zendesk_provision.REMINDER)
+
+    def test_delivery(self) -> CheckResult:
+        return zendesk_provision.test_delivery(self)
 
     def check(self) -> list[CheckResult]:
         results = []

@@ -1,6 +1,6 @@
 """A simulated Zendesk: the Support API calls ces-worker makes, and webhooks it sends when a
 ticket's status changes (as an event subscription or as the triggers `setup` prints), signed
-like Zendesk signs them. Used by the demo, the tests and the benchmarks."""
+like Zendesk signs them, and the Webhooks API that provisioning calls (simulator_webhooks.py). Used by the demo, the tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import requests
 
 from ces.connectors.simulator import SimulatedHelpdesk, StubRequest, StubResponse, StubServer
 from ces.connectors.zendesk.connector import sign
+from ces.connectors.zendesk.simulator_webhooks import WebhooksApi
 
 
 def _id(value: int | None) -> str | None:
@@ -43,7 +44,7 @@ class SimTicket:
     audits: list[dict] = field(default_factory=list)
 
 
-class ZendeskSimulator(SimulatedHelpdesk):
+class ZendeskSimulator(WebhooksApi, SimulatedHelpdesk):
     def __init__(self, *, email: str = "admin@acme.test", token: str = "sim-token", secret: str = "sim-secret",
                  port: int = 0):
         self.email, self.token, self.secret = email, token, secret
@@ -66,6 +67,7 @@ class ZendeskSimulator(SimulatedHelpdesk):
         s.route("GET", r"/api/v2/tickets/(?P<id>\d+)/metrics\.json")(self._get_metrics)
         s.route("GET", r"/api/v2/users/(?P<id>\d+)/tickets/requested\.json")(self._requested)
         s.route("GET", r"/api/v2/users/me\.json")(self._me)
+        self.add_webhook_routes()
 
     # --- data ---------------------------------------------------------------------------------
     def add_user(self, name: str, email: str | None, *, locale: str = "en-US", role: str = "end-user",

@@ -60,6 +60,9 @@ class Kit:
     auth_header: str = "Authorization"  # the header that carries the API credentials (Chatwoot: api_access_token)
     requester: Person = field(default_factory=lambda: Person(id="1", email="maria.garcia@example.com"))
     bounded: dict[str, Any] | None = None  # assert_bounded keywords: where the ids and times are
+    # Kinds that declare "provision": register the `responses` of an account where nothing of
+    # ours exists yet (provision creates everything) or, with `ours`, where it all exists already.
+    provisioning: Callable[..., None] | None = None
 
     @property
     def ticket_url(self) -> str:

@@ -141,6 +141,27 @@ def test_setup_text_has_the_webhook_url_and_the_secrets_variable(kit, kind, conn
     assert kit.settings[f"{kit.secret}_env"] in text
 
 
+# --- provisioning -------------------------------------------------------------------------------
+@responses.activate
+def test_provisioning_is_declared_and_idempotent_or_unsupported(kit, kind, connector):
+    if base.PROVISION not in connector.capabilities:
+        with pytest.raises(Unsupported):
+            connector.provision()
+        with pytest.raises(Unsupported):
+            connector.test_delivery()
+        return
+    assert kit.provisioning, f"{kind} declares provision: its kit registers the helpdesk's answers"
+    kit.provisioning()
+    first = connector.provision()
+    assert first.ok and first.steps[0].detail.startswith("created") and first.secrets["webhook_secret"]
+    assert all(c.request.url == kit.token_url or c.request.headers.get(kit.auth_header) for c in responses.calls)
+    responses.reset()
+    kit.provisioning(ours=True)
+    again = connector.provision()
+    assert again.ok and not any(s.detail.startswith("created") for s in again.steps)
+    assert [c.request.url for c in responses.calls if c.request.method != "GET" and c.request.url != kit.token_url] == []
+
+
 # --- the API ------------------------------------------------------------------------------------
 def call(connector, capability: str, kit):
     since = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -1,6 +1,7 @@
 """A simulated Zammad: the REST calls ces-worker makes, with in-memory users, groups and tickets
 that keep a history and articles as Zammad does, and the trigger webhook Zammad sends when a
-ticket's state changes (default payload, X-Zammad-Delivery, X-Hub-Signature). Used by tests,
+ticket's state changes (default payload, X-Zammad-Delivery, X-Hub-Signature), and the webhook
+and trigger APIs provisioning calls (zammad_admin.py). Used by tests,
 including an end-to-end test whose worker runs in another process."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import requests
 
 from ces.connectors.simulator import SimulatedHelpdesk, StubRequest, StubResponse, StubServer
 from ces.connectors.zammad.connector import sign
+from tests.simulators.zammad_admin import AdminApi
 
 STATE_IDS = {"new": 1, "open": 2, "pending reminder": 3, "closed": 4, "merged": 5, "removed": 6,
              "pending close": 7}
@@ -46,7 +48,7 @@ class SimTicket:
     updated_by_id: int = 1
 
 
-class ZammadSimulator(SimulatedHelpdesk):
+class ZammadSimulator(AdminApi, SimulatedHelpdesk):
     def __init__(self, *, token: str = "sim-token", secret: str = "sim-secret", port: int = 0):
         self.token, self.secret = token, secret
         self.server = StubServer(port=port)
@@ -81,6 +83,7 @@ class ZammadSimulator(SimulatedHelpdesk):
         s.route("GET", r"/api/v1/tags")(self._tags)
         s.route("POST", r"/api/v1/tags/add")(self._change_tag)
         s.route("DELETE", r"/api/v1/tags/remove")(self._change_tag)
+        self.add_admin_routes()
 
     # --- data ---------------------------------------------------------------------------------
     def _user_record(self, uid: int, first: str, last: str, email: str, roles: list[str], *, locale: str = "en-us",

@@ -17,6 +17,7 @@ from ces.worker.privacy import normalize_email
 from ces.worker.queries.scope import Scope
 
 PREFIX = "ces_"
+SHOWN = len(PREFIX) + 6  # the start of a secret that listings show: tells tokens apart, opens nothing
 SCOPES = ("read:answers", "read:reports", "read:flags")
 NAME_MAX = 100
 
@@ -39,7 +40,8 @@ class Holder:
         return audit.token(self.token_id)
 
 
-def create(rt, email: str, name: str, scopes: list[str], days: float, *, actor: str = audit.CLI) -> tuple[int, str]:
+def create(rt, email: str, name: str, scopes: list[str], days: float, *, actor: str = audit.CLI,
+           origin: str | None = None) -> tuple[int, str]:
     """A new token for this person: (its id, the secret, which is never shown again)."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
@@ -53,21 +55,23 @@ def create(rt, email: str, name: str, scopes: list[str], days: float, *, actor: 
         person = users.find(s, email)
         if person is None or person.disabled_at is not None:
             raise TokenError(f"{normalize_email(email)}: no such account, or it is disabled")
-        row = ApiToken(name=name, token_hash=users.token_hash(secret), user_id=person.id, scopes=sorted(set(scopes)),
-                       created_at=now, expires_at=now + timedelta(days=days))
+        row = ApiToken(name=name, token_hash=users.token_hash(secret), prefix=secret[:SHOWN], created_by=actor,
+                       user_id=person.id, scopes=sorted(set(scopes)), created_at=now,
+                       expires_at=now + timedelta(days=days))
         s.add(row)
         s.flush()
-        audit.record(s, now, actor, "token.create", audit.token(row.id), user=person.id, scopes=row.scopes)
+        audit.record(s, now, actor, "token.create", audit.token(row.id), address=origin, user=person.id,
+                     scopes=row.scopes)
         return row.id, secret
 
 
-def revoke(rt, token_id: int, *, actor: str = audit.CLI) -> None:
+def revoke(rt, token_id: int, *, actor: str = audit.CLI, origin: str | None = None) -> None:
     with rt.transaction() as s:
         done = s.execute(update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
                          .values(revoked_at=rt.now())).rowcount
         if not done:
             raise TokenError(f"token {token_id}: no such token, or revoked already")
-        audit.record(s, rt.now(), actor, "token.revoke", audit.token(token_id))
+        audit.record(s, rt.now(), actor, "token.revoke", audit.token(token_id), address=origin)
 
 
 def holder(rt, secret: str, now: datetime) -> Holder | None:
@@ -93,6 +97,6 @@ def listing(rt) -> list[dict]:
                          .order_by(ApiToken.id)).all()
         now = rt.now()
         return [dict(id=t.id, name=t.name, person=email, scopes=t.scopes, created=t.created_at, expires=t.expires_at,
-                     last_used=t.last_used_at,
+                     last_used=t.last_used_at, prefix=t.prefix, created_by=t.created_by,
                      state="revoked" if t.revoked_at else "expired" if t.expires_at <= now else "active")
                 for t, email in rows]

@@ -1,8 +1,8 @@
 """`ces`: run the service and look after it. Errors are one line; exit 0 fine, 1 problems, 2 usage.
 
 One module per command group (running.py, config.py, connectors.py, surveys.py, events.py,
-alerts.py, reports.py, signals.py, privacy.py, users.py, tokens.py, model.py); here they are put together, and main()
-turns every error into its one line."""
+alerts.py, reports.py, signals.py, privacy.py, users.py, tokens.py, model.py, secrets.py, status.py); here
+they are put together, and main() turns every error into its one line."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ from ces.worker.cli.events import events_app
 from ces.worker.cli.model import model_app
 from ces.worker.cli.privacy import erase_cmd
 from ces.worker.cli.reports import flags_cmd, report
+from ces.worker.cli.secrets import secrets_app
 from ces.worker.cli.signals import signals_app
+from ces.worker.cli.status import status_cmd
 from ces.worker.cli.surveys import surveys_app
 from ces.worker.cli.tokens import audit_cmd, tokens_app
 from ces.worker.cli.users import users_app
@@ -49,12 +51,14 @@ app.add_typer(signals_app, name="signals")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(model_app, name="model")
+app.add_typer(secrets_app, name="secrets")
 for command in (running.migrate, running.serve, running.worker, running.scheduler, running.up, running.demo):
     app.command()(command)
 app.command()(report)
 app.command("erase")(erase_cmd)
 app.command("flags")(flags_cmd)
 app.command("audit")(audit_cmd)
+app.command("status")(status_cmd)
 
 
 @app.callback()

@@ -18,7 +18,7 @@ from ces.worker import logs
 from ces.worker.db.engine import sqlite_file
 from ces.worker.db.migrate import require_current
 from ces.worker.queries.reports import default_range
-from ces.worker.resend import NotResent, resend
+from ces.worker.resend import resend_many
 from ces.worker.runtime import Runtime, set_runtime
 from ces.worker.surveys.scales import SCALES
 
@@ -121,14 +121,8 @@ def ids_argument(what: str):
 
 def resend_each(noun: str, ids: list[int], uncertain: bool) -> None:
     """`ces surveys resend` and `ces alerts resend`: each id queued again, or one line saying why not."""
-    rt = runtime()
-    refused = []
-    for row_id in ids:
-        try:
-            queued = resend(rt, noun, row_id, uncertain=uncertain)
-        except NotResent as exc:
-            refused.append(str(exc))
-            continue
+    outcome = resend_many(runtime(), noun, ids, uncertain=uncertain)
+    for row_id, queued in outcome.queued:
         out(f"{noun} {row_id} queued again" + ("" if queued else " (broker down: the scheduler will enqueue it)"))
-    if refused:
-        raise CliError("; ".join(refused))
+    if outcome.refused:
+        raise CliError("; ".join(outcome.refused))

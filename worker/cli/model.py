@@ -10,7 +10,7 @@ import typer
 
 from ces.worker.cli.common import runtime
 from ces.worker.model import store
-from ces.worker.model.adopt import reassess_silent
+from ces.worker.model.adopt import apply
 from ces.worker.model.data import response_profile
 from ces.worker.queries.formats import render, table, to_json
 
@@ -54,9 +54,8 @@ def fit_cmd(since: Optional[str] = typer.Option(None, help="first day of surveys
     rt = runtime(quiet=True)
     record = store.fit_and_keep(rt, since=_since(since))
     typer.echo("\n".join(summary(record)))
-    if record.adopted and rt.settings.model.use:
-        store.forget(rt)
-        count = reassess_silent(rt, store.model_of(record), record.since)
+    count = apply(rt, record)
+    if count is not None:
         typer.echo(f"re-assessed {count} tickets flagged by their signals alone, solved since {record.since:%Y-%m-%d}")
 
 

@@ -58,11 +58,15 @@ def _follow_up(result: dict, fmt: Format) -> str:
 
 def _by_signal(result: dict, fmt: Format) -> str:
     columns = ["signal", "value", "surveys_sent", "responses", "response_rate", "ces", "mean", "high_effort",
-               "high_effort_share"]
+               "high_effort_share", "cost", "cost_low", "cost_high", "odds_ratio"]
     text = render(result["rows"], columns, fmt.value, json_obj=result)
     if fmt == Format.table:
+        model = (f"odds_ratio: the adjusted effect by model {result['model_id']} (the others held fixed)"
+                 if result["model_id"] else "odds_ratio: none until a model is adopted (ces model fit)")
         text = (f"CES by signal {result['since']} to {result['until']} (exclusive), scale {result['scale']}; "
-                f"{result['high_effort_tickets']} high-effort tickets solved\n{text}")
+                f"{result['high_effort_tickets']} high-effort tickets solved\n"
+                f"cost: the CES points it costs against none (share x difference; cost_low, cost_high: 95% interval); "
+                f"{model}\n{text}")
     return text
 
 

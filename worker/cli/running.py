@@ -24,6 +24,7 @@ from ces.worker.celery_app import make_celery
 from ces.worker.cli.common import CliError, no_config, out, runtime, stop_on_signals
 from ces.worker.db.migrate import upgrade
 from ces.worker.demo.run import run_demo
+from ces.worker.health.check import start_watchdog
 from ces.worker.tasks import register_tasks
 from ces.worker.web.app import create_app
 from ces.worker.web.connections import GuardedProtocol, default_max_connections, raise_open_files_limit
@@ -89,6 +90,7 @@ def worker(concurrency: Optional[int] = typer.Option(None, help="tasks at once (
             "--without-gossip", "--without-mingle", "--without-heartbeat"]
     stopping = []
     worker_shutting_down.connect(lambda **_: stopping.append(True), weak=False)
+    start_watchdog(rt)  # a scheduler that stopped is noticed and notified by the workers
     while True:
         celery.worker_main(argv)
         if stopping:

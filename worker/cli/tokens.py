@@ -32,10 +32,11 @@ def create(email: str = typer.Argument(..., help="the console account it acts fo
 
 @tokens_app.command("list")
 def list_(fmt: Format = FORMAT):
-    """Every token: for whom, scopes, when made, when it expires, last used, state (never the secret)."""
+    """Every token: its first characters, for whom, scopes, who made it and when, when it expires, last
+    used, state (never the secret)."""
     rows = _run(tokens.listing)
-    typer.echo(render(rows, ["id", "name", "person", "scopes", "created", "expires", "last_used", "state"],
-                              fmt.value))
+    typer.echo(render(rows, ["id", "prefix", "name", "person", "scopes", "created_by", "created", "expires",
+                             "last_used", "state"], fmt.value))
 
 
 @tokens_app.command("revoke")
@@ -46,6 +47,8 @@ def revoke(token_id: int = typer.Argument(..., help="its id, from `ces tokens li
 
 
 def audit_cmd(since: Optional[str] = typer.Option(None, help="from this UTC date"),
+              actor: Optional[str] = typer.Option(None, help="who: user:5, token:3, cli, or an account's e-mail"),
+              action: Optional[str] = typer.Option(None, help="what, e.g. sign_in, user.disable, survey.resend"),
               limit: int = typer.Option(100, help="how many, newest first"),
               fmt: Format = FORMAT):
     """Who did what: sign-ins, account and token changes, API calls (newest first)."""
@@ -58,6 +61,7 @@ def audit_cmd(since: Optional[str] = typer.Option(None, help="from this UTC date
     rt = runtime(quiet=True)
     with rt.transaction() as s:
         rows = [dict(at=e.at, actor=e.actor, action=e.action, target=e.target, address=e.address, detail=e.detail)
-                for e in audit.entries(s, since=start, limit=limit)]
+                for e in audit.entries(s, since=start, actor=audit.actor_named(s, actor or ""), action=action or None,
+                                       limit=limit)]
     columns = ["at", "actor", "action", "target", "address"] + (["detail"] if fmt != Format.table else [])
     typer.echo(render(rows, columns, fmt.value, json_obj=rows))

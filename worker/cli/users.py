@@ -49,9 +49,10 @@ def list_(fmt: Format = FORMAT):
 
 @users_app.command("disable")
 def disable(email: str = typer.Argument(..., help="their e-mail address")):
-    """Stop an account from signing in; its sessions end at once."""
-    ended = _run(users.disable, email)
-    typer.echo(f"{normalize_email(email)} disabled; {ended} session(s) ended")
+    """Stop an account from signing in; its sessions end and its API tokens are revoked at once."""
+    ended, revoked = _run(users.disable, email)
+    typer.echo(f"{normalize_email(email)} disabled; {ended} session(s) ended"
+               + (f", {revoked} API token(s) revoked" if revoked else ""))
 
 
 @users_app.command("reset")

@@ -21,6 +21,7 @@ from ces.worker.console.render import page
 from ces.worker.console.security import console_router
 from ces.worker.db.models import Role
 from ces.worker.i18n import N_
+from ces.worker.model.store import adopted_effects
 from ces.worker.queries import ces
 from ces.worker.queries.drivers import drivers
 from ces.worker.surveys.scales import scale_of
@@ -79,9 +80,11 @@ DRIVER_NAMES = {"transfers": N_("Transfers"), "reopens": N_("Reopens"), "repeat_
 
 
 def _drivers(rt, caller: Caller, r: Range) -> dict:
+    with rt.transaction() as s:  # the adopted model's adjusted effects: the installation's, kept with its fit
+        model_id, effects = adopted_effects(s)
     return dict(drivers=drivers(caller.scope, rt, r.since, r.until, r.filters), names=DRIVER_NAMES,
                 now=ces.totals(caller.scope, rt, r.since, r.until, r.filters),
-                choices=_choices(rt, caller))
+                choices=_choices(rt, caller), model_id=model_id, effects=effects)
 
 
 @router.get("/drivers")

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ces.worker.console import csrf
-from ces.worker.console.nav import nav_for
+from ces.worker.console.nav import ADMIN_NAV, nav_for
 from ces.worker.i18n import N_
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -44,9 +44,11 @@ def environment(locale: str) -> Environment:
 
 def page(request: Request, template: str, *, status: int = 200, caller=None, **context) -> HTMLResponse:
     """A whole page. `caller` (auth.Caller) fills the top bar: the nav, the name, sign out."""
-    nav = nav_for(caller.person.role, request.url.path) if caller is not None else []
-    html = environment("en").get_template(template).render(caller=caller, nav=nav, csrf=csrf.form_token(request),
-                                                          path=request.url.path, **context)
+    path = request.url.path
+    nav = nav_for(caller.person.role, path) if caller is not None else []
+    admin_nav = nav_for(caller.person.role, path, ADMIN_NAV) if caller is not None and path.startswith("/admin") else []
+    html = environment("en").get_template(template).render(caller=caller, nav=nav, admin_nav=admin_nav,
+                                                          csrf=csrf.form_token(request), path=path, **context)
     return HTMLResponse(html, status_code=status)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ces.worker import audit
 from ces.worker.console import passwords
-from ces.worker.db.models import ConsoleSession, Role, SignInLink, User
+from ces.worker.db.models import ApiToken, AuditEntry, ConsoleSession, Role, SignInLink, User
 from ces.worker.privacy import normalize_email
 
 INVITE, RESET = "invite", "reset"
@@ -85,24 +85,35 @@ def _new_link(rt, s: Session, user: User, purpose: str) -> str:
     return f"{rt.settings.console_url}/login/link/{token}"
 
 
-def add(rt, email: str, role: str, teams: list[str], name: str | None = None, *, actor: str = audit.CLI) -> str:
-    """Create the account; returns its one-time link, where the person sets a password."""
+def _role(role: str) -> str:
     if role not in Role.ALL:
         raise UserError(f"role {role!r}: use admin, lead or agent")
+    return role
+
+
+def _teams(teams: list[str]) -> list[str]:
+    return sorted({t.strip() for t in teams if t.strip()})
+
+
+def add(rt, email: str, role: str, teams: list[str], name: str | None = None, *, actor: str = audit.CLI,
+        origin: str | None = None) -> str:
+    """Create the account; returns its one-time link, where the person sets a password.
+    (`origin`: the client address of a console request, for the audit log.)"""
     address = _valid_email(email)
     try:
         with rt.transaction() as s:
-            user = User(email=address, name=(name or "").strip() or None, role=role,
-                        teams=sorted({t.strip() for t in teams if t.strip()}), created_at=rt.now())
+            user = User(email=address, name=(name or "").strip() or None, role=_role(role), teams=_teams(teams),
+                        created_at=rt.now())
             s.add(user)
             s.flush()
-            audit.record(s, rt.now(), actor, "user.add", audit.user(user.id), role=role, teams=user.teams)
+            audit.record(s, rt.now(), actor, "user.add", audit.user(user.id), address=origin, role=role,
+                         teams=user.teams)
             return _new_link(rt, s, user, INVITE)
     except IntegrityError:
         raise UserError(f"{address} has an account already (`ces users reset {address}` for a new link)") from None
 
 
-def reset(rt, email: str, *, totp: bool = False, actor: str = audit.CLI) -> str:
+def reset(rt, email: str, *, totp: bool = False, actor: str = audit.CLI, origin: str | None = None) -> str:
     """A new one-time link (older unused ones die); with `totp`, the second factor is removed too."""
     with rt.transaction() as s:
         user = _user(s, email)
@@ -110,32 +121,71 @@ def reset(rt, email: str, *, totp: bool = False, actor: str = audit.CLI) -> str:
             raise UserError(f"{user.email} is disabled")
         if totp:
             user.totp_secret, user.totp_last_step = None, None
-        audit.record(s, rt.now(), actor, "user.reset", audit.user(user.id), totp_removed=totp)
+        audit.record(s, rt.now(), actor, "user.reset", audit.user(user.id), address=origin, totp_removed=totp)
         return _new_link(rt, s, user, RESET)
 
 
-def disable(rt, email: str, *, actor: str = audit.CLI) -> int:
-    """The account can no longer sign in; its sessions end now and its API tokens stop working.
-    Returns how many sessions ended."""
+def _keep_an_admin(s: Session, user: User, role: str | None) -> None:
+    """The console refuses to disable or demote the last enabled admin: nobody could undo it there.
+    The admins' rows are locked, so two admins demoting each other at once cannot both succeed.
+    (The command line may: whoever runs it can always `ces users add --role admin`.)"""
+    if user.role != Role.ADMIN or user.disabled_at is not None or role == Role.ADMIN:
+        return
+    admins = s.scalars(select(User.id).where(User.role == Role.ADMIN, User.disabled_at.is_(None))
+                       .with_for_update()).all()
+    if set(admins) <= {user.id}:
+        raise UserError(f"{user.email} is the last admin: make someone else admin first")
+
+
+def disable(rt, email: str, *, actor: str = audit.CLI, origin: str | None = None,
+            keep_an_admin: bool = False) -> tuple[int, int]:
+    """The account can no longer sign in; its sessions end now and its API tokens are revoked.
+    Returns how many sessions ended and how many tokens were revoked."""
+    now = rt.now()
     with rt.transaction() as s:
         user = _user(s, email)
-        audit.record(s, rt.now(), actor, "user.disable", audit.user(user.id))
+        if keep_an_admin:
+            _keep_an_admin(s, user, None)
+        audit.record(s, now, actor, "user.disable", audit.user(user.id), address=origin)
         if user.disabled_at is None:
-            user.disabled_at = rt.now()
+            user.disabled_at = now
         s.execute(update(SignInLink).where(SignInLink.user_id == user.id, SignInLink.used_at.is_(None))
-                  .values(used_at=rt.now()))
-        return s.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id)).rowcount
+                  .values(used_at=now))
+        tokens = s.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                           .values(revoked_at=now)).rowcount
+        return s.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id)).rowcount, tokens
+
+
+def change(rt, email: str, role: str, teams: list[str], *, actor: str, origin: str | None = None) -> None:
+    """A new role and teams (the console); never the last admin's role. A password account keeps its
+    sessions: every request reads the role afresh. (A single sign-on account gets the provider's
+    role and teams back at its next sign-in.)"""
+    with rt.transaction() as s:
+        user = _user(s, email)
+        _keep_an_admin(s, user, _role(role))
+        user.role, user.teams = role, _teams(teams)
+        audit.record(s, rt.now(), actor, "user.change", audit.user(user.id), address=origin, role=role,
+                     teams=user.teams)
+
+
+def email_of(rt, user_id: int) -> str | None:
+    with rt.transaction() as s:
+        return s.scalar(select(User.email).where(User.id == user_id))
 
 
 def listing(rt) -> list[dict]:
     with rt.transaction() as s:
         last_seen = dict(s.execute(select(ConsoleSession.user_id, func.max(ConsoleSession.last_seen_at))
                                    .group_by(ConsoleSession.user_id)).all())
-        return [dict(email=u.email, name=u.name, role=u.role, teams=list(u.teams or []),
+        # The audit log knows the last sign-in (as long as `retention.audit_days` keeps it).
+        signed_in = dict(s.execute(select(AuditEntry.actor, func.max(AuditEntry.at))
+                                   .where(AuditEntry.action == "sign_in").group_by(AuditEntry.actor)).all())
+        return [dict(id=u.id, email=u.email, name=u.name, role=u.role, teams=list(u.teams or []),
                      sign_in=("single sign-on" if u.oidc_subject and not u.password_hash
                               else "password" if u.password_hash else "link not used yet"),
                      totp=u.totp_secret is not None, state="disabled" if u.disabled_at else "active",
-                     created=u.created_at, last_seen=last_seen.get(u.id))
+                     created=u.created_at, last_seen=last_seen.get(u.id),
+                     last_sign_in=signed_in.get(audit.user(u.id)), single_sign_on=u.oidc_subject is not None)
                 for u in s.scalars(select(User).order_by(User.email))]
 
 

@@ -125,22 +125,26 @@ class JobKind:
     RECHECK = "recheck"  # solve + repeat window: look for contacts after the solve (then collect)
     ASSESS = "assess"  # a new fact (an answer): assess again from the stored signals
     ALERT = "alert"  # an answer settled or changed: alert, follow up, write back
+    REFIT = "refit"  # no ticket: fit the learned effort model again (model.refit_days)
 
 
 class Job(Base):
     """Work due on a ticket at a time: the row is the truth, the Celery message carries its id.
     At most one job of a kind per ticket; scheduling it again moves its time and bumps `version`,
-    so a run that started before the new fact does not delete it."""
+    so a run that started before the new fact does not delete it. A job of the installation (the
+    model's refit) has no ticket, and at most one of its kind is kept (uq_jobs_kind_alone)."""
 
     __tablename__ = "jobs"
     __table_args__ = (
         UniqueConstraint("kind", "ticket_pk", name="uq_jobs_kind_ticket"),
+        Index("uq_jobs_kind_alone", "kind", unique=True, postgresql_where=text("ticket_pk IS NULL"),
+              sqlite_where=text("ticket_pk IS NULL")),
         Index("ix_jobs_due", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    ticket_pk: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     due_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
     state: Mapped[str] = mapped_column(String(16), default="due")  # due, running (leased)
@@ -606,6 +610,8 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str | None] = mapped_column(String(16))  # the secret's first characters, to tell tokens apart
+    created_by: Mapped[str | None] = mapped_column(String(80))  # the audit actor who made it: "user:5", "cli"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     scopes: Mapped[list[Any]] = mapped_column(Json)  # e.g. ["read:answers", "read:reports"]
     created_at: Mapped[datetime]
@@ -619,7 +625,10 @@ class AuditEntry(Base):
     id only, never customer data (so `ces erase` has nothing to do here); `retention.audit_days`."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    # The admin pages' filters and each person's last sign-in read these, not the whole log
+    # (one row per API call: a million rows is a busy year).
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_action", "action", "actor", "at"),
+                      Index("ix_audit_log_actor", "actor", "id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime]
@@ -628,3 +637,32 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(80))  # "user:7", "token:3"
     address: Mapped[str | None] = mapped_column(String(64))  # the client's address, for what came over HTTP
     detail: Mapped[dict[str, Any] | None] = mapped_column(Json)  # small, never customer text
+
+
+class StoredConnector(Base):
+    """A connector an admin made in the console (TOML connectors are not here). `settings` is what
+    its kind's settings model takes, without any secret; the secrets are one Fernet token of a JSON
+    object (worker/secretbox.py). `version` grows with every change: every process compares
+    max(version) to what it loaded (worker/live_connectors.py)."""
+
+    __tablename__ = "connectors"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    settings: Mapped[dict[str, Any]]
+    secrets: Mapped[str] = mapped_column(Text)
+    # Which secrets it has (names only): what its settings mean still validates when no key opens them.
+    secret_names: Mapped[list[Any]] = mapped_column(Json)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A rotated webhook secret: the previous one (Fernet token) is accepted until grace_until.
+    previous_webhook_secret: Mapped[str | None] = mapped_column(Text)
+    grace_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(80))  # "user:5", "cli"
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(BigId, default=1)
+    # Deleted connectors stay as a row (deleted_at set, version bumped) so that every process sees
+    # the removal through the same max(version); the id stays taken until the row is erased.
+    deleted_at: Mapped[datetime | None]

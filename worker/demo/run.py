@@ -272,6 +272,24 @@ def _summary(rt: Runtime, sink: MailSink, counts: dict[str, int], answered: int)
         print(f"  #{f['ticket_id']} effort {f['index']}: {f['why']}")
 
 
+def _learned_model(rt: Runtime, rng: random.Random) -> None:
+    """The months before: answered history (demo/history.py), then `ces model fit` and what
+    `ces model show` says of it."""
+    from ces.worker.cli.model import summary
+    from ces.worker.demo.history import plant_history
+    from ces.worker.model import store
+    from ces.worker.model.adopt import apply
+
+    planted = plant_history(rt, "zendesk-demo", rng)
+    record = store.fit_and_keep(rt)
+    count = apply(rt, record)
+    print(f"\nThe learned effort model, fitted on the demo's {planted} answered surveys of the months before "
+          f"and today's (`ces model fit`; `ces model show` for the whole picture):")
+    print("\n".join(f"  {line}" for line in summary(record)))
+    if count is not None:
+        print(f"  re-assessed {count} tickets flagged by their signals alone")
+
+
 def _play(sim: ZendeskSimulator, sink: MailSink, count: int, rng: random.Random) -> bool:
     """Tickets solved, surveys sent, customers answering, then the summary; False if surveys are missing."""
     expected = _scenario(sim, count, rng)
@@ -280,6 +298,7 @@ def _play(sim: ZendeskSimulator, sink: MailSink, count: int, rng: random.Random)
     answered = _answer(sink, rng)
     _settle_alerts(rt, timeout=30)
     _summary(rt, sink, counts, answered)
+    _learned_model(rt, rng)
     rt.close()
     if counts.get("sent", 0) < expected:
         print(f"ces demo: only {counts.get('sent', 0)} of {expected} surveys were sent", file=sys.stderr)

@@ -13,12 +13,22 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ces.worker.db.models import AppSecret, AssessmentRecord, Ticket, TicketSignalsRecord
+from ces.worker.model import store
 from ces.worker.model.scoring import Model
 from ces.worker.rollups import mark_tickets
 from ces.worker.signals.effort import assessment
 from ces.worker.signals.rebuild import save_position
 
 BATCH = 500
+
+
+def apply(rt, record) -> int | None:
+    """After a fit: if adopted (and `model.use` is on), make it current in this process and
+    re-assess the silent tickets; how many (None: nothing to apply)."""
+    if not (record.adopted and rt.settings.model.use):
+        return None
+    store.forget(rt)
+    return reassess_silent(rt, store.model_of(record), record.since)
 
 
 def reassess_silent(rt, model: Model, since: datetime, *, batch: int = BATCH) -> int:

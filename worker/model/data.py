@@ -10,6 +10,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from ces.worker.db.models import Answer, AnswerState, Solve, Survey, SurveyState, TicketSignalsRecord
+from ces.worker.model.effects import labels
 from ces.worker.model.features import vector
 from ces.worker.signals.effort import assessment
 from ces.worker.surveys.scales import scale_of
@@ -20,6 +21,7 @@ class TrainingSet:
     features: list[list[float]]
     low: list[bool]
     fixed_index: list[float]
+    labels: list[list[str]]  # the drivers and signal buckets each has (effects.labels)
 
 
 def _sent_in(since: datetime, until: datetime):
@@ -35,17 +37,22 @@ def training_set(s: Session, settings, since: datetime, until: datetime) -> Trai
         .join(TicketSignalsRecord, TicketSignalsRecord.ticket_pk == Solve.ticket_pk)
         .where(_sent_in(since, until))
         .order_by(Survey.id))  # a fixed order: the same answers give the same folds
-    out = TrainingSet([], [], [])
+    out = TrainingSet([], [], [], [])
     for scale, score, signals in rows:
+        index, codes = fixed_assessment(signals, settings)
         out.features.append(vector(signals))
         out.low.append(scale_of(scale).is_low(score))
-        out.fixed_index.append(fixed_index(signals, settings))
+        out.fixed_index.append(index)
+        out.labels.append(labels(signals, codes))
     return out
 
 
-def fixed_index(signals: dict, settings) -> float:
-    return assessment(signals, None, settings.effort, window_days=settings.signals.repeat_window_days,
-                      many_messages=settings.signals.many_customer_messages)[1]
+def fixed_assessment(signals: dict, settings) -> tuple[float, list[str]]:
+    """Today's fixed weights' index of the signals, and their reasons' codes."""
+    _, index, reasons, _, _ = assessment(signals, None, settings.effort,
+                                         window_days=settings.signals.repeat_window_days,
+                                         many_messages=settings.signals.many_customer_messages)
+    return index, [code for code, _, _ in reasons]
 
 
 PROFILE = {

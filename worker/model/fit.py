@@ -80,14 +80,23 @@ def held_out(X: np.ndarray, y: np.ndarray, rules: Rules) -> np.ndarray:
 
 
 def threshold(y: np.ndarray, p: np.ndarray, target: float) -> tuple[float | None, float | None, float | None]:
-    """The lowest probability at which the held-out precision reaches the target (the most recall
-    for that precision): (threshold, precision, recall), or Nones when no threshold reaches it."""
+    """The cut at which the held-out precision reaches the target with the most recall:
+    (threshold, precision, recall), or Nones when no cut reaches it.
+
+    Of the cuts with that recall, the highest (a lower one only adds tickets that did not answer
+    low). The threshold is then put halfway down to the next lower held-out probability: it splits
+    the held-out answers the same way, but tickets often come in groups with the same signals, and
+    a cut exactly at one group's probability would take or leave the whole group on the final
+    model's slightly different probabilities (the end-to-end test found silent easy tickets flagged
+    that way)."""
     precision, recall, cuts = precision_recall_curve(y, p)
     reaching = [i for i in range(len(cuts)) if precision[i] >= target]
     if not reaching:
         return None, None, None
-    best = max(reaching, key=lambda i: (recall[i], -cuts[i]))
-    return float(cuts[best]), float(precision[best]), float(recall[best])
+    best = max(reaching, key=lambda i: (recall[i], cuts[i]))
+    below = p[p < cuts[best]]
+    cut = (cuts[best] + below.max()) / 2 if below.size else cuts[best]
+    return float(cut), float(precision[best]), float(recall[best])
 
 
 def _final(X: np.ndarray, y: np.ndarray, rules: Rules, high_at: float | None) -> Model:

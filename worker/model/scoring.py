@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass
@@ -34,11 +35,19 @@ class Model:
         transfer, reopen, contact, switch, reply time or message — and each present feature's
         contribution above it, coefficient × value ÷ spread). The baseline and the contributions
         add up to the log-odds: each reason's weight is its exact share of the score."""
-        baseline = self.intercept - sum(c * m / s for c, m, s in zip(self.coefficients, self.means, self.scales))
-        contributions = {name: c * v / s for name, c, v, s in zip(self.features, self.coefficients, x, self.scales)
-                         if v}
-        z = baseline + sum(contributions.values())
-        return 1 / (1 + math.exp(-z)), baseline, contributions
+        contributions = {name: w * v for name, w, v in zip(self.features, self._per_unit, x) if v}
+        z = self._baseline + sum(contributions.values())
+        return 1 / (1 + math.exp(-z)), self._baseline, contributions
+
+    # Worked out once per model, not per ticket (the rebuild scores thousands a second); not stored.
+    @cached_property
+    def _per_unit(self) -> list[float]:
+        """Each feature's coefficient per unit of its raw value (coefficient ÷ spread)."""
+        return [c / s for c, s in zip(self.coefficients, self.scales)]
+
+    @cached_property
+    def _baseline(self) -> float:
+        return self.intercept - sum(w * m for w, m in zip(self._per_unit, self.means))
 
     def level(self, probability: float) -> str:
         if self.high_at is not None and probability >= self.high_at:

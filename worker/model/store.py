@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ces.worker.db.models import EffortModelRecord
 from ces.worker.model.data import training_set
+from ces.worker.model.effects import effects
 from ces.worker.model.scoring import Model
 
 
@@ -34,6 +35,8 @@ def fit_and_keep(rt, *, since: datetime | None = None) -> EffortModelRecord:
         data = training_set(s, rt.settings, since, until)
     result = fit(data.features, data.low, data.fixed_index, rules)
     record = _record(result, rules, since, until, rt.now())
+    if result.model is not None:
+        record.metrics["effects"] = effects(result.model, data.features, data.labels)
     with rt.transaction() as s:
         s.add(record)
         s.flush()
@@ -86,6 +89,13 @@ def in_use(rt, session: Session | None = None) -> Model | None:
 def forget(rt) -> None:
     """After an adoption in this process: the next assessment reads the new model."""
     rt.effort_model_cache = None
+
+
+def adopted_effects(s: Session) -> tuple[int | None, dict[str, float]]:
+    """The adopted model's id and adjusted odds ratios (effects.py; none before a fit kept them)."""
+    row = s.execute(select(EffortModelRecord.id, EffortModelRecord.metrics).where(EffortModelRecord.adopted)
+                    .order_by(EffortModelRecord.id.desc()).limit(1)).first()
+    return (row.id, (row.metrics or {}).get("effects") or {}) if row else (None, {})
 
 
 def history(s: Session, limit: int = 50) -> list[EffortModelRecord]:

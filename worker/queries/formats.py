@@ -25,6 +25,8 @@ def _cell(value: Any, column: str) -> str:
         return ",".join(map(str, value))
     if isinstance(value, float) and column in ("response_rate", "ces", "share", "high_effort_share"):
         return f"{value * 100:.1f}%"
+    if isinstance(value, float) and column in ("cost", "cost_low", "cost_high"):
+        return f"{value * 100:.1f}"  # CES points, as the console's Drivers page shows them
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)

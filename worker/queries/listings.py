@@ -1,5 +1,6 @@
 """The listings behind `ces surveys`, `ces events`, `ces alerts` and `ces connectors list`: rows of
-plain values, newest first (formats.py prints them as a table, JSON or CSV)."""
+plain values, newest first (formats.py prints them as a table, JSON or CSV). The console's queues
+(/admin/queues) read the same rows, narrowed to a connector and a state and paged by id."""
 
 from __future__ import annotations
 
@@ -12,12 +13,23 @@ from ces.worker.runtime import Runtime
 from ces.worker.signals.effort import duration
 
 
-def surveys(scope: Scope, rt: Runtime, *, failed: bool, limit: int) -> list[dict]:
+def _narrowed(stmt, model, problems: tuple[str, ...], *, failed: bool, state: str | None, before: int | None):
+    """`failed`: the problem states only; `state`: one of them; `before`: older than this id (a page)."""
+    if state is not None:
+        stmt = stmt.where(model.state == state)
+    elif failed:
+        stmt = stmt.where(model.state.in_(problems))
+    return stmt if before is None else stmt.where(model.id < before)
+
+
+def surveys(scope: Scope, rt: Runtime, *, failed: bool, limit: int, connector: str | None = None,
+            state: str | None = None, before: int | None = None) -> list[dict]:
     """Surveys with their state and reason; `failed`: only failed and uncertain ones."""
     with rt.transaction() as s:
-        stmt = select(Survey).order_by(Survey.id.desc()).limit(limit)
-        if failed:
-            stmt = stmt.where(Survey.state.in_(SurveyState.PROBLEMS))
+        stmt = _narrowed(select(Survey).order_by(Survey.id.desc()).limit(limit), Survey, SurveyState.PROBLEMS,
+                         failed=failed, state=state, before=before)
+        if connector is not None:
+            stmt = stmt.where(Survey.connector_id == connector)
         # `due`: when a pending survey goes out (its delay, quiet hours, or the next try after a failure).
         return [dict(id=v.id, connector=v.connector_id, ticket=v.ticket_external_id, state=v.state,
                      to=v.email, created=v.created_at, due=v.send_after if v.state == SurveyState.PENDING else None,
@@ -25,32 +37,46 @@ def surveys(scope: Scope, rt: Runtime, *, failed: bool, limit: int) -> list[dict
                 for v in s.scalars(scope.surveys(stmt))]
 
 
-def events(rt: Runtime, *, failed: bool, limit: int) -> list[dict]:
-    """Stored webhook events with their state and outcome; `failed`: only failed ones."""
+def events(rt: Runtime, *, failed: bool, limit: int, connector: str | None = None,
+           before: int | None = None) -> list[dict]:
+    """Stored webhook events with their state and outcome; `failed`: only failed (parked) ones."""
     with rt.transaction() as s:
-        stmt = select(WebhookEvent).order_by(WebhookEvent.id.desc()).limit(limit)
-        if failed:
-            stmt = stmt.where(WebhookEvent.state == EventState.FAILED)
+        stmt = _narrowed(select(WebhookEvent).order_by(WebhookEvent.id.desc()).limit(limit), WebhookEvent,
+                         (EventState.FAILED,), failed=failed, state=None, before=before)
+        if connector is not None:
+            stmt = stmt.where(WebhookEvent.connector_id == connector)
         return [dict(id=e.id, connector=e.connector_id, ticket=e.ticket_id, event=e.summary, state=e.state,
                      attempts=e.attempts, received=e.received_at,
                      outcome=(e.error or e.outcome or "")[:160] or None)
                 for e in s.scalars(stmt)]
 
 
-def alerts(scope: Scope, rt: Runtime, *, failed: bool, limit: int) -> list[dict]:
+def alerts(scope: Scope, rt: Runtime, *, failed: bool, limit: int, connector: str | None = None,
+           state: str | None = None, before: int | None = None) -> list[dict]:
     """Alert deliveries with their state, age and follow-up state (webhook URLs never shown);
-    `failed`: only failed and uncertain ones."""
+    `failed`: only failed and uncertain ones; `connector`: the alerts of its surveys (a daily
+    digest belongs to none)."""
     now = rt.now()
     with rt.transaction() as s:
-        stmt = (select(Alert, FollowUp.state, FollowUp.followed_up_note)
-                .outerjoin(FollowUp, FollowUp.id == Alert.follow_up_id).order_by(Alert.id.desc()).limit(limit))
-        if failed:
-            stmt = stmt.where(Alert.state.in_(AlertState.PROBLEMS))
+        stmt = _narrowed(select(Alert, FollowUp.state, FollowUp.followed_up_note)
+                         .outerjoin(FollowUp, FollowUp.id == Alert.follow_up_id).order_by(Alert.id.desc()).limit(limit),
+                         Alert, AlertState.PROBLEMS, failed=failed, state=state, before=before)
+        if connector is not None:
+            stmt = stmt.where(Alert.survey_id.in_(select(Survey.id).where(Survey.connector_id == connector)))
         return [dict(id=a.id, kind=a.kind, route=a.route, type=a.route_type, to=a.recipient,
                      ticket=a.content.get("ticket_id") or f"{len(a.content.get('tickets', []))} tickets",
                      state=a.state, follow_up=state, age=duration((now - a.created_at).total_seconds()),
                      created=a.created_at, reason=a.reason, note=note)
                 for a, state, note in s.execute(scope.follow_ups(stmt))]
+
+
+def problem_counts(rt: Runtime) -> dict[str, int]:
+    """How many surveys and alerts failed or are uncertain, and how many events are parked."""
+    with rt.transaction() as s:
+        return {name: s.scalar(select(func.count()).select_from(model).where(model.state.in_(states)))
+                for name, model, states in (("surveys", Survey, SurveyState.PROBLEMS),
+                                            ("alerts", Alert, AlertState.PROBLEMS),
+                                            ("events", WebhookEvent, (EventState.FAILED,)))}
 
 
 def connectors(rt: Runtime) -> list[dict]:

@@ -25,7 +25,10 @@ from ces.worker.db.models import (
     Ticket,
     TicketSignalsRecord,
 )
+from ces.worker.model.effects import signal_label
+from ces.worker.model.store import adopted_effects
 from ces.worker.queries.ces import report_rows
+from ces.worker.queries.intervals import newcombe
 from ces.worker.queries.scope import Scope
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.scales import scale_of
@@ -88,6 +91,7 @@ def signal_report(scope: Scope, rt: Runtime, since: date, until: date, *, scale:
         if s.bind.dialect.name == "postgresql":
             s.execute(text("SET LOCAL jit = off"))  # compiling costs more than it saves on these queries
         buckets = _buckets()
+        model_id, effects = adopted_effects(s)
         good = func.sum(case((Answer.score.between(sc.good_min, sc.good_max), 1), else_=0))
         surveys = s.execute(scope.surveys(
             select(*buckets, func.count(Survey.id), func.count(Answer.id), good, func.sum(Answer.score))
@@ -120,9 +124,25 @@ def signal_report(scope: Scope, rt: Runtime, since: date, until: date, *, scale:
         rows.append({"signal": name, "value": value, "surveys_sent": int(sent), "responses": int(responses),
                      "response_rate": _ratio(responses, sent), "ces": _ratio(good_count, responses),
                      "mean": round(score_sum / responses, 2) if responses else None,
-                     "high_effort": int(high), "high_effort_share": _ratio(high, high_total)})
+                     "high_effort": int(high), "high_effort_share": _ratio(high, high_total),
+                     **_cost(totals, name, value), "odds_ratio": effects.get(signal_label(name, value))})
     return {"since": since.isoformat(), "until": until.isoformat(), "scale": sc.key, "high_effort_tickets": high_total,
-            "rows": rows}
+            "model_id": model_id, "rows": rows}
+
+
+def _cost(totals: dict, name: str, value: str) -> dict:
+    """The CES points this bucket costs against the signal's none (transfers 0, else no): its share
+    of the signal's answers × (CES without − CES with), with Newcombe's 95 % interval × the share."""
+    absent = totals.get((name, "0" if name == "transfers" else "no"))
+    present = totals[(name, value)]
+    answers = sum(t[1] for (n, _), t in totals.items() if n == name)
+    interval = newcombe(int(absent[2]), int(absent[1]), int(present[2]), int(present[1])) if absent else None
+    if value in ("0", "no") or interval is None:
+        return {"cost": None, "cost_low": None, "cost_high": None}
+    share = present[1] / answers
+    difference = absent[2] / absent[1] - present[2] / present[1]
+    return {"cost": round(share * difference, 4), "cost_low": round(share * interval[0], 4),
+            "cost_high": round(share * interval[1], 4)}
 
 
 def follow_up_report(scope: Scope, rt: Runtime, since: date, until: date, *, days: int | None = None) -> dict:

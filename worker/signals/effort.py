@@ -162,7 +162,8 @@ def feature_text(name: str, s: dict) -> str:
     if name == "longest_wait_ratio":
         return f"waited up to {duration(s['longest_wait_seconds'])} for a reply ({s['channel']} target {duration(target)})"
     if name == "customer_messages":
-        return f"wrote {s['customer_messages']} messages"
+        count = s["customer_messages"]
+        return f"wrote {count} message{'' if count == 1 else 's'}"
     return f"came by {name.removeprefix('channel_')}" if name.startswith("channel_") else name.replace("_", " ")
 
 

@@ -21,7 +21,7 @@ def new_token() -> str:
 def create_survey(rt: Runtime, s: Session, ticket: Ticket, solve: Solve) -> Survey:
     now = rt.now()
     policy = rt.settings.survey_for(ticket.connector_id)
-    conn = rt.settings.connector(ticket.connector_id)
+    conn = rt.connector_settings(ticket.connector_id)
     send_after = now + timedelta(seconds=policy.delay_seconds)
     survey = Survey(solve_id=solve.id, connector_id=ticket.connector_id, ticket_external_id=ticket.external_id,
                     token=new_token(), scale=policy.scale, delivery=policy.delivery, state=SurveyState.PENDING,

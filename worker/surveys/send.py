@@ -250,7 +250,7 @@ def _policy(rt: Runtime, policy: SurveySettings, survey: Survey, ticket: Ticket)
         with rt.transaction() as s:
             if s.get(OptOut, hashed) is not None:
                 raise Skip("customer unsubscribed from surveys")
-    conn = rt.settings.connector(survey.connector_id)
+    conn = rt.connector_settings(survey.connector_id)
     if conn is not None and conn.dry_run:
         raise Skip("dry run: would have sent the survey; sent nothing")
     when = quiet_until(policy, ticket.requester.time_zone if ticket.requester else None, rt.now())
@@ -304,6 +304,7 @@ def _finish(rt: Runtime, survey: Survey, attempt: int, state: str, reason: str |
         if state == SurveyState.SENT:
             mark_surveys(s, [survey.id])
     log.info("survey_" + state, survey_id=survey.id, attempt=attempt, reason=reason)
+    rt.health.survey(survey.connector_id, state)  # surveys sent/failed per connector (worker/health)
     return state
 
 

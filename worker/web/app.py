@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -108,6 +109,8 @@ def create_app(rt: Runtime | None = None, only: str = "all") -> FastAPI:
 def _lifespan(rt: Runtime):
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # The console's connectors loaded now and then watched from a thread: never on a webhook.
+        await run_in_threadpool(rt.live_connectors.start_polling)
         # Long-lived objects built at start-up leave the collector's generations, and young
         # collections run less often: fewer pauses in the intake's tail latency.
         gc.freeze()
@@ -119,6 +122,7 @@ def _lifespan(rt: Runtime):
             yield
         finally:
             await writer.stop()
+            rt.live_connectors.stop_polling()
 
     return lifespan
 

@@ -42,7 +42,7 @@ def _broker(rt) -> str:
 async def readyz(request: Request) -> JSONResponse:
     rt = request.app.state.rt
     database, broker = await asyncio.gather(run_in_threadpool(_database, rt), run_in_threadpool(_broker, rt))
-    ok = database == "ok" and broker == "ok"
+    ok = database == "ok"  # not the broker: intake answers 202 while Redis is down (README)
     return JSONResponse({"database": database, "broker": broker}, status_code=200 if ok else 503)
 
 

@@ -56,6 +56,7 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
 
     def reject(status: int, code: str, detail: str, headers=None) -> JSONResponse:
         _counted(label, code).inc()
+        rt.health.webhook(label, code)  # Redis only: a flood of forged webhooks writes nothing to the database
         log.info("webhook_rejected", connector=label, error=code, detail=detail)
         return json_error(status, code, detail, headers)
 
@@ -96,6 +97,7 @@ async def receive(connector_id: str, request: Request) -> JSONResponse:
                       {"Retry-After": str(settings.intake.retry_after_seconds)})
     result = result_of(rows, ids)
     _counted(label, result.status).inc()
+    rt.health.webhook(label, result.status)
     if logs.threshold <= logging.DEBUG:
         log.debug("webhook", connector=label, status=result.status, events=result.events)
     return Response(orjson.dumps({"status": result.status, "events": result.events}), result.http_status,

@@ -1,7 +1,35 @@
 """Help Scout's contract kit: X-HelpScout-Signature (base64 HMAC-SHA1 of the body, no time)."""
 
+import responses
+
 from ces.connectors.helpscout.connector import sign
-from tests.connectors.kit import Kit
+from tests.connectors.kit import PUBLIC, Kit
+from tests.support import fixture_json
+
+API = "https://api.helpscout.net/v2"
+NAME = "ces-worker (helpscout-main)"
+
+
+def webhook(**changes) -> dict:
+    """The webhook provisioning makes, as Help Scout's API lists it (no secret shown)."""
+    return {"id": 10, "url": f"{PUBLIC}/webhooks/helpscout-main", "state": "enabled",
+            "events": ["convo.status", "convo.deleted", "convo.customer.reply.created"], "notification": False,
+            "payloadVersion": "V2", "label": NAME, "mailboxIds": [], "_links": {"self": {"href": f"{API}/webhooks/10"}},
+            **changes}
+
+
+def account(*webhooks: dict) -> None:
+    responses.post(f"{API}/oauth2/token", json=fixture_json("helpscout", "api_oauth_token.json"))
+    responses.get(f"{API}/webhooks", json={"_embedded": {"webhooks": list(webhooks)},
+                                           "page": {"size": 50, "totalElements": len(webhooks), "totalPages": 1,
+                                                    "number": 1}})
+    responses.post(f"{API}/webhooks", status=201, headers={"Resource-ID": "10"})
+    responses.put(f"{API}/webhooks/10", status=204)
+    responses.delete(f"{API}/webhooks/10", status=204)
+
+
+def provisioning(ours: bool = False) -> None:
+    account(*([webhook()] if ours else []))
 
 
 def signed(body: bytes, secret: str, at) -> dict[str, str]:
@@ -26,5 +54,5 @@ KIT = Kit(
     reads={"POST oauth2/token": "api_oauth_token.json", "conversations/2104876318": "api_conversation.json",
            "mailboxes": "api_mailboxes.json", "conversations/2104876318/threads": "api_threads_page2.json",
            "conversations": "api_conversations_list.json"},
-    write_headers={"Resource-ID": "2104876400"},
+    write_headers={"Resource-ID": "2104876400"}, provisioning=provisioning,
 )

@@ -1,0 +1,32 @@
+"""api_tokens.prefix and created_by: the start of a token (to tell which one a script holds) and who made it;
+audit_log indexes by action and by actor, for the admin pages' filters and each person's last sign-in
+
+Revision ID: 0114
+Revises: 0113
+Create Date: 2026-12-05 19:50:00.000000
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0114'
+down_revision = '0113'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('prefix', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('created_by', sa.String(length=80), nullable=True))
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_log_action', ['action', 'actor', 'at'], unique=False)
+        batch_op.create_index('ix_audit_log_actor', ['actor', 'id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_log_actor')
+        batch_op.drop_index('ix_audit_log_action')
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_column('created_by')
+        batch_op.drop_column('prefix')

@@ -1,0 +1,29 @@
+"""jobs.ticket_pk nullable: a job of the installation (the learned model's refit), one per kind
+
+Revision ID: 0115
+Revises: 0114
+Create Date: 2026-12-05 19:45:00.000000
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0115'
+down_revision = '0114'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.alter_column('ticket_pk', existing_type=sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                              nullable=True)
+        batch_op.create_index('uq_jobs_kind_alone', ['kind'], unique=True,
+                              postgresql_where=sa.text('ticket_pk IS NULL'), sqlite_where=sa.text('ticket_pk IS NULL'))
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM jobs WHERE ticket_pk IS NULL")
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_index('uq_jobs_kind_alone')
+        batch_op.alter_column('ticket_pk', existing_type=sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                              nullable=False)
