@@ -8,16 +8,15 @@ Create Date: 2026-12-05 19:50:00.000000
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import add_columns, drop_columns
+
 revision = '0114'
 down_revision = '0113'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('prefix', sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column('created_by', sa.String(length=80), nullable=True))
+    add_columns('api_tokens', sa.Column('prefix', sa.String(length=16), nullable=True),
+                sa.Column('created_by', sa.String(length=80), nullable=True))
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index('ix_audit_log_action', ['action', 'actor', 'at'], unique=False)
         batch_op.create_index('ix_audit_log_actor', ['actor', 'id'], unique=False)
@@ -27,6 +26,4 @@ def downgrade() -> None:
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_actor')
         batch_op.drop_index('ix_audit_log_action')
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.drop_column('created_by')
-        batch_op.drop_column('prefix')
+    drop_columns('api_tokens', 'created_by', 'prefix')

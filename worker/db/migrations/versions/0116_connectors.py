@@ -7,10 +7,10 @@ Create Date: 2026-12-05 19:45:00.000000
 import sqlalchemy as sa
 from alembic import op
 
+from ces.worker.db.migrations.columns import BIG_ID
+
 revision = '0116'
 down_revision = '0115'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column('created_by', sa.String(length=80), nullable=False),
         sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('updated_by', sa.String(length=80), nullable=False),
-        sa.Column('version', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('version', BIG_ID, nullable=False),
         sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('id'),
     )
