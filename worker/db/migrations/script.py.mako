@@ -1,8 +1,4 @@
 """${message}
-
-Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
-Create Date: ${create_date}
 """
 import sqlalchemy as sa
 from alembic import op
@@ -11,6 +7,7 @@ ${imports if imports else ""}
 # Columns added to or dropped from a table: add_columns / drop_columns, and BIG_ID for an id, from
 # ces.worker.db.migrations.columns (one batch each, as the revisions before do).
 
+# The revision and the one it follows: the graph's truth (the docstring does not repeat them).
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 % if branch_labels:

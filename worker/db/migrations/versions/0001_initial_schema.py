@@ -1,8 +1,4 @@
 """initial schema
-
-Revision ID: 0001
-Revises: 
-Create Date: 2026-11-23 11:40:50.294304
 """
 import sqlalchemy as sa
 from alembic import op

@@ -1,8 +1,4 @@
 """survey policy, answers and link scanners, opt-outs
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-23 12:03:55.985968
 """
 import sqlalchemy as sa
 from alembic import op

@@ -1,8 +1,4 @@
 """signals and effort
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-23 12:18:52.293053
 """
 import sqlalchemy as sa
 from alembic import op

@@ -1,8 +1,4 @@
 """alerts and follow-ups
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-23 12:46:03.084897
 """
 import sqlalchemy as sa
 from alembic import op

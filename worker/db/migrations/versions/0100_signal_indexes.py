@@ -1,9 +1,5 @@
 """signal indexes: what `ces report --by signal` and `ces signals rebuild` read, from the indexes
 
-Revision ID: 0100
-Revises: 0004
-Create Date: 2026-11-23 13:05:00.000000
-
 - ix_ticket_signals_buckets: the signal columns the report groups by, beside ticket_pk, so that
   PostgreSQL reads them with an index-only scan instead of the whole table (its JSON included).
 - ix_assessments_level_ticket: the high-effort tickets' ids, from the index.

@@ -1,9 +1,5 @@
 """resend: a survey or alert that an admin sends again gets a whole retry budget
 
-Revision ID: 0101
-Revises: 0100
-Create Date: 2026-12-01 13:40:00.000000
-
 `attempts` keeps counting (it fences the conditional updates and numbers survey_attempts);
 `attempts_before_resend` is what it was when `ces surveys|alerts resend` moved the row back to
 pending, and the retry decision counts from there.

@@ -1,9 +1,5 @@
 """answer history: each answer and each change as its own row; a follow-up's note
 
-Revision ID: 0102
-Revises: 0101
-Create Date: 2026-12-02 10:00:00.000000
-
 `answer_history` keeps each confirmed answer and each later change (score, the comment written
 with it, when, how), so that a comment stays with the score it was written for; `answers` stays
 the summary that reports read. Answers given before this revision have no rows here (no backfill:

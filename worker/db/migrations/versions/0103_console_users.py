@@ -1,9 +1,5 @@
 """console users: people who sign in, their sessions and one-time sign-in links
 
-Revision ID: 0103
-Revises: 0102
-Create Date: 2026-12-02 10:00:00.000000
-
 Staff accounts only (no customer data: `ces erase` has nothing to do here). Expired sessions and
 links are deleted by the scheduler's retention pass.
 """

@@ -1,9 +1,5 @@
 """signed_key: a second unique delivery key, from what the helpdesk's signature covers
 
-Revision ID: 0104
-Revises: 0103
-Create Date: 2026-12-02 10:00:00.000000
-
 Zendesk's invocation id (and Zammad's X-Zammad-Delivery, Help Scout's event header) travel outside
 the signature: a captured webhook replayed under a new id was stored as a new event. Intake now
 also stores a hash of the signed parts, unique per connector. Rows stored before have none (NULL,

@@ -1,9 +1,5 @@
 """follow_ups.owner_id: who should follow a case up, assigned by a lead in the console
 
-Revision ID: 0105
-Revises: 0104
-Create Date: 2026-12-05 17:00:00.000000
-
 The follow-up queue (console) lets a lead give a case an owner: a console user, kept with who
 assigned it and when. A user removed from the database leaves the case without an owner. The
 queue lists the waiting cases oldest first: an index on (state, created_at).

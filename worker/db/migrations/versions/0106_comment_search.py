@@ -1,9 +1,5 @@
 """comment search: a trigram index on answers.comment (PostgreSQL)
 
-Revision ID: 0106
-Revises: 0105
-Create Date: 2026-12-05 17:00:00.000000
-
 The console's answers page finds comments by substring in every language. PostgreSQL's full text
 search has no parser for Chinese, Japanese or Korean; pg_trgm's GIN index serves ILIKE '%…%' for any
 script. pg_trgm is a trusted extension (PostgreSQL 13+), so a database owner may create it; where

@@ -1,8 +1,4 @@
 """api_tokens and audit_log: keys to the read API, and who did what
-
-Revision ID: 0107
-Revises: 0106
-Create Date: 2026-12-05 18:10:00.000000
 """
 import sqlalchemy as sa
 from alembic import op

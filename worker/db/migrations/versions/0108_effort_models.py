@@ -1,8 +1,4 @@
 """effort_models: every fit of the learned effort model
-
-Revision ID: 0108
-Revises: 0107
-Create Date: 2026-12-05 17:30:00.000000
 """
 import sqlalchemy as sa
 from alembic import op

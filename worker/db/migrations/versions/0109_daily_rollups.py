@@ -1,9 +1,5 @@
 """daily_rollups: the report numbers per UTC day and dimensions, and the days to recompute
 
-Revision ID: 0109
-Revises: 0108
-Create Date: 2026-12-05 17:00:00.000000
-
 The console's pages and `ces report` read these instead of scanning a year of surveys. Every
 existing day is marked dirty, so the first reader (or the scheduler) fills them from the rows.
 """

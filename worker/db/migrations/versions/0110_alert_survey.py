@@ -1,9 +1,5 @@
 """alert_survey: the survey an alert is about, as an indexed column
 
-Revision ID: 0110
-Revises: 0109
-Create Date: 2026-12-05 17:00:00.000000
-
 A survey's alerts were found by `dedupe_key LIKE '%:{id}:%'`: a leading wildcard scans the table,
 and correctness hung on the key's format. Alerts, updates and write-backs now carry `survey_id`
 (digests are about many tickets: NULL). Rows stored before get it from their key, whose second

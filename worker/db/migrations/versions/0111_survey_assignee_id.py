@@ -1,9 +1,5 @@
 """surveys.assignee_id: the agent's helpdesk id beside their name and e-mail in the snapshot
 
-Revision ID: 0111
-Revises: 0110
-Create Date: 2026-12-05 17:00:00.000000
-
 Every connector now tells the assignee's id (and e-mail, where the helpdesk's API gives it): a
 name alone is ambiguous between two agents of the same name and changes when an agent renames.
 Surveys sent before have none (NULL).

@@ -1,8 +1,4 @@
 """assessments.model_id: the learned model that scored an assessment (none: the fixed weights)
-
-Revision ID: 0113
-Revises: 0112
-Create Date: 2026-12-05 18:10:00.000000
 """
 import sqlalchemy as sa
 

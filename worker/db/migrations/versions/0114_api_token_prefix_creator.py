@@ -1,9 +1,5 @@
 """api_tokens.prefix and created_by: the start of a token (to tell which one a script holds) and who made it;
 audit_log indexes by action and by actor, for the admin pages' filters and each person's last sign-in
-
-Revision ID: 0114
-Revises: 0113
-Create Date: 2026-12-05 19:50:00.000000
 """
 import sqlalchemy as sa
 from alembic import op

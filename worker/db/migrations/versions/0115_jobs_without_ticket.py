@@ -1,8 +1,4 @@
 """jobs.ticket_pk nullable: a job of the installation (the learned model's refit), one per kind
-
-Revision ID: 0115
-Revises: 0114
-Create Date: 2026-12-05 19:45:00.000000
 """
 import sqlalchemy as sa
 from alembic import op

@@ -1,8 +1,4 @@
 """connectors: the connectors made in the console, their secrets encrypted (CES_SECRET_KEY)
-
-Revision ID: 0116
-Revises: 0115
-Create Date: 2026-12-05 19:45:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
