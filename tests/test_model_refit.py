@@ -42,7 +42,9 @@ def scored_by_model(rt) -> int:
 
 
 def test_two_schedulers_sweeping_at_once_queue_the_refit_once(make_rt):
-    runtimes = [make_rt(), make_rt()]
+    clock = Clock()
+    runtimes = [make_rt(clock=clock), make_rt(clock=clock)]
+    planted(runtimes[0], clock)
     start = threading.Barrier(2)
     added = []
 
@@ -108,6 +110,7 @@ def test_the_off_switch_queues_nothing_and_a_refit_not_better_keeps_the_fixed_we
     assert queue_refit(rt) == 0 and refit_jobs(rt) == []
     monkeypatch.setenv("CES_MODEL__REFIT_DAYS", "7")
     rt = make_rt()
+    assert queue_refit(rt) == 0 and refit_jobs(rt) == []  # no answers yet: nothing a fit could adopt
     assert refit(rt).startswith("fit 1 not adopted: too few answers: 0 answers")
     with rt.transaction() as s:
         assert store.current(s) is None

@@ -28,6 +28,13 @@ def _sent_in(since: datetime, until: datetime):
     return and_(Survey.state == SurveyState.SENT, Survey.sent_at >= since, Survey.sent_at < until)
 
 
+def has_answers(s: Session, since: datetime, until: datetime, count: int) -> bool:
+    """Whether at least `count` surveys of the window were answered: reads at most that many rows."""
+    nth = (select(Survey.id).join(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
+           .where(_sent_in(since, until)).offset(count - 1).limit(1))
+    return s.scalar(nth) is not None
+
+
 def training_set(s: Session, settings, since: datetime, until: datetime) -> TrainingSet:
     rows = s.execute(
         select(Answer.scale, Answer.score, TicketSignalsRecord.data)

@@ -16,6 +16,7 @@ from ces.worker.db.models import EffortModelRecord, JobKind
 from ces.worker.jobs import schedule_alone
 from ces.worker.model import store
 from ces.worker.model.adopt import apply
+from ces.worker.model.data import has_answers
 
 
 def _fitted_lately(s, rt) -> bool:
@@ -25,13 +26,16 @@ def _fitted_lately(s, rt) -> bool:
 
 
 def queue_refit(rt) -> int:
-    """1 when this sweep queued the refit: on, none queued yet, no fit within model.refit_days."""
-    if not rt.settings.model.refit_days:
+    """1 when this sweep queued the refit: on, none queued yet, no fit within model.refit_days, and
+    answers enough for a fit (a new installation loads no scikit-learn for a fit that must refuse)."""
+    m = rt.settings.model
+    if not m.refit_days:
         return 0
+    now = rt.now()
     with rt.transaction() as s:
-        if _fitted_lately(s, rt):
+        if _fitted_lately(s, rt) or not has_answers(s, now - timedelta(days=m.window_days), now, m.min_answers):
             return 0
-        return int(schedule_alone(s, JobKind.REFIT, rt.now()))
+        return int(schedule_alone(s, JobKind.REFIT, now))
 
 
 def refit(rt, _ticket_pk: None = None) -> str:
