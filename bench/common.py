@@ -84,7 +84,7 @@ def stop(*procs: subprocess.Popen) -> None:
             p.kill()
 
 
-def _tree(pid: int) -> list[int]:
+def tree(pid: int) -> list[int]:
     """A process and its children (a Celery worker's pool, `ces worker`'s supervised Celery)."""
     pids = [pid]
     for p in pids:
@@ -98,7 +98,7 @@ def _tree(pid: int) -> list[int]:
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MiB."""
     total = 0
-    for p in _tree(pid):
+    for p in tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -111,7 +111,7 @@ def rss_mb(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process and its children have used so far."""
     total = 0
-    for p in _tree(pid):
+    for p in tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))

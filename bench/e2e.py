@@ -33,16 +33,32 @@ from bench.common import (  # noqa: E402
     machine,
     rss_mb,
     stop,
+    tree,
     wait_http,
     workdir,
 )
 from ces.connectors.zendesk.simulator import ZendeskSimulator  # noqa: E402
+from ces.worker.db.counting import read_counts  # noqa: E402
 from ces.worker.demo.smtp_sink import MailSink  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def sql_by_process(procs, folder: Path, workers: int) -> dict[str, dict[str, int]]:
+    """Statements and transactions (commits + rollbacks) so far, summed per ces process and its children."""
+    names = ["ces serve"] + ["ces worker"] * workers + ["ces scheduler"]
+    counts = read_counts(folder)
+    out: dict[str, dict[str, int]] = {}
+    for name, p in zip(names, procs):
+        total = out.setdefault(name, {"statements": 0, "transactions": 0})
+        for pid in tree(p.pid):
+            c = counts.get(pid, {})
+            total["statements"] += c.get("statements", 0)
+            total["transactions"] += c.get("commits", 0) + c.get("rollbacks", 0)
+    return out
 
 
 def run(rate: int, duration: int, pool: str, concurrency: int, workers: int) -> dict:
@@ -84,7 +100,9 @@ api_token_env = "BENCH_TOKEN"
 webhook_secret_env = "BENCH_SECRET"
 rate_limit_per_minute = 1000000
 ''')
-        e = env(config, BENCH_TOKEN="tok", BENCH_SECRET="sec")
+        counts_folder = folder / "sql-counts"
+        counts_folder.mkdir()
+        e = env(config, BENCH_TOKEN="tok", BENCH_SECRET="sec", BENCH_SQL_COUNTS=str(counts_folder))
         import subprocess
 
         subprocess.run([sys.executable, "-m", "ces.worker.cli", "migrate"], env=e, check=True, capture_output=True)
@@ -103,6 +121,7 @@ rate_limit_per_minute = 1000000
                 sim.set_status(t.id, "solved")
 
             cpu_before = {p.pid: cpu_seconds(p.pid) for p in procs}
+            sql_before = sql_by_process(procs, counts_folder, workers)
             machine_before, own_before = busy_seconds(), time.process_time()
             start = time.monotonic()
             for i, t in enumerate(tickets):
@@ -122,6 +141,9 @@ rate_limit_per_minute = 1000000
                       "ces scheduler": cpu[procs[-1].pid] * 1000 / count,
                       "simulated Zendesk + SMTP + client": (time.process_time() - own_before) * 1000 / count}
             busy, elapsed = (b - a for b, a in zip(busy_seconds(), machine_before))
+            time.sleep(1)  # the processes write their counts twice a second
+            sql = {name: {k: (v - sql_before.get(name, {}).get(k, 0)) / count for k, v in counts.items()}
+                   for name, counts in sql_by_process(procs, counts_folder, workers).items()}
             cpu_ms["all of the machine"] = busy * 1000 / count
             load = busy / elapsed
             import psycopg
@@ -158,7 +180,7 @@ rate_limit_per_minute = 1000000
         return {"sent": count, "mails": len(sink.messages), "p50": percentile(latencies, 50) if latencies else None,
                 "p95": percentile(latencies, 95) if latencies else None,
                 "p99": percentile(latencies, 99) if latencies else None, "first_tenth": first, "last_tenth": last,
-                "memory": memory, "cpu_ms_per_solve": cpu_ms, "machine_busy": load}
+                "memory": memory, "cpu_ms_per_solve": cpu_ms, "machine_busy": load, "sql_per_solve": sql}
 
 
 def main() -> None:
@@ -180,8 +202,10 @@ def main() -> None:
           f"{ms(r['first_tenth']):>14} {ms(r['last_tenth']):>13}")
     print("memory after the run: " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in r["memory"].items()))
     print(f"machine busy {r['machine_busy']:.0%} of its cores from the first solve to the last mail")
+    print("SQL per solve: " + ", ".join(f"{k} {v['statements']:.1f} statements in {v['transactions']:.1f} "
+                                        f"transactions" for k, v in r["sql_per_solve"].items()))
     print("CPU per solve: " + ", ".join(f"{k} {v:,.1f} ms" for k, v in r["cpu_ms_per_solve"].items()))
-    print(json.dumps({k: v for k, v in r.items() if k not in ("memory", "cpu_ms_per_solve", "machine_busy")}))
+    print(json.dumps({k: v for k, v in r.items() if k not in ("memory", "cpu_ms_per_solve", "machine_busy", "sql_per_solve")}))
 
 
 if __name__ == "__main__":
