@@ -108,7 +108,8 @@ def _refused(code: int, text: bytes | str) -> Exception:
     return MailRefusedPermanently(detail) if code >= 500 else MailRefusedTemporarily(detail)
 
 
-def send_mail(settings: SmtpSettings, message: EmailMessage) -> None:
+def send_mail(settings: SmtpSettings, message: EmailMessage, data: bytes | None = None) -> None:
+    """Hand the message over: `data` are its bytes if the caller serialized it already."""
     if "Date" not in message:  # RFC 5322 requires it; the time it is handed over
         message["Date"] = formatdate(usegmt=True)
     sender = message["Sender"] or message["From"]
@@ -126,7 +127,7 @@ def send_mail(settings: SmtpSettings, message: EmailMessage) -> None:
     try:
         # From here on the message may reach the server: only a clear refusal is definite.
         try:
-            code, text = kept.smtp.data(message.as_bytes(policy=MAIL_POLICY))
+            code, text = kept.smtp.data(data or message.as_bytes(policy=MAIL_POLICY))
         except smtplib.SMTPDataError as exc:
             raise _refused(exc.smtp_code, exc.smtp_error) from None
         except (OSError, socket.timeout, smtplib.SMTPException) as exc:
