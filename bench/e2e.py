@@ -58,6 +58,8 @@ def sql_by_process(procs, folder: Path, workers: int) -> dict[str, dict[str, int
             c = counts.get(pid, {})
             total["statements"] += c.get("statements", 0)
             total["transactions"] += c.get("commits", 0) + c.get("rollbacks", 0)
+            for key in (k for k in c if k.startswith(("cpu ", "runs "))):  # the worker's CPU by task
+                total[key] = total.get(key, 0) + c[key]
     return out
 
 
@@ -221,6 +223,10 @@ def main() -> None:
     print(f"machine busy {r['machine_busy']:.0%} of its cores from the first solve to the last mail")
     print("SQL per solve: " + ", ".join(f"{k} {v['statements']:.1f} statements in {v['transactions']:.1f} "
                                         f"transactions" for k, v in r["sql_per_solve"].items()))
+    tasks = r["sql_per_solve"].get("ces worker", {})
+    print("worker CPU per solve by task: " + ", ".join(
+        f"{k[4:]} {v * 1000:.1f} ms ({tasks.get('runs ' + k[4:], 0):.2f} runs)" for k, v in tasks.items()
+        if k.startswith("cpu ")))
     print("CPU per solve: " + ", ".join(f"{k} {v:,.1f} ms" for k, v in r["cpu_ms_per_solve"].items()))
     ces_ms = sum(v for k, v in r["cpu_ms_per_solve"].items() if k.startswith("ces "))
     print(f"floor (bench/e2e_floor.py, the same run): {r['floor_ms']:.1f} ms CPU per solve; the ces processes "

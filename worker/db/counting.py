@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 FOLDER_VARIABLE = "BENCH_SQL_COUNTS"
-_counts = {"statements": 0, "commits": 0, "rollbacks": 0}
+_counts: dict[str, float] = {"statements": 0, "commits": 0, "rollbacks": 0}
 _writer: threading.Thread | None = None
 
 
@@ -33,7 +34,26 @@ def count_if_asked(engine: Engine) -> None:
     event.listen(engine, "before_cursor_execute", bump("statements"))
     event.listen(engine, "commit", bump("commits"))
     event.listen(engine, "rollback", bump("rollbacks"))
+    _time_tasks()
     _start_writer(Path(folder))
+
+
+def _time_tasks() -> None:
+    """CPU seconds of each Celery task by name (the thread's CPU time: the pool runs tasks in threads)."""
+    from celery import signals
+
+    started: dict[str, float] = {}
+
+    def prerun(task_id=None, **_kw):
+        started[task_id] = time.thread_time()
+
+    def postrun(task_id=None, task=None, **_kw):
+        spent = time.thread_time() - started.pop(task_id, time.thread_time())
+        _counts[f"cpu {task.name}"] = _counts.get(f"cpu {task.name}", 0) + spent
+        _counts[f"runs {task.name}"] = _counts.get(f"runs {task.name}", 0) + 1
+
+    signals.task_prerun.connect(prerun, weak=False)
+    signals.task_postrun.connect(postrun, weak=False)
 
 
 def _start_writer(folder: Path) -> None:
@@ -52,7 +72,7 @@ def _start_writer(folder: Path) -> None:
     _writer.start()
 
 
-def read_counts(folder: Path) -> dict[int, dict[str, int]]:
+def read_counts(folder: Path) -> dict[int, dict[str, float]]:
     """{pid: counts} of every process that wrote into the folder."""
     out = {}
     for path in folder.glob("*.json"):

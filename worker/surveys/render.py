@@ -52,7 +52,7 @@ def bidi(value: object) -> Markup:
 def environment(locale: str) -> Environment:
     env = Environment(loader=FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
                       autoescape=select_autoescape(["html"]), extensions=["jinja2.ext.i18n"],
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)  # no stat() per render
     env.install_gettext_translations(translations(locale), newstyle=True)
     env.filters["isolate"] = lambda value: isolate(value, locale)
     env.filters["bidi"] = bidi
