@@ -50,6 +50,34 @@ def workdir():
             client.delete(*keys)
 
 
+def bench_config(db: str, prefix: str, smtp_port: int, zendesk_url: str, public_url: str, worker: str = "") -> str:
+    """The end-to-end benchmarks' ces.toml: the SMTP sink, the simulated Zendesk (its rate limit
+    raised: the account's own would be what is measured), no fatigue window, quiet logs."""
+    return f'''
+public_url = "{public_url}"
+database_url = "{db}"
+broker_url = "{REDIS}"
+broker_prefix = "{prefix}"
+log_level = "WARNING"
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+sender = "Bench <bench@acme.test>"
+[survey]
+company = "Acme"
+fatigue_days = 0
+{worker}
+[[connectors]]
+id = "zendesk-bench"
+kind = "zendesk"
+base_url = "{zendesk_url}"
+email = "bench@acme.test"
+api_token_env = "BENCH_TOKEN"
+webhook_secret_env = "BENCH_SECRET"
+rate_limit_per_minute = 1000000
+'''
+
+
 def env(config: Path, **extra: str) -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if not k.startswith("CES_")}
     out.update(CES_CONFIG=str(config), **extra)

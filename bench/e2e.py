@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
-    REDIS,
+    bench_config,
     busy_seconds,
     ces,
     cpu_seconds,
@@ -85,32 +85,12 @@ def run(rate: int, duration: int, pool: str, concurrency: int, workers: int) -> 
             tickets.append(sim.create_ticket(customer, f"Question {i}", assignee_id=agent))
         port = free_port()
         config = folder / "ces.toml"
-        config.write_text(f'''
-public_url = "http://127.0.0.1:{port}"
-database_url = "{db}"
-broker_url = "{REDIS}"
-broker_prefix = "{prefix}"
-log_level = "WARNING"
-[smtp]
-host = "127.0.0.1"
-port = {sink.port}
-sender = "Bench <bench@acme.test>"
-[survey]
-company = "Acme"
-fatigue_days = 0
+        config.write_text(bench_config(db, prefix, sink.port, sim.url, f"http://127.0.0.1:{port}", f'''
 [worker]
 pool = "{pool}"
 concurrency = {concurrency}
 sweep_interval_seconds = 0.5
-[[connectors]]
-id = "zendesk-bench"
-kind = "zendesk"
-base_url = "{sim.url}"
-email = "bench@acme.test"
-api_token_env = "BENCH_TOKEN"
-webhook_secret_env = "BENCH_SECRET"
-rate_limit_per_minute = 1000000
-''')
+'''))
         counts_folder = folder / "sql-counts"
         counts_folder.mkdir()
         e = env(config, BENCH_TOKEN="tok", BENCH_SECRET="sec", BENCH_SQL_COUNTS=str(counts_folder))

@@ -31,7 +31,7 @@ def use_tree(tree: str | None) -> None:
 def measure(solves: int) -> dict:
     from sqlalchemy import event, text
 
-    from bench.common import REDIS, database, workdir
+    from bench.common import bench_config, database, workdir
     from ces.config import load_settings
     from ces.connectors.models import InboundRequest
     from ces.connectors.zendesk.simulator import ZendeskSimulator
@@ -47,27 +47,7 @@ def measure(solves: int) -> dict:
 
     with database() as db, workdir() as (folder, prefix):
         sink, sim = MailSink().start(), ZendeskSimulator(email="bench@acme.test", token="tok", secret="sec").start()
-        (folder / "ces.toml").write_text(f'''
-public_url = "http://127.0.0.1:1"
-database_url = "{db}"
-broker_url = "{REDIS}"
-broker_prefix = "{prefix}"
-log_level = "WARNING"
-[smtp]
-port = {sink.port}
-sender = "Bench <bench@acme.test>"
-[survey]
-company = "Acme"
-fatigue_days = 0
-[[connectors]]
-id = "zendesk-bench"
-kind = "zendesk"
-base_url = "{sim.url}"
-email = "bench@acme.test"
-api_token_env = "BENCH_TOKEN"
-webhook_secret_env = "BENCH_SECRET"
-rate_limit_per_minute = 1000000
-''')
+        (folder / "ces.toml").write_text(bench_config(db, prefix, sink.port, sim.url, "http://127.0.0.1:1"))
         os.environ.update(CES_CONFIG=str(folder / "ces.toml"), BENCH_TOKEN="tok", BENCH_SECRET="sec")
         settings = load_settings()
         configure("WARNING")
