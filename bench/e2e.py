@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
+    REDIS,
     bench_config,
     busy_seconds,
     ces,
@@ -61,6 +62,20 @@ def sql_by_process(procs, folder: Path, workers: int) -> dict[str, dict[str, int
             for key in (k for k in c if k.startswith(("cpu ", "runs "))):  # the worker's CPU by task
                 total[key] = total.get(key, 0) + c[key]
     return out
+
+
+def services_load(db: str) -> dict[str, float]:
+    """CPU seconds so far of the PostgreSQL backends serving the bench's database (its pooled
+    connections live through the run), and the commands Redis has processed (all of its clients':
+    on a shared machine, an upper bound)."""
+    import psycopg
+    import redis
+
+    with psycopg.connect(db) as conn:
+        pids = [pid for (pid,) in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    return {"postgres_ms": sum(cpu_seconds(pid) for pid in pids) * 1000,
+            "redis_commands": float(redis.Redis.from_url(REDIS).info("stats")["total_commands_processed"])}
 
 
 def run_floor(zendesk: str, smtp_port: int, db: str, ticket_ids: list[int]) -> float:
@@ -112,6 +127,7 @@ sweep_interval_seconds = 0.5
                 sim.set_status(t.id, "solved")
 
             cpu_before = {p.pid: cpu_seconds(p.pid) for p in procs}
+            services_before = services_load(db)
             sql_before = sql_by_process(procs, counts_folder, workers)
             machine_before, own_before = busy_seconds(), time.process_time()
             start = time.monotonic()
@@ -136,6 +152,7 @@ sweep_interval_seconds = 0.5
             sql = {name: {k: (v - sql_before.get(name, {}).get(k, 0)) / count for k, v in counts.items()}
                    for name, counts in sql_by_process(procs, counts_folder, workers).items()}
             cpu_ms["all of the machine"] = busy * 1000 / count
+            services = {k: (v - services_before[k]) / count for k, v in services_load(db).items()}
             load = busy / elapsed
             import psycopg
 
@@ -177,7 +194,7 @@ sweep_interval_seconds = 0.5
                 "p95": percentile(latencies, 95) if latencies else None,
                 "p99": percentile(latencies, 99) if latencies else None, "first_tenth": first, "last_tenth": last,
                 "memory": memory, "cpu_ms_per_solve": cpu_ms, "machine_busy": load, "sql_per_solve": sql,
-                "floor_ms": floor,
+                "floor_ms": floor, "services": services,
                 "sustained_per_s": len(latencies) / span if span else None}
 
 
@@ -208,10 +225,12 @@ def main() -> None:
         f"{k[4:]} {v * 1000:.1f} ms ({tasks.get('runs ' + k[4:], 0):.2f} runs)" for k, v in tasks.items()
         if k.startswith("cpu ")))
     print("CPU per solve: " + ", ".join(f"{k} {v:,.1f} ms" for k, v in r["cpu_ms_per_solve"].items()))
+    print(f"PostgreSQL (the backends of this database) {r['services']['postgres_ms']:.1f} ms CPU per solve; "
+          f"Redis {r['services']['redis_commands']:.0f} commands per solve (all clients of the shared Redis)")
     ces_ms = sum(v for k, v in r["cpu_ms_per_solve"].items() if k.startswith("ces "))
     print(f"floor (bench/e2e_floor.py, the same run): {r['floor_ms']:.1f} ms CPU per solve; the ces processes "
           f"{ces_ms:.1f} ms, {ces_ms / r['floor_ms']:.1f}× the floor")
-    print(json.dumps({k: v for k, v in r.items() if k not in ("memory", "cpu_ms_per_solve", "machine_busy", "sql_per_solve", "floor_ms", "sustained_per_s")}))
+    print(json.dumps({k: v for k, v in r.items() if k not in ("memory", "cpu_ms_per_solve", "machine_busy", "sql_per_solve", "floor_ms", "sustained_per_s", "services")}))
 
 
 if __name__ == "__main__":
