@@ -50,6 +50,34 @@ def workdir():
             client.delete(*keys)
 
 
+def bench_config(db: str, prefix: str, smtp_port: int, zendesk_url: str, public_url: str, worker: str = "") -> str:
+    """The end-to-end benchmarks' ces.toml: the SMTP sink, the simulated Zendesk (its rate limit
+    raised: the account's own would be what is measured), no fatigue window, quiet logs."""
+    return f'''
+public_url = "{public_url}"
+database_url = "{db}"
+broker_url = "{REDIS}"
+broker_prefix = "{prefix}"
+log_level = "WARNING"
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+sender = "Bench <bench@acme.test>"
+[survey]
+company = "Acme"
+fatigue_days = 0
+{worker}
+[[connectors]]
+id = "zendesk-bench"
+kind = "zendesk"
+base_url = "{zendesk_url}"
+email = "bench@acme.test"
+api_token_env = "BENCH_TOKEN"
+webhook_secret_env = "BENCH_SECRET"
+rate_limit_per_minute = 1000000
+'''
+
+
 def env(config: Path, **extra: str) -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if not k.startswith("CES_")}
     out.update(CES_CONFIG=str(config), **extra)
@@ -84,7 +112,7 @@ def stop(*procs: subprocess.Popen) -> None:
             p.kill()
 
 
-def _tree(pid: int) -> list[int]:
+def tree(pid: int) -> list[int]:
     """A process and its children (a Celery worker's pool, `ces worker`'s supervised Celery)."""
     pids = [pid]
     for p in pids:
@@ -98,7 +126,7 @@ def _tree(pid: int) -> list[int]:
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MiB."""
     total = 0
-    for p in _tree(pid):
+    for p in tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -111,7 +139,7 @@ def rss_mb(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process and its children have used so far."""
     total = 0
-    for p in _tree(pid):
+    for p in tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))

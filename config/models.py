@@ -32,6 +32,11 @@ class SmtpSettings(SecretsModel):
     starttls: bool = False
     ssl: bool = False
     timeout_seconds: float = Field(10.0, gt=0)
+    # Connections kept open per worker process (worker/smtp_pool.py): 0 opens one per message.
+    pool_size: int = Field(4, ge=0, le=100)
+    messages_per_connection: int = Field(100, ge=1)  # then QUIT and a fresh one
+    noop_after_idle_seconds: float = Field(2.0, ge=0)  # a NOOP checks a connection idle this long
+    max_idle_seconds: float = Field(60.0, gt=0)  # servers drop idle clients; closed before they do
 
 
 SCALE_POINTS = {"ces7": 7, "effort5": 5}

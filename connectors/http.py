@@ -10,6 +10,7 @@ URLs can be secrets (Slack and Teams webhook URLs): errors and logs name only th
 from __future__ import annotations
 
 import email.utils
+import os
 import random
 import socket
 import ssl
@@ -152,8 +153,13 @@ class HttpClient:
         # (service, outcome, rate key, the error) of every call: /metrics, and the last error of
         # each helpdesk account for `ces connectors list`.
         self.observer = observer
+        # One Session: a kept-alive connection per helpdesk host. The environment (HTTPS_PROXY,
+        # NO_PROXY, REQUESTS_CA_BUNDLE) is read once per host instead of at every call, which requests
+        # does when trust_env is on (about 1.5 ms of CPU per call, a tenth of a survey's sending).
         self.session = requests.Session()
         self.session.headers["User-Agent"] = user_agent
+        self.session.trust_env = False
+        self._environment: dict[tuple[str, str], dict[str, Any]] = {}
 
     def request(self, method: str, url: str, *, label: str = "", idempotent: bool | None = None,
                 rate_key: str | None = None, per_minute: int | None = None, **kwargs: Any) -> requests.Response:
@@ -176,6 +182,15 @@ class HttpClient:
             except Exception:  # metrics never break a call
                 pass
 
+    def _environment_for(self, url: str) -> dict[str, Any]:
+        """The proxies and CA bundle the environment gives this URL's host, as requests would read them."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._environment:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            self._environment[key] = {"proxies": requests.utils.get_environ_proxies(url), "verify": verify}
+        return self._environment[key]
+
     def _request(self, method: str, url: str, *, label: str = "", idempotent: bool | None = None,
                  rate_key: str | None = None, per_minute: int | None = None, **kwargs: Any) -> requests.Response:
         method = method.upper()
@@ -190,7 +205,8 @@ class HttpClient:
                 self.limiter.acquire(rate_key, per_minute)
             started = time.monotonic()
             try:
-                resp = self.session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+                resp = self.session.request(method, url, timeout=timeout, allow_redirects=False,
+                                            **self._environment_for(url), **kwargs)
             except requests.RequestException as exc:
                 kind, cause = type(exc).__name__, connection_cause(exc)
                 log.info("http_error", call=label, host=host, error=kind, attempt=attempt)

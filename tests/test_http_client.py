@@ -115,3 +115,22 @@ def test_every_call_has_a_connect_and_read_timeout(client):
     responses.get(URL, json={})
     client.request("GET", URL)
     assert responses.calls[0].request.req_kwargs["timeout"] == (5.0, 20.0)
+
+
+def test_the_environments_proxy_is_used_and_read_once_per_host(monkeypatch):
+    """requests would read the environment at every call; the client reads it once per host."""
+    from ces.config.models import HttpSettings
+    from ces.connectors.http import HttpClient
+
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "direct.example")
+    client = HttpClient(HttpSettings(retries=0))
+    with responses.RequestsMock() as mock:
+        mock.get("http://api.example/x", json={})
+        mock.get("http://direct.example/y", json={})
+        client.request("GET", "http://api.example/x")
+        client.request("GET", "http://direct.example/y")
+        monkeypatch.setenv("HTTP_PROXY", "http://elsewhere.example:1")
+        client.request("GET", "http://api.example/x")
+        assert [c.request.req_kwargs["proxies"].get("http") for c in mock.calls] == [
+            "http://proxy.example:3128", None, "http://proxy.example:3128"]

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ces.connectors.models import RESOLVED, EventKind, Status
-from ces.worker.claims import claim
+from ces.worker.claims import claim_row
 from ces.worker.db.models import EventState, JobKind, Solve, Survey, SurveyState, Ticket, WebhookEvent
 from ces.worker.jobs import schedule
 from ces.worker.retry import GiveUp, decide
@@ -32,21 +32,21 @@ def process_event(rt: Runtime, event_id: int) -> str | None:
     """Apply one stored event exactly once; returns its outcome, or None if another worker has it."""
     now = rt.now()
     with rt.transaction() as s:
-        attempt = claim(s, WebhookEvent, event_id, ready=WebhookEvent.id.isnot(None),
-                        ready_state=EventState.RECEIVED, working_state=EventState.PROCESSING,
-                        now=now, lease_seconds=rt.settings.worker.lease_seconds)
-    if attempt is None:
+        # The claim returns the event's row: no second statement and no ORM object to load it.
+        event = claim_row(s, WebhookEvent, event_id, ready=WebhookEvent.id.isnot(None),
+                          ready_state=EventState.RECEIVED, working_state=EventState.PROCESSING,
+                          now=now, lease_seconds=rt.settings.worker.lease_seconds)
+    if event is None:
         return None
     due_now: list[int] = []
     try:
         with rt.transaction() as s:
-            event = s.get(WebhookEvent, event_id)
             outcome, due_now = apply_event(rt, s, event)
-            event.state = EventState.IGNORED if outcome.startswith("ignored") else EventState.DONE
-            event.outcome, event.error = outcome[:300], None
-            event.processed_at, event.lease_until, event.next_try_at = rt.now(), None, None
+            s.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(
+                state=EventState.IGNORED if outcome.startswith("ignored") else EventState.DONE,
+                outcome=outcome[:300], error=None, processed_at=rt.now(), lease_until=None, next_try_at=None))
     except Exception as exc:
-        _failed(rt, event_id, attempt, exc)
+        _failed(rt, event_id, event.attempts, exc)
         return None
     for survey_id in due_now:
         rt.enqueue(SEND_SURVEY, survey_id)
@@ -72,7 +72,8 @@ def _failed(rt: Runtime, event_id: int, attempt: int, exc: Exception) -> None:
 
 
 def apply_event(rt: Runtime, s: Session, event: WebhookEvent) -> tuple[str, list[int]]:
-    """Change the ticket's lifecycle; returns (outcome, ids of surveys due now)."""
+    """Change the ticket's lifecycle; returns (outcome, ids of surveys due now). `event` is read,
+    never changed (the claimed row)."""
     conn = rt.connector(event.connector_id)
     if conn is None:
         return "ignored: connector no longer configured", []

@@ -18,10 +18,16 @@ def N_(message: str) -> str:
 
 
 def available_locales() -> list[str]:
+    return list(_installed_locales())
+
+
+@cache
+def _installed_locales() -> tuple[str, ...]:
+    """The compiled catalogs, looked up once per process (not at every survey's negotiation)."""
     found = ["en"]
     if LOCALE_DIR.is_dir():
         found += sorted(p.name.replace("_", "-") for p in LOCALE_DIR.iterdir() if (p / "LC_MESSAGES" / f"{DOMAIN}.mo").is_file())
-    return sorted(set(found), key=lambda x: (x != "en", x))
+    return tuple(sorted(set(found), key=lambda x: (x != "en", x)))
 
 
 def _canonical(tag: str) -> str:

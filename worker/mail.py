@@ -8,6 +8,8 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.header import Header
 from email.headerregistry import Address, UnstructuredHeader
 from email.message import EmailMessage
@@ -15,6 +17,7 @@ from email.policy import EmailPolicy
 from email.utils import formatdate
 
 from ces.config.models import SmtpSettings
+from ces.worker import smtp_pool
 from ces.worker.db.types import storable_text
 from ces.worker.health.counters import smtp_watched
 from ces.worker.retry import Permanent, Transient
@@ -107,19 +110,63 @@ def _refused(code: int, text: bytes | str) -> Exception:
 
 
 @smtp_watched  # the SMTP health card: last send, last refusal (worker/health)
-def send_mail(settings: SmtpSettings, message: EmailMessage) -> None:
+def send_mail(settings: SmtpSettings, message: EmailMessage, data: bytes | None = None) -> None:
+    """Hand the message over: `data` are its bytes if the caller serialized it already."""
     if "Date" not in message:  # RFC 5322 requires it; the time it is handed over
         message["Date"] = formatdate(usegmt=True)
     sender = message["Sender"] or message["From"]
     recipients = [addr for field in ("To", "Cc", "Bcc") for addr in (message.get_all(field) or [])]
+    kept = smtp_pool.take(settings) if settings.pool_size else None
+    try:
+        kept = _envelope(kept, settings, sender, recipients)
+    except MailNotSent:
+        if kept is None or not kept.reused:
+            raise
+        # A kept connection the server had dropped says nothing about this message: once more on
+        # a fresh connection, which then fails or not on its own.
+        kept = _envelope(None, settings, sender, recipients)
+    accepted = False
+    try:
+        # From here on the message may reach the server: only a clear refusal is definite.
+        try:
+            code, text = kept.smtp.data(data or message.as_bytes(policy=MAIL_POLICY))
+        except smtplib.SMTPDataError as exc:
+            raise _refused(exc.smtp_code, exc.smtp_error) from None
+        except (OSError, socket.timeout, smtplib.SMTPException) as exc:
+            raise MailUncertain(f"connection lost while handing over the message: {type(exc).__name__}") from None
+        if code != 250:
+            raise _refused(code, text)
+        accepted = True
+    finally:
+        if accepted and settings.pool_size:
+            smtp_pool.give_back(settings, kept)
+        else:
+            smtp_pool.close(kept, polite=True)
+
+
+@contextmanager
+def _before_the_message() -> Iterator[None]:
+    """Errors before DATA: nothing was handed over, so the server's code (or none) decides."""
+    try:
+        yield
+    except smtplib.SMTPAuthenticationError as exc:
+        raise MailRefusedPermanently(f"mail server refused the login: {exc.smtp_code}") from None
+    except smtplib.SMTPResponseException as exc:
+        raise _refused(exc.smtp_code, exc.smtp_error) from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailNotSent(f"mail server connection failed before the message: {type(exc).__name__}") from None
+
+
+def _connect(settings: SmtpSettings) -> smtp_pool.Kept:
     try:
         cls = smtplib.SMTP_SSL if settings.ssl else smtplib.SMTP
         smtp = cls(settings.host, settings.port, timeout=settings.timeout_seconds)
     except (OSError, smtplib.SMTPException) as exc:
         raise MailNotSent(f"cannot reach the mail server {settings.host}:{settings.port}: "
                           f"{type(exc).__name__}") from None
+    kept = smtp_pool.Kept(smtp)
     try:
-        try:
+        with _before_the_message():
             smtp.ehlo_or_helo_if_needed()
             if settings.starttls:
                 smtp.starttls(context=ssl.create_default_context())
@@ -127,33 +174,30 @@ def send_mail(settings: SmtpSettings, message: EmailMessage) -> None:
             username, password = settings.secret("username"), settings.secret("password")
             if username and password:
                 smtp.login(username, password)
-            code, text = smtp.mail(_addr(sender))
+    except Exception:
+        smtp_pool.close(kept, polite=True)
+        raise
+    return kept
+
+
+def _envelope(kept: smtp_pool.Kept | None, settings: SmtpSettings, sender: str,
+              recipients: list[str]) -> smtp_pool.Kept:
+    """MAIL FROM and RCPT TO on the kept connection (a new one if None); returns the connection,
+    or closes it and raises."""
+    kept = kept or _connect(settings)
+    try:
+        with _before_the_message():
+            code, text = kept.smtp.mail(_addr(sender))
             if code != 250:
                 raise _refused(code, text)
             for rcpt in recipients:
-                code, text = smtp.rcpt(_addr(rcpt))
+                code, text = kept.smtp.rcpt(_addr(rcpt))
                 if code not in (250, 251):
                     raise _refused(code, text)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise MailRefusedPermanently(f"mail server refused the login: {exc.smtp_code}") from None
-        except smtplib.SMTPResponseException as exc:
-            raise _refused(exc.smtp_code, exc.smtp_error) from None
-        except (OSError, smtplib.SMTPException) as exc:
-            raise MailNotSent(f"mail server connection failed before the message: {type(exc).__name__}") from None
-        # From here on the message may reach the server: only a clear refusal is definite.
-        try:
-            code, text = smtp.data(message.as_bytes(policy=MAIL_POLICY))
-        except smtplib.SMTPDataError as exc:
-            raise _refused(exc.smtp_code, exc.smtp_error) from None
-        except (OSError, socket.timeout, smtplib.SMTPException) as exc:
-            raise MailUncertain(f"connection lost while handing over the message: {type(exc).__name__}") from None
-        if code != 250:
-            raise _refused(code, text)
-    finally:
-        try:
-            smtp.quit()
-        except Exception:
-            smtp.close()
+    except Exception:
+        smtp_pool.close(kept, polite=True)
+        raise
+    return kept
 
 
 def _addr(value: str) -> str:

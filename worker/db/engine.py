@@ -10,6 +10,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from ces.worker.db.counting import count_if_asked
+
 
 def normalize_url(url: str) -> str:
     """`postgresql://` means psycopg 3 here, the driver the project installs."""
@@ -53,9 +55,12 @@ def make_engine(url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -
             # with "database is locked" without waiting.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        count_if_asked(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
-                         connect_args={"connect_timeout": max(1, int(connect_timeout))}, hide_parameters=True)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
+                           connect_args={"connect_timeout": max(1, int(connect_timeout))}, hide_parameters=True)
+    count_if_asked(engine)  # the benchmark's statement counts; nothing unless BENCH_SQL_COUNTS is set
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

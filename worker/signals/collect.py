@@ -117,9 +117,9 @@ def _stored_history(rt: Runtime, ticket_pk: int) -> TicketHistory | None:
     return TicketHistory.model_validate(record.history) if record else None
 
 
-def _contacts(rt: Runtime, ticket: Ticket, history: TicketHistory, requester_hash: str | None,
-              opened: datetime | None, solved: datetime | None,
+def _contacts(rt: Runtime, ticket: Ticket, history: TicketHistory, opened: datetime | None,
               waits: list[float]) -> tuple[list[Contact], list[str]]:
+    """The requester's other tickets as the helpdesk tells them (and what could not be read)."""
     window = timedelta(days=rt.settings.signals.repeat_window_days)
     contacts: list[Contact] = []
     missing: list[str] = []
@@ -139,14 +139,20 @@ def _contacts(rt: Runtime, ticket: Ticket, history: TicketHistory, requester_has
                 waits.append(exc.retry_after)
             missing.append(f"requester's other tickets: {_failed(exc)}"
                            + (" (retrying)" if transient else ""))
-    if requester_hash:  # every connector we know: a customer who wrote here and called there
-        until = (solved or opened) + window
-        with rt.transaction() as s:
-            rows = s.execute(select(Ticket.connector_id, Ticket.external_id, Ticket.opened_at, Ticket.channel).where(
-                Ticket.requester_hash == requester_hash, Ticket.id != ticket.id,
-                Ticket.opened_at >= opened - window, Ticket.opened_at <= until)).all()
-        contacts += [Contact(connector=c, id=i, created_at=at, channel=ch) for c, i, at, ch in rows]
     return contacts, missing
+
+
+def _known_contacts(rt: Runtime, s: Session, ticket: Ticket, requester_hash: str | None, opened: datetime | None,
+                    solved: datetime | None) -> list[Contact]:
+    """The requester's other tickets we know, in every connector (a customer who wrote here and
+    called there); read in the transaction that stores the signals."""
+    if opened is None or not requester_hash:
+        return []
+    window = timedelta(days=rt.settings.signals.repeat_window_days)
+    rows = s.execute(select(Ticket.connector_id, Ticket.external_id, Ticket.opened_at, Ticket.channel).where(
+        Ticket.requester_hash == requester_hash, Ticket.id != ticket.id,
+        Ticket.opened_at >= opened - window, Ticket.opened_at <= (solved or opened) + window)).all()
+    return [Contact(connector=c, id=i, created_at=at, channel=ch) for c, i, at, ch in rows]
 
 
 def collect(rt: Runtime, ticket_pk: int) -> str:
@@ -157,12 +163,13 @@ def collect(rt: Runtime, ticket_pk: int) -> str:
     snapshot = history.ticket
     requester_hash = email_hash(rt, snapshot.requester.email if snapshot.requester else None)
     opened = snapshot.created_at or ticket.opened_at
-    contacts, missing = _contacts(rt, ticket, history, requester_hash, opened, ticket.last_solved_at, waits)
+    contacts, missing = _contacts(rt, ticket, history, opened, waits)
     history.missing += missing
-    signals = compute_signals(history, contacts, connector_id=ticket.connector_id, solved_at=ticket.last_solved_at,
-                              settings=rt.settings.signals)
     now = rt.now()
-    with rt.transaction() as s:
+    with rt.transaction() as s:  # one transaction reads what we know and writes what was found
+        contacts += _known_contacts(rt, s, ticket, requester_hash, opened, ticket.last_solved_at)
+        signals = compute_signals(history, contacts, connector_id=ticket.connector_id,
+                                  solved_at=ticket.last_solved_at, settings=rt.settings.signals)
         t = s.get(Ticket, ticket_pk)
         t.requester_hash, t.channel, t.opened_at = requester_hash, snapshot.channel.value, opened
         if snapshot.group or snapshot.assignee or snapshot.url:  # a partial history keeps what we knew

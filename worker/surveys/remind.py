@@ -60,7 +60,7 @@ def send_reminder(rt: Runtime, survey_id: int) -> str | None:
     ticket = Ticket(id=survey.ticket_external_id, status=Status.SOLVED,
                     requester=Person(email=survey.email, name=survey.name, locale=survey.locale))
     try:
-        send_mail(rt.settings.smtp, build_message(rt, survey_mail(rt, policy, survey, ticket, reminder=True)))
+        send_mail(rt.settings.smtp, *build_message(rt, survey_mail(rt, policy, survey, ticket, reminder=True)))
     except MailUncertain:
         return _done(rt, survey_id, "uncertain")
     except Exception as exc:

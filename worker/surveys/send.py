@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
+from email.utils import formatdate
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -25,7 +26,7 @@ from ces.config.models import SurveySettings
 from ces.connectors import base
 from ces.connectors.errors import ApiError, UncertainApiError
 from ces.connectors.models import Ticket
-from ces.worker.claims import claim
+from ces.worker.claims import claim_row
 from ces.worker.db.models import OptOut, Recipient, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.db.types import storable_text
 from ces.worker.i18n import negotiate
@@ -33,7 +34,7 @@ from ces.worker.logs import error_text
 from ces.worker.mail import MAIL_POLICY, MailUncertain, NotOneMailbox, send_mail
 from ces.worker.privacy import email_hash
 from ces.worker.retry import GiveUp, Permanent, Transient, decide
-from ces.worker.rollups import mark_surveys
+from ces.worker.rollups import mark_days, utc_day
 from ces.worker.runtime import Runtime
 from ces.worker.surveys.policy import exclusion, quiet_until
 from ces.worker.surveys.render import SurveyMail, wording_for
@@ -61,37 +62,42 @@ class CannotBuild(Permanent):
     """The survey mail cannot be built from what the helpdesk told; the reason never quotes it."""
 
 
-def build_message(rt: Runtime, mail: SurveyMail) -> EmailMessage:
-    """The survey mail, serialized once here, before the point of no return, so that whatever the
-    customer's name or address holds fails now, as a permanent failure with its own reason."""
+def build_message(rt: Runtime, mail: SurveyMail) -> tuple[EmailMessage, bytes]:
+    """The survey mail and its bytes, serialized once here, before the point of no return, so that
+    whatever the customer's name or address holds fails now, as a permanent failure with its own
+    reason; send_mail hands over these bytes (serializing is a good part of a solve's CPU)."""
     try:
         message = mail.message(sender=rt.settings.smtp.sender, reply_to=rt.settings.smtp.reply_to)
-        message.as_bytes(policy=MAIL_POLICY)  # as send_mail will
+        message["Date"] = formatdate(usegmt=True)  # the hand-over follows within the same task
+        data = message.as_bytes(policy=MAIL_POLICY)
     except NotOneMailbox:
         raise
     except Exception as exc:
         raise CannotBuild(f"could not build the message: {error_text(exc)}") from None
-    return message
+    return message, data
 
 
 def _claim(rt: Runtime, survey_id: int) -> tuple[int, Survey, int] | None:
-    """(attempt, survey, attempts its workers abandoned), or None if another worker has it."""
+    """(attempt, survey, attempts its workers abandoned), or None if another worker has it. The
+    survey is the claimed row as the claim's UPDATE returned it (read-only from here)."""
     now = rt.now()
     with rt.transaction() as s:
-        attempt = claim(s, Survey, survey_id, ready=Survey.send_after <= now, ready_state=SurveyState.PENDING,
-                        working_state=SurveyState.PREPARING, now=now,
-                        lease_seconds=rt.settings.worker.lease_seconds)
-        if attempt is None:
+        survey = claim_row(s, Survey, survey_id, ready=Survey.send_after <= now, ready_state=SurveyState.PENDING,
+                           working_state=SurveyState.PREPARING, now=now,
+                           lease_seconds=rt.settings.worker.lease_seconds)
+        if survey is None:
             return None
-        survey = s.get(Survey, survey_id)
+        attempt = survey.attempts
         # A worker that stopped while preparing (killed, or an error nothing caught) left its attempt
         # open: it counts, so that a survey that stops every worker still fails after max_attempts.
-        abandoned = s.execute(update(SurveyAttempt).where(
+        # A first attempt has no earlier one to look for.
+        abandoned = attempt > 1 and s.execute(update(SurveyAttempt).where(
             SurveyAttempt.survey_id == survey_id, SurveyAttempt.number < attempt, SurveyAttempt.finished_at.is_(None))
             .values(outcome="abandoned", detail=ABANDONED, finished_at=now)).rowcount
         if not abandoned or attempt - 1 - survey.attempts_before_resend < rt.settings.worker.max_attempts:
-            s.add(SurveyAttempt(survey_id=survey_id, number=attempt, started_at=now, outcome="started"))
-    return attempt, survey, abandoned
+            s.execute(insert(SurveyAttempt).values(survey_id=survey_id, number=attempt, started_at=now,
+                                                   outcome="started"))
+    return attempt, survey, int(abandoned)
 
 
 @dataclass
@@ -104,7 +110,8 @@ class _Ready:
     ticket: Ticket
     hashed: str | None  # the customer's keyed e-mail hash, for fatigue
     mail: SurveyMail
-    message: EmailMessage | None  # by mail: built and serialized; None for a helpdesk reply
+    message: EmailMessage | None  # by mail: built; None for a helpdesk reply
+    data: bytes | None  # … and its bytes, as handed over
 
 
 def send_survey(rt: Runtime, survey_id: int) -> str | None:
@@ -117,9 +124,9 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
     if not isinstance(ready, _Ready):
         return ready  # skipped, waiting, retried or failed already
     lease_until = rt.now() + timedelta(seconds=rt.settings.worker.lease_seconds)
-    fatigue, moved = _mark_sending(rt, ready, lease_until)
-    if fatigue:
-        return _finish(rt, ready.survey, ready.attempt, SurveyState.SKIPPED, fatigue)
+    why_not, moved = _mark_sending(rt, ready, lease_until)
+    if why_not:
+        return _finish(rt, ready.survey, ready.attempt, SurveyState.SKIPPED, why_not)
     if not moved:
         return None  # our lease expired and another worker took over
     return _hand_over(rt, ready, lease_until)
@@ -136,21 +143,25 @@ def _get_ready(rt: Runtime, attempt: int, survey: Survey, abandoned: int) -> _Re
         ticket = read_ticket(rt, survey.connector_id, survey.ticket_external_id)
         hashed = _policy(rt, policy, survey, ticket)
         mail = survey_mail(rt, policy, survey, ticket)
-        message = build_message(rt, mail) if policy.delivery == "email" else None
+        message, data = build_message(rt, mail) if policy.delivery == "email" else (None, None)
     except Skip as exc:
         return _finish(rt, survey, attempt, SurveyState.SKIPPED, str(exc))
     except Later as exc:
         return _wait(rt, survey, attempt, exc.when, exc.reason)
     except Exception as exc:
         return _retry_or_fail(rt, survey, attempt, exc)
-    return _Ready(attempt, survey, policy, ticket, hashed, mail, message)
+    return _Ready(attempt, survey, policy, ticket, hashed, mail, message, data)
 
 
 def _mark_sending(rt: Runtime, ready: _Ready, lease_until: datetime) -> tuple[str | None, bool]:
-    """The customer's fatigue reserved and the survey moved to `sending`: (why not, if fatigue
-    stops it; whether it moved — not if our lease expired and another worker took over)."""
+    """The customer's fatigue reserved and the survey moved to `sending`: (why not, if an opt-out
+    or fatigue stops it; whether it moved — not if our lease expired and another worker took over)."""
     survey, policy = ready.survey, ready.policy
     with rt.transaction() as s:
+        # The opt-out is read here, in the transaction that moves the survey to `sending`: the
+        # latest moment it can be, and one transaction fewer than a check of its own.
+        if ready.hashed and s.scalar(select(OptOut.email_hash).where(OptOut.email_hash == ready.hashed)):
+            return "customer unsubscribed from surveys", False
         if ready.hashed and not _reserve(s, ready.hashed, survey.id, rt.now(), policy.fatigue_days):
             return f"customer was surveyed in the last {policy.fatigue_days:g} days (fatigue_days)", False
         # The point of no return: from here a crash leaves the survey uncertain.
@@ -171,7 +182,7 @@ def _hand_over(rt: Runtime, ready: _Ready, lease_until: datetime) -> str | None:
     failure: Exception | None = None
     try:
         if ready.policy.delivery == "email":
-            send_mail(rt.settings.smtp, ready.message)
+            send_mail(rt.settings.smtp, ready.message, ready.data)
         else:
             rt.connector(survey.connector_id).post_public_reply(survey.ticket_external_id, ready.mail.helpdesk_text())
     except (MailUncertain, UncertainApiError) as exc:
@@ -245,11 +256,7 @@ def _policy(rt: Runtime, policy: SurveySettings, survey: Survey, ticket: Ticket)
     if reason:
         raise Skip(reason)
     email = ticket.requester.email if ticket.requester else None
-    hashed = email_hash(rt, email)
-    if hashed:
-        with rt.transaction() as s:
-            if s.get(OptOut, hashed) is not None:
-                raise Skip("customer unsubscribed from surveys")
+    hashed = email_hash(rt, email)  # an unsubscribed customer is told apart when marking it sending
     conn = rt.connector_settings(survey.connector_id)
     if conn is not None and conn.dry_run:
         raise Skip("dry run: would have sent the survey; sent nothing")
@@ -297,12 +304,13 @@ def _finish(rt: Runtime, survey: Survey, attempt: int, state: str, reason: str |
             from_state: str = SurveyState.PREPARING, **values) -> str:
     now = rt.now()
     with rt.transaction() as s:
-        s.execute(update(Survey).where(Survey.id == survey.id, Survey.state == from_state, Survey.attempts == attempt)
-                  .values(state=state, reason=reason, lease_until=None, next_try_at=None, **values))
+        moved = s.execute(update(Survey).where(Survey.id == survey.id, Survey.state == from_state,
+                                               Survey.attempts == attempt)
+                          .values(state=state, reason=reason, lease_until=None, next_try_at=None, **values)).rowcount
         s.execute(update(SurveyAttempt).where(SurveyAttempt.survey_id == survey.id, SurveyAttempt.number == attempt)
                   .values(outcome=state, detail=(reason or "")[:500] or None, finished_at=now))
-        if state == SurveyState.SENT:
-            mark_surveys(s, [survey.id])
+        if state == SurveyState.SENT and moved:
+            mark_days(s, [utc_day(values["sent_at"])])  # the day it counts in, known without reading it
     log.info("survey_" + state, survey_id=survey.id, attempt=attempt, reason=reason)
     rt.health.survey(survey.connector_id, state)  # surveys sent/failed per connector (worker/health)
     return state
