@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from ces.connectors.timeparse import is_digits
 from ces.worker.db.models import Answer
-from ces.worker.i18n import negotiate
+from ces.worker.i18n import N_, negotiate
 from ces.worker.surveys.answers import (
     MAX_COMMENT,
     Answered,
@@ -199,21 +199,21 @@ async def submit(request: Request, token: str):
 
 @router.get("/u/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(request: Request, token: str):
-    try:
-        survey = await run_in_threadpool(find_survey, _rt(request), token)
-    except AnswerError as exc:
-        return error_page(request, exc)
-    _ = gettext_for(_locale(request, survey))
-    return _page(request, "unsubscribe.html", 200, survey, title=_("Stop receiving these surveys?"),
-                 action=f"/u/{token}", done=False)
+    return await _unsubscribe(request, token, find_survey, N_("Stop receiving these surveys?"), done=False)
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
 async def unsubscribe_now(request: Request, token: str):
     """The page's button, or a mail client's RFC 8058 one-click POST (List-Unsubscribe=One-Click)."""
+    return await _unsubscribe(request, token, unsubscribe, N_("You are unsubscribed"), done=True)
+
+
+async def _unsubscribe(request: Request, token: str, step, title: str, *, done: bool):
+    """The unsubscribe page: before (the token looked up) or after (the survey unsubscribed)."""
     try:
-        survey = await run_in_threadpool(unsubscribe, _rt(request), token)
+        survey = await run_in_threadpool(step, _rt(request), token)
     except AnswerError as exc:
         return error_page(request, exc)
     _ = gettext_for(_locale(request, survey))
-    return _page(request, "unsubscribe.html", 200, survey, title=_("You are unsubscribed"), action=None, done=True)
+    return _page(request, "unsubscribe.html", 200, survey, title=_(title), action=None if done else f"/u/{token}",
+                 done=done)
