@@ -38,6 +38,25 @@ log = structlog.get_logger("ces.scheduler")
 BATCH = 1000
 
 
+def _enqueued(rt: Runtime, task: str, ids) -> list[int]:
+    """The ids queued for `task`, in order, up to the first the broker refuses (the rest wait for the next tick)."""
+    sent = []
+    for an_id in ids:
+        if not rt.enqueue(task, an_id):
+            break
+        sent.append(an_id)
+    return sent
+
+
+def _held_back(rt: Runtime, model, sent: list[int], now) -> int:
+    """The queued rows are not due again for requeue_after_seconds (a lost broker message is queued again then)."""
+    if sent:
+        with rt.transaction() as s:
+            s.execute(update(model).where(model.id.in_(sent))
+                      .values(next_try_at=now + timedelta(seconds=rt.settings.worker.requeue_after_seconds)))
+    return len(sent)
+
+
 def _due(rt: Runtime, model, ready_state: str, working_state: str, task: str) -> int:
     now = rt.now()
     with rt.transaction() as s:
@@ -45,16 +64,7 @@ def _due(rt: Runtime, model, ready_state: str, working_state: str, task: str) ->
             and_(model.state == ready_state, model.next_try_at <= now),
             and_(model.state == working_state, model.lease_until < now),
         )).order_by(model.id).limit(BATCH)).all()
-    sent = []
-    for row_id in ids:
-        if not rt.enqueue(task, row_id):
-            break
-        sent.append(row_id)
-    if sent:
-        with rt.transaction() as s:
-            s.execute(update(model).where(model.id.in_(sent))
-                      .values(next_try_at=now + timedelta(seconds=rt.settings.worker.requeue_after_seconds)))
-    return len(sent)
+    return _held_back(rt, model, _enqueued(rt, task, ids), now)
 
 
 def _abandoned_sends(rt: Runtime) -> int:
@@ -73,24 +83,11 @@ def _abandoned_sends(rt: Runtime) -> int:
 
 
 def _reminders(rt: Runtime) -> int:
-    sent = []
-    for survey_id in due_reminders(rt):
-        if not rt.enqueue(SEND_REMINDER, survey_id):
-            break
-        sent.append(survey_id)
-    if sent:
-        with rt.transaction() as s:
-            s.execute(update(Survey).where(Survey.id.in_(sent)).values(
-                next_try_at=rt.now() + timedelta(seconds=rt.settings.worker.requeue_after_seconds)))
-    return len(sent)
+    return _held_back(rt, Survey, _enqueued(rt, SEND_REMINDER, due_reminders(rt)), rt.now())
 
 
 def _jobs(rt: Runtime) -> int:
-    sent = []
-    for job_id in due_jobs(rt):
-        if not rt.enqueue(RUN_JOB, job_id):
-            break
-        sent.append(job_id)
+    sent = _enqueued(rt, RUN_JOB, due_jobs(rt))
     if sent:
         mark_enqueued(rt, sent)
     return len(sent)

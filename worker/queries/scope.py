@@ -48,23 +48,25 @@ class Scope:
     def _agent_surveys(self):
         return func.lower(Survey.assignee_email) == self.agent_email
 
-    def surveys(self, stmt: Select) -> Select:
+    def _narrowed(self, stmt: Select, team, agents_rows) -> Select:
+        """Everything for an admin (or a lead of no team); a lead's teams by the `team` column; an agent's
+        own rows by `agents_rows()` (called only for an agent with an e-mail: the others see nothing)."""
         if self.is_everything:
             return stmt
         if self.role == Role.LEAD:
-            return stmt.where(Survey.group_name.in_(self.teams))
-        return stmt.where(self._agent_surveys()) if self.agent_email else stmt.where(false())
+            return stmt.where(team.in_(self.teams))
+        return stmt.where(agents_rows()) if self.agent_email else stmt.where(false())
+
+    def surveys(self, stmt: Select) -> Select:
+        return self._narrowed(stmt, Survey.group_name, self._agent_surveys)
 
     def tickets(self, stmt: Select) -> Select:
-        if self.is_everything:
-            return stmt
-        if self.role == Role.LEAD:
-            return stmt.where(Ticket.group_name.in_(self.teams))
-        if not self.agent_email:
-            return stmt.where(false())
+        return self._narrowed(stmt, Ticket.group_name, self._agents_tickets)
+
+    def _agents_tickets(self):
         surveyed = select(Solve.id).join(Survey, Survey.solve_id == Solve.id).where(Solve.ticket_pk == Ticket.id)
         theirs = surveyed.where(self._agent_surveys())
-        return stmt.where(or_(exists(theirs), and_(~exists(surveyed), self._agent_ticket())))
+        return or_(exists(theirs), and_(~exists(surveyed), self._agent_ticket()))
 
     def _agent_ticket(self, ticket=Ticket):
         """A ticket with no survey is the agent's who had it when its signals were last collected."""
@@ -72,20 +74,13 @@ class Scope:
 
     def rollups(self, stmt: Select) -> Select:
         """Daily rollup rows (worker/rollups.py): a lead's teams' rows, an agent's own e-mail's rows."""
-        if self.is_everything:
-            return stmt
-        if self.role == Role.LEAD:
-            return stmt.where(DailyRollup.group_name.in_(self.teams))
-        return stmt.where(DailyRollup.agent_email == self.agent_email) if self.agent_email else stmt.where(false())
+        return self._narrowed(stmt, DailyRollup.group_name, lambda: DailyRollup.agent_email == self.agent_email)
 
     def follow_ups(self, stmt: Select) -> Select:
-        if self.is_everything:
-            return stmt
-        if self.role == Role.LEAD:
-            return stmt.where(FollowUp.team.in_(self.teams))
-        if not self.agent_email:
-            return stmt.where(false())
+        return self._narrowed(stmt, FollowUp.team, self._agents_follow_ups)
+
+    def _agents_follow_ups(self):
         theirs = select(Survey.id).where(and_(Survey.id == FollowUp.survey_id, self._agent_surveys()))
         ticket = aliased(Ticket)  # not the statement's own tickets, if it joins them
         signal_only = select(ticket.id).where(ticket.id == FollowUp.ticket_pk, self._agent_ticket(ticket))
-        return stmt.where(or_(exists(theirs), and_(FollowUp.survey_id.is_(None), exists(signal_only))))
+        return or_(exists(theirs), and_(FollowUp.survey_id.is_(None), exists(signal_only)))
