@@ -17,6 +17,7 @@ import psycopg
 import redis
 import requests
 
+from ces.worker.demo import processes
 from ces.worker.demo.ports import free_port  # noqa: F401 (the benchmarks import it from here)
 
 PG_ADMIN = os.environ.get("CES_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -102,14 +103,7 @@ def wait_http(url: str, timeout: float = 30) -> None:
 
 
 def stop(*procs: subprocess.Popen) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    processes.stop(list(procs), grace=15)
 
 
 def tree(pid: int) -> list[int]:

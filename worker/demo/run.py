@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from ces.config import load_settings
 from ces.connectors.zendesk.simulator import ZendeskSimulator
 from ces.worker.db.models import Alert, Answer, AnswerState, Job, Survey, SurveyState
+from ces.worker.demo.processes import stop
 from ces.worker.demo.smtp_sink import MailSink
 from ces.worker.queries.flags import flags
 from ces.worker.queries.formats import table
@@ -306,17 +307,6 @@ def _play(sim: ZendeskSimulator, sink: MailSink, count: int, rng: random.Random)
     return True
 
 
-def _stop(children: list[subprocess.Popen]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.terminate()
-    for child in children:
-        try:
-            child.wait(10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-
-
 DEMO_LEAD = "lead@demo.example"
 
 
@@ -377,7 +367,7 @@ def run_demo(*, keep: bool, port: int, tickets: int | None) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup short
-        _stop(children)
+        stop(children, grace=10)
         sim.stop()
         sink.stop()
         _flush_queue(broker, f"ces-demo-{os.getpid()}:")
