@@ -86,6 +86,13 @@ def surveys(rt) -> list[Survey]:
         return list(s.scalars(select(Survey).order_by(Survey.id)))
 
 
+def drained_survey(rt, queue) -> Survey:
+    """Every queued job run, then the one survey there is (it fails if there are none or several)."""
+    queue.drain(rt)
+    [survey] = surveys(rt)
+    return survey
+
+
 def events(rt) -> list[WebhookEvent]:
     with rt.transaction() as s:
         return list(s.scalars(select(WebhookEvent).order_by(WebhookEvent.id)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -202,6 +203,13 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
 
+
+
+def stops_on_sigterm(proc: subprocess.Popen, children: set[int]) -> None:
+    """SIGTERM: the process exits cleanly within a minute and none of the processes it started live on."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    assert not [pid for pid in children if alive(pid)]
 
 class Lines:
     """A child's stdout, line by line, waited for with a deadline (never a fixed sleep)."""

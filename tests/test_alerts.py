@@ -136,6 +136,14 @@ def test_a_changed_score_replaces_the_written_back_tag(surveyed, queue, remote, 
     assert [a.state for a in alerts(rt)] == ["sent"] * 3
 
 
+def assert_6_gave_way_to_7(rt, remote, tags_url: str) -> None:
+    """The write-back of 6 stood down for the later answer 7: only `ces_7` was ever put on the ticket."""
+    assert [(a.content["tags"], a.state, a.reason) for a in alerts(rt)] == [
+        (["ces_6"], "skipped", "superseded by a later answer"), (["ces_7"], "sent", None)]
+    ok = [json.loads(c.request.body)["tags"] for c in calls(remote, tags_url, "PUT") if c.response.status_code == 200]
+    assert ok == [["ces_7"]]
+
+
 def test_a_write_back_not_yet_delivered_is_superseded_by_the_next_answer(surveyed, queue, remote, clock):
     rt = surveyed
     tags_url = f"{ZENDESK}/api/v2/tickets/5158/tags.json"
@@ -150,10 +158,7 @@ def test_a_write_back_not_yet_delivered_is_superseded_by_the_next_answer(surveye
     answered(rt, queue, 7)
     clock.advance(121)
     run(rt, queue)
-    assert [(a.content["tags"], a.state, a.reason) for a in alerts(rt)] == [
-        (["ces_6"], "skipped", "superseded by a later answer"), (["ces_7"], "sent", None)]
-    ok = [json.loads(c.request.body)["tags"] for c in calls(remote, tags_url, "PUT") if c.response.status_code == 200]
-    assert ok == [["ces_7"]]
+    assert_6_gave_way_to_7(rt, remote, tags_url)
 
 
 def test_a_write_back_being_sent_is_waited_for_so_its_tag_never_outlives_the_next_answer(surveyed, queue, remote,
@@ -215,10 +220,7 @@ def test_a_write_back_that_fails_while_the_next_answer_waits_gives_way_to_it(sur
     run(rt, queue)
     assert states_meanwhile == [(["ces_6"], "sending", None),
                                 (["ces_7"], "pending", "waiting for the previous write-back to finish")]
-    assert [(a.content["tags"], a.state, a.reason) for a in alerts(rt)] == [
-        (["ces_6"], "skipped", "superseded by a later answer"), (["ces_7"], "sent", None)]
-    ok = [json.loads(c.request.body)["tags"] for c in calls(remote, tags_url, "PUT") if c.response.status_code == 200]
-    assert ok == [["ces_7"]]
+    assert_6_gave_way_to_7(rt, remote, tags_url)
 
 
 def test_a_write_back_due_for_a_retry_when_the_next_answer_came_is_superseded_not_sent(surveyed, queue, remote,

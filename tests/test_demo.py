@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import redis
 import requests
 
-from tests.support import Lines, alive, descendants, free_port
+from tests.support import Lines, descendants, free_port, stops_on_sigterm
 
 pytestmark = pytest.mark.slow
 
@@ -61,12 +60,10 @@ def test_sigterm_stops_the_kept_demo_and_leaves_nothing_behind(tmp_path):
         form = requests.get(link, timeout=10)  # the one-time link's page: a form to set the password
         assert form.status_code == 200 and 'name="password"' in form.text and "lead@demo.example" in form.text
 
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(60) == 0
+        stops_on_sigterm(proc, children)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert not [pid for pid in children if alive(pid)]
     assert not workdir.exists()
     assert not list(client.scan_iter(match=f"{prefix}*"))
     assert not list(tmp_path.glob("*.db"))

@@ -16,17 +16,25 @@ from ces.worker.events import process_event
 from ces.worker.scheduler import tick
 from ces.worker.surveys.send import send_survey
 from tests.conftest import connector_table
-from tests.pipeline import ZENDESK, Clock, deliver, events, mock_ticket, receive, status_body, surveys
+from tests.pipeline import ZENDESK, Clock, deliver, drained_survey, events, mock_ticket, receive, status_body, surveys
 from tests.support import cli
 
 TICKET = f"{ZENDESK}/api/v2/tickets/5158.json"
 
 
+def sent_once_due(rt, queue, clock, sink, survey_id: int, *, after: int) -> None:
+    """A survey not yet due is left alone; `after` seconds later the scheduler queues it and it is sent once."""
+    assert send_survey(rt, survey_id) is None
+    clock.advance(after)
+    assert tick(rt)["surveys"] == 1
+    queue.drain(rt)
+    assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
+
+
 def test_a_solve_sends_one_ces_mail_in_the_requesters_language(rt, queue, sink, zendesk_api):
     mock_ticket(zendesk_api)  # María's Zendesk locale is "es"
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.SENT and survey.sent_at
     assert (survey.email, survey.name, survey.assignee, survey.group_name, survey.channel) == (
         "maria.garcia@example.com", "María García", "Priya Patel", "Billing", "email")
@@ -67,8 +75,7 @@ def test_closed_after_solved_is_not_a_new_solve(rt, queue, sink, zendesk_api):
 def test_closed_without_a_recorded_solve_counts_as_one(rt, queue, sink, zendesk_api):
     mock_ticket(zendesk_api, status="closed")
     receive(rt, "x", "inv-1", body=status_body("closed", "open"))
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.SENT
 
 
@@ -77,8 +84,7 @@ def test_a_reopen_before_the_send_cancels_the_survey(config, make_rt, queue, sin
     rt = make_rt()
     receive(rt, "status_changed_solved.json", "inv-1")
     receive(rt, "status_changed_reopened.json", "inv-2")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.CANCELLED and "reopened" in survey.reason
     assert sink.messages == []
 
@@ -86,8 +92,7 @@ def test_a_reopen_before_the_send_cancels_the_survey(config, make_rt, queue, sin
 def test_a_ticket_reopened_by_send_time_gets_no_survey(rt, queue, sink, zendesk_api):
     mock_ticket(zendesk_api, status="open")
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.SKIPPED and "reopened" in survey.reason
     assert sink.messages == []
 
@@ -96,8 +101,7 @@ def test_out_of_order_events_change_nothing(rt, queue, sink, zendesk_api):
     mock_ticket(zendesk_api)
     receive(rt, "x", "inv-new", body=status_body("solved", "open", time="2026-11-23T10:00:00Z"))
     receive(rt, "x", "inv-old", body=status_body("open", "solved", time="2026-11-23T09:00:00Z"))
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.SENT
     assert events(rt)[1].outcome.startswith("stale")
 
@@ -123,8 +127,7 @@ def test_changes_by_our_own_api_user_are_ignored(rt, queue, sink, zendesk_api):
 def test_api_404_fails_the_survey_with_the_reason(rt, queue, sink, zendesk_api):
     zendesk_api.get(TICKET, status=404, json={"error": "RecordNotFound", "description": "Not found"})
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.FAILED and "404" in survey.reason
     assert len(zendesk_api.calls) == 1 and sink.messages == []
 
@@ -134,15 +137,10 @@ def test_api_429_waits_for_retry_after(config, make_rt, clock, queue, sink, zend
     zendesk_api.get(TICKET, status=429, headers={"Retry-After": "30"})
     mock_ticket(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.PENDING and "429" in survey.reason
     assert survey.send_after == clock.now + timedelta(seconds=30)
-    assert send_survey(rt, survey.id) is None  # not yet due: nothing happens
-    clock.advance(31)
-    assert tick(rt)["surveys"] == 1
-    queue.drain(rt)
-    assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
+    sent_once_due(rt, queue, clock, sink, survey.id, after=31)  # not yet due: nothing happens before
 
 
 def test_a_temporary_smtp_refusal_is_retried(config, make_rt, clock, queue, sink, zendesk_api):
@@ -150,8 +148,7 @@ def test_a_temporary_smtp_refusal_is_retried(config, make_rt, clock, queue, sink
     mock_ticket(zendesk_api)
     sink.refuse_next(1, "451 4.7.1 Greylisted, try again")
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.PENDING and "451" in survey.reason
     clock.advance(1)
     tick(rt)
@@ -166,8 +163,7 @@ def test_a_permanent_smtp_refusal_fails_the_survey(rt, queue, sink, zendesk_api)
     mock_ticket(zendesk_api)
     sink.refuse_next(1, "550 5.1.1 No such user")
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.FAILED and "550" in survey.reason
 
 
@@ -177,14 +173,12 @@ def test_a_failed_survey_is_sent_again_once_the_admin_has_fixed_the_cause(config
     mock_ticket(zendesk_api)
     sink.refuse_next(1, "550 5.7.1 Sender not authorised")  # e.g. the relay's credentials were wrong
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.FAILED and sink.messages == []
     assert cli(capsys, "surveys", "resend", str(survey.id)) == (0, f"survey {survey.id} queued again\n", "")
     clock.catch_up()
     tick(rt)  # the resend is due now: the scheduler queues it if the broker message is not ours to take
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.SENT and len(sink.messages) == 1
     assert survey.reason is None and survey.attempts == 2
     code, out, err = cli(capsys, "surveys", "resend", str(survey.id), "999")
@@ -222,8 +216,7 @@ def test_a_failed_survey_of_a_reopened_solve_is_not_resent(config, make_rt, cloc
     mock_ticket(zendesk_api)
     sink.refuse_next(1, "550 5.1.1 No such user")
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.FAILED
     clock.advance(60)
     receive(rt, "status_changed_reopened.json", "inv-2")
@@ -239,8 +232,7 @@ def test_an_answered_survey_is_never_resent(rt, queue, sink, zendesk_api, capsys
 
     mock_ticket(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     record_answer(rt, survey.token, 6, None, how="form")
     with rt.transaction() as s:  # marked uncertain, yet the customer answered: the mail arrived
         s.execute(update(Survey).where(Survey.id == survey.id).values(state=SurveyState.UNCERTAIN))
@@ -258,8 +250,7 @@ def test_smtp_down_is_retried_then_failed_and_a_resend_gets_a_whole_retry_budget
     for _ in range(3):
         clock.advance(5)
         tick(rt)
-        queue.drain(rt)
-    [survey] = surveys(rt)
+        survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.FAILED and "cannot reach the mail server" in survey.reason
     assert survey.attempts == 3  # max_attempts in the test configuration
     config.write(smtp_port=sink.port)
@@ -268,8 +259,7 @@ def test_smtp_down_is_retried_then_failed_and_a_resend_gets_a_whole_retry_budget
     assert cli(capsys, "surveys", "resend", str(survey.id))[0] == 0
     clock.catch_up()
     tick(rt)
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.PENDING and "451" in survey.reason  # retried, not given up
     clock.advance(60)
     tick(rt)
@@ -280,8 +270,7 @@ def test_smtp_down_is_retried_then_failed_and_a_resend_gets_a_whole_retry_budget
 def test_no_requester_email_is_skipped(rt, queue, sink, zendesk_api):
     mock_ticket(zendesk_api, email=None)
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.SKIPPED and "e-mail" in survey.reason
 
 
@@ -290,8 +279,7 @@ def test_dry_run_decides_and_sends_nothing(config, make_rt, queue, sink, zendesk
     rt = make_rt()
     mock_ticket(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)
-    [survey] = surveys(rt)
+    survey = drained_survey(rt, queue)
     assert survey.state == SurveyState.SKIPPED and "dry run" in survey.reason and sink.messages == []
 
 
@@ -308,17 +296,23 @@ def test_concurrent_sends_of_one_survey_send_one_mail(rt, queue, sink, zendesk_a
     assert len(sink.messages) == 1 and surveys(rt)[0].state == SurveyState.SENT
 
 
+def left_by_a_dead_worker(rt, queue, clock, state: str) -> int:
+    """A solve's survey, queued; a worker took it to `state` (attempt 1, leased for 5 s) and died there."""
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt, limit=1)
+    [(_, survey_id)] = list(queue.items)
+    with rt.transaction() as s:
+        s.execute(update(Survey).where(Survey.id == survey_id).values(
+            state=state, attempts=1, lease_until=clock.now + timedelta(seconds=5)))
+    return survey_id
+
+
 def test_a_worker_dying_after_the_handover_leaves_the_survey_uncertain(config, make_rt, clock, queue, sink,
                                                                          zendesk_api):
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api, status="solved")
-    receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt, limit=1)
-    [(_, survey_id)] = list(queue.items)
     # A worker claimed it and handed it to the mail server, then died before recording it.
-    with rt.transaction() as s:
-        s.execute(update(Survey).where(Survey.id == survey_id).values(
-            state=SurveyState.SENDING, attempts=1, lease_until=clock.now + timedelta(seconds=5)))
+    survey_id = left_by_a_dead_worker(rt, queue, clock, SurveyState.SENDING)
     clock.advance(6)
     assert tick(rt)["uncertain"] == 1
     assert send_survey(rt, survey_id) is None
@@ -329,18 +323,9 @@ def test_a_worker_dying_after_the_handover_leaves_the_survey_uncertain(config, m
 def test_a_worker_dying_before_the_handover_is_retried(config, make_rt, clock, queue, sink, zendesk_api):
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
-    receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt, limit=1)
-    [(_, survey_id)] = list(queue.items)
-    with rt.transaction() as s:
-        s.execute(update(Survey).where(Survey.id == survey_id).values(
-            state=SurveyState.PREPARING, attempts=1, lease_until=clock.now + timedelta(seconds=5)))
+    survey_id = left_by_a_dead_worker(rt, queue, clock, SurveyState.PREPARING)
     queue.items.clear()
-    assert send_survey(rt, survey_id) is None  # leased by the (dead) worker
-    clock.advance(6)
-    assert tick(rt)["surveys"] == 1
-    queue.drain(rt)
-    assert surveys(rt)[0].state == SurveyState.SENT and len(sink.messages) == 1
+    sent_once_due(rt, queue, clock, sink, survey_id, after=6)  # leased by the (dead) worker until then
 
 
 def test_a_poison_event_is_parked_as_failed_and_replayable(config, make_rt, clock, queue, sink, zendesk_api):

@@ -86,19 +86,24 @@ def answer(conn: socket.socket, request: bytes) -> bytes:
 GET = b"GET /x HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
-def test_a_head_sent_line_by_line_is_closed_at_its_deadline(server):
-    slow = connect(server)
-    slow.sendall(b"GET /x HTTP/1.1\r\n")
+def trickle(conn: socket.socket, piece: bytes, times: int) -> None:
+    """A slow client in the background: `piece` every 50 ms, until the server closes the connection."""
 
-    def trickle():  # one header line at a time, never the end of the head
-        for _ in range(100):
+    def send():
+        for _ in range(times):
             try:
-                slow.sendall(b"X-A: b\r\n")
+                conn.sendall(piece)
             except OSError:
                 return
             time.sleep(0.05)
 
-    threading.Thread(target=trickle, daemon=True).start()
+    threading.Thread(target=send, daemon=True).start()
+
+
+def test_a_head_sent_line_by_line_is_closed_at_its_deadline(server):
+    slow = connect(server)
+    slow.sendall(b"GET /x HTTP/1.1\r\n")
+    trickle(slow, b"X-A: b\r\n", 100)  # one header line at a time, never the end of the head
     assert closed(slow)
     assert requests.get(server.url + "/x", timeout=10).status_code == 200
 
@@ -106,16 +111,7 @@ def test_a_head_sent_line_by_line_is_closed_at_its_deadline(server):
 def test_a_body_sent_byte_by_byte_is_closed_at_its_deadline(server):
     slow = connect(server)
     slow.sendall(b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
-
-    def trickle():
-        for _ in range(1000):
-            try:
-                slow.sendall(b"a")
-            except OSError:
-                return
-            time.sleep(0.05)
-
-    threading.Thread(target=trickle, daemon=True).start()
+    trickle(slow, b"a", 1000)
     assert closed(slow)
     assert requests.post(server.url + "/x", data=b"a" * 1000, timeout=10).text == "1000"
 

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 
 import pytest
 import requests
 
-from tests.support import Lines, alive, descendants, wait_until
+from tests.support import Lines, descendants, stops_on_sigterm, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -39,9 +38,7 @@ def test_up_prints_a_summary_and_stops_everything_on_sigterm(config, app_port):
         wait_until(ready, 60, 0.1, "the server to be ready")
         children = descendants(proc.pid)
         assert len(children) >= 4
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(60) == 0
+        stops_on_sigterm(proc, children)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert not [pid for pid in children if alive(pid)]

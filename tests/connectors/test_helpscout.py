@@ -59,6 +59,12 @@ def token_ok(times: int = 1, token: str = ACCESS):
         responses.post(TOKEN_URL, json={**fixture_json("helpscout", "api_oauth_token.json"), "access_token": token})
 
 
+def conversation_readable() -> None:
+    """A token, then the conversation as Help Scout shows it."""
+    token_ok()
+    responses.get(CONV_URL, json=fixture_json("helpscout", "api_conversation.json"))
+
+
 # --- signature ----------------------------------------------------------------------------------
 def test_signature_is_base64_hmac_sha1_of_the_raw_body():
     # Help Scout's PHP sample: base64_encode(hash_hmac('sha1', $data, KEY, true)); RFC 2202 case 2.
@@ -159,8 +165,7 @@ def test_the_event_header_is_needed(helpscout):
 # --- OAuth token --------------------------------------------------------------------------------
 @responses.activate
 def test_the_token_comes_from_client_credentials_and_is_reused(helpscout):
-    token_ok()
-    responses.get(CONV_URL, json=fixture_json("helpscout", "api_conversation.json"))
+    conversation_readable()
     responses.get(f"{API}/mailboxes", json=fixture_json("helpscout", "api_mailboxes.json"))
     helpscout.fetch_ticket("2104876318")
     helpscout.fetch_ticket("2104876318")
@@ -209,8 +214,7 @@ def test_wrong_app_credentials_are_permanent_and_secret_free(helpscout):
 
 # --- API ----------------------------------------------------------------------------------------
 def mock_conversation():
-    token_ok()
-    responses.get(CONV_URL, json=fixture_json("helpscout", "api_conversation.json"))
+    conversation_readable()
     responses.get(f"{API}/mailboxes", json=fixture_json("helpscout", "api_mailboxes.json"),
                   match=[matchers.query_param_matcher({"page": "1"})])
 
@@ -230,8 +234,7 @@ def test_fetch_ticket_maps_the_conversation(helpscout):
 
 @responses.activate
 def test_fetch_ticket_without_mailbox_access_keeps_the_id(helpscout):
-    token_ok()
-    responses.get(CONV_URL, json=fixture_json("helpscout", "api_conversation.json"))
+    conversation_readable()
     responses.get(f"{API}/mailboxes", status=403, json={"message": "Forbidden"})
     assert helpscout.fetch_ticket("2104876318").group == "221145"
 
@@ -318,8 +321,7 @@ def test_internal_note(helpscout):
 
 @responses.activate
 def test_public_reply_to_the_primary_customer_keeps_the_status(helpscout):
-    token_ok()
-    responses.get(CONV_URL, json=fixture_json("helpscout", "api_conversation.json"))
+    conversation_readable()
     responses.post(f"{CONV_URL}/reply", status=201, headers={"Resource-ID": "6610012"})
     helpscout.post_public_reply("2104876318", "How easy was it?")
     assert json.loads(responses.calls[-1].request.body) == {
@@ -328,8 +330,7 @@ def test_public_reply_to_the_primary_customer_keeps_the_status(helpscout):
 
 @responses.activate
 def test_tags_are_merged_with_the_current_set(helpscout):
-    token_ok()
-    responses.get(CONV_URL, json=fixture_json("helpscout", "api_conversation.json"))
+    conversation_readable()
     responses.put(f"{CONV_URL}/tags", status=204)
     helpscout.add_tags("2104876318", ["ces_low", "vip"])
     assert json.loads(responses.calls[-1].request.body) == {"tags": ["refund", "vip", "ces_low"]}
@@ -337,16 +338,14 @@ def test_tags_are_merged_with_the_current_set(helpscout):
 
 @responses.activate
 def test_tags_already_there_are_not_written_again(helpscout):
-    token_ok()
-    responses.get(CONV_URL, json=fixture_json("helpscout", "api_conversation.json"))
+    conversation_readable()
     helpscout.add_tags("2104876318", ["vip"])
     assert [c.request.method for c in responses.calls] == ["POST", "GET"]  # the token, the read
 
 
 @responses.activate
 def test_remove_tags_writes_the_rest_back(helpscout):
-    token_ok()
-    responses.get(CONV_URL, json=fixture_json("helpscout", "api_conversation.json"))
+    conversation_readable()
     responses.put(f"{CONV_URL}/tags", status=204)
     helpscout.remove_tags("2104876318", ["refund", "ces_2"])
     assert json.loads(responses.calls[-1].request.body) == {"tags": ["vip"]}
@@ -374,8 +373,7 @@ def test_reopen_to_an_unknown_mailbox_changes_nothing(helpscout):
 
 @responses.activate
 def test_followup_conversation_with_the_same_customer_as_a_note(helpscout):
-    token_ok()
-    responses.get(CONV_URL, json=fixture_json("helpscout", "api_conversation.json"))
+    conversation_readable()
     responses.post(f"{API}/conversations", status=201, headers={"Resource-ID": "2104999001",
                                                                  "Location": f"{API}/conversations/2104999001"})
     assert helpscout.create_followup("2104876318", "Follow-up: high effort", "Customer answered 2 of 7") == "2104999001"
