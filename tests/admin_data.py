@@ -3,7 +3,8 @@ address, as an SMTP refusal does) and parked webhook events, stored as the pipel
 
 from __future__ import annotations
 
-from ces.worker.db.models import EventState, Solve, Survey, SurveyState, Ticket, WebhookEvent
+from ces.worker.db.models import EventState, SurveyState, Ticket, WebhookEvent
+from tests.planted import solved_and_surveyed
 
 CUSTOMER = "cara.customer@example.test"
 
@@ -17,15 +18,9 @@ def failed_survey(rt, external: str, state: str = SurveyState.FAILED, *, connect
                         solve_count=1, last_solved_at=now)
         s.add(ticket)
         s.flush()
-        solve = Solve(ticket_pk=ticket.id, number=1, solved_at=now)
-        s.add(solve)
-        s.flush()
-        survey = Survey(solve_id=solve.id, connector_id=connector, ticket_external_id=external, token=f"t-{external}",
-                        scale="ces7", state=state, send_after=now, created_at=now, email=CUSTOMER, attempts=3,
-                        reason=f"550 mailbox {CUSTOMER} unavailable")
-        s.add(survey)
-        s.flush()
-        return survey.id
+        return solved_and_surveyed(s, ticket, now, token=f"t-{external}", scale="ces7", state=state, send_after=now,
+                                   created_at=now, email=CUSTOMER, attempts=3,
+                                   reason=f"550 mailbox {CUSTOMER} unavailable").id
 
 
 def parked_event(rt, n: int, connector: str = "zendesk-main") -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from ces.worker.db.models import Answer, AnswerState, Solve, Survey, Ticket
+from ces.worker.db.models import Answer, AnswerState, Ticket
+from tests.planted import solved_and_surveyed
 
 DAY = date(2026, 11, 20)
 SENT = datetime(2026, 11, 20, 9, tzinfo=timezone.utc)
@@ -30,15 +31,9 @@ def plant(rt, external: str, team, agent_email, agent, language, scale, score, c
                         group_name=team)
         s.add(ticket)
         s.flush()
-        solve = Solve(ticket_pk=ticket.id, number=1, solved_at=sent)
-        s.add(solve)
-        s.flush()
-        survey = Survey(solve_id=solve.id, connector_id="zendesk-main", ticket_external_id=external,
-                        token=f"token-{external}", scale=scale, locale=language, send_after=sent, created_at=sent,
-                        sent_at=sent, group_name=team, assignee=agent, assignee_email=agent_email, channel="email",
-                        state="sent")
-        s.add(survey)
-        s.flush()
+        survey = solved_and_surveyed(s, ticket, sent, token=f"token-{external}", scale=scale, locale=language,
+                                     send_after=sent, created_at=sent, sent_at=sent, group_name=team, assignee=agent,
+                                     assignee_email=agent_email, channel="email", state="sent")
         answered = sent + timedelta(minutes=int(external))
         s.add(Answer(survey_id=survey.id, scale=scale, score=score, comment=comment, answered_at=answered,
                      updated_at=answered, state=state))

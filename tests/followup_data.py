@@ -17,12 +17,11 @@ from ces.worker.db.models import (
     Answer,
     AnswerHistory,
     AssessmentRecord,
-    Solve,
-    Survey,
     Ticket,
     TicketHistoryRecord,
     TicketSignalsRecord,
 )
+from tests.planted import solved_and_surveyed
 
 NOW = datetime(2026, 12, 2, 15, tzinfo=timezone.utc)  # a Wednesday
 COMMENT = "لم يتصل بي أحد <b>مرة أخرى</b>"  # "nobody called me back", with markup that must stay text
@@ -62,16 +61,11 @@ def _ticket(s, external: str, team: str, *, opened_hours: float, channel: str = 
 
 
 def _surveyed(s, ticket: Ticket, agent: str, agent_email: str, answers: list[tuple[str, int, str | None, float]]):
-    solve = Solve(ticket_pk=ticket.id, number=1, solved_at=NOW - timedelta(hours=23))
-    s.add(solve)
-    s.flush()
-    survey = Survey(solve_id=solve.id, connector_id="zendesk-main", ticket_external_id=ticket.external_id,
-                    token=f"survey-token-{ticket.external_id}", scale="ces7", state="sent", send_after=solve.solved_at,
-                    created_at=solve.solved_at, sent_at=solve.solved_at, assignee=agent, assignee_email=agent_email,
-                    group_name=ticket.group_name, channel=ticket.channel, email="customer@example.test",
-                    name="Cara Customer")
-    s.add(survey)
-    s.flush()
+    solved = NOW - timedelta(hours=23)
+    survey = solved_and_surveyed(s, ticket, solved, token=f"survey-token-{ticket.external_id}", scale="ces7",
+                                 state="sent", send_after=solved, created_at=solved, sent_at=solved, assignee=agent,
+                                 assignee_email=agent_email, group_name=ticket.group_name, channel=ticket.channel,
+                                 email="customer@example.test", name="Cara Customer")
     for kind, score, comment, hours in answers:
         s.add(AnswerHistory(survey_id=survey.id, kind=kind, scale="ces7", score=score, comment=comment,
                             at=NOW - timedelta(hours=hours), how="form"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from ces.worker.db.models import Answer, AssessmentRecord, Solve, Survey, Ticket
+from ces.worker.db.models import Answer, AssessmentRecord, Ticket
+from tests.planted import solved_and_surveyed
 
 SINCE, UNTIL = date(2026, 11, 2), date(2026, 11, 30)  # [since, until): four weeks from a Monday
 BEFORE = date(2026, 10, 20)  # in the period before
@@ -41,15 +42,9 @@ def seed(rt, start: date = SINCE) -> None:
                 at = datetime.combine(start + timedelta(days=(n * 2) % 27), datetime.min.time(),
                                       tzinfo=timezone.utc) + timedelta(hours=10)
                 t = _ticket(s, n, team, agent, at)
-                solve = Solve(ticket_pk=t.id, number=1, solved_at=at)
-                s.add(solve)
-                s.flush()
-                v = Survey(solve_id=solve.id, connector_id="zendesk-main", ticket_external_id=str(n), token=f"tok{n}",
-                           state="sent", scale="ces7", send_after=at, created_at=at, sent_at=at, channel="email",
-                           attempts=1, group_name=team, assignee=agent, assignee_email=email,
-                           locale="es" if i % 3 == 0 else "en")
-                s.add(v)
-                s.flush()
+                v = solved_and_surveyed(s, t, at, token=f"tok{n}", state="sent", scale="ces7", send_after=at,
+                                        created_at=at, sent_at=at, channel="email", attempts=1, group_name=team,
+                                        assignee=agent, assignee_email=email, locale="es" if i % 3 == 0 else "en")
                 if score is not None:
                     s.add(Answer(survey_id=v.id, scale="ces7", score=score, answered_at=at, updated_at=at))
                 low = score is not None and score <= 3
@@ -63,12 +58,7 @@ def seed(rt, start: date = SINCE) -> None:
         n += 1
         at = datetime.combine(BEFORE, datetime.min.time(), tzinfo=timezone.utc)
         t = _ticket(s, n, "Billing", "Amy Agent", at)
-        solve = Solve(ticket_pk=t.id, number=1, solved_at=at)
-        s.add(solve)
-        s.flush()
-        v = Survey(solve_id=solve.id, connector_id="zendesk-main", ticket_external_id=str(n), token=f"tok{n}",
-                   state="sent", scale="ces7", send_after=at, created_at=at, sent_at=at, channel="email", attempts=1,
-                   group_name="Billing", assignee="Amy Agent", assignee_email="amy@acme.test", locale="en")
-        s.add(v)
-        s.flush()
+        v = solved_and_surveyed(s, t, at, token=f"tok{n}", state="sent", scale="ces7", send_after=at, created_at=at,
+                                sent_at=at, channel="email", attempts=1, group_name="Billing", assignee="Amy Agent",
+                                assignee_email="amy@acme.test", locale="en")
         s.add(Answer(survey_id=v.id, scale="ces7", score=2, answered_at=at, updated_at=at))

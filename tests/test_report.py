@@ -7,9 +7,10 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from ces.worker.db.models import Answer, Solve, Survey, Ticket
+from ces.worker.db.models import Answer, Ticket
 from ces.worker.queries.reports import ces_report
 from ces.worker.queries.scope import Scope
+from tests.planted import solved_and_surveyed
 
 
 def seed(rt, rows):
@@ -21,14 +22,9 @@ def seed(rt, rows):
                        updated_at=now)
             s.add(t)
             s.flush()
-            solve = Solve(ticket_pk=t.id, number=1, solved_at=sent_at)
-            s.add(solve)
-            s.flush()
-            v = Survey(solve_id=solve.id, connector_id=connector, ticket_external_id=str(i), token=f"tok{i}",
-                       state=state, scale="ces7", send_after=sent_at, created_at=sent_at,
-                       sent_at=sent_at if state == "sent" else None, channel=channel, attempts=1)
-            s.add(v)
-            s.flush()
+            v = solved_and_surveyed(s, t, sent_at, token=f"tok{i}", state=state, scale="ces7", send_after=sent_at,
+                                    created_at=sent_at, sent_at=sent_at if state == "sent" else None, channel=channel,
+                                    attempts=1)
             if score is not None:
                 s.add(Answer(survey_id=v.id, scale="ces7", score=score, answered_at=sent_at, updated_at=sent_at))
 

@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from ces.worker.db.models import Answer, FollowUp, Solve, Survey, Ticket
+from ces.worker.db.models import Answer, FollowUp, Survey, Ticket
 from ces.worker.queries.scope import Scope
+from tests.planted import solved_and_surveyed
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
 # ticket id: (team, the agent's e-mail on the survey; None: signal-only, no survey)
@@ -30,14 +31,8 @@ def tickets(rt):
             s.flush()
             survey_id = None
             if agent is not None:
-                solve = Solve(ticket_pk=ticket.id, number=1, solved_at=NOW)
-                s.add(solve)
-                s.flush()
-                survey = Survey(solve_id=solve.id, connector_id="zendesk-main", ticket_external_id=external,
-                                token=f"token-{external}", scale="ces7", send_after=NOW, created_at=NOW,
-                                group_name=team, assignee_email=agent, state="sent")
-                s.add(survey)
-                s.flush()
+                survey = solved_and_surveyed(s, ticket, NOW, token=f"token-{external}", scale="ces7", send_after=NOW,
+                                             created_at=NOW, group_name=team, assignee_email=agent, state="sent")
                 s.add(Answer(survey_id=survey.id, scale="ces7", score=2, answered_at=NOW, updated_at=NOW))
                 survey_id = survey.id
             s.add(FollowUp(key=f"ticket:{ticket.id}", ticket_pk=ticket.id, survey_id=survey_id,
