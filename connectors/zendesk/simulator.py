@@ -153,12 +153,19 @@ class ZendeskSimulator(WebhooksApi, SimulatedHelpdesk):
     def _unauthorized(self) -> StubResponse:
         return StubResponse(401, {"error": "Couldn't authenticate you"})
 
-    def _get_ticket(self, req: StubRequest) -> StubResponse:
+    def _ticket_of(self, req: StubRequest) -> tuple[SimTicket | None, StubResponse | None]:
+        """The ticket the path names, or Zendesk's refusal of the call (401 unauthenticated, 404 unknown)."""
         if not self._authorized(req):
-            return self._unauthorized()
+            return None, self._unauthorized()
         t = self.tickets.get(int(req.params["id"]))
         if t is None:
-            return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
+            return None, StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
+        return t, None
+
+    def _get_ticket(self, req: StubRequest) -> StubResponse:
+        t, refused = self._ticket_of(req)
+        if refused:
+            return refused
         body: dict = {"ticket": self.api_ticket(t)}
         include = ",".join(req.query.get("include", [])).split(",")
         if "users" in include:
@@ -171,11 +178,9 @@ class ZendeskSimulator(WebhooksApi, SimulatedHelpdesk):
         return StubResponse(200, body)
 
     def _put_ticket(self, req: StubRequest) -> StubResponse:
-        if not self._authorized(req):
-            return self._unauthorized()
-        t = self.tickets.get(int(req.params["id"]))
-        if t is None:
-            return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
+        t, refused = self._ticket_of(req)
+        if refused:
+            return refused
         if t.status == "closed":
             return StubResponse(422, {"error": "RecordInvalid", "description": "Record validation errors",
                                       "details": {"status": [{"description": "Status: closed prevents ticket update"}]}})
@@ -199,11 +204,9 @@ class ZendeskSimulator(WebhooksApi, SimulatedHelpdesk):
         return StubResponse(200, {"ticket": self.api_ticket(t), "audit": {"id": next(self._ids)}})
 
     def _change_tags(self, req: StubRequest) -> StubResponse:
-        if not self._authorized(req):
-            return self._unauthorized()
-        t = self.tickets.get(int(req.params["id"]))
-        if t is None:
-            return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
+        t, refused = self._ticket_of(req)
+        if refused:
+            return refused
         tags = set((req.json() or {}).get("tags", []))
         t.tags = sorted(set(t.tags) - tags if req.method == "DELETE" else set(t.tags) | tags)
         return StubResponse(200, {"tags": t.tags})
@@ -221,11 +224,9 @@ class ZendeskSimulator(WebhooksApi, SimulatedHelpdesk):
         return StubResponse(201, {"ticket": self.api_ticket(followup)})
 
     def _get_audits(self, req: StubRequest) -> StubResponse:
-        if not self._authorized(req):
-            return self._unauthorized()
-        t = self.tickets.get(int(req.params["id"]))
-        if t is None:
-            return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
+        t, refused = self._ticket_of(req)
+        if refused:
+            return refused
         # Like Zendesk's sideload: the users and groups the audits mention, not the whole account.
         ids = {a.get("author_id") for a in t.audits} | {t.requester_id, t.assignee_id}
         ids |= {int(e["value"]) for a in t.audits for e in a["events"]
@@ -237,11 +238,9 @@ class ZendeskSimulator(WebhooksApi, SimulatedHelpdesk):
                                   "meta": {"has_more": False}, "links": {"prev": None, "next": None}})
 
     def _get_metrics(self, req: StubRequest) -> StubResponse:
-        if not self._authorized(req):
-            return self._unauthorized()
-        t = self.tickets.get(int(req.params["id"]))
-        if t is None:
-            return StubResponse(404, {"error": "RecordNotFound", "description": "Not found"})
+        t, refused = self._ticket_of(req)
+        if refused:
+            return refused
         changes = [e for a in t.audits for e in a["events"] if e["type"] in ("Create", "Change")]
         stations = {f: len([e for e in changes if e.get("field_name") == f and e.get("value")])
                     for f in ("group_id", "assignee_id")}

@@ -206,6 +206,13 @@ class ZammadSimulator(AdminApi, SimulatedHelpdesk):
     def _ticket(self, req: StubRequest) -> SimTicket | None:
         return self.tickets.get(int(req.params["id"]))
 
+    def _lookup(self, req: StubRequest, ticket_id) -> tuple[SimTicket | None, StubResponse | None]:
+        """The ticket `ticket_id` names, or Zammad's refusal (401 bad token, 404 unknown ticket)."""
+        if denied := self._guard(req):
+            return None, denied
+        t = self.tickets.get(int(ticket_id or 0))
+        return (t, None) if t is not None else (None, self._not_found("Ticket", ticket_id))
+
     def _expand(self, req: StubRequest) -> bool:
         return req.query.get("expand", ["false"])[0] == "true"
 
@@ -245,11 +252,9 @@ class ZammadSimulator(AdminApi, SimulatedHelpdesk):
                                   "assets": {"Ticket": {str(t.id): self.ticket_json(t, expand=False) for t in found}}})
 
     def _put_ticket(self, req: StubRequest) -> StubResponse:
-        if denied := self._guard(req):
-            return denied
-        t = self._ticket(req)
-        if t is None:
-            return self._not_found("Ticket", req.params["id"])
+        t, refused = self._lookup(req, req.params["id"])
+        if refused:
+            return refused
         change = req.json() or {}
         with self._lock:
             if "group_id" in change or "group" in change:
@@ -281,11 +286,9 @@ class ZammadSimulator(AdminApi, SimulatedHelpdesk):
         return StubResponse(201, self.ticket_json(t, expand=False))
 
     def _history(self, req: StubRequest) -> StubResponse:
-        if denied := self._guard(req):
-            return denied
-        t = self._ticket(req)
-        if t is None:
-            return self._not_found("Ticket", req.params["id"])
+        t, refused = self._lookup(req, req.params["id"])
+        if refused:
+            return refused
         ids = {t.customer_id, t.owner_id} | {h["created_by_id"] for h in self.histories[t.id]}
         return StubResponse(200, {"history": list(self.histories[t.id]),
                                   "assets": {"User": {str(i): self.users[i] for i in ids if i in self.users}}})
@@ -297,12 +300,10 @@ class ZammadSimulator(AdminApi, SimulatedHelpdesk):
         return StubResponse(200, list(self.articles[t.id])) if t else self._not_found("Ticket", req.params["id"])
 
     def _post_article(self, req: StubRequest) -> StubResponse:
-        if denied := self._guard(req):
-            return denied
         body = req.json() or {}
-        t = self.tickets.get(int(body.get("ticket_id") or 0))
-        if t is None:
-            return self._not_found("Ticket", body.get("ticket_id"))
+        t, refused = self._lookup(req, body.get("ticket_id"))
+        if refused:
+            return refused
         article = self.add_article(t.id, self.api_user_id, body.get("body", ""), type=body.get("type", "note"),
                                    internal=bool(body.get("internal")), to=body.get("to"))
         return StubResponse(201, article)
@@ -314,12 +315,10 @@ class ZammadSimulator(AdminApi, SimulatedHelpdesk):
         return StubResponse(200, {"tags": list(t.tags)}) if t else self._not_found("Ticket", req.query.get("o_id"))
 
     def _change_tag(self, req: StubRequest) -> StubResponse:
-        if denied := self._guard(req):
-            return denied
         body = req.json() or {}
-        t = self.tickets.get(int(body.get("o_id") or 0))
-        if t is None:
-            return self._not_found("Ticket", body.get("o_id"))
+        t, refused = self._lookup(req, body.get("o_id"))
+        if refused:
+            return refused
         if req.method == "DELETE":
             t.tags = [tag for tag in t.tags if tag != body.get("item")]
             return StubResponse(200, True)
