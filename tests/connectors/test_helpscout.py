@@ -400,15 +400,15 @@ def test_check_says_when_the_app_credentials_are_wrong(helpscout):
 
 
 # --- settings and setup -------------------------------------------------------------------------
-def test_settings_need_the_app_credentials_and_the_secret():
-    with pytest.raises(ValueError, match="app_id"):
-        HelpScoutSettings(id="h", kind="helpscout", app_secret_env="S", webhook_secret_env="W")
-    with pytest.raises(ValueError, match="app_secret"):
-        HelpScoutSettings(id="h", kind="helpscout", app_id_env="I", webhook_secret_env="W")
-    with pytest.raises(ValueError, match="webhook_secret"):
-        HelpScoutSettings(id="h", kind="helpscout", app_id_env="I", app_secret_env="S")
-    with pytest.raises(ValueError, match="only webhook_secret_env takes a list"):
-        HelpScoutSettings(id="h", kind="helpscout", app_id_env=["I", "J"], app_secret_env="S", webhook_secret_env="W")
+@pytest.mark.parametrize("given,refused", [
+    ({"app_secret_env": "S", "webhook_secret_env": "W"}, "app_id"),
+    ({"app_id_env": "I", "webhook_secret_env": "W"}, "app_secret"),
+    ({"app_id_env": "I", "app_secret_env": "S"}, "webhook_secret"),
+    ({"app_id_env": ["I", "J"], "app_secret_env": "S", "webhook_secret_env": "W"}, "only webhook_secret_env takes a list"),
+])
+def test_settings_need_the_app_credentials_and_the_secret(given, refused):
+    with pytest.raises(ValueError, match=refused):
+        HelpScoutSettings(id="h", kind="helpscout", **given)
 
 
 def test_base_url_overrides_the_api_host(monkeypatch):
