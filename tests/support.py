@@ -10,6 +10,8 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import requests
 import uvicorn
 
 from ces.connectors.zendesk.connector import sign
+from ces.worker.demo import processes
 from ces.worker.demo.ports import free_port  # noqa: F401 (the tests import it from here)
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -162,14 +165,21 @@ class Service:
                               text=True, timeout=60)
 
     def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        processes.stop(self.procs, grace=15)
+
+    @contextmanager
+    def running(self, *others) -> Iterator[Service]:
+        """The body runs against the service; an assertion that fails prints its processes' logs first; the
+        service, then `others` (the simulators it talks to), are stopped either way."""
+        try:
+            yield self
+        except AssertionError:
+            print(self.log_tail())
+            raise
+        finally:
+            self.stop()
+            for other in others:
+                other.stop()
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:

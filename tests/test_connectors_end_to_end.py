@@ -84,7 +84,7 @@ def test_webhook_survey_answer_assessment(make, config, sink, app_port, tmp_path
     config.write(smtp_port=sink.port, connectors=helpdesk.connector)
     service = Service(config.env(), app_port, tmp_path).start(["serve", "--port", str(app_port)], ["worker"],
                                                             ["scheduler"])
-    try:
+    with service.running(helpdesk):
         service.wait_ready()
         responses = helpdesk.solve("ana.souza@example.com")
         assert responses[-1].status_code == 202, responses[-1].text
@@ -105,9 +105,3 @@ def test_webhook_survey_answer_assessment(make, config, sink, app_port, tmp_path
         assert "group_transfers" in flag["reasons"], flag["why"]
         report = json.loads(service.cli("report", "--format", "json").stdout)
         assert report["rows"][0]["responses"] == 1 and report["rows"][0]["ces"] == 0.0
-    except AssertionError:
-        print(service.log_tail())
-        raise
-    finally:
-        service.stop()
-        helpdesk.stop()

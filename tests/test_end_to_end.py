@@ -135,7 +135,7 @@ def test_a_low_click_alerts_every_route_once_then_follows_up_a_change(config, ze
     zendesk.webhook_url = f"http://127.0.0.1:{app_port}/webhooks/zendesk-main"
     service = Service(config.env(), app_port, tmp_path).start(["serve", "--port", str(app_port)], ["worker"],
                                                             ["scheduler"])
-    try:
+    with service.running():
         service.wait_ready()
         agent = zendesk.add_user("Priya Patel", "priya@acme.test", role="agent")
         customer = zendesk.add_user("Ana Souza", "ana@example.com", locale="en-US")
@@ -165,8 +165,3 @@ def test_a_low_click_alerts_every_route_once_then_follows_up_a_change(config, ze
         time.sleep(2.5)
         assert (len(notes()), slack_stub.count("POST"), len(sink.messages)) == (2, 2, 3)
         assert json.loads(service.cli("alerts", "--failed", "--format", "json").stdout) == []
-    except AssertionError:
-        print(service.log_tail())
-        raise
-    finally:
-        service.stop()

@@ -357,7 +357,7 @@ webhook_secret_env = "TEST_ZM_SECRET"
     def notices() -> list[str]:
         return [m["Subject"] for m in sink.messages if "zammad-main" in m["Subject"]]
 
-    try:
+    with service.running(sim):
         service.wait_ready()
         time.sleep(2)  # a few checks while the token works: nothing to say
         assert notices() == []
@@ -371,12 +371,6 @@ webhook_secret_env = "TEST_ZM_SECRET"
         sim.token = "zm-token"
         wait_until(lambda: len(notices()) == 2, 20, message="the recovery notice")
         assert notices()[1] == "ces-worker: Recovered: Zammad · zammad-main is ok again."
-    except AssertionError:
-        print(service.log_tail())
-        raise
-    finally:
-        service.stop()
-        sim.stop()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
