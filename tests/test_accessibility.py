@@ -8,13 +8,15 @@ from selenium.webdriver.common.by import By
 
 from tests import test_browser
 from tests.node_tools import axe_scan
+from tests.support import POSTGRESQL_ONLY
 
 pytestmark = pytest.mark.browser
 
 # The survey pages as the browser tests set them up: PostgreSQL, a survey sent by mail, the app served.
-db_url, app, sent = test_browser.db_url, test_browser.app, test_browser.sent
+app, sent = test_browser.app, test_browser.sent
 
 
+@POSTGRESQL_ONLY
 def test_the_survey_page_has_no_serious_accessibility_violation(app, sent, browser):
     survey, _ = sent()
     browser.get(f"{app.url}/s/{survey.token}")
@@ -22,6 +24,7 @@ def test_the_survey_page_has_no_serious_accessibility_violation(app, sent, brows
     assert axe_scan(browser) == []
 
 
+@POSTGRESQL_ONLY
 def test_the_thank_you_page_has_no_serious_accessibility_violation(app, sent, browser):
     survey, mail = sent()
     browser.get(test_browser.link(mail, 2))
