@@ -169,6 +169,7 @@ def delete(rt, connector_id: str, *, actor: str, address: str | None = None) -> 
         row = _row(s, connector_id)
         row.deleted_at, row.secrets, row.previous_webhook_secret = rt.now(), "", None  # its secrets go
         _touch(rt, s, row, (actor, address), "connector.delete", data="kept")
+    rt.health.forget(f"connector:{connector_id}")
 
 
 def watermark(s: Session) -> tuple[int, int]:

@@ -173,6 +173,14 @@ class Counters:
         old = self.client.set(f"{self.prefix}notified:{component}", state, get=True)
         return old.decode() if old else None
 
+    def forget(self, component: str) -> None:
+        """A component gone (a connector deleted): its incident closes with it, so that a later one
+        of the same name is notified afresh."""
+        try:
+            self.client.delete(f"{self.prefix}notified:{component}")
+        except redis.RedisError:
+            pass  # its state lingers in Redis only: the report no longer lists it
+
     # --- reading ------------------------------------------------------------------------------
     def per_minute(self, what: str, subject: str, minutes: int, now: float | None = None) -> list[int]:
         """Counts of the last `minutes` minutes, oldest first (the current minute last)."""
