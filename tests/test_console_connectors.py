@@ -5,6 +5,8 @@ connectors read-only and their ids refused; no secret in a page or a log; other 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from cryptography.fernet import Fernet
 from selenium.webdriver.common.by import By
@@ -17,7 +19,8 @@ from ces.worker.db.models import AuditEntry
 from ces.worker.web.app import create_app
 from tests.console import add_user, screenshot, sign_in, signed_in, submit
 from tests.node_tools import axe_scan
-from tests.support import ServedApp, wait_until
+from tests.support import ServedApp, Service, wait_until
+from tests.test_health import E2E_HEALTH
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -242,3 +245,51 @@ def test_every_kind_has_a_form_from_its_settings_model(console, rt):
         for name in connector_class(kind).Settings.secret_names:
             assert f'name="secret:{name}" type="password"' in page.text, (kind, name)
         assert 'id="f-id"' in page.text and "_env" not in page.text
+
+
+FRESH_INSTALL = "\n[console]\nallow_http_helpdesks = true\n" + E2E_HEALTH  # probes every second
+
+
+@pytest.mark.slow
+def test_done_when_a_fresh_install_gets_zendesk_from_the_console_and_a_revoked_token_speaks_up(
+        config, make_rt, sink, app_port, tmp_path, zendesk):
+    """Issue 13's "Done when", in real processes (serve, worker, scheduler): a configuration with no
+    connector; an admin adds Zendesk in the console with its API token alone (provisioning makes the
+    webhook and reads its secret); a solved ticket's survey arrives; the token revoked in Zendesk →
+    within the probe interval the health page and `ces status` say failing, and one notice goes out."""
+    config.write(FRESH_INSTALL, smtp_port=sink.port, connectors=" ")  # database, broker, URL, SMTP; no connector
+    env = config.env() | {secretbox.VARIABLE: Fernet.generate_key().decode()}
+    service = Service(env, app_port, tmp_path).start(["serve", "--port", str(app_port)], ["worker"], ["scheduler"])
+    add_user(make_rt(), "ada@acme.test", "admin")
+
+    def notices() -> list[str]:
+        return [m["Subject"] for m in sink.messages if "zd-new" in m["Subject"]]
+
+    try:
+        service.wait_ready()
+        admin = signed_in(service, "ada@acme.test")
+        page = admin.get("/admin/connectors/new?kind=zendesk").text
+        assert "leave blank: it is set up in the helpdesk through its API" in page
+        saved = admin.post("/admin/connectors/new", {"kind": "zendesk", "id": "zd-new", "base_url": zendesk.url,
+                                                     "email": "ops@acme.test", "secret:api_token": TOKEN})
+        assert saved.status_code == 200, saved.text
+        assert "created webhook &#39;ces-worker (zd-new)&#39;" in saved.text
+        assert f"signed test webhook accepted by {service.url}/webhooks/zd-new" in saved.text
+        assert "switch off Zendesk&#39;s own satisfaction survey" in saved.text
+        assert zendesk.webhook_url == f"{service.url}/webhooks/zd-new"
+        ticket = zendesk.create_ticket(zendesk.add_user("Maria", "maria@example.com"), "Where is my parcel?")
+        assert zendesk.set_status(ticket.id, "solved")[0].status_code == 202  # a worker may not have polled yet
+        wait_until(lambda: any("maria@example.com" in m["To"] for m in sink.messages), 30, message="the survey")
+        assert notices() == []
+        zendesk.token = "revoked-in-zendesk"
+        wait_until(notices, 20, message="the failing notice")
+        time.sleep(3)  # more probes of the same incident: no second notice
+        assert notices() == ["ces-worker: Failing: Zendesk · zd-new"]
+        assert "rejected our credentials (answered 401" in admin.get("/admin/health").text
+        status = service.cli("status")
+        assert status.returncode == 1 and "connector:zd-new" in status.stdout and "401" in status.stdout
+    except AssertionError:
+        print(service.log_tail())
+        raise
+    finally:
+        service.stop()

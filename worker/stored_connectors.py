@@ -146,11 +146,15 @@ def set_flags(rt, connector_id: str, *, actor: str, address: str | None = None, 
         _touch(rt, s, row, (actor, address), "connector.flags", enabled=row.enabled, dry_run=row.dry_run)
 
 
+def new_webhook_secret() -> str:
+    return f"whsec_{random.token_urlsafe(24)}"
+
+
 def rotate_webhook_secret(rt, connector_id: str, new_secret: str | None, *, actor: str,
                           address: str | None = None) -> str:
     """A new webhook secret (the one given, else a random one, returned to show once); the old one
     is still accepted for `console.webhook_secret_grace_hours`."""
-    value = new_secret or f"whsec_{random.token_urlsafe(24)}"
+    value = new_secret or new_webhook_secret()
     hours = rt.settings.console.webhook_secret_grace_hours
     with rt.transaction() as s:
         row = _row(s, connector_id)

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from ces.config.secrets import Held
+from ces.connectors.base import PROVISION
 from ces.connectors.errors import Unsupported
 from ces.connectors.models import CheckResult
 from ces.connectors.registry import connector_class, known_kinds
@@ -32,7 +33,7 @@ from ces.worker.console.services import address_of, rt_of
 from ces.worker.db.models import Role
 from ces.worker.helpdesk_address import run_checks
 from ces.worker.i18n import N_
-from ces.worker.stored_connectors import StoreError
+from ces.worker.stored_connectors import WEBHOOK_SECRET, StoreError
 
 router = console_router()
 admin = require(Role.ADMIN)
@@ -94,12 +95,26 @@ def _form(request: Request, caller: Caller, kind: str, values: dict, stored_secr
     return page(request, "admin_connectors_form.html", status=status, caller=caller, kind=kind,
                 title=connector_class(kind).title, fields=connector_form.fields_of(kind),
                 secrets=connector_form.secret_names(kind), stored_secrets=stored_secrets, values=values,
-                connector_id=connector_id, problems=problems, results=results)
+                connector_id=connector_id, problems=problems, results=results,
+                provisions=_provisions(kind) and connector_id is None)
 
 
 def _problems(exc: Exception) -> list:
     """A StoreError's problems, or CES_SECRET_KEY's (not set, not a key) as one."""
     return exc.problems if isinstance(exc, StoreError) else stored_connectors.refused(secretbox.VARIABLE, str(exc)).problems
+
+
+def _provisions(kind: str) -> bool:
+    return PROVISION in connector_class(kind).capabilities and WEBHOOK_SECRET in connector_class(kind).Settings.secret_names
+
+
+def _until_provisioned(kind: str, secrets: dict[str, str]) -> dict[str, str]:
+    """A kind that sets up its webhook through the helpdesk's API needs no webhook secret typed: a
+    random one holds the place until provisioning reads the helpdesk's (Zendesk) or gives the
+    helpdesk this one (Zammad); the API token is then all an admin takes from the helpdesk."""
+    if _provisions(kind) and not secrets.get(WEBHOOK_SECRET):
+        return secrets | {WEBHOOK_SECRET: stored_connectors.new_webhook_secret()}
+    return secrets
 
 
 def _tested(rt, kind: str, fields: dict, secrets: dict[str, str]):
@@ -118,6 +133,7 @@ async def create(request: Request, caller: Caller = Depends(admin)):
     form = await request.form()
     kind, rt = _kind(str(form.get("kind"))), rt_of(request)
     fields, secrets = connector_form.read(kind, form)
+    secrets = _until_provisioned(kind, secrets)
     problems, results = await run_in_threadpool(_tested, rt, kind, fields, secrets)
     if not problems and all(r.ok for r in results):
         try:
