@@ -327,3 +327,32 @@ def test_in_chromium_an_admin_adds_zammad_and_the_page_waits_for_the_first_webho
     finally:
         zammad.stop()
     assert found == {page: [] for page in found}
+
+
+def test_deleting_with_erase_takes_the_connectors_data_and_audits_the_counts(console, rt, zendesk):
+    from ces.worker.db.models import WebhookEvent
+
+    admin = signed_in(console, "ada@acme.test")
+    admin.get("/admin/connectors/new?kind=zendesk")
+    assert admin.post("/admin/connectors/new", form(zendesk)).status_code == 200  # its test webhook stored
+
+    def events() -> int:
+        with rt.transaction() as s:
+            return len(s.scalars(select(WebhookEvent).where(WebhookEvent.connector_id == "zd-new")).all())
+
+    assert events() == 1
+    page = admin.get("/admin/connectors/zd-new/delete").text
+    assert 'name="data" value="keep" checked' in page and 'name="data" value="erase"' in page
+    assert admin.post("/admin/connectors/zd-new/delete", {"data": "everything"}).status_code == 404
+    assert events() == 1 and "zd-new" in [c.row_id for c in stored_connectors.stored(rt)]
+    done = admin.post("/admin/connectors/zd-new/delete", {"data": "erase"})
+    assert done.status_code == 303 and done.headers["location"].endswith("?done=erased")
+    assert events() == 0 and "zd-new" not in [c.row_id for c in stored_connectors.stored(rt)]
+    with rt.transaction() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.target == "connector:zd-new",
+                                                     AuditEntry.action.in_(["connector.delete", "connector.erase"]))
+                            .order_by(AuditEntry.id)).all()
+    assert [(e.action, e.detail.get("data")) for e in entries] == [("connector.delete", "erasing"),
+                                                                     ("connector.erase", None)]
+    assert entries[1].detail["events"] == 1 and entries[1].detail["tickets"] == 0
+    assert "Deleted, and its data erased." in admin.get("/admin/connectors?done=erased").text

@@ -43,7 +43,8 @@ FLAGS = {"disable": {"enabled": False}, "enable": {"enabled": True},
          "dry-run": {"dry_run": True}, "live": {"dry_run": False}}
 DONE = {"updated": N_("Saved."), "disable": N_("Disabled: its webhooks are still stored, no survey goes out."),
         "enable": N_("Enabled."), "dry-run": N_("Dry run: it works as usual but sends no survey."),
-        "live": N_("Surveys go out."), "deleted": N_("Deleted. Its data is kept.")}
+        "live": N_("Surveys go out."), "deleted": N_("Deleted. Its data is kept."),
+        "erased": N_("Deleted, and its data erased.")}
 
 
 def _kind(value: str | None) -> str:
@@ -294,7 +295,10 @@ async def confirm_delete(request: Request, connector_id: str, caller: Caller = D
 
 @router.post(BASE + "/{connector_id}/delete")
 async def delete(request: Request, connector_id: str, caller: Caller = Depends(admin)):
-    rt = rt_of(request)
+    rt, data = rt_of(request), str((await request.form()).get("data") or "keep")
+    if data not in ("keep", "erase"):
+        raise NotFound
     await run_in_threadpool(_stored, rt, connector_id)
-    await run_in_threadpool(lambda: stored_connectors.delete(rt, connector_id, **_by(request, caller)))
-    return redirect(f"{BASE}?done=deleted")
+    await run_in_threadpool(lambda: stored_connectors.delete(rt, connector_id, erase=data == "erase",
+                                                             **_by(request, caller)))
+    return redirect(f"{BASE}?done=" + ("erased" if data == "erase" else "deleted"))
