@@ -175,6 +175,11 @@ class HttpClient:
         self._observe(service, "ok", rate_key)
         return resp
 
+    def observe_refusal(self, rate_key: str, error: Exception) -> None:
+        """A refusal the status did not show (Zendesk answers bad credentials with 200 and an
+        anonymous user): observed as a failed call, so that health sees the credentials fail."""
+        self._observe(rate_key.split(":", 1)[0], "permanent", rate_key, error)
+
     def _observe(self, service: str, outcome: str, rate_key: str | None, error: Exception | None = None) -> None:
         if self.observer is not None:
             try:

@@ -5,6 +5,8 @@ connectors read-only and their ids refused; no secret in a page or a log; other 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from cryptography.fernet import Fernet
 from selenium.webdriver.common.by import By
@@ -17,7 +19,9 @@ from ces.worker.db.models import AuditEntry
 from ces.worker.web.app import create_app
 from tests.console import add_user, screenshot, sign_in, signed_in, submit
 from tests.node_tools import axe_scan
-from tests.support import ServedApp, wait_until
+from tests.simulators.zammad import ZammadSimulator
+from tests.support import ServedApp, Service, wait_until
+from tests.test_health import E2E_HEALTH
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -242,3 +246,113 @@ def test_every_kind_has_a_form_from_its_settings_model(console, rt):
         for name in connector_class(kind).Settings.secret_names:
             assert f'name="secret:{name}" type="password"' in page.text, (kind, name)
         assert 'id="f-id"' in page.text and "_env" not in page.text
+
+
+FRESH_INSTALL = "\n[console]\nallow_http_helpdesks = true\n" + E2E_HEALTH  # probes every second
+
+
+@pytest.mark.slow
+def test_done_when_a_fresh_install_gets_zendesk_from_the_console_and_a_revoked_token_speaks_up(
+        config, make_rt, sink, app_port, tmp_path, zendesk):
+    """Issue 13's "Done when", in real processes (serve, worker, scheduler): a configuration with no
+    connector; an admin adds Zendesk in the console with its API token alone (provisioning makes the
+    webhook and reads its secret); a solved ticket's survey arrives; the token revoked in Zendesk →
+    within the probe interval the health page and `ces status` say failing, and one notice goes out."""
+    config.write(FRESH_INSTALL, smtp_port=sink.port, connectors=" ")  # database, broker, URL, SMTP; no connector
+    env = config.env() | {secretbox.VARIABLE: Fernet.generate_key().decode()}
+    service = Service(env, app_port, tmp_path).start(["serve", "--port", str(app_port)], ["worker"], ["scheduler"])
+    add_user(make_rt(), "ada@acme.test", "admin")
+
+    def notices() -> list[str]:
+        return [m["Subject"] for m in sink.messages if "zd-new" in m["Subject"]]
+
+    try:
+        service.wait_ready()
+        admin = signed_in(service, "ada@acme.test")
+        page = admin.get("/admin/connectors/new?kind=zendesk").text
+        assert "leave blank: it is set up in the helpdesk through its API" in page
+        saved = admin.post("/admin/connectors/new", {"kind": "zendesk", "id": "zd-new", "base_url": zendesk.url,
+                                                     "email": "ops@acme.test", "secret:api_token": TOKEN})
+        assert saved.status_code == 200, saved.text
+        assert "created webhook &#39;ces-worker (zd-new)&#39;" in saved.text
+        assert f"signed test webhook accepted by {service.url}/webhooks/zd-new" in saved.text
+        assert "switch off Zendesk&#39;s own satisfaction survey" in saved.text
+        assert zendesk.webhook_url == f"{service.url}/webhooks/zd-new"
+        ticket = zendesk.create_ticket(zendesk.add_user("Maria", "maria@example.com"), "Where is my parcel?")
+        assert zendesk.set_status(ticket.id, "solved")[0].status_code == 202  # a worker may not have polled yet
+        wait_until(lambda: any("maria@example.com" in m["To"] for m in sink.messages), 30, message="the survey")
+        assert notices() == []
+        zendesk.token = "revoked-in-zendesk"
+        wait_until(notices, 20, message="the failing notice")
+        time.sleep(3)  # more probes of the same incident: no second notice
+        assert notices() == ["ces-worker: Failing: Zendesk · zd-new"]
+        assert "rejected our credentials (answered 401" in admin.get("/admin/health").text
+        status = service.cli("status")
+        assert status.returncode == 1 and "connector:zd-new" in status.stdout and "401" in status.stdout
+    except AssertionError:
+        print(service.log_tail())
+        raise
+    finally:
+        service.stop()
+
+
+@pytest.mark.browser
+def test_in_chromium_an_admin_adds_zammad_and_the_page_waits_for_the_first_webhook(console, rt, browser):
+    """Zammad through its API: provisioning creates the webhook and the trigger (the webhook secret
+    left blank is made here and given to Zammad); Zammad sends no test webhook, so the page waits,
+    until a ticket closed in Zammad sends a signed one. Every page scanned by axe-core."""
+    zammad = ZammadSimulator(token="zm-console-token").start()
+    customer = zammad.add_user("Ana", "Souza", "ana.souza@example.com")
+    ticket = zammad.create_ticket(customer, "Refund still missing", owner_id=zammad.agent_id)  # the check reads one
+    found = {}
+    try:
+        sign_in(browser, console.url, "ada@acme.test")
+        browser.get(f"{console.url}/admin/connectors/new?kind=zammad")
+        found["form"] = axe_scan(browser)
+        _fill(browser, ("f-id", "zm-new"), ("f-base_url", zammad.url), ("s-api_token", "zm-console-token"))
+        submit(browser)
+        text = browser.page_source.replace("&#39;", "'")
+        assert "created webhook 'ces-worker (zm-new)'" in text and "created trigger" in text, text
+        assert [len(zammad.records[kind]) for kind in ("webhooks", "triggers")] == [1, 1]
+        assert "waiting for the first real one" in text and "zm-console-token" not in text
+        assert "Waiting for the first signed webhook" in browser.find_element(By.ID, "first-webhook").text
+        found["provisioned, waiting"] = axe_scan(browser)
+        screenshot(browser, "admin-connector-zammad-waiting")
+        wait_until(lambda: "zm-new" in rt.connectors, 5)
+        assert zammad.set_status(ticket.id, "closed")[0].status_code == 202
+        WebDriverWait(browser, 10).until(
+            lambda b: "The first signed webhook arrived" in b.find_element(By.ID, "first-webhook").text)
+        found["arrived"] = axe_scan(browser)
+        screenshot(browser, "admin-connector-zammad-arrived")
+    finally:
+        zammad.stop()
+    assert found == {page: [] for page in found}
+
+
+def test_deleting_with_erase_takes_the_connectors_data_and_audits_the_counts(console, rt, zendesk):
+    from ces.worker.db.models import WebhookEvent
+
+    admin = signed_in(console, "ada@acme.test")
+    admin.get("/admin/connectors/new?kind=zendesk")
+    assert admin.post("/admin/connectors/new", form(zendesk)).status_code == 200  # its test webhook stored
+
+    def events() -> int:
+        with rt.transaction() as s:
+            return len(s.scalars(select(WebhookEvent).where(WebhookEvent.connector_id == "zd-new")).all())
+
+    assert events() == 1
+    page = admin.get("/admin/connectors/zd-new/delete").text
+    assert 'name="data" value="keep" checked' in page and 'name="data" value="erase"' in page
+    assert admin.post("/admin/connectors/zd-new/delete", {"data": "everything"}).status_code == 404
+    assert events() == 1 and "zd-new" in [c.row_id for c in stored_connectors.stored(rt)]
+    done = admin.post("/admin/connectors/zd-new/delete", {"data": "erase"})
+    assert done.status_code == 303 and done.headers["location"].endswith("?done=erased")
+    assert events() == 0 and "zd-new" not in [c.row_id for c in stored_connectors.stored(rt)]
+    with rt.transaction() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.target == "connector:zd-new",
+                                                     AuditEntry.action.in_(["connector.delete", "connector.erase"]))
+                            .order_by(AuditEntry.id)).all()
+    assert [(e.action, e.detail.get("data")) for e in entries] == [("connector.delete", "erasing"),
+                                                                     ("connector.erase", None)]
+    assert entries[1].detail["events"] == 1 and entries[1].detail["tickets"] == 0
+    assert "Deleted, and its data erased." in admin.get("/admin/connectors?done=erased").text

@@ -222,3 +222,37 @@ def test_retention_leaves_nothing_of_an_expired_customer(config, make_rt, clock,
     assert leftovers(db_url) == []
     with rt.transaction() as s:
         assert [x.email for x in s.scalars(select(Survey).where(Survey.state == "sent"))] == [None, None]
+
+
+def test_erasing_a_connectors_data_takes_its_rows_in_batches_and_leaves_the_others(
+        config, make_rt, clock, queue, sink, remote, monkeypatch):
+    """What a console connector's delete page does with "Erase it" (privacy.erase_connector)."""
+    from ces.worker import privacy
+
+    rt = runtime(config, make_rt, clock, monkeypatch, sink)
+    plant(rt, queue, clock, sink)
+    tables = ("webhook_events", "tickets", "surveys", "follow_ups", "daily_rollups")
+
+    def rows(connector: str) -> dict[str, int]:
+        with rt.engine.connect() as conn:
+            found = {t: conn.execute(text(f'SELECT count(*) FROM "{t}" WHERE connector_id = :c'), {"c": connector})
+                     .scalar() for t in tables}
+            found["alerts"] = conn.execute(text("SELECT count(*) FROM alerts a JOIN surveys s ON s.id = a.survey_id "
+                                                "WHERE s.connector_id = :c"), {"c": connector}).scalar()
+            found["answers"] = conn.execute(text("SELECT count(*) FROM answers a JOIN surveys s ON s.id = a.survey_id "
+                                                 "WHERE s.connector_id = :c"), {"c": connector}).scalar()
+        return found
+
+    before, others = rows("zendesk-main"), rows("generic-main")
+    assert all(before[t] for t in ("webhook_events", "tickets", "surveys", "follow_ups", "alerts", "answers")), before
+    monkeypatch.setattr(privacy, "BATCH", 2)  # several batches of each
+    erased = privacy.erase_connector(rt, "zendesk-main")
+    assert rows("zendesk-main") == dict.fromkeys(before, 0)
+    assert rows("generic-main") == others
+    assert erased["events"] == before["webhook_events"] and erased["tickets"] == before["tickets"]
+    assert erased["surveys"] == before["surveys"] and erased["alerts"] == before["alerts"]
+    with rt.engine.connect() as conn:  # the cascades: nothing of its tickets left behind them
+        for table in ("ticket_histories", "ticket_signals", "assessments", "solves", "jobs"):
+            orphans = conn.execute(text(f'SELECT count(*) FROM "{table}" x WHERE x.ticket_pk IS NOT NULL AND NOT '
+                                        f'EXISTS (SELECT 1 FROM tickets t WHERE t.id = x.ticket_pk)')).scalar()
+            assert orphans == 0, table

@@ -387,3 +387,26 @@ def test_config_check_names_an_admin_route_whose_secret_is_not_set(config, capsy
     assert code == 1
     assert "admin.routes[0].url_env" in out + err and "TEST_UNSET_ADMIN_SLACK" in out + err
     assert "an admin email route needs to = [addresses]" in out + err
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_connector_gone_from_the_report_closes_its_incident_unannounced(hrt, zendesk_api):
+    """Removed from the file (or deleted in the console) while failing: no stale incident, no
+    recovery notice; back later and failing, it is notified afresh."""
+    from ces.worker.health.notify import notify_changes
+
+    zendesk_api.add(responses.POST, ADMIN_HOOK, status=200)
+
+    def failing(name: str) -> dict:
+        return dict(name=name, title=name, state="failing", facts={},
+                    findings=[dict(state="failing", cause="answered 401", fix="a new token")])
+
+    assert notify_changes(hrt, dict(components=[failing("connector:old"), failing("connector:kept")])) == [
+        "failing:connector:old", "failing:connector:kept"]
+    redis_down = dict(name="redis", title="Redis", state="failing", facts={}, findings=[])
+    assert notify_changes(hrt, dict(components=[redis_down])) == []  # no connector listed then: none closes
+    assert notify_changes(hrt, dict(components=[failing("connector:old"), failing("connector:kept")])) == []
+    assert notify_changes(hrt, dict(components=[failing("connector:kept")])) == []  # old: gone, nothing sent
+    assert notify_changes(hrt, dict(components=[failing("connector:old"), failing("connector:kept")])) == [
+        "failing:connector:old"]
+    assert [json.loads(c.request.body)["type"] for c in zendesk_api.calls] == ["ces.health.failing"] * 3

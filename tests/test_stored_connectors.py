@@ -209,3 +209,42 @@ def test_a_running_server_process_takes_webhooks_for_a_connector_added_a_moment_
         assert time.monotonic() - added < 5
     finally:
         svc.stop()
+
+
+def test_a_connector_no_key_opens_fails_in_the_health_report_and_ces_status_then_drops_out_when_deleted(
+        rt, key, monkeypatch, make_rt, capsys, app_port):
+    from ces.worker.health.report import health
+    from ces.worker.web.app import create_app
+    from tests.console import add_user, signed_in
+    from tests.support import ServedApp
+
+    add(rt)
+    add(rt, id="zd-broken")
+    with rt.transaction() as s:  # settings that no longer validate (a file edited by hand, an old version)
+        broken = s.get(StoredConnector, "zd-broken")
+        broken.settings, broken.version = {**broken.settings, "base_url": "not an address"}, broken.version + 1
+    monkeypatch.setenv(secretbox.VARIABLE, Fernet.generate_key().decode())
+    report = health(make_rt())
+    found = {c["name"]: c for c in report["components"]}
+    lost = found["connector:zd-console"]
+    assert report["state"] == lost["state"] == "failing" and lost["findings"][0]["cause"] == secretbox.CANNOT_DECRYPT
+    assert "put the earlier key back in CES_SECRET_KEY" in lost["findings"][0]["fix"]
+    assert "/admin/connectors/zd-console/edit" in lost["findings"][0]["fix"]
+    invalid = found["connector:zd-broken"]
+    assert invalid["state"] == "failing" and "no longer validate" in invalid["findings"][0]["cause"]
+    assert invalid["findings"][0]["fix"] == "edit it at /admin/connectors/zd-broken/edit"
+    code, out, _ = cli(capsys, "status")
+    assert code == 1 and "connector:zd-console" in out and "CES_SECRET_KEY changed?" in out
+    served = make_rt()
+    add_user(served, "ada@acme.test", "admin")
+    with ServedApp(create_app(served), app_port) as console:
+        page = signed_in(console, "ada@acme.test").get("/admin/health").text
+    assert "Console connector · zd-broken" in page and "edit it at /admin/connectors/zd-broken/edit" in page
+    assert "cannot decrypt its secrets (CES_SECRET_KEY changed?)" in page
+    other = make_rt()
+    other.health.swap_state("connector:zd-console", "failing")  # its incident was notified
+    stored_connectors.delete(other, "zd-console", actor="user:1")
+    stored_connectors.delete(other, "zd-broken", actor="user:1")
+    names = [c["name"] for c in health(make_rt())["components"]]
+    assert "connector:zd-console" not in names and "connector:zd-broken" not in names
+    assert other.health.swap_state("connector:zd-console", "ok") is None  # closed with it: a new one is news

@@ -75,6 +75,8 @@ def apply_event(rt: Runtime, s: Session, event: WebhookEvent) -> tuple[str, list
     """Change the ticket's lifecycle; returns (outcome, ids of surveys due now). `event` is read,
     never changed (the claimed row)."""
     conn = rt.connector(event.connector_id)
+    if conn is None and rt.live_connectors.check():  # added in the console a moment ago: the server that
+        conn = rt.connector(event.connector_id)      # took its webhook saw it before this worker's next poll
     if conn is None:
         return "ignored: connector no longer configured", []
     if event.kind != EventKind.STATUS or not event.ticket_id or not event.status:

@@ -28,6 +28,7 @@ from ces.worker.db.models import (
     Answer,
     AnswerHistory,
     AppSecret,
+    DailyRollup,
     EventState,
     FollowUp,
     Recipient,
@@ -176,6 +177,34 @@ def erase(rt, address: str) -> dict[str, int]:
             payload=None, ticket=None, error=None)).rowcount if event_ids else 0  # error: it may quote the body
         counts["fatigue"] = s.execute(delete(Recipient).where(Recipient.email_hash == hashed)).rowcount
     return counts
+
+
+# --- a connector's data ------------------------------------------------------------------------------
+def erase_connector(rt, connector_id: str) -> dict[str, int]:
+    """A deleted connector's data, when its delete page was told to erase it: the alerts about its
+    surveys, its surveys (with their attempts, answers and answer history), follow-ups (with their
+    alerts), tickets (with their jobs, histories, signals, assessments and solves: the schema's
+    cascades), webhook events and daily rollups. BATCH rows per transaction, so that a large
+    helpdesk never holds one long lock; counts only, never what a row said."""
+    surveys = select(Survey.id).where(Survey.connector_id == connector_id)
+    steps = [("alerts", Alert, Alert.survey_id.in_(surveys)), ("surveys", Survey, Survey.connector_id == connector_id),
+             ("follow_ups", FollowUp, FollowUp.connector_id == connector_id),
+             ("tickets", Ticket, Ticket.connector_id == connector_id),
+             ("events", WebhookEvent, WebhookEvent.connector_id == connector_id),
+             ("rollups", DailyRollup, DailyRollup.connector_id == connector_id)]
+    return {name: _delete_in_batches(rt, model, where) for name, model, where in steps}
+
+
+def _delete_in_batches(rt, model, where) -> int:
+    total = 0
+    while True:
+        with rt.transaction() as s:
+            ids = s.scalars(select(model.id).where(where).limit(BATCH)).all()
+            if ids:
+                s.execute(delete(model).where(model.id.in_(ids)))
+        total += len(ids)
+        if len(ids) < BATCH:
+            return total
 
 
 # --- retention ----------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ces.config.models import ConnectorSettings
 from ces.config.problems import Problem
 from ces.config.secrets import HELD, Held
 from ces.config.settings import validate_connectors
-from ces.worker import audit, secretbox
+from ces.worker import audit, privacy, secretbox
 from ces.worker.db.models import StoredConnector, WebhookEvent
 
 WEBHOOK_SECRET = "webhook_secret"
@@ -146,11 +146,15 @@ def set_flags(rt, connector_id: str, *, actor: str, address: str | None = None, 
         _touch(rt, s, row, (actor, address), "connector.flags", enabled=row.enabled, dry_run=row.dry_run)
 
 
+def new_webhook_secret() -> str:
+    return f"whsec_{random.token_urlsafe(24)}"
+
+
 def rotate_webhook_secret(rt, connector_id: str, new_secret: str | None, *, actor: str,
                           address: str | None = None) -> str:
     """A new webhook secret (the one given, else a random one, returned to show once); the old one
     is still accepted for `console.webhook_secret_grace_hours`."""
-    value = new_secret or f"whsec_{random.token_urlsafe(24)}"
+    value = new_secret or new_webhook_secret()
     hours = rt.settings.console.webhook_secret_grace_hours
     with rt.transaction() as s:
         row = _row(s, connector_id)
@@ -163,12 +167,21 @@ def rotate_webhook_secret(rt, connector_id: str, new_secret: str | None, *, acto
     return value
 
 
-def delete(rt, connector_id: str, *, actor: str, address: str | None = None) -> None:
-    """Gone from every process; its data is kept (events, surveys, answers), and so is its id."""
+def delete(rt, connector_id: str, *, actor: str, address: str | None = None, erase: bool = False) -> dict[str, int]:
+    """Gone from every process; its id stays taken. Its data (events, tickets, surveys, answers…) is
+    kept, or with `erase` erased once its webhooks are refused (privacy.erase_connector); the audit
+    log says which, with the counts erased."""
     with rt.transaction() as s:
         row = _row(s, connector_id)
         row.deleted_at, row.secrets, row.previous_webhook_secret = rt.now(), "", None  # its secrets go
-        _touch(rt, s, row, (actor, address), "connector.delete", data="kept")
+        _touch(rt, s, row, (actor, address), "connector.delete", data="erasing" if erase else "kept")
+    rt.health.forget(f"connector:{connector_id}")
+    if not erase:
+        return {}
+    erased = privacy.erase_connector(rt, connector_id)
+    with rt.transaction() as s:
+        audit.record(s, rt.now(), actor, "connector.erase", target(connector_id), address=address, **erased)
+    return erased
 
 
 def watermark(s: Session) -> tuple[int, int]:

@@ -353,7 +353,9 @@ class ZendeskConnector(Connector):
         except ApiError as exc:
             return [CheckResult("authentication", False, exc.detail)]
         if not me.get("id"):
-            return [CheckResult("authentication", False, "Zendesk answered as an anonymous user: check the credentials")]
+            words = "Zendesk answered as an anonymous user: check the credentials"
+            self.http.observe_refusal(self.rate_key, PermanentApiError(words, status=401, cause=words))
+            return [CheckResult("authentication", False, words)]
         role = me.get("role")
         results.append(CheckResult("authentication", True, f"signed in as {me.get('name')} ({role})",
                                    {"user_id": str(me["id"])}))

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from ces.config.secrets import Held
+from ces.connectors.base import PROVISION
 from ces.connectors.errors import Unsupported
 from ces.connectors.models import CheckResult
 from ces.connectors.registry import connector_class, known_kinds
@@ -32,7 +33,7 @@ from ces.worker.console.services import address_of, rt_of
 from ces.worker.db.models import Role
 from ces.worker.helpdesk_address import run_checks
 from ces.worker.i18n import N_
-from ces.worker.stored_connectors import StoreError
+from ces.worker.stored_connectors import WEBHOOK_SECRET, StoreError
 
 router = console_router()
 admin = require(Role.ADMIN)
@@ -42,7 +43,8 @@ FLAGS = {"disable": {"enabled": False}, "enable": {"enabled": True},
          "dry-run": {"dry_run": True}, "live": {"dry_run": False}}
 DONE = {"updated": N_("Saved."), "disable": N_("Disabled: its webhooks are still stored, no survey goes out."),
         "enable": N_("Enabled."), "dry-run": N_("Dry run: it works as usual but sends no survey."),
-        "live": N_("Surveys go out."), "deleted": N_("Deleted. Its data is kept.")}
+        "live": N_("Surveys go out."), "deleted": N_("Deleted. Its data is kept."),
+        "erased": N_("Deleted, and its data erased.")}
 
 
 def _kind(value: str | None) -> str:
@@ -94,12 +96,26 @@ def _form(request: Request, caller: Caller, kind: str, values: dict, stored_secr
     return page(request, "admin_connectors_form.html", status=status, caller=caller, kind=kind,
                 title=connector_class(kind).title, fields=connector_form.fields_of(kind),
                 secrets=connector_form.secret_names(kind), stored_secrets=stored_secrets, values=values,
-                connector_id=connector_id, problems=problems, results=results)
+                connector_id=connector_id, problems=problems, results=results,
+                provisions=_provisions(kind) and connector_id is None)
 
 
 def _problems(exc: Exception) -> list:
     """A StoreError's problems, or CES_SECRET_KEY's (not set, not a key) as one."""
     return exc.problems if isinstance(exc, StoreError) else stored_connectors.refused(secretbox.VARIABLE, str(exc)).problems
+
+
+def _provisions(kind: str) -> bool:
+    return PROVISION in connector_class(kind).capabilities and WEBHOOK_SECRET in connector_class(kind).Settings.secret_names
+
+
+def _until_provisioned(kind: str, secrets: dict[str, str]) -> dict[str, str]:
+    """A kind that sets up its webhook through the helpdesk's API needs no webhook secret typed: a
+    random one holds the place until provisioning reads the helpdesk's (Zendesk) or gives the
+    helpdesk this one (Zammad); the API token is then all an admin takes from the helpdesk."""
+    if _provisions(kind) and not secrets.get(WEBHOOK_SECRET):
+        return secrets | {WEBHOOK_SECRET: stored_connectors.new_webhook_secret()}
+    return secrets
 
 
 def _tested(rt, kind: str, fields: dict, secrets: dict[str, str]):
@@ -118,6 +134,7 @@ async def create(request: Request, caller: Caller = Depends(admin)):
     form = await request.form()
     kind, rt = _kind(str(form.get("kind"))), rt_of(request)
     fields, secrets = connector_form.read(kind, form)
+    secrets = _until_provisioned(kind, secrets)
     problems, results = await run_in_threadpool(_tested, rt, kind, fields, secrets)
     if not problems and all(r.ok for r in results):
         try:
@@ -278,7 +295,10 @@ async def confirm_delete(request: Request, connector_id: str, caller: Caller = D
 
 @router.post(BASE + "/{connector_id}/delete")
 async def delete(request: Request, connector_id: str, caller: Caller = Depends(admin)):
-    rt = rt_of(request)
+    rt, data = rt_of(request), str((await request.form()).get("data") or "keep")
+    if data not in ("keep", "erase"):
+        raise NotFound
     await run_in_threadpool(_stored, rt, connector_id)
-    await run_in_threadpool(lambda: stored_connectors.delete(rt, connector_id, **_by(request, caller)))
-    return redirect(f"{BASE}?done=deleted")
+    await run_in_threadpool(lambda: stored_connectors.delete(rt, connector_id, erase=data == "erase",
+                                                             **_by(request, caller)))
+    return redirect(f"{BASE}?done=" + ("erased" if data == "erase" else "deleted"))

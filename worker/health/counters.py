@@ -173,6 +173,22 @@ class Counters:
         old = self.client.set(f"{self.prefix}notified:{component}", state, get=True)
         return old.decode() if old else None
 
+    def forget(self, component: str) -> None:
+        """A component gone (a connector deleted): its incident closes with it, so that a later one
+        of the same name is notified afresh."""
+        try:
+            self.client.delete(f"{self.prefix}notified:{component}")
+        except redis.RedisError:
+            pass  # its state lingers in Redis only: the report no longer lists it
+
+    def forget_gone(self, present: set[str]) -> int:
+        """The incidents of connectors no longer in the report (deleted in the console, removed from
+        the file) close unannounced, so that a later one of the same id is news; how many closed."""
+        notified = f"{self.prefix}notified:"
+        gone = [key for key in self.client.scan_iter(match=f"{notified}connector:*", count=200)
+                if key.decode().removeprefix(notified) not in present]
+        return self.client.delete(*gone) if gone else 0
+
     # --- reading ------------------------------------------------------------------------------
     def per_minute(self, what: str, subject: str, minutes: int, now: float | None = None) -> list[int]:
         """Counts of the last `minutes` minutes, oldest first (the current minute last)."""

@@ -91,6 +91,12 @@ def notify_changes(rt: Runtime, report: dict) -> list[str]:
     """Sends the notices of the components whose failing/ok state changed; returns what was sent
     ("failing:smtp", "recovered:connector:zendesk-main")."""
     done = []
+    listed = all(c["state"] == rules.OK for c in report["components"] if c["name"] == "redis")  # else no connectors
+    try:
+        if listed:
+            rt.health.forget_gone({c["name"] for c in report["components"]})
+    except redis.RedisError:
+        return done
     for component in report["components"]:
         state = component["state"]
         if state == rules.WARNING or component["name"] == "redis":  # no Redis: no shared state to notify by

@@ -52,16 +52,27 @@ def connector_facts(rt: Runtime, conn: Connector, now: float) -> dict[str, Any]:
         surveys_failed_last_day=sum(counters.per_minute("surveys_failed", conn.id, DAY_MINUTES, now)))
 
 
-def connector_health(rt: Runtime, conn: Connector, now: float) -> dict:
+def connector_health(rt: Runtime, conn: Connector, now: float, problem: str | None = None) -> dict:
     h = rt.settings.health
     facts = connector_facts(rt, conn, now)
-    findings = [rules.api_refused(facts, _secrets(conn, webhook=False)),
+    findings = [rules.stored_problem(conn.id, problem), rules.api_refused(facts, _secrets(conn, webhook=False)),
                 rules.unreachable(facts, now, h.unreachable_minutes),
                 rules.signature_burst(facts["signature_failures_recent"], h.signature_failures,
                                       h.signature_minutes, _secrets(conn, webhook=True))]
     mode = "disabled" if not conn.settings.enabled else ("dry-run" if conn.settings.dry_run else "enabled")
     return _component(f"connector:{conn.id}", f"{conn.title} · {conn.id}", findings,
                       dict(facts, kind=conn.kind, mode=mode))
+
+
+def connectors_health(rt: Runtime, now: float) -> list[dict]:
+    """Every connector the processes work with (the file's and the console's), and the console's
+    that cannot work at all (settings that no longer validate) with their cause; a deleted one is
+    in neither, so it drops out of the report."""
+    snap = rt.live_connectors.snapshot()
+    found = [connector_health(rt, conn, now, snap.failing.get(conn.id)) for conn in snap.connectors.values()]
+    return found + [_component(f"connector:{cid}", f"Console connector · {cid}",
+                               [rules.stored_problem(cid, problem)], dict(kind=None, mode="failing"))
+                    for cid, problem in snap.failing.items() if cid not in snap.connectors]
 
 
 def waiting(rt: Runtime) -> tuple[int, float | None]:
@@ -97,7 +108,7 @@ def health(rt: Runtime) -> dict:
     reachable = rt.health.reachable()
     components = []
     if reachable:
-        components += [connector_health(rt, conn, now) for conn in rt.connectors.values()]
+        components += connectors_health(rt, now)
         smtp = rt.health.facts("smtp")
         components.append(_component("smtp", "SMTP", [rules.smtp_refusing(smtp, rt.settings.health.smtp_refusals)],
                                      smtp))

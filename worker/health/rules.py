@@ -43,6 +43,20 @@ def api_refused(api: dict, secret: str) -> Finding | None:
                    "the next probe clears this")
 
 
+def stored_problem(connector_id: str, problem: str | None) -> Finding | None:
+    """A console connector that cannot work as stored: no key of CES_SECRET_KEY opens its secrets,
+    or its settings no longer validate. Failing until the key is back or the connector edited."""
+    if problem is None:
+        return None
+    edit = f"/admin/connectors/{connector_id}/edit"
+    if "CES_SECRET_KEY" in problem:
+        fix = ("put the earlier key back in CES_SECRET_KEY (first, or after the new one) in every process and "
+               f"restart them, or type its secrets again at {edit}")
+    else:
+        fix = f"edit it at {edit}"
+    return Finding(FAILING, problem, fix)
+
+
 def unreachable(api: dict, now: float, minutes: float) -> Finding | None:
     """No answer (connection errors, 5xx) since down_since: a warning, failing after `minutes`."""
     since = api.get("down_since")
