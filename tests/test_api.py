@@ -18,7 +18,7 @@ from ces.worker.db.models import ApiToken, AuditEntry
 from ces.worker.queries.reports import ces_report
 from ces.worker.queries.scope import Scope
 from ces.worker.web.app import create_app
-from tests.answers_data import ANSWERS, RANGE, plant
+from tests.answers_data import ANSWERS, RANGE, SENT, plant
 from tests.console import Client, add_user
 from tests.support import ServedApp, cli
 
@@ -54,18 +54,55 @@ def get(server, path: str, token: str | None, **params) -> requests.Response:
     return requests.get(f"{server.url}{path}", params={**QUERY, **params}, headers=headers, timeout=10)
 
 
-def test_an_agents_token_reads_their_answers_page_by_page(rt, planted, server):
-    token = token_for(rt, "amy@acme.test", "agent", "read:answers")
-    seen, cursor = [], None
+def every_page(server, path: str, token: str) -> list[dict]:
+    """The items of every page, three at a time, each page asked with the last one's next_cursor."""
+    items, cursor = [], None
     while True:
-        page = get(server, "/api/v1/answers", token, limit=3, **({"cursor": cursor} if cursor else {})).json()
-        seen += [item["ticket"] for item in page["items"]]
+        page = get(server, path, token, limit=3, **({"cursor": cursor} if cursor else {})).json()
+        items += page["items"]
         cursor = page["next_cursor"]
         if cursor is None:
-            break
+            return items
+
+
+def test_an_agents_token_reads_their_answers_page_by_page(rt, planted, server):
+    token = token_for(rt, "amy@acme.test", "agent", "read:answers")
+    seen = [item["ticket"] for item in every_page(server, "/api/v1/answers", token)]
     assert seen == ["106", "105", "103", "101"]  # Amy's, newest first, each once
     first = get(server, "/api/v1/answers", token, q="THREE").json()["items"][0]
     assert first["comment"] == ANSWERS["101"][6] and first["low"] is True and first["score"] == 2
+
+
+def test_surveys_page_by_page_without_the_customers_address(rt, planted, server):
+    token = token_for(rt, "amy@acme.test", "agent", "read:surveys")
+    items = every_page(server, "/api/v1/surveys", token)
+    assert all("to" not in item and item["state"] == "sent" for item in items)
+    seen = [item["ticket"] for item in items]
+    assert sorted(seen) == ["101", "103", "105", "106"]  # Amy's surveys, each once
+    assert get(server, "/api/v1/surveys", token, state="failed").json()["items"] == []
+    assert get(server, "/api/v1/surveys", token, cursor="x").status_code == 400
+    assert get(server, "/api/v1/answers", token).status_code == 403  # read:surveys is not read:answers
+
+
+def test_a_tickets_signals_and_reasons_with_their_weights_in_its_scope_only(rt, planted, server):
+    from ces.worker.db.models import AssessmentRecord, Ticket, TicketSignalsRecord
+
+    with rt.transaction() as s:
+        pk = s.scalar(select(Ticket.id).where(Ticket.external_id == "101"))
+        s.add(TicketSignalsRecord(ticket_pk=pk, computed_at=SENT, group_transfers=2,
+                                  data={"group_transfers": 2, "reopens": 0}))
+        s.add(AssessmentRecord(ticket_pk=pk, level="high", effort_index=82, basis="signals", assessed_at=SENT,
+                               reasons=[{"code": "group_transfers", "text": "transferred twice: Billing → Tier 2",
+                                         "weight": 1.25}], reason_codes="group_transfers"))
+    amy = token_for(rt, "amy@acme.test", "agent", "read:flags")
+    body = get(server, "/api/v1/tickets/zendesk-main/101", amy).json()
+    assert body["signals"]["group_transfers"] == 2 and body["assessment"]["index"] == 82
+    assert body["assessment"]["reasons"] == [{"code": "group_transfers", "text": "transferred twice: Billing → Tier 2",
+                                              "weight": 1.25}]
+    assert get(server, "/api/v1/tickets/zendesk-main/102", amy).status_code == 404  # Bob's ticket
+    assert get(server, "/api/v1/tickets/zendesk-main/999", amy).json()["error"]
+    no_scope = token_for(rt, "amy@acme.test", "agent", "read:answers")
+    assert get(server, "/api/v1/tickets/zendesk-main/101", no_scope).status_code == 403
 
 
 def test_a_leads_token_sees_their_teams_and_gets_csv(rt, planted, server):

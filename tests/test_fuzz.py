@@ -69,7 +69,8 @@ def test_the_read_api_with_an_agents_token_never_errs_and_never_shows_another_ag
     amys = {t for t, v in ANSWERS.items() if v[1] == "amy@acme.test"}
     schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
     operations = [r.ok() for r in schema.get_all_operations() if r.ok().path.startswith("/api/v1/")]
-    assert {op.path for op in operations} == {"/api/v1/answers", "/api/v1/report", "/api/v1/flags"}
+    assert {op.path for op in operations} == {"/api/v1/answers", "/api/v1/surveys", "/api/v1/report",
+                                              "/api/v1/flags", "/api/v1/tickets/{connector}/{ticket_id}"}
     for operation in operations:
         @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=operation.as_strategy())
@@ -80,6 +81,10 @@ def test_the_read_api_with_an_agents_token_never_errs_and_never_shows_another_ag
                 return
             if case.path == "/api/v1/answers":
                 assert {item["ticket"] for item in response.json()["items"]} <= amys
+            elif case.path == "/api/v1/surveys":
+                assert {item["ticket"] for item in response.json()["items"]} <= amys
+            elif case.path.startswith("/api/v1/tickets/"):
+                assert response.json()["ticket_id"] in amys
             elif case.path == "/api/v1/report":
                 assert sum(row["responses"] for row in response.json()["rows"]) <= len(amys)
 

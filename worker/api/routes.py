@@ -1,5 +1,5 @@
-"""`/api/v1/`: answers with their comments, the CES report and the flagged tickets, as JSON (and CSV
-for answers), for a token's holder. `Authorization: Bearer ces_…`; every call is audited and
+"""`/api/v1/`: answers with their comments, surveys, the CES report, the flagged tickets and one
+ticket's signals and assessment, as JSON (and CSV for answers), for a token's holder. `Authorization: Bearer ces_…`; every call is audited and
 counted against the token's rate (`api.rate_per_minute`); errors are the one JSON shape."""
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from ces.worker import audit
 from ces.worker.api.tokens import Holder, holder
 from ces.worker.console.answers import FilterProblem, csv_lines, parse_filter
 from ces.worker.console.services import address_of, rt_of
-from ces.worker.queries import answers
-from ces.worker.queries.flags import flags
-from ces.worker.queries.reports import ces_report
+from ces.worker.queries import answers, listings
+from ces.worker.queries.flags import flags, ticket_effort
+from ces.worker.queries.reports import ces_report, day_start
 
 log = structlog.get_logger("ces.api")
 router = APIRouter(prefix="/api/v1", tags=["read API"])
@@ -71,7 +71,7 @@ def caller(needed: str):
             raise HTTPException(429, f"this token's rate is used up; try again in {wait} s",
                                 headers={"Retry-After": str(wait)})
         allowed = needed in found.scopes
-        await run_in_threadpool(audit.record_now, rt, found.actor, f"api.{request.url.path.rsplit('/', 1)[-1]}",
+        await run_in_threadpool(audit.record_now, rt, found.actor, f"api.{request.url.path.removeprefix('/api/v1/').split('/')[0]}",
                                 address=address_of(request), allowed=allowed)
         if not allowed:
             raise HTTPException(403, f"this token lacks the scope {needed}")
@@ -208,3 +208,82 @@ async def api_flags(request: Request, who: Annotated[Holder, Depends(caller("rea
     day = _filter(request).since if since else None
     return await run_in_threadpool(lambda: flags(who.scope, rt_of(request), level=None if level == "all" else level, since=day,
                                                  connector=connector, limit=limit))
+
+
+# --- surveys and one ticket ------------------------------------------------------------------------
+class SurveyOut(BaseModel):
+    id: int
+    connector: str
+    ticket: str
+    state: str
+    created: datetime
+    due: datetime | None  # a pending survey: when it goes out
+    sent: datetime | None
+    attempts: int
+    reason: str | None  # why it was skipped, failed or is uncertain
+
+
+class SurveyPage(BaseModel):
+    items: list[SurveyOut]
+    next_cursor: str | None  # give it back as `cursor` for the next page; none: that was the last
+
+
+def _survey_page(rt, who: Holder, f, state: str | None, connector: str | None, cursor: str | None,
+                 limit: int) -> SurveyPage:
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
+        raise HTTPException(400, "cursor: give back a next_cursor as it came")
+    rows = listings.surveys(who.scope, rt, failed=False, limit=limit, connector=connector, state=state,
+                            before=int(cursor) if cursor else None, created=(day_start(f.since), day_start(f.until)))
+    items = [SurveyOut(**{k: v for k, v in r.items() if k != "to"}) for r in rows]  # no customer address
+    return SurveyPage(items=items, next_cursor=str(rows[-1]["id"]) if len(rows) >= limit else None)
+
+
+@router.get("/surveys", response_model=SurveyPage)
+async def api_surveys(
+    request: Request, who: Annotated[Holder, Depends(caller("read:surveys"))],
+    since: Annotated[str | None, Query(description="first UTC day the surveys were made (default 30 days ago)")] = None,
+    until: Annotated[str | None, Query(description="the day after the last, exclusive")] = None,
+    state: Literal["pending", "preparing", "sending", "sent", "uncertain", "failed", "cancelled", "skipped",
+                   "test"] | None = None,
+    connector: str | None = None, cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+):
+    """Surveys made in the range, newest first, with their state and why (`ces surveys list`), in the
+    token's person's scope; never the customer's address."""
+    f = _filter(request)
+    return await run_in_threadpool(_survey_page, rt_of(request), who, f, state, connector, cursor, limit)
+
+
+class ReasonOut(BaseModel):
+    code: str
+    text: str
+    weight: float | None  # its share of the score (the learned model: log-odds; fixed weights: points)
+
+
+class AssessmentOut(BaseModel):
+    level: str
+    index: int
+    basis: str  # survey (the answer decided) or signals
+    partial: bool
+    model_id: int | None  # the learned model that scored it; none: the fixed weights
+    assessed_at: datetime
+    reasons: list[ReasonOut]
+
+
+class TicketEffort(BaseModel):
+    connector: str
+    ticket_id: str
+    channel: str | None
+    status: str | None
+    signals: dict | None  # transfers, reopens, repeat contacts, waits… as `ces signals show` prints them
+    assessment: AssessmentOut | None
+
+
+@router.get("/tickets/{connector}/{ticket_id}", response_model=TicketEffort)
+async def api_ticket(request: Request, connector: str, ticket_id: str,
+                     who: Annotated[Holder, Depends(caller("read:flags"))]):
+    """One ticket's signals and its effort assessment with each reason and its weight (`ces signals show`)."""
+    found = await run_in_threadpool(ticket_effort, who.scope, rt_of(request), connector, ticket_id)
+    if found is None:
+        raise HTTPException(404, "no such ticket here (or not one this token's person may see)")
+    return found

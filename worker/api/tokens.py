@@ -18,7 +18,7 @@ from ces.worker.queries.scope import Scope
 
 PREFIX = "ces_"
 SHOWN = len(PREFIX) + 6  # the start of a secret that listings show: tells tokens apart, opens nothing
-SCOPES = ("read:answers", "read:reports", "read:flags")
+SCOPES = ("read:answers", "read:surveys", "read:reports", "read:flags")
 NAME_MAX = 100
 
 

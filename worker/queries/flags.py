@@ -53,3 +53,23 @@ def incomplete_because(missing: list[str]) -> str:
     (connection refused)"."""
     causes = dict.fromkeys(m.removesuffix(" (retrying)").partition(": ")[2] or m for m in missing)
     return "; ".join(causes) or "part of the history could not be read"
+
+
+def ticket_effort(scope: Scope, rt: Runtime, connector: str, ticket_id: str) -> dict | None:
+    """One ticket's signals and its assessment with each reason's weight, or None if there is no
+    such ticket in the scope (the read API's /tickets/{connector}/{ticket_id})."""
+    with rt.transaction() as s:
+        found = s.execute(scope.tickets(
+            select(Ticket.id, Ticket.channel, Ticket.status).where(Ticket.connector_id == connector,
+                                                                  Ticket.external_id == ticket_id))).first()
+        if found is None:
+            return None
+        signals = s.get(TicketSignalsRecord, found.id)
+        a = s.get(AssessmentRecord, found.id)
+        assessment = None if a is None else {
+            "level": a.level, "index": a.effort_index, "basis": a.basis, "partial": a.partial,
+            "model_id": a.model_id, "assessed_at": a.assessed_at,
+            "reasons": [{"code": r["code"], "text": r["text"], "weight": r.get("weight")} for r in a.reasons]}
+    return {"connector": connector, "ticket_id": ticket_id, "channel": found.channel, "status": found.status,
+            "signals": dict(signals.data) if signals else None, "assessment": assessment}
+

@@ -23,13 +23,16 @@ def _narrowed(stmt, model, problems: tuple[str, ...], *, failed: bool, state: st
 
 
 def surveys(scope: Scope, rt: Runtime, *, failed: bool, limit: int, connector: str | None = None,
-            state: str | None = None, before: int | None = None) -> list[dict]:
-    """Surveys with their state and reason; `failed`: only failed and uncertain ones."""
+            state: str | None = None, before: int | None = None, created: tuple | None = None) -> list[dict]:
+    """Surveys with their state and reason; `failed`: only failed and uncertain ones; `created`:
+    made in [since, until) (the read API's range)."""
     with rt.transaction() as s:
         stmt = _narrowed(select(Survey).order_by(Survey.id.desc()).limit(limit), Survey, SurveyState.PROBLEMS,
                          failed=failed, state=state, before=before)
         if connector is not None:
             stmt = stmt.where(Survey.connector_id == connector)
+        if created is not None:
+            stmt = stmt.where(Survey.created_at >= created[0], Survey.created_at < created[1])
         # `due`: when a pending survey goes out (its delay, quiet hours, or the next try after a failure).
         return [dict(id=v.id, connector=v.connector_id, ticket=v.ticket_external_id, state=v.state,
                      to=v.email, created=v.created_at, due=v.send_after if v.state == SurveyState.PENDING else None,
