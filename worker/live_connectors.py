@@ -75,7 +75,7 @@ class LiveConnectors:
     def check(self) -> bool:
         """Reload if the stored connectors changed; whether it did. Never raises."""
         try:
-            with self.rt.transaction() as s:
+            with self.rt.reading() as s:
                 mark = stored_connectors.watermark(s)
             current = self._snapshot
             expired = current is not None and current.expires is not None and current.expires <= self.rt.now()
@@ -92,7 +92,7 @@ class LiveConnectors:
     def _load(self) -> Snapshot:
         snap = Snapshot({c.id: self._build(c) for c in self.rt.settings.connectors})
         try:
-            with self.rt.transaction() as s:
+            with self.rt.reading() as s:
                 snap.watermark = stored_connectors.watermark(s)
                 loaded = stored_connectors.load(s, self.rt.now())
         except Exception as exc:  # no table yet (schema not upgraded), or no database: the TOML's alone

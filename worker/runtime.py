@@ -70,6 +70,14 @@ class Runtime:
         with self.sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it takes no write lock (engine.py), so a check
+        made while a write transaction is open in the same thread cannot wait on it."""
+        with self.sessions() as session:
+            session.connection(execution_options={"read_only": True})
+            yield session
+
     def enqueue(self, task: str, row_id: int | list[int]) -> bool:
         """Best effort: a row that is not enqueued now is enqueued by the scheduler later."""
         try:

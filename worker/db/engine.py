@@ -52,8 +52,9 @@ def make_engine(url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
             # Take the write lock up front: a deferred transaction that upgrades later can fail
-            # with "database is locked" without waiting.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # with "database is locked" without waiting. A read-only one (Runtime.reading) takes
+            # none: under WAL it never waits behind a writer, even one its own thread holds.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
 
         count_if_asked(engine)
         return engine
