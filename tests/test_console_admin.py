@@ -211,9 +211,16 @@ def test_people_are_invited_reset_changed_and_disabled_with_their_sessions_and_t
     api = requests.get(f"{console.url}/api/v1/answers", headers={"Authorization": f"Bearer {secret}"}, timeout=10)
     assert api.status_code == 401
     assert [t["state"] for t in tokens.listing(rt)] == ["revoked"]
+    assert f'action="/admin/people/{amy_id}/enable"' in admin.get("/admin/people").text
+    enabled = admin.post(f"/admin/people/{amy_id}/enable")  # back again, with a new link; tokens stay revoked
+    again = re.search(r'(http[^<"]+/login/link/[^<"]+)', enabled.text).group(1)
+    assert users.open_link(rt, again.rsplit("/", 1)[1]).email == "amy@acme.test"
+    assert [t["state"] for t in tokens.listing(rt)] == ["revoked"]
+    assert admin.post(f"/admin/people/{amy_id}/enable").status_code == 409  # not disabled
 
     assert [a for _, a, _ in new_rows(rt, logged)] == ["user.add", "user.change", "user.reset", "user.add",
-                                                       "sign_in", "token.create", "api.answers", "user.disable"]
+                                                       "sign_in", "token.create", "api.answers", "user.disable",
+                                                       "user.enable"]
     assert_no_customer_data(rt)
 
 

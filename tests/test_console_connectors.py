@@ -5,6 +5,7 @@ connectors read-only and their ids refused; no secret in a page or a log; other 
 
 from __future__ import annotations
 
+import html
 import time
 
 import pytest
@@ -286,7 +287,9 @@ def test_done_when_a_fresh_install_gets_zendesk_from_the_console_and_a_revoked_t
         wait_until(notices, 20, message="the failing notice")
         time.sleep(3)  # more probes of the same incident: no second notice
         assert notices() == ["ces-worker: Failing: Zendesk · zd-new"]
-        assert "rejected our credentials (answered 401" in admin.get("/admin/health").text
+        health = html.unescape(admin.get("/admin/health").text)
+        assert "rejected our credentials (answered 401" in health
+        assert "set it in api_token / oauth_token of connector zd-new (Edit at /admin/connectors/zd-new)" in health
         status = service.cli("status")
         assert status.returncode == 1 and "connector:zd-new" in status.stdout and "401" in status.stdout
     except AssertionError:

@@ -1,4 +1,4 @@
-"""`ces users add|list|disable|reset`: the console's accounts from the command line, with the
+"""`ces users add|list|disable|enable|reset`: the console's accounts from the command line, with the
 CLI's promises (one error line, exit 1 for problems and 2 for usage)."""
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def test_add_prints_a_one_time_link_for_the_new_account(rt, capsys):
     (["users", "add", "not-an-address", "--role", "agent"], 1, "ces: 'not-an-address' is not an e-mail address"),
     (["users", "disable", "nobody@acme.test"], 1, "ces: no user 'nobody@acme.test' (see `ces users list`)"),
     (["users", "reset", "nobody@acme.test"], 1, "ces: no user 'nobody@acme.test' (see `ces users list`)"),
+    (["users", "enable", "nobody@acme.test"], 1, "ces: no user 'nobody@acme.test' (see `ces users list`)"),
 ])
 def test_mistakes_are_one_line(rt, capsys, args, code, error):
     got, out, err = cli(capsys, *args)
@@ -64,6 +65,17 @@ def test_list_shows_how_each_person_signs_in(rt, capsys):
                                              "last_seen"]
     _, csv, _ = cli(capsys, "users", "list", "--format", "csv")
     assert csv.splitlines()[1].startswith("amy@acme.test,,agent,,link not used yet,False,disabled,")
+
+
+def test_a_disabled_account_is_enabled_again_with_a_new_link(rt, capsys):
+    users.add(rt, "amy@acme.test", "agent", [])
+    code, _, err = cli(capsys, "users", "enable", "amy@acme.test")
+    assert code == 1 and err == "ces: amy@acme.test is not disabled\n"
+    users.disable(rt, "amy@acme.test")
+    code, out, _ = cli(capsys, "users", "enable", "AMY@acme.test")
+    assert code == 0 and out.startswith("amy@acme.test enabled; a new link to sign in:\n")
+    assert users.open_link(rt, link_of(out).rsplit("/", 1)[1]).email == "amy@acme.test"
+    assert [p["state"] for p in users.listing(rt)] == ["active"]
 
 
 def test_reset_gives_a_new_link_and_the_older_one_dies(rt, capsys):

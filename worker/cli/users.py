@@ -13,7 +13,7 @@ from ces.worker.db.models import Role
 from ces.worker.privacy import normalize_email
 from ces.worker.queries.formats import render
 
-users_app = typer.Typer(no_args_is_help=True, help="Console accounts: add, list, disable, reset.")
+users_app = typer.Typer(no_args_is_help=True, help="Console accounts: add, list, disable, enable, reset.")
 
 
 def _run(fn, *args, **kwargs):
@@ -53,6 +53,13 @@ def disable(email: str = typer.Argument(..., help="their e-mail address")):
     ended, revoked = _run(users.disable, email)
     typer.echo(f"{normalize_email(email)} disabled; {ended} session(s) ended"
                + (f", {revoked} API token(s) revoked" if revoked else ""))
+
+
+@users_app.command("enable")
+def enable(email: str = typer.Argument(..., help="their e-mail address")):
+    """Let a disabled account sign in again: prints a new one-time link (its API tokens stay revoked)."""
+    link = _run(users.enable, email)
+    typer.echo(f"{normalize_email(email)} enabled; a new link to sign in:\n{link}")
 
 
 @users_app.command("reset")

@@ -64,14 +64,16 @@ async def invite(request: Request, caller: Caller = ADMIN_ONLY):
 
 @router.post("/admin/people/{person}/{action}")
 async def act(request: Request, person: str, action: str, caller: Caller = ADMIN_ONLY):
-    """reset (a new link; `totp=1` removes the second factor too), change (role, teams), disable."""
-    if action not in ("reset", "change", "disable"):
+    """reset (a new link; `totp=1` removes the second factor too), enable (a disabled account, with a
+    new link), change (role, teams), disable."""
+    if action not in ("reset", "enable", "change", "disable"):
         raise NotFound
     email, form, rt = await _email(request, person), await request.form(), rt_of(request)
     try:
-        if action == "reset":
+        if action in ("reset", "enable"):
             link = await run_in_threadpool(users.reset, rt, email, totp=form.get("totp") == "1",
-                                           **acting(request, caller))
+                                           **acting(request, caller)) if action == "reset" else \
+                await run_in_threadpool(users.enable, rt, email, **acting(request, caller))
             return await _people(request, caller, link=link, link_for=email)
         if action == "change":
             await run_in_threadpool(users.change, rt, email, str(form.get("role") or ""),

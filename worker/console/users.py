@@ -156,6 +156,18 @@ def disable(rt, email: str, *, actor: str = audit.CLI, origin: str | None = None
         return s.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id)).rowcount, tokens
 
 
+def enable(rt, email: str, *, actor: str = audit.CLI, origin: str | None = None) -> str:
+    """A disabled account may sign in again: returns a new one-time link (its password, if it set
+    one, works again too). Its API tokens stay revoked: an admin makes new ones."""
+    with rt.transaction() as s:
+        user = _user(s, email)
+        if user.disabled_at is None:
+            raise UserError(f"{user.email} is not disabled")
+        user.disabled_at = None
+        audit.record(s, rt.now(), actor, "user.enable", audit.user(user.id), address=origin)
+        return _new_link(rt, s, user, RESET)
+
+
 def change(rt, email: str, role: str, teams: list[str], *, actor: str, origin: str | None = None) -> None:
     """A new role and teams (the console); never the last admin's role. A password account keeps its
     sessions: every request reads the role afresh. (A single sign-on account gets the provider's

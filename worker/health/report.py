@@ -25,9 +25,12 @@ def _component(name: str, title: str, findings: list[Finding | None], facts: dic
                 findings=[dict(state=f.state, cause=f.cause, fix=f.fix) for f in found])
 
 
-def _secrets(conn: Connector, webhook: bool) -> str:
-    """The keys of a connector's API credentials (or of its webhook secret), for a fix's words."""
+def _secrets(rt: Runtime, conn: Connector, webhook: bool) -> str:
+    """The keys of a connector's API credentials (or of its webhook secret), for a fix's words: a
+    console connector's are typed in its form, a file's come from the environment or a file."""
     names = [n for n in conn.settings.secret_names if ("webhook" in n or "signing" in n) == webhook]
+    if conn.id in rt.live_connectors.snapshot().stored:
+        return f"{' / '.join(names) or 'its credentials'} of connector {conn.id} (Edit at /admin/connectors/{conn.id})"
     keys = " / ".join(f"{n}_env" for n in names) or "its credentials"
     return f"{keys} of connector {conn.id}"
 
@@ -55,10 +58,10 @@ def connector_facts(rt: Runtime, conn: Connector, now: float) -> dict[str, Any]:
 def connector_health(rt: Runtime, conn: Connector, now: float, problem: str | None = None) -> dict:
     h = rt.settings.health
     facts = connector_facts(rt, conn, now)
-    findings = [rules.stored_problem(conn.id, problem), rules.api_refused(facts, _secrets(conn, webhook=False)),
+    findings = [rules.stored_problem(conn.id, problem), rules.api_refused(facts, _secrets(rt, conn, webhook=False)),
                 rules.unreachable(facts, now, h.unreachable_minutes),
                 rules.signature_burst(facts["signature_failures_recent"], h.signature_failures,
-                                      h.signature_minutes, _secrets(conn, webhook=True))]
+                                      h.signature_minutes, _secrets(rt, conn, webhook=True))]
     mode = "disabled" if not conn.settings.enabled else ("dry-run" if conn.settings.dry_run else "enabled")
     return _component(f"connector:{conn.id}", f"{conn.title} · {conn.id}", findings,
                       dict(facts, kind=conn.kind, mode=mode))
