@@ -70,10 +70,10 @@ async def act(request: Request, person: str, action: str, caller: Caller = ADMIN
         raise NotFound
     email, form, rt = await _email(request, person), await request.form(), rt_of(request)
     try:
-        if action in ("reset", "enable"):
-            link = await run_in_threadpool(users.reset, rt, email, totp=form.get("totp") == "1",
-                                           **acting(request, caller)) if action == "reset" else \
-                await run_in_threadpool(users.enable, rt, email, **acting(request, caller))
+        if action in ("reset", "enable"):  # both answer with a new one-time link, shown once
+            options = {"totp": form.get("totp") == "1"} if action == "reset" else {}
+            link = await run_in_threadpool(users.reset if action == "reset" else users.enable, rt, email,
+                                           **options, **acting(request, caller))
             return await _people(request, caller, link=link, link_for=email)
         if action == "change":
             await run_in_threadpool(users.change, rt, email, str(form.get("role") or ""),
