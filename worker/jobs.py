@@ -9,6 +9,7 @@ version), in which case it stays due. Failures are retried by the same decision 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -32,14 +33,22 @@ LEASE_SECONDS = {JobKind.REFIT: 900.0}
 
 def schedule(s: Session, kind: str, ticket_pk: int, due_at: datetime, *, earliest: bool = True) -> None:
     """Make the job due at `due_at` (or earlier, if it already was, with `earliest`)."""
-    dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
-    ins = dialect.insert(Job).values(kind=kind, ticket_pk=ticket_pk, due_at=due_at, version=1, state="due",
-                                     attempts=0, next_try_at=due_at)
-    new_due = func.min(Job.due_at, ins.excluded.due_at) if earliest and dialect is sqlite else (
-        func.least(Job.due_at, ins.excluded.due_at) if earliest else ins.excluded.due_at)
-    s.execute(ins.on_conflict_do_update(index_elements=["kind", "ticket_pk"], set_={
-        "due_at": new_due, "next_try_at": new_due, "version": Job.version + 1, "attempts": 0,
-        "last_error": None}))
+    s.execute(_scheduling(s.bind.dialect.name, earliest), dict(kind=kind, ticket_pk=ticket_pk, due_at=due_at,
+                                                               next_try_at=due_at, version=1, state="due",
+                                                               attempts=0))
+
+
+@functools.cache
+def _scheduling(dialect_name: str, earliest: bool):
+    """Built once: scheduling is on the path of every solve."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    jobs = Job.__table__
+    ins = dialect.insert(jobs)
+    new_due = func.min(jobs.c.due_at, ins.excluded.due_at) if earliest and dialect is sqlite else (
+        func.least(jobs.c.due_at, ins.excluded.due_at) if earliest else ins.excluded.due_at)
+    return ins.on_conflict_do_update(index_elements=["kind", "ticket_pk"], set_={
+        "due_at": new_due, "next_try_at": new_due, "version": jobs.c.version + 1, "attempts": 0,
+        "last_error": None})
 
 
 def schedule_alone(s: Session, kind: str, due_at: datetime) -> bool:

@@ -55,7 +55,7 @@ def _writeback_turn(s: Session, alert: Alert) -> str | None:
 def send_alert(rt: Runtime, alert_id: int) -> str | None:
     now = rt.now()
     with rt.transaction() as s:
-        attempt = claim(s, Alert, alert_id, ready=Alert.id.isnot(None), ready_state=AlertState.PENDING,
+        attempt = claim(s, Alert, alert_id, ready_state=AlertState.PENDING,
                         working_state=AlertState.SENDING, now=now, lease_seconds=rt.settings.worker.lease_seconds)
         if attempt is None:
             return None

@@ -9,6 +9,7 @@ and never resent automatically.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from email.utils import formatdate
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -44,6 +45,15 @@ log = structlog.get_logger("ces.surveys")
 LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ABANDONED = "the worker stopped while preparing the survey, before recording an outcome"
 T = TypeVar("T")
+SURVEYS, ATTEMPTS, RECIPIENTS, OPT_OUTS = (m.__table__ for m in (Survey, SurveyAttempt, Recipient, OptOut))
+# Built once and run with parameters (every statement of a send is on every solve's path): the
+# survey's change of state, guarded by the state and the attempt it is expected in, and its attempt.
+_MOVE = update(SURVEYS).where(SURVEYS.c.id == bindparam("b_id"), SURVEYS.c.state == bindparam("b_from"),
+                              SURVEYS.c.attempts == bindparam("b_attempt"))
+_ATTEMPT_ENDS = update(ATTEMPTS).where(ATTEMPTS.c.survey_id == bindparam("b_id"),
+                                       ATTEMPTS.c.number == bindparam("b_attempt"))
+_ATTEMPT_STARTS = insert(ATTEMPTS)
+_OPTED_OUT = select(OPT_OUTS.c.email_hash).where(OPT_OUTS.c.email_hash == bindparam("b_hash"))
 
 
 class Skip(Exception):
@@ -82,7 +92,7 @@ def _claim(rt: Runtime, survey_id: int) -> tuple[int, Survey, int] | None:
     survey is the claimed row as the claim's UPDATE returned it (read-only from here)."""
     now = rt.now()
     with rt.transaction() as s:
-        survey = claim_row(s, Survey, survey_id, ready=Survey.send_after <= now, ready_state=SurveyState.PENDING,
+        survey = claim_row(s, Survey, survey_id, due_column="send_after", ready_state=SurveyState.PENDING,
                            working_state=SurveyState.PREPARING, now=now,
                            lease_seconds=rt.settings.worker.lease_seconds)
         if survey is None:
@@ -95,8 +105,7 @@ def _claim(rt: Runtime, survey_id: int) -> tuple[int, Survey, int] | None:
             SurveyAttempt.survey_id == survey_id, SurveyAttempt.number < attempt, SurveyAttempt.finished_at.is_(None))
             .values(outcome="abandoned", detail=ABANDONED, finished_at=now)).rowcount
         if not abandoned or attempt - 1 - survey.attempts_before_resend < rt.settings.worker.max_attempts:
-            s.execute(insert(SurveyAttempt).values(survey_id=survey_id, number=attempt, started_at=now,
-                                                   outcome="started"))
+            s.execute(_ATTEMPT_STARTS, dict(survey_id=survey_id, number=attempt, started_at=now, outcome="started"))
     return attempt, survey, int(abandoned)
 
 
@@ -160,18 +169,15 @@ def _mark_sending(rt: Runtime, ready: _Ready, lease_until: datetime) -> tuple[st
     with rt.transaction() as s:
         # The opt-out is read here, in the transaction that moves the survey to `sending`: the
         # latest moment it can be, and one transaction fewer than a check of its own.
-        if ready.hashed and s.scalar(select(OptOut.email_hash).where(OptOut.email_hash == ready.hashed)):
-            return "customer unsubscribed from surveys", False
         if ready.hashed and not _reserve(s, ready.hashed, survey.id, rt.now(), policy.fatigue_days):
+            if s.scalar(_OPTED_OUT, {"b_hash": ready.hashed}):
+                return "customer unsubscribed from surveys", False
             return f"customer was surveyed in the last {policy.fatigue_days:g} days (fatigue_days)", False
         # The point of no return: from here a crash leaves the survey uncertain.
-        moved = s.execute(
-            update(Survey).where(Survey.id == survey.id, Survey.state == SurveyState.PREPARING,
-                                 Survey.attempts == ready.attempt)
-            .values(state=SurveyState.SENDING, email_hash=ready.hashed,
-                    **_snapshot(ready.ticket, ready.mail, policy.delivery),
-                    message_id=ready.message["Message-ID"] if ready.message else None,
-                    lease_until=lease_until)).rowcount
+        moved = s.execute(_MOVE, dict(
+            b_id=survey.id, b_from=SurveyState.PREPARING, b_attempt=ready.attempt, state=SurveyState.SENDING,
+            email_hash=ready.hashed, **_snapshot(ready.ticket, ready.mail, policy.delivery),
+            message_id=ready.message["Message-ID"] if ready.message else None, lease_until=lease_until)).rowcount
     return None, bool(moved)
 
 
@@ -279,16 +285,25 @@ def survey_mail(rt: Runtime, policy: SurveySettings, survey: Survey, ticket: Tic
 
 
 def _reserve(s, hashed: str, survey_id: int, now: datetime, fatigue_days: float) -> bool:
-    """Atomically claim the customer for this survey unless another was sent within the window."""
-    dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
-    cutoff = now - timedelta(days=fatigue_days)
-    ins = dialect.insert(Recipient).values(email_hash=hashed, last_survey_id=survey_id, last_sent_at=now)
-    stmt = ins.on_conflict_do_update(
+    """Atomically claim the customer for this survey unless they unsubscribed or another survey was
+    sent to them within the window (one statement for both: False says one of them holds)."""
+    return s.execute(_reserving(s.bind.dialect.name), dict(
+        b_hash=hashed, b_survey=survey_id, b_now=now, b_cutoff=now - timedelta(days=fatigue_days))).first() is not None
+
+
+@functools.cache
+def _reserving(dialect_name: str):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    c = RECIPIENTS.c
+    row = select(bindparam("b_hash", type_=c.email_hash.type), bindparam("b_survey", type_=c.last_survey_id.type),
+                 bindparam("b_now", type_=c.last_sent_at.type)).where(~exists(_OPTED_OUT))
+    ins = dialect.insert(RECIPIENTS).from_select(["email_hash", "last_survey_id", "last_sent_at"], row)
+    return ins.on_conflict_do_update(
         index_elements=["email_hash"],
         set_={"last_survey_id": ins.excluded.last_survey_id, "last_sent_at": ins.excluded.last_sent_at},
-        where=(Recipient.last_sent_at <= cutoff) | (Recipient.last_survey_id == survey_id),
-    ).returning(Recipient.email_hash)
-    return s.execute(stmt).first() is not None
+        where=(c.last_sent_at <= bindparam("b_cutoff", type_=c.last_sent_at.type))
+        | (c.last_survey_id == bindparam("b_survey")),
+    ).returning(c.email_hash)
 
 
 def _release(rt: Runtime, hashed: str | None, survey_id: int) -> None:
@@ -304,11 +319,10 @@ def _finish(rt: Runtime, survey: Survey, attempt: int, state: str, reason: str |
             from_state: str = SurveyState.PREPARING, **values) -> str:
     now = rt.now()
     with rt.transaction() as s:
-        moved = s.execute(update(Survey).where(Survey.id == survey.id, Survey.state == from_state,
-                                               Survey.attempts == attempt)
-                          .values(state=state, reason=reason, lease_until=None, next_try_at=None, **values)).rowcount
-        s.execute(update(SurveyAttempt).where(SurveyAttempt.survey_id == survey.id, SurveyAttempt.number == attempt)
-                  .values(outcome=state, detail=(reason or "")[:500] or None, finished_at=now))
+        moved = s.execute(_MOVE, dict(b_id=survey.id, b_from=from_state, b_attempt=attempt, state=state,
+                                      reason=reason, lease_until=None, next_try_at=None, **values)).rowcount
+        s.execute(_ATTEMPT_ENDS, dict(b_id=survey.id, b_attempt=attempt, outcome=state,
+                                      detail=(reason or "")[:500] or None, finished_at=now))
         if state == SurveyState.SENT and moved:
             mark_days(s, [utc_day(values["sent_at"])])  # the day it counts in, known without reading it
     log.info("survey_" + state, survey_id=survey.id, attempt=attempt, reason=reason)
@@ -320,11 +334,10 @@ def _wait(rt: Runtime, survey: Survey, attempt: int, when: datetime, reason: str
           from_state: str = SurveyState.PREPARING, outcome: str = "waiting") -> str:
     now = rt.now()
     with rt.transaction() as s:
-        s.execute(update(Survey).where(Survey.id == survey.id, Survey.state == from_state, Survey.attempts == attempt)
-                  .values(state=SurveyState.PENDING, reason=reason[:500], send_after=when, next_try_at=when,
-                          lease_until=None))
-        s.execute(update(SurveyAttempt).where(SurveyAttempt.survey_id == survey.id, SurveyAttempt.number == attempt)
-                  .values(outcome=outcome, detail=reason[:500], finished_at=now))
+        s.execute(_MOVE, dict(b_id=survey.id, b_from=from_state, b_attempt=attempt, state=SurveyState.PENDING,
+                              reason=reason[:500], send_after=when, next_try_at=when, lease_until=None))
+        s.execute(_ATTEMPT_ENDS, dict(b_id=survey.id, b_attempt=attempt, outcome=outcome, detail=reason[:500],
+                                      finished_at=now))
     log.info("survey_" + outcome, survey_id=survey.id, attempt=attempt, until=when.isoformat(), reason=reason)
     return outcome
 
