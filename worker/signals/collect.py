@@ -11,10 +11,11 @@ assess: a new fact (an answer) re-assesses from the stored signals, without call
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import and_, select
+from sqlalchemy import Row, and_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,11 +40,12 @@ from ces.worker.jobs import schedule
 from ces.worker.model.store import in_use
 from ces.worker.privacy import email_hash
 from ces.worker.retry import Permanent, Transient
-from ces.worker.rollups import mark_tickets
+from ces.worker.rollups import mark_days, utc_day
 from ces.worker.runtime import Runtime
 from ces.worker.signals.definitions import Contact, TicketSignals, compute_signals
 from ces.worker.signals.effort import Assessment, assess
 from ces.worker.surveys.send import read_ticket
+from ces.worker.tickets import update_ticket
 
 log = structlog.get_logger("ces.signals")
 
@@ -58,10 +60,15 @@ class IncompleteRateLimited(RateLimited):
 
 
 def _upsert(s: Session, model, values: dict, key: str = "ticket_pk") -> None:
-    dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
-    ins = dialect.insert(model).values(**values)
-    s.execute(ins.on_conflict_do_update(index_elements=[key],
-                                        set_={k: ins.excluded[k] for k in values if k != key}))
+    s.execute(_upserting(s.bind.dialect.name, model.__table__, tuple(values), key), values)
+
+
+@functools.cache
+def _upserting(dialect_name: str, table, columns: tuple[str, ...], key: str):
+    """Built once per table and set of columns: the signals job writes three rows per solve."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    ins = dialect.insert(table)
+    return ins.on_conflict_do_update(index_elements=[key], set_={k: ins.excluded[k] for k in columns if k != key})
 
 
 def _webhook_entries(rt: Runtime, connector_id: str, ticket_id: str, kinds: frozenset[EntryKind]) -> list[HistoryEntry]:
@@ -157,7 +164,7 @@ def _known_contacts(rt: Runtime, s: Session, ticket: Ticket, requester_hash: str
 
 def collect(rt: Runtime, ticket_pk: int) -> str:
     with rt.transaction() as s:
-        ticket = s.get(Ticket, ticket_pk)
+        ticket = s.execute(_TICKET, {"b_id": ticket_pk}).one()
     waits: list[float] = []  # Retry-After of every rate limit met on the way
     history = _history(rt, ticket, waits)
     snapshot = history.ticket
@@ -170,17 +177,18 @@ def collect(rt: Runtime, ticket_pk: int) -> str:
         contacts += _known_contacts(rt, s, ticket, requester_hash, opened, ticket.last_solved_at)
         signals = compute_signals(history, contacts, connector_id=ticket.connector_id,
                                   solved_at=ticket.last_solved_at, settings=rt.settings.signals)
-        t = s.get(Ticket, ticket_pk)
-        t.requester_hash, t.channel, t.opened_at = requester_hash, snapshot.channel.value, opened
+        found = dict(requester_hash=requester_hash, channel=snapshot.channel.value, opened_at=opened)
         if snapshot.group or snapshot.assignee or snapshot.url:  # a partial history keeps what we knew
-            t.group_name, t.assignee, t.brand, t.ticket_url = (snapshot.group, snapshot.assignee, snapshot.brand,
-                                                               snapshot.url)
-            t.assignee_email = snapshot.assignee_email.strip().lower() if snapshot.assignee_email else None
+            found.update(group_name=snapshot.group, assignee=snapshot.assignee, brand=snapshot.brand,
+                         ticket_url=snapshot.url,
+                         assignee_email=snapshot.assignee_email.strip().lower() if snapshot.assignee_email else None)
+        # Its rollup days (these columns are the rows' team and agent) are marked with the assessment's.
+        update_ticket(s, ticket_pk, found)
         _upsert(s, TicketHistoryRecord, dict(ticket_pk=ticket_pk, fetched_at=now,
                                              history=history.model_dump(mode="json"),
                                              contacts=[c.model_dump(mode="json") for c in contacts]))
         _store_signals(s, ticket_pk, signals, now)
-        assessment = _assess(rt, s, ticket_pk, signals)
+        assessment = _assess(rt, s, ticket, signals)
     log.info("signals_collected", ticket=ticket_pk, level=assessment.level, index=assessment.index,
              partial=signals.partial)
     retrying = [m for m in history.missing if "(retrying)" in m]
@@ -202,7 +210,8 @@ def reassess(rt: Runtime, ticket_pk: int) -> str:
         record = s.get(TicketSignalsRecord, ticket_pk)
         if record is None:
             return "no signals yet: the collect job assesses"
-        assessment = _assess(rt, s, ticket_pk, TicketSignals.model_validate(record.data))
+        ticket = s.execute(_TICKET, {"b_id": ticket_pk}).one()
+        assessment = _assess(rt, s, ticket, TicketSignals.model_validate(record.data))
     return f"{assessment.level} ({assessment.index})"
 
 
@@ -218,28 +227,41 @@ def _store_signals(s: Session, ticket_pk: int, sig: TicketSignals, now: datetime
 
 def latest_answer(s: Session, ticket_pk: int) -> tuple[int | None, tuple[int, str] | None]:
     """The ticket's latest survey that reached the customer, and its confirmed answer."""
-    row = s.execute(select(Survey.id, Answer.score, Answer.scale)
-                    .join(Solve, Solve.id == Survey.solve_id)
-                    .outerjoin(Answer, and_(Answer.survey_id == Survey.id, Answer.state == AnswerState.CONFIRMED))
-                    .where(Solve.ticket_pk == ticket_pk,
-                           Survey.state.in_(SurveyState.REACHED))
-                    .order_by(Solve.number.desc()).limit(1)).first()
-    if row is None:
-        return None, None
-    survey_id, score, scale = row
-    return survey_id, ((score, scale) if score is not None else None)
+    survey_id, answer, _ = _surveys_of(s, ticket_pk)
+    return survey_id, answer
 
 
-def _assess(rt: Runtime, s: Session, ticket_pk: int, signals: TicketSignals) -> Assessment:
-    survey_id, answer = latest_answer(s, ticket_pk)
+def _surveys_of(s: Session, ticket_pk: int) -> tuple[int | None, tuple[int, str] | None, list[datetime]]:
+    """latest_answer's two, and when each of the ticket's surveys was sent, in one statement."""
+    rows = s.execute(_SURVEYS_OF, {"b_ticket": ticket_pk}).all()
+    sent = [row.sent_at for row in rows if row.sent_at is not None]
+    reached = [row for row in rows if row.state in SurveyState.REACHED]
+    if not reached:
+        return None, None, sent
+    latest = reached[0]
+    return latest.id, ((latest.score, latest.scale) if latest.score is not None else None), sent
+
+
+def _assess(rt: Runtime, s: Session, ticket: Row, signals: TicketSignals) -> Assessment:
+    survey_id, answer, sent = _surveys_of(s, ticket.id)
     model = in_use(rt, s)
     result = assess(signals, answer, rt.settings.effort, window_days=rt.settings.signals.repeat_window_days,
                     many_messages=rt.settings.signals.many_customer_messages, model=model)
     _upsert(s, AssessmentRecord, dict(
-        ticket_pk=ticket_pk, survey_id=survey_id, level=result.level, effort_index=result.index, basis=result.basis,
+        ticket_pk=ticket.id, survey_id=survey_id, level=result.level, effort_index=result.index, basis=result.basis,
         partial=result.partial, reasons=[r.model_dump(exclude_none=True) for r in result.reasons],
         reason_codes=",".join(r.code for r in result.reasons)[:300], assessed_at=rt.now(),
         model_id=model.id if model else None))
-    mark_tickets(s, [ticket_pk])
+    # As rollups.mark_tickets: the day it was last solved and the days its surveys were sent, read
+    # with the answer instead of again.
+    mark_days(s, [utc_day(at) for at in (ticket.last_solved_at, *sent) if at is not None])
     return result
 
+
+_T, _SV, _SO, _A = Ticket.__table__, Survey.__table__, Solve.__table__, Answer.__table__
+_TICKET = select(_T).where(_T.c.id == bindparam("b_id"))
+_SURVEYS_OF = (select(_SV.c.id, _SV.c.state, _SV.c.sent_at, _A.c.score, _A.c.scale)
+               .join(_SO, _SO.c.id == _SV.c.solve_id)
+               .outerjoin(_A, and_(_A.c.survey_id == _SV.c.id, _A.c.state == AnswerState.CONFIRMED))
+               .where(_SO.c.ticket_pk == bindparam("b_ticket"))
+               .order_by(_SO.c.number.desc()))
