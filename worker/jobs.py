@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import and_, case, delete, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -84,21 +84,28 @@ def mark_enqueued(rt: Runtime, ids: list[int]) -> None:
             next_try_at=rt.now() + timedelta(seconds=rt.settings.worker.requeue_after_seconds)))
 
 
-def _lease_until(rt: Runtime, now: datetime):
-    usual = literal(now + timedelta(seconds=rt.settings.worker.lease_seconds), UTCDateTime)
-    return case(*((Job.kind == kind, literal(now + timedelta(seconds=seconds), UTCDateTime))
-                  for kind, seconds in LEASE_SECONDS.items()), else_=usual)
+JOBS = Job.__table__
+# Built once, run with parameters: every solve's signals job is claimed and removed by these.
+_CLAIM = (update(JOBS).where(
+    JOBS.c.id == bindparam("b_id"), JOBS.c.due_at <= bindparam("b_now"),
+    or_(JOBS.c.state == "due", and_(JOBS.c.state == "running", JOBS.c.lease_until < bindparam("b_now"))))
+    .values(state="running", attempts=JOBS.c.attempts + 1, lease_until=case(
+        *((JOBS.c.kind == kind, bindparam(f"b_lease_{kind}", type_=UTCDateTime)) for kind in LEASE_SECONDS),
+        else_=bindparam("b_lease", type_=UTCDateTime)))
+    .returning(JOBS.c.kind, JOBS.c.ticket_pk, JOBS.c.version, JOBS.c.attempts))
+_DONE = delete(JOBS).where(JOBS.c.id == bindparam("b_id"), JOBS.c.version == bindparam("b_version"))
+
+
+def _claim_params(rt: Runtime, job_id: int, now: datetime) -> dict:
+    params = {"b_id": job_id, "b_now": now, "b_lease": now + timedelta(seconds=rt.settings.worker.lease_seconds)}
+    params.update({f"b_lease_{kind}": now + timedelta(seconds=seconds) for kind, seconds in LEASE_SECONDS.items()})
+    return params
 
 
 def run_job(rt: Runtime, job_id: int, handlers: dict[str, Callable[[Runtime, int | None], str]]) -> str | None:
     now = rt.now()
     with rt.transaction() as s:
-        row = s.execute(update(Job).where(
-            Job.id == job_id, Job.due_at <= now,
-            or_(Job.state == "due", and_(Job.state == "running", Job.lease_until < now)))
-            .values(state="running", attempts=Job.attempts + 1,
-                    lease_until=_lease_until(rt, now))
-            .returning(Job.kind, Job.ticket_pk, Job.version, Job.attempts)).first()
+        row = s.execute(_CLAIM, _claim_params(rt, job_id, now)).first()
     if row is None:
         return None
     kind, ticket_pk, version, attempt = row
@@ -117,7 +124,7 @@ def run_job(rt: Runtime, job_id: int, handlers: dict[str, Callable[[Runtime, int
                     state="due", lease_until=None, due_at=when, next_try_at=when, last_error=error_text(exc)[:500]))
         return "failed" if isinstance(decision, GiveUp) else "retry"
     with rt.transaction() as s:
-        done = s.execute(delete(Job).where(Job.id == job_id, Job.version == version)).rowcount
+        done = s.execute(_DONE, {"b_id": job_id, "b_version": version}).rowcount
         if not done:  # scheduled again while running: run once more for the newer fact
             s.execute(update(Job).where(Job.id == job_id).values(state="due", lease_until=None))
     return outcome

@@ -156,9 +156,8 @@ def _known_contacts(rt: Runtime, s: Session, ticket: Ticket, requester_hash: str
     if opened is None or not requester_hash:
         return []
     window = timedelta(days=rt.settings.signals.repeat_window_days)
-    rows = s.execute(select(Ticket.connector_id, Ticket.external_id, Ticket.opened_at, Ticket.channel).where(
-        Ticket.requester_hash == requester_hash, Ticket.id != ticket.id,
-        Ticket.opened_at >= opened - window, Ticket.opened_at <= (solved or opened) + window)).all()
+    rows = s.execute(_KNOWN_CONTACTS, {"b_hash": requester_hash, "b_id": ticket.id, "b_from": opened - window,
+                                       "b_to": (solved or opened) + window}).all()
     return [Contact(connector=c, id=i, created_at=at, channel=ch) for c, i, at, ch in rows]
 
 
@@ -260,6 +259,9 @@ def _assess(rt: Runtime, s: Session, ticket: Row, signals: TicketSignals) -> Ass
 
 _T, _SV, _SO, _A = Ticket.__table__, Survey.__table__, Solve.__table__, Answer.__table__
 _TICKET = select(_T).where(_T.c.id == bindparam("b_id"))
+_KNOWN_CONTACTS = select(_T.c.connector_id, _T.c.external_id, _T.c.opened_at, _T.c.channel).where(
+    _T.c.requester_hash == bindparam("b_hash"), _T.c.id != bindparam("b_id"),
+    _T.c.opened_at >= bindparam("b_from"), _T.c.opened_at <= bindparam("b_to"))
 _SURVEYS_OF = (select(_SV.c.id, _SV.c.state, _SV.c.sent_at, _A.c.score, _A.c.scale)
                .join(_SO, _SO.c.id == _SV.c.solve_id)
                .outerjoin(_A, and_(_A.c.survey_id == _SV.c.id, _A.c.state == AnswerState.CONFIRMED))
