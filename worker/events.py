@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ces.connectors.models import RESOLVED, EventKind, Status
 from ces.worker.claims import claim_row
 from ces.worker.db.models import EventState, JobKind, Solve, Survey, SurveyState, WebhookEvent
-from ces.worker.jobs import schedule
+from ces.worker.jobs import schedule, schedule_all
 from ces.worker.retry import GiveUp, decide
 from ces.worker.rollups import mark_days, utc_day
 from ces.worker.runtime import Runtime
@@ -136,9 +136,9 @@ def _new_solve(rt: Runtime, s: Session, ticket: Row, event: Row, changes: dict) 
     # The days the ticket counts in (its last solve's), before and after: their rollups are stale.
     mark_days(s, [utc_day(at) for at in (ticket.last_solved_at, event.occurred_at) if at is not None])
     # Signals for every solved ticket, surveyed or not; a re-check once the repeat window is over.
-    schedule(s, JobKind.COLLECT, ticket.id, rt.now())
     window = timedelta(days=rt.settings.signals.repeat_window_days)
-    schedule(s, JobKind.RECHECK, ticket.id, max(rt.now(), event.occurred_at + window), earliest=False)
+    schedule_all(s, [(JobKind.COLLECT, ticket.id, rt.now()),
+                     (JobKind.RECHECK, ticket.id, max(rt.now(), event.occurred_at + window))])
     survey = create_survey(rt, s, ticket, solve_id)
     due = [survey.id] if survey.state == SurveyState.PENDING and survey.send_after <= rt.now() else []
     how = "survey due now" if due else (f"survey {survey.state}" + (f": {survey.reason}" if survey.reason else ""))

@@ -29,23 +29,31 @@ RUN_JOB = "ces.run_job"
 # A refit fits and then re-assesses in batches, which can outlast the usual lease: another worker
 # would take it while it runs. A worker that died on it is still replaced, a little later.
 LEASE_SECONDS = {JobKind.REFIT: 900.0}
+# A job of these kinds is due when it was last scheduled for (a later solve moves the re-check, a
+# changed answer its alert check); any other kind at the earliest time it was scheduled for.
+LATEST_WINS = (JobKind.RECHECK, JobKind.ALERT)
 
 
-def schedule(s: Session, kind: str, ticket_pk: int, due_at: datetime, *, earliest: bool = True) -> None:
-    """Make the job due at `due_at` (or earlier, if it already was, with `earliest`)."""
-    s.execute(_scheduling(s.bind.dialect.name, earliest), dict(kind=kind, ticket_pk=ticket_pk, due_at=due_at,
-                                                               next_try_at=due_at, version=1, state="due",
-                                                               attempts=0))
+def schedule(s: Session, kind: str, ticket_pk: int, due_at: datetime) -> None:
+    """Make the job due at `due_at`: or earlier, if it already was, unless its kind is LATEST_WINS."""
+    schedule_all(s, [(kind, ticket_pk, due_at)])
+
+
+def schedule_all(s: Session, jobs: list[tuple[str, int, datetime]]) -> None:
+    """schedule() for several (kind, ticket, due) in one statement (a solve schedules two jobs)."""
+    rows = [dict(kind=kind, ticket_pk=ticket_pk, due_at=due_at, next_try_at=due_at, version=1, state="due",
+                 attempts=0) for kind, ticket_pk, due_at in jobs]
+    s.execute(_scheduling(s.bind.dialect.name).values(rows))
 
 
 @functools.cache
-def _scheduling(dialect_name: str, earliest: bool):
-    """Built once: scheduling is on the path of every solve."""
+def _scheduling(dialect_name: str):
+    """The conflict clause, built once (scheduling is on the path of every solve)."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     jobs = Job.__table__
     ins = dialect.insert(jobs)
-    new_due = func.min(jobs.c.due_at, ins.excluded.due_at) if earliest and dialect is sqlite else (
-        func.least(jobs.c.due_at, ins.excluded.due_at) if earliest else ins.excluded.due_at)
+    earliest = (func.min if dialect is sqlite else func.least)(jobs.c.due_at, ins.excluded.due_at)
+    new_due = case((jobs.c.kind.in_(LATEST_WINS), ins.excluded.due_at), else_=earliest)
     return ins.on_conflict_do_update(index_elements=["kind", "ticket_pk"], set_={
         "due_at": new_due, "next_try_at": new_due, "version": jobs.c.version + 1, "attempts": 0,
         "last_error": None})

@@ -50,7 +50,7 @@ def answer_changed(s: Session, survey_id: int, now: datetime, settle_seconds: fl
                          .where(Survey.id == survey_id))
     if ticket_pk is not None:
         due = now if comment else now + timedelta(seconds=settle_seconds)
-        schedule(s, JobKind.ALERT, ticket_pk, due, earliest=False)
+        schedule(s, JobKind.ALERT, ticket_pk, due)
 
 
 def _fits(values: list[str], value: str | None) -> bool:
@@ -142,7 +142,7 @@ def check_answer(rt: Runtime, ticket_pk: int) -> str:
             return "no confirmed answer"
         survey, answer = row
         if now - answer.updated_at < settle and not answer.comment:
-            schedule(s, JobKind.ALERT, ticket_pk, answer.updated_at + settle, earliest=False)
+            schedule(s, JobKind.ALERT, ticket_pk, answer.updated_at + settle)
             return "waiting for the answer to settle"
         c = _content(survey, answer, s.get(Ticket, ticket_pk), s.get(AssessmentRecord, ticket_pk))
         conn = rt.connector(survey.connector_id)
