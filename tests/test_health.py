@@ -15,8 +15,11 @@ import responses
 from selenium.webdriver.common.by import By
 from sqlalchemy import func, select
 
+from ces.config import load_settings
 from ces.worker.db.models import Base
+from ces.worker.health import counters as counters_module
 from ces.worker.health import rules
+from ces.worker.health.counters import Counters
 from ces.worker.health.check import HEALTH_CHECK, on_sweep, run_check, watch_once
 from ces.worker.health.report import health
 from ces.worker.mail import MailNotSent, send_mail
@@ -133,6 +136,60 @@ def test_counters_bumped_by_two_processes_add_up(hrt, config):
     assert sum(hrt.health.per_minute("signature_failures", "zendesk-main", 60)) == 2
     facts = component(health(hrt), "connector:zendesk-main")["facts"]
     assert (facts["webhooks_last_hour"], facts["webhooks_last_day"], facts["webhooks_per_hour"][-1]) == (8, 8, 8)
+
+
+REFUSED = type("Refused", (Exception,), {"status": 401, "cause": "answered 401: wrong credentials"})
+
+
+def quiet_counters(config, monkeypatch) -> Counters:
+    """Counters of their own whose flusher sleeps through the test: only the test flushes."""
+    monkeypatch.setattr(counters_module, "FLUSH_SECONDS", 3600)
+    return Counters(load_settings())
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_refusal_after_pending_successes_stays_and_a_success_after_it_clears_it(hrt, config, monkeypatch):
+    c = quiet_counters(config, monkeypatch)
+    c.clock = lambda: NOW  # one time for all: only the order of the writes tells them apart
+    c.api_call(RATE_KEY, "ok", None)
+    c.api_call(RATE_KEY, "permanent", REFUSED())  # written at once, after the pending success
+    c.flush()
+    api = c.facts(f"api:{RATE_KEY}")
+    assert (api["auth_status"], api["calls"], api["errors"], api["last_ok"]) == (401, 2, 1, NOW)
+    c.api_call(RATE_KEY, "ok", None)
+    assert "auth_status" not in c.facts(f"api:{RATE_KEY}")  # reading flushes: the success since clears it
+    assert component(health(hrt), "connector:zendesk-main")["facts"]["api_calls"] == 3
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_success_another_process_flushes_late_does_not_clear_a_later_refusal(hrt, config, monkeypatch):
+    times = iter([NOW, NOW + 1])
+    late, prompt = quiet_counters(config, monkeypatch), quiet_counters(config, monkeypatch)
+    late.clock = prompt.clock = lambda: next(times)
+    late.api_call(RATE_KEY, "ok", None)  # NOW, still in the first process's memory
+    prompt.api_call(RATE_KEY, "permanent", REFUSED())  # NOW + 1, in Redis at once
+    late.flush()
+    api = prompt.facts(f"api:{RATE_KEY}")
+    assert (api["auth_status"], api["calls"], api["last_ok"]) == (401, 2, NOW)
+    assert component(health(hrt), "connector:zendesk-main")["state"] == rules.FAILING
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_successful_calls_and_surveys_cost_no_redis_round_trip_until_the_flush(hrt, config, monkeypatch):
+    c = quiet_counters(config, monkeypatch)
+    pipelines = []
+    real = c.client.pipeline
+    monkeypatch.setattr(c.client, "pipeline", lambda *a, **k: pipelines.append(1) or real(*a, **k))
+    for _ in range(100):
+        c.api_call(RATE_KEY, "ok", None)
+    for state in ("sent", "sent", "failed", "preparing"):
+        c.survey("zendesk-main", state)
+    assert pipelines == []
+    assert c.facts(f"api:{RATE_KEY}")["calls"] == 100 and len(pipelines) == 1  # reading flushes first
+    assert (sum(c.per_minute("surveys_sent", "zendesk-main", 60)),
+            sum(c.per_minute("surveys_failed", "zendesk-main", 60))) == (2, 1)
+    facts = component(health(hrt), "connector:zendesk-main")["facts"]
+    assert (facts["surveys_sent_last_day"], facts["surveys_failed_last_day"]) == (2, 1)
 
 
 def _rows(rt) -> dict[str, int]:

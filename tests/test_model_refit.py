@@ -14,6 +14,7 @@ from ces.worker.db.models import AssessmentRecord, EffortModelRecord, Job, JobKi
 from ces.worker.jobs import RUN_JOB, run_job
 from ces.worker.model import store
 from ces.worker.model.refit import queue_refit, refit
+from ces.worker import scheduler
 from ces.worker.scheduler import tick
 from ces.worker.tasks import HANDLERS
 from tests.effort_data import answered, plant
@@ -114,3 +115,18 @@ def test_the_off_switch_queues_nothing_and_a_refit_not_better_keeps_the_fixed_we
     assert refit(rt).startswith("fit 1 not adopted: too few answers: 0 answers")
     with rt.transaction() as s:
         assert store.current(s) is None
+
+
+def test_sweeps_look_for_a_due_refit_once_a_minute_and_the_first_sweep_at_once(make_rt, monkeypatch):
+    clock = Clock()
+    rt = make_rt(clock=clock)
+    looked = []
+    monkeypatch.setattr(scheduler, "queue_refit", lambda rt: looked.append(rt.now()) or 0)
+    tick(rt)
+    clock.advance(scheduler.REFIT_CHECK_SECONDS - 1)
+    tick(rt)
+    assert len(looked) == 1  # the first sweep looked; the next, within the minute, did not
+    clock.advance(1)
+    tick(rt)
+    assert looked == [clock.now - timedelta(seconds=scheduler.REFIT_CHECK_SECONDS), clock.now]
+    assert tick(make_rt(clock=clock))["refits"] == 0 and len(looked) == 3  # another scheduler looks at once

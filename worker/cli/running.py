@@ -16,7 +16,7 @@ import structlog
 import typer
 import uvicorn
 from celery.exceptions import SecurityWarning
-from celery.signals import worker_process_init, worker_shutting_down
+from celery.signals import worker_process_init, worker_process_shutdown, worker_shutting_down
 
 from ces.config.settings import config_source
 from ces.worker import scheduler as sched
@@ -81,6 +81,10 @@ def worker(concurrency: Optional[int] = typer.Option(None, help="tasks at once (
     @worker_process_init.connect(weak=False)
     def _after_fork(**_):
         rt.engine.dispose(close=False)  # a forked child must not share the parent's connections
+
+    @worker_process_shutdown.connect(weak=False)
+    def _before_exit(**_):
+        rt.health.flush()  # a prefork child leaves by os._exit: atexit would not write its last counts
 
     celery = make_celery(settings)
     register_tasks(celery)

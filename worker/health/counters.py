@@ -1,11 +1,14 @@
-"""Health counters that every process bumps live in Redis (never kept in a process's memory, never
-in the database, so that a flood of forged webhooks costs no database write).
+"""Health counters that every process bumps live in Redis (never in the database, so that a flood of
+forged webhooks costs no database write; a process holds at most its last second of counts).
 
-Webhooks are the hot path (thousands a second on one event loop): a process adds them up in
-memory and a thread writes them to Redis every FLUSH_SECONDS in one round trip, so that intake
-pays a dictionary update, not a Redis call, per webhook; every other process sees them within a
-second, and the process itself at once (reading flushes first). Everything else is written as it
-happens.
+Webhooks are the hot path (thousands a second on one event loop), and a solved ticket makes
+several helpdesk calls and sends a survey: a process adds webhooks, successful API calls and
+surveys sent or failed up in memory and a thread writes them to Redis every FLUSH_SECONDS in one
+round trip, so that the caller pays a dictionary update, not a Redis call; every other process sees
+them within a second, and the process itself at once (reading flushes first). A failed API call is
+written at once, after the successful calls still pending for its account (in the same round trip),
+so that an earlier success never clears it; a success flushed late by another process does not
+either (OK_FLUSHED compares the times). Everything else is written as it happens.
 
 Counts are kept per minute in one hash per hour (`…:{what}:{subject}:{hour}`, field = minute),
 which expire after a day and a bit; "last" facts (last webhook, last API error, last SMTP send,
@@ -18,8 +21,10 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import os
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -33,9 +38,22 @@ log = structlog.get_logger("ces.health")
 
 KEEP_SECONDS = 26 * 3600  # a day of minutes, plus the hour being written
 PAUSE_SECONDS = 5.0  # after a Redis error, recording waits this long before trying again
-FLUSH_SECONDS = 1.0  # webhook counts reach Redis this often
+FLUSH_SECONDS = 1.0  # webhooks, successful API calls and survey counts reach Redis this often
 UNREACHABLE = "unreachable"
 AUTH_STATUSES = (401, 403)
+
+
+# The successful calls to a helpdesk account counted since the last flush (ARGV: how many, the
+# last one's time): they clear down_since/auth_status only if no error was recorded after them —
+# by another process, whose error reached Redis before this process's flush.
+OK_FLUSHED = """
+local key, ok = KEYS[1], tonumber(ARGV[2])
+redis.call('HINCRBY', key, 'calls', ARGV[1])
+local last_ok = tonumber(redis.call('HGET', key, 'last_ok'))
+if not last_ok or last_ok < ok then redis.call('HSET', key, 'last_ok', ARGV[2]) end
+local last_error = tonumber(redis.call('HGET', key, 'last_error_at'))
+if not last_error or last_error <= ok then redis.call('HDEL', key, 'down_since', 'auth_status') end
+"""
 
 
 def _json(value: Any) -> str:
@@ -48,12 +66,20 @@ class Counters:
         self.prefix = f"{settings.broker_prefix}ces:health:"
         self.clock = clock
         self._paused_until = 0.0
-        self._lock = threading.Lock()
-        self._counts: Counter[tuple[str, str, int]] = Counter()  # (what, connector, minute) → webhooks
-        self._lasts: dict[str, dict[str, float]] = {}  # connector → last_webhooks / last_signature_failures
-        self._flusher: threading.Thread | None = None
+        self._start_afresh()
+        _instances.add(self)
         global _current
         _current = self  # send_mail's hook has no runtime to ask (see smtp_watched)
+
+    def _start_afresh(self) -> None:
+        """Nothing pending, no flusher (at start, and in a forked child: the parent flushes what it
+        counted, and a lock its threads held at the fork would stay held here)."""
+        self._lock = threading.Lock()  # guards the pending counts
+        self._ordered = threading.Lock()  # one flush or error write at a time, so that API facts land in order
+        self._counts: Counter[tuple[str, str, int]] = Counter()  # (what, connector, minute) → webhooks, surveys
+        self._lasts: dict[str, dict[str, float]] = {}  # connector → last_webhooks / last_signature_failures
+        self._api: dict[str, tuple[int, float]] = {}  # rate key → successful calls, the last one's time
+        self._flusher: threading.Thread | None = None
 
     # --- writing ------------------------------------------------------------------------------
     def _write(self, fill: Callable[[Any], None]) -> None:
@@ -76,6 +102,13 @@ class Counters:
     def _last(self, pipe, subject: str, **fields: Any) -> None:
         pipe.hset(f"{self.prefix}last:{subject}", mapping={k: _json(v) for k, v in fields.items()})
 
+    def _flushed_later(self) -> None:
+        """Called holding _lock once something is pending: the flusher runs from the first count on."""
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_forever, name="ces-health-flush", daemon=True)
+            self._flusher.start()
+            atexit.register(self.flush)
+
     def webhook(self, connector_id: str, outcome: str) -> None:
         """One webhook of a known connector: accepted/duplicate/ignored, or why it was refused."""
         now = self.clock()
@@ -83,25 +116,28 @@ class Counters:
         with self._lock:
             self._counts[(what, connector_id, int(now) // 60 * 60)] += 1
             self._lasts.setdefault(connector_id, {})[f"last_{what}"] = now
-            if self._flusher is None:
-                self._flusher = threading.Thread(target=self._flush_forever, name="ces-health-flush", daemon=True)
-                self._flusher.start()
-                atexit.register(self.flush)
+            self._flushed_later()
 
     def flush(self) -> None:
-        """Writes the webhooks counted since the last flush (lost if Redis is down: uncountable)."""
-        with self._lock:
-            counts, lasts = self._counts, self._lasts
-            self._counts, self._lasts = Counter(), {}
-        if not counts and not lasts:
-            return
+        """Writes what was counted since the last flush (lost if Redis is down: uncountable)."""
+        with self._ordered:
+            with self._lock:
+                counts, lasts, api = self._counts, self._lasts, self._api
+                self._counts, self._lasts, self._api = Counter(), {}, {}
+            if not counts and not lasts and not api:
+                return
 
-        def fill(pipe):
-            for (what, connector_id, minute), n in counts.items():
-                self._count(pipe, what, connector_id, minute, by=n)
-            for connector_id, fields in lasts.items():
-                self._last(pipe, f"connector:{connector_id}", **fields)
-        self._write(fill)
+            def fill(pipe):
+                for (what, connector_id, minute), n in counts.items():
+                    self._count(pipe, what, connector_id, minute, by=n)
+                for connector_id, fields in lasts.items():
+                    self._last(pipe, f"connector:{connector_id}", **fields)
+                for rate_key, (calls, last_ok) in api.items():
+                    self._api_ok(pipe, rate_key, calls, last_ok)
+            self._write(fill)
+
+    def _api_ok(self, pipe, rate_key: str, calls: int, last_ok: float) -> None:
+        pipe.eval(OK_FLUSHED, 1, f"{self.prefix}api:{rate_key}", calls, _json(last_ok))
 
     def _flush_forever(self) -> None:
         while True:
@@ -111,30 +147,43 @@ class Counters:
     def survey(self, connector_id: str, state: str) -> None:
         if state in ("sent", "failed"):
             now = self.clock()
-            self._write(lambda pipe: self._count(pipe, f"surveys_{state}", connector_id, now))
+            with self._lock:
+                self._counts[(f"surveys_{state}", connector_id, int(now) // 60 * 60)] += 1
+                self._flushed_later()
 
     def api_call(self, rate_key: str | None, outcome: str, error: Exception | None) -> None:
-        """A helpdesk API call's outcome (the HTTP client's observer): ok clears the problem."""
+        """A helpdesk API call's outcome (the HTTP client's observer): ok clears the problem (at the
+        next flush), an error is written at once, after the account's successes still pending."""
         if not rate_key:
             return  # Slack, Teams, outgoing webhooks: not a helpdesk account
         now, key = self.clock(), f"{self.prefix}api:{rate_key}"
+        if error is None:
+            with self._lock:
+                calls, _ = self._api.get(rate_key, (0, now))
+                self._api[rate_key] = (calls + 1, now)
+                self._flushed_later()
+            return
+        with self._ordered:
+            with self._lock:
+                pending = self._api.pop(rate_key, None)
 
-        def fill(pipe):
-            pipe.hincrby(key, "calls", 1)
-            if error is None:
-                pipe.hset(key, mapping={"last_ok": _json(now)})
-                pipe.hdel(key, "down_since", "auth_status")
-                return
-            status = getattr(error, "status", None)
-            cause = getattr(error, "cause", None) or getattr(error, "detail", None) or type(error).__name__
-            pipe.hincrby(key, "errors", 1)
-            pipe.hset(key, mapping={"last_error": _json(str(cause)[:300]), "last_error_at": _json(now),
-                                    "last_status": _json(status)})
-            if status in AUTH_STATUSES:
-                pipe.hset(key, "auth_status", _json(status))
-            elif outcome == "transient" and (status is None or status >= 500):
-                pipe.hsetnx(key, "down_since", _json(now))
-        self._write(fill)
+            def fill(pipe):
+                if pending:
+                    self._api_ok(pipe, rate_key, *pending)
+                self._api_error(pipe, key, outcome, error, now)
+            self._write(fill)
+
+    def _api_error(self, pipe, key: str, outcome: str, error: Exception, now: float) -> None:
+        status = getattr(error, "status", None)
+        cause = getattr(error, "cause", None) or getattr(error, "detail", None) or type(error).__name__
+        pipe.hincrby(key, "calls", 1)
+        pipe.hincrby(key, "errors", 1)
+        pipe.hset(key, mapping={"last_error": _json(str(cause)[:300]), "last_error_at": _json(now),
+                                "last_status": _json(status)})
+        if status in AUTH_STATUSES:
+            pipe.hset(key, "auth_status", _json(status))
+        elif outcome == "transient" and (status is None or status >= 500):
+            pipe.hsetnx(key, "down_since", _json(now))
 
     def smtp(self, refusal: str | None) -> None:
         now, key = self.clock(), f"{self.prefix}last:smtp"
@@ -223,6 +272,16 @@ class Counters:
 
 
 _current: Counters | None = None
+_instances: weakref.WeakSet[Counters] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for counters in list(_instances):
+        counters._start_afresh()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def smtp_watched(send: Callable) -> Callable:
