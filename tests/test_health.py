@@ -192,6 +192,30 @@ def test_successful_calls_and_surveys_cost_no_redis_round_trip_until_the_flush(h
     assert (facts["surveys_sent_last_day"], facts["surveys_failed_last_day"]) == (2, 1)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_mail_accepted_is_flushed_late_without_undoing_a_later_refusal_and_counts_wait_for_the_flush(
+        hrt, config, monkeypatch):
+    times = iter([NOW, NOW + 1, NOW + 2, NOW + 3])
+    late, prompt = quiet_counters(config, monkeypatch), quiet_counters(config, monkeypatch)
+    late.clock = prompt.clock = lambda: next(times)
+    pipelines = []
+    real = late.client.pipeline
+    monkeypatch.setattr(late.client, "pipeline", lambda *a, **k: pipelines.append(1) or real(*a, **k))
+    late.smtp(None)  # NOW: accepted, in this process's memory
+    late.count_later("ces:test:api_calls", "zendesk|ok")
+    assert pipelines == []
+    prompt.smtp("550 mailbox unavailable")  # NOW + 1, in Redis at once
+    late.flush()  # the older acceptance neither hides the refusal nor resets its count
+    smtp = prompt.facts("smtp")
+    assert (smtp["last_send_at"], smtp["last_refusal_at"], smtp["refusals_in_a_row"]) == (NOW, NOW + 1, 1)
+    assert int(late.client.hget("ces:test:api_calls", "zendesk|ok")) == 1
+    prompt.smtp(None)  # NOW + 2, pending
+    prompt.smtp("421 try later")  # NOW + 3: written after the acceptance before it
+    smtp = prompt.facts("smtp")
+    assert (smtp["last_send_at"], smtp["refusals_in_a_row"]) == (NOW + 2, 1)
+    late.client.delete("ces:test:api_calls")
+
+
 def _rows(rt) -> dict[str, int]:
     with rt.engine.connect() as db:
         return {t.name: db.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}

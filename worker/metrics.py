@@ -33,7 +33,7 @@ def api_observer(rt: Runtime):
 
     def observe(service: str, outcome: str, rate_key: str | None = None, error: Exception | None = None) -> None:
         rt.health.api_call(rate_key, outcome, error)  # the connector's health card (worker/health)
-        client.hincrby(key, f"{service}|{outcome}", 1)
+        rt.health.count_later(key, f"{service}|{outcome}")  # written with the health counters, once a second
         if error is not None and rate_key:
             # The detail names the call and the host, never the URL or a secret.
             detail = getattr(error, "detail", None) or type(error).__name__
@@ -85,6 +85,7 @@ class StateCollector(Collector):
         broker = GaugeMetricFamily("ces_broker_queue_length", "Messages waiting in the Celery queue")
         api = CounterMetricFamily("ces_helpdesk_api_calls", "Helpdesk and route API calls", labels=["service", "outcome"])
         try:
+            rt.health.flush()  # this process's calls counted since the last flush
             client = redis.Redis.from_url(rt.settings.broker_url, socket_timeout=1, socket_connect_timeout=1)
             broker.add_metric([], client.llen(f"{rt.settings.broker_prefix}{rt.settings.queue}"))
             for field, value in client.hgetall(f"{rt.settings.broker_prefix}{API_KEY}").items():

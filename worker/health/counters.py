@@ -55,6 +55,16 @@ local last_error = tonumber(redis.call('HGET', key, 'last_error_at'))
 if not last_error or last_error <= ok then redis.call('HDEL', key, 'down_since', 'auth_status') end
 """
 
+# The mail server's last acceptance, flushed late (ARGV: its time): it resets the refusals in a row
+# only if no refusal was recorded after it, as OK_FLUSHED does for a helpdesk account.
+SMTP_OK_FLUSHED = """
+local key, ok = KEYS[1], tonumber(ARGV[1])
+local last = tonumber(redis.call('HGET', key, 'last_send_at'))
+if not last or last < ok then redis.call('HSET', key, 'last_send_at', ARGV[1]) end
+local refused = tonumber(redis.call('HGET', key, 'last_refusal_at'))
+if not refused or refused <= ok then redis.call('HSET', key, 'refusals_in_a_row', 0) end
+"""
+
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str)
@@ -79,6 +89,8 @@ class Counters:
         self._counts: Counter[tuple[str, str, int]] = Counter()  # (what, connector, minute) → webhooks, surveys
         self._lasts: dict[str, dict[str, float]] = {}  # connector → last_webhooks / last_signature_failures
         self._api: dict[str, tuple[int, float]] = {}  # rate key → successful calls, the last one's time
+        self._smtp_ok: float | None = None  # the last mail the server accepted, not yet flushed
+        self._fields: Counter[tuple[str, str]] = Counter()  # (Redis hash, field) → increments (count_later)
         self._flusher: threading.Thread | None = None
 
     # --- writing ------------------------------------------------------------------------------
@@ -122,9 +134,10 @@ class Counters:
         """Writes what was counted since the last flush (lost if Redis is down: uncountable)."""
         with self._ordered:
             with self._lock:
-                counts, lasts, api = self._counts, self._lasts, self._api
-                self._counts, self._lasts, self._api = Counter(), {}, {}
-            if not counts and not lasts and not api:
+                counts, lasts, api, smtp_ok, increments = (self._counts, self._lasts, self._api, self._smtp_ok,
+                                                           self._fields)
+                self._counts, self._lasts, self._api, self._smtp_ok, self._fields = Counter(), {}, {}, None, Counter()
+            if not counts and not lasts and not api and smtp_ok is None and not increments:
                 return
 
             def fill(pipe):
@@ -134,7 +147,17 @@ class Counters:
                     self._last(pipe, f"connector:{connector_id}", **fields)
                 for rate_key, (calls, last_ok) in api.items():
                     self._api_ok(pipe, rate_key, calls, last_ok)
+                if smtp_ok is not None:
+                    pipe.eval(SMTP_OK_FLUSHED, 1, f"{self.prefix}last:smtp", _json(smtp_ok))
+                for (key, field), n in increments.items():
+                    pipe.hincrby(key, field, n)
             self._write(fill)
+
+    def count_later(self, key: str, field: str) -> None:
+        """HINCRBY key field 1, at the next flush (a count read at scrape time, e.g. /metrics')."""
+        with self._lock:
+            self._fields[(key, field)] += 1
+            self._flushed_later()
 
     def _api_ok(self, pipe, rate_key: str, calls: int, last_ok: float) -> None:
         pipe.eval(OK_FLUSHED, 1, f"{self.prefix}api:{rate_key}", calls, _json(last_ok))
@@ -186,15 +209,24 @@ class Counters:
             pipe.hsetnx(key, "down_since", _json(now))
 
     def smtp(self, refusal: str | None) -> None:
+        """A mail accepted (written at the next flush) or refused (at once, after the acceptance
+        still pending, so that the refusals in a row count from the last acceptance)."""
         now, key = self.clock(), f"{self.prefix}last:smtp"
+        if not refusal:
+            with self._lock:
+                self._smtp_ok = now
+                self._flushed_later()
+            return
+        with self._ordered:
+            with self._lock:
+                pending, self._smtp_ok = self._smtp_ok, None
 
-        def fill(pipe):
-            if refusal:
+            def fill(pipe):
+                if pending is not None:
+                    pipe.eval(SMTP_OK_FLUSHED, 1, key, _json(pending))
                 self._last(pipe, "smtp", last_refusal=refusal[:300], last_refusal_at=now)
                 pipe.hincrby(key, "refusals_in_a_row", 1)
-            else:
-                self._last(pipe, "smtp", last_send_at=now, refusals_in_a_row=0)
-        self._write(fill)
+            self._write(fill)
 
     def swept(self) -> None:
         now = self.clock()
