@@ -9,7 +9,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.events import process_event
@@ -17,7 +17,7 @@ from ces.worker.scheduler import tick
 from ces.worker.surveys.send import send_survey
 from tests.conftest import connector_table
 from tests.pipeline import ZENDESK, Clock, deliver, drained_survey, events, mock_ticket, receive, status_body, surveys
-from tests.support import cli
+from tests.support import POSTGRESQL_ONLY, cli
 
 TICKET = f"{ZENDESK}/api/v2/tickets/5158.json"
 
@@ -353,6 +353,52 @@ def test_a_poison_event_is_parked_as_failed_and_replayable(config, make_rt, cloc
     tick(rt)
     queue.drain(rt)
     assert events(rt)[0].state == EventState.DONE and surveys(rt)[0].state == SurveyState.SENT
+
+
+@POSTGRESQL_ONLY
+def test_an_event_is_claimed_applied_and_closed_in_one_transaction(rt, queue, monkeypatch):
+    """A failure while applying undoes the claim with the change: nothing half-done, the attempt
+    counted, the event waiting for its next try. A second worker's claim waits for the first
+    worker's transaction and then finds the event done: one solve, one survey."""
+    import ces.worker.events as events_module
+
+    [event_id] = receive(rt, "status_changed_solved.json", "inv-1")
+    real = events_module.create_survey
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("survey insert failed")
+    monkeypatch.setattr(events_module, "create_survey", broken)
+    assert process_event(rt, event_id) is None
+    [event] = events(rt)
+    assert (event.state, event.attempts, event.lease_until) == (EventState.RECEIVED, 1, None)
+    assert "survey insert failed" in event.error and event.next_try_at is not None
+    with rt.engine.connect() as db:  # the ticket's solve was undone with the claim
+        assert db.scalar(text("SELECT count(*) FROM solves")) == 0
+
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(*args, **kwargs):
+        inside.set()
+        release.wait(10)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(events_module, "create_survey", slow)
+    with rt.transaction() as s:
+        s.execute(update(WebhookEvent).values(next_try_at=None))
+    first: list = []
+    worker = threading.Thread(target=lambda: first.append(process_event(rt, event_id)))
+    worker.start()
+    assert inside.wait(10)
+    second: list = []
+    other = threading.Thread(target=lambda: second.append(process_event(rt, event_id)))
+    other.start()
+    other.join(0.5)
+    assert other.is_alive()  # its claim waits on the first worker's uncommitted one
+    release.set()
+    worker.join(10)
+    other.join(10)
+    assert first[0].startswith("solve #1 recorded") and second == [None]
+    [event] = events(rt)
+    assert (event.state, event.attempts) == (EventState.DONE, 2) and len(surveys(rt)) == 1
 
 
 def test_only_one_scheduler_sweeps(rt):
