@@ -81,8 +81,11 @@ def test_database_down_when_the_mail_server_answers_the_worker_records_sent_once
     through_proxy = make_url(db_url).set(port=proxy.port).render_as_string(hide_password=False)
     # The worker (and the server) reach PostgreSQL through the proxy; the scheduler directly, so
     # that every connection the proxy refuses is the worker's.
-    launch(["serve", "--port", str(launch.port)], ["worker"], env={"CES_DATABASE_URL": through_proxy})
-    svc = launch(["scheduler"], ready=False)
+    # The survey a second after the solve: the signals job (queued by the same scheduler, at once)
+    # is done before the mail is under way, whatever the machine's load.
+    launch(["serve", "--port", str(launch.port)], ["worker"], env={"CES_DATABASE_URL": through_proxy},
+           survey="delay_seconds = 1")
+    svc = launch(["scheduler"], ready=False, survey="delay_seconds = 1")
     ticket = hooks.customer_ticket(0)
     sink.delay_reply_seconds = 2.0
     assert hooks.solve(ticket).status_code == 202
