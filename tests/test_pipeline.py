@@ -17,7 +17,7 @@ from ces.worker.scheduler import tick
 from ces.worker.surveys.send import send_survey
 from tests.conftest import connector_table
 from tests.pipeline import ZENDESK, Clock, deliver, drained_survey, events, mock_ticket, receive, status_body, surveys
-from tests.support import POSTGRESQL_ONLY, cli
+from tests.support import POSTGRESQL_ONLY, SQLITE_ONLY, cli
 
 TICKET = f"{ZENDESK}/api/v2/tickets/5158.json"
 
@@ -399,6 +399,27 @@ def test_an_event_is_claimed_applied_and_closed_in_one_transaction(rt, queue, mo
     assert first[0].startswith("solve #1 recorded") and second == [None]
     [event] = events(rt)
     assert (event.state, event.attempts) == (EventState.DONE, 2) and len(surveys(rt)) == 1
+
+
+@SQLITE_ONLY
+def test_an_idle_sweep_on_sqlite_takes_the_write_lock_only_to_settle_answers(rt):
+    """SQLite has one writer: the scheduler's once-a-second looks that find nothing must not take the
+    write lock that intake's webhooks wait for. Only settling answers (a read that locks what it
+    may change) still does."""
+    from sqlalchemy import event
+
+    begins: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+    tick(rt)  # the first sweep also looks whether a refit is due
+    event.listen(rt.engine, "before_cursor_execute", seen)
+    try:
+        tick(rt)
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", seen)
+    assert begins.count("BEGIN IMMEDIATE") == 1 and begins.count("BEGIN") >= 6, begins
 
 
 def test_only_one_scheduler_sweeps(rt):

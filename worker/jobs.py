@@ -79,7 +79,7 @@ def assess_later(s: Session, survey_id: int, now: datetime) -> None:
 
 def due_jobs(rt: Runtime, limit: int = 1000) -> list[int]:
     now = rt.now()
-    with rt.transaction() as s:
+    with rt.reading() as s:  # every sweep looks: on SQLite without taking the write lock
         return list(s.scalars(select(Job.id).where(
             Job.due_at <= now, Job.next_try_at <= now,
             or_(Job.state == "due", and_(Job.state == "running", Job.lease_until < now)))

@@ -224,7 +224,7 @@ def refresh(rt, batch: int = 50) -> int:
     a day (the one whose delete of the mark finds nothing leaves it)."""
     done = 0
     while True:
-        with rt.transaction() as s:
+        with rt.reading() as s:  # every sweep looks: on SQLite without taking the write lock
             days = s.execute(select(RollupDirty.day).distinct().order_by(RollupDirty.day).limit(batch)).scalars().all()
         for day in days:
             with rt.transaction() as s:

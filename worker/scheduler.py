@@ -64,7 +64,7 @@ def _held_back(rt: Runtime, model, sent: list[int], now) -> int:
 
 def _due(rt: Runtime, model, ready_state: str, working_state: str, task: str) -> int:
     now = rt.now()
-    with rt.transaction() as s:
+    with rt.reading() as s:  # on SQLite no write lock for a look that usually finds nothing
         ids = s.scalars(select(model.id).where(or_(
             and_(model.state == ready_state, model.next_try_at <= now),
             and_(model.state == working_state, model.lease_until < now),
@@ -75,16 +75,21 @@ def _due(rt: Runtime, model, ready_state: str, working_state: str, task: str) ->
 def _abandoned_sends(rt: Runtime) -> int:
     now = rt.now()
     reason = "the worker stopped after handing the survey to the mail server; not resent automatically"
-    with rt.transaction() as s:
+    with rt.reading() as s:  # looked at every sweep, rarely found: on SQLite no write lock to look
         ids = s.scalars(select(Survey.id).where(Survey.state == SurveyState.SENDING, Survey.lease_until < now)
                         .limit(BATCH)).all()
-        if ids:
-            s.execute(update(Survey).where(Survey.id.in_(ids), Survey.state == SurveyState.SENDING)
-                      .values(state=SurveyState.UNCERTAIN, reason=reason, lease_until=None, next_try_at=None))
-            s.execute(update(SurveyAttempt).where(SurveyAttempt.survey_id.in_(ids),
+    if not ids:
+        return 0
+    with rt.transaction() as s:  # the same conditions again: the worker may have recorded it since
+        moved = s.scalars(update(Survey).where(Survey.id.in_(ids), Survey.state == SurveyState.SENDING,
+                                               Survey.lease_until < now)
+                          .values(state=SurveyState.UNCERTAIN, reason=reason, lease_until=None, next_try_at=None)
+                          .returning(Survey.id)).all()
+        if moved:
+            s.execute(update(SurveyAttempt).where(SurveyAttempt.survey_id.in_(moved),
                                                   SurveyAttempt.finished_at.is_(None))
                       .values(outcome=SurveyState.UNCERTAIN, detail=reason, finished_at=now))
-    return len(ids)
+    return len(moved)
 
 
 def _reminders(rt: Runtime) -> int:
@@ -104,9 +109,13 @@ def _alerts(rt: Runtime) -> int:
         rt.enqueue(SEND_ALERT, alert_id)
     now = rt.now()
     reason = "the worker stopped while delivering; the route may have it: not resent automatically"
-    with rt.transaction() as s:  # a delivery whose worker died mid-call: uncertain, never resent
-        s.execute(update(Alert).where(Alert.state == AlertState.SENDING, Alert.lease_until < now)
-                  .values(state=AlertState.UNCERTAIN, reason=reason, lease_until=None, next_try_at=None))
+    abandoned = (Alert.state == AlertState.SENDING, Alert.lease_until < now)
+    with rt.reading() as s:  # a delivery whose worker died mid-call (rare: looked at without a write lock)
+        found = s.scalar(select(Alert.id).where(*abandoned).limit(1)) is not None
+    if found:
+        with rt.transaction() as s:  # uncertain, never resent
+            s.execute(update(Alert).where(*abandoned)
+                      .values(state=AlertState.UNCERTAIN, reason=reason, lease_until=None, next_try_at=None))
     return len(ids) + _due(rt, Alert, AlertState.PENDING, "(none)", SEND_ALERT)
 
 
