@@ -77,8 +77,12 @@ class Queue:
             for i in ids:
                 process_event(rt, i)
 
+        def run_jobs(rt, ids):
+            for i in ids:
+                run_job(rt, i, HANDLERS)
+
         run = {"ces.process_event": process_event, "ces.process_events": process_events, "ces.send_survey": send_survey,
-               "ces.send_reminder": send_reminder, "ces.run_job": lambda rt, i: run_job(rt, i, HANDLERS),
+               "ces.send_reminder": send_reminder, "ces.run_job": lambda rt, i: run_job(rt, i, HANDLERS), "ces.run_jobs": run_jobs,
                "ces.send_alert": send_alert}
         done = []
         while self.items and len(done) < limit:

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from ces.worker import scheduler
 from ces.worker.db.models import AssessmentRecord, EffortModelRecord, Job, JobKind
-from ces.worker.jobs import RUN_JOB, run_job
+from ces.worker.jobs import RUN_JOBS, run_job
 from ces.worker.model import store
 from ces.worker.model.refit import queue_refit, refit
-from ces.worker import scheduler
 from ces.worker.scheduler import tick
 from ces.worker.tasks import HANDLERS
 from tests.effort_data import answered, plant
@@ -70,7 +70,7 @@ def test_the_refit_runs_as_a_worker_job_adopts_and_reassesses_then_waits_its_int
     planted(rt, clock)
     done = tick(rt)
     assert done["refits"] == 1 and done["jobs"] == 1
-    [(task, job_id)] = [item for item in queue.items if item[0] == RUN_JOB]
+    [(task, [job_id])] = [item for item in queue.items if item[0] == RUN_JOBS]
     assert fits(rt) == 0  # the sweep only queued it: the worker fits
     queue.drain(rt)
     assert refit_jobs(rt) == [] and fits(rt) == 1

@@ -9,7 +9,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
 from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.events import process_event
@@ -399,6 +399,36 @@ def test_an_event_is_claimed_applied_and_closed_in_one_transaction(rt, queue, mo
     assert first[0].startswith("solve #1 recorded") and second == [None]
     [event] = events(rt)
     assert (event.state, event.attempts) == (EventState.DONE, 2) and len(surveys(rt)) == 1
+
+
+def test_jobs_due_together_go_four_to_a_message_and_each_runs_once(rt, queue):
+    from ces.worker.db.models import Job, JobKind
+    from ces.worker.jobs import RUN_JOBS, schedule_all
+    from ces.worker.tickets import lock_ticket
+
+    with rt.transaction() as s:
+        pks = [lock_ticket(s, "zendesk-main", str(9000 + n), rt.now()).id for n in range(9)]
+        schedule_all(s, [(JobKind.RECHECK, pk, rt.now()) for pk in pks])
+    queue.items.clear()
+    assert tick(rt)["jobs"] == 9
+    messages = [ids for task, ids in queue.items if task == RUN_JOBS]
+    assert [len(ids) for ids in messages] == [4, 4, 1] and sorted(sum(messages, [])) == sorted(
+        rt_job_ids(rt, JobKind.RECHECK))
+    assert tick(rt)["jobs"] == 0  # queued: not handed out again before requeue_after_seconds
+    queue.drain(rt)
+    queue.items.extend((RUN_JOBS, ids) for ids in messages)  # delivered again: nothing runs twice
+    queue.drain(rt)
+    assert rt_job_ids(rt, JobKind.RECHECK) == []
+    with rt.transaction() as s:  # each re-check ran once: one collect job per ticket, first version
+        assert sorted(s.execute(select(Job.ticket_pk, Job.version).where(Job.kind == JobKind.COLLECT)).all()) == [
+            (pk, 1) for pk in sorted(pks)]
+
+
+def rt_job_ids(rt, kind: str) -> list[int]:
+    from ces.worker.db.models import Job
+
+    with rt.transaction() as s:
+        return list(s.scalars(select(Job.id).where(Job.kind == kind)))
 
 
 @SQLITE_ONLY

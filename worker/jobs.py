@@ -25,7 +25,11 @@ from ces.worker.retry import GiveUp, decide
 from ces.worker.runtime import Runtime
 
 log = structlog.get_logger("ces.jobs")
-RUN_JOB = "ces.run_job"
+RUN_JOB = "ces.run_job"  # one job (what a scheduler before this version queued; still run)
+RUN_JOBS = "ces.run_jobs"  # several jobs due together, one message
+# A Celery message costs a worker about as much CPU as a solve's job without its API calls: jobs due
+# together go four to a message, so that a burst still spreads over the worker's threads.
+JOBS_PER_MESSAGE = 4
 # A refit fits and then re-assesses in batches, which can outlast the usual lease: another worker
 # would take it while it runs. A worker that died on it is still replaced, a little later.
 LEASE_SECONDS = {JobKind.REFIT: 900.0}

@@ -24,7 +24,7 @@ from ces.worker.console.sessions import drop_expired
 from ces.worker.db.models import Alert, AlertState, EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.health.check import on_sweep
 from ces.worker.intake import PROCESS_EVENT
-from ces.worker.jobs import RUN_JOB, due_jobs, mark_enqueued
+from ces.worker.jobs import JOBS_PER_MESSAGE, RUN_JOBS, due_jobs, mark_enqueued
 from ces.worker.logs import error_text
 from ces.worker.model.refit import queue_refit
 from ces.worker.privacy import apply_retention
@@ -43,13 +43,17 @@ REFIT_CHECK_SECONDS = 60
 _refit_checked: weakref.WeakKeyDictionary[Runtime, datetime] = weakref.WeakKeyDictionary()
 
 
-def _enqueued(rt: Runtime, task: str, ids) -> list[int]:
-    """The ids queued for `task`, in order, up to the first the broker refuses (the rest wait for the next tick)."""
-    sent = []
-    for an_id in ids:
-        if not rt.enqueue(task, an_id):
+def _enqueued(rt: Runtime, task: str, ids, per_message: int = 0) -> list[int]:
+    """The ids queued for `task`, in order, up to the first the broker refuses (the rest wait for the
+    next tick); with `per_message`, that many ids go in each message, as a list."""
+    sent: list[int] = []
+    ids = list(ids)
+    step = per_message or 1
+    for start in range(0, len(ids), step):
+        chunk = ids[start:start + step]
+        if not rt.enqueue(task, chunk if per_message else chunk[0]):
             break
-        sent.append(an_id)
+        sent += chunk
     return sent
 
 
@@ -97,7 +101,7 @@ def _reminders(rt: Runtime) -> int:
 
 
 def _jobs(rt: Runtime) -> int:
-    sent = _enqueued(rt, RUN_JOB, due_jobs(rt))
+    sent = _enqueued(rt, RUN_JOBS, due_jobs(rt), JOBS_PER_MESSAGE)
     if sent:
         mark_enqueued(rt, sent)
     return len(sent)

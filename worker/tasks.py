@@ -46,6 +46,12 @@ def register_tasks(app: Celery) -> None:
     def run_job_task(job_id: int) -> None:
         run_job(get_runtime(), job_id, HANDLERS)
 
+    @app.task(name="ces.run_jobs")
+    def run_jobs_task(job_ids: list[int]) -> None:
+        rt = get_runtime()
+        for job_id in job_ids:  # each claimed on its own: a redelivered batch does nothing twice
+            run_job(rt, job_id, HANDLERS)
+
     @app.task(name="ces.health_check")
     def health_check_task(_unused: int) -> None:
         run_check(get_runtime())
