@@ -130,6 +130,7 @@ sweep_interval_seconds = 0.5
             services_before = services_load(db)
             sql_before = sql_by_process(procs, counts_folder, workers)
             machine_before, own_before = busy_seconds(), time.process_time()
+            api_before = sim.server.count()
             start = time.monotonic()
             for i, t in enumerate(tickets):
                 delay = start + i / rate - time.monotonic()
@@ -140,9 +141,11 @@ sweep_interval_seconds = 0.5
             deadline = time.monotonic() + 120 + count / 10  # time for a backlog to drain, if it grew
             while len(sink.messages) < count and time.monotonic() < deadline:
                 time.sleep(0.2)
+            signals_done(db, deadline)  # the last solves' signals too: their CPU and calls are counted
             memory = {"ces serve": rss_mb(procs[0].pid),
                       "ces worker": sum(rss_mb(p.pid) for p in procs[1:1 + workers])}
             cpu = {p.pid: cpu_seconds(p.pid) - cpu_before[p.pid] for p in procs}
+            api_calls = (sim.server.count() - api_before) / count
             cpu_ms = {"ces serve": cpu[procs[0].pid] * 1000 / count,
                       "ces worker": sum(cpu[p.pid] for p in procs[1:1 + workers]) * 1000 / count,
                       "ces scheduler": cpu[procs[-1].pid] * 1000 / count,
@@ -194,8 +197,17 @@ sweep_interval_seconds = 0.5
                 "p95": percentile(latencies, 95) if latencies else None,
                 "p99": percentile(latencies, 99) if latencies else None, "first_tenth": first, "last_tenth": last,
                 "memory": memory, "cpu_ms_per_solve": cpu_ms, "machine_busy": load, "sql_per_solve": sql,
-                "floor_ms": floor, "services": services,
+                "floor_ms": floor, "services": services, "api_calls": api_calls,
                 "sustained_per_s": len(latencies) / span if span else None}
+
+
+def signals_done(db: str, deadline: float) -> None:
+    import psycopg
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        while time.monotonic() < deadline and conn.execute(
+                "select count(*) from jobs where kind = 'collect' and due_at <= now()").fetchone()[0]:
+            time.sleep(0.2)
 
 
 def main() -> None:
@@ -227,10 +239,11 @@ def main() -> None:
     print("CPU per solve: " + ", ".join(f"{k} {v:,.1f} ms" for k, v in r["cpu_ms_per_solve"].items()))
     print(f"PostgreSQL (the backends of this database) {r['services']['postgres_ms']:.1f} ms CPU per solve; "
           f"Redis {r['services']['redis_commands']:.0f} commands per solve (all clients of the shared Redis)")
+    print(f"helpdesk API calls per solve: {r['api_calls']:.2f} (the survey's ticket read, and the signals' history)")
     ces_ms = sum(v for k, v in r["cpu_ms_per_solve"].items() if k.startswith("ces "))
     print(f"floor (bench/e2e_floor.py, the same run): {r['floor_ms']:.1f} ms CPU per solve; the ces processes "
           f"{ces_ms:.1f} ms, {ces_ms / r['floor_ms']:.1f}× the floor")
-    print(json.dumps({k: v for k, v in r.items() if k not in ("memory", "cpu_ms_per_solve", "machine_busy", "sql_per_solve", "floor_ms", "sustained_per_s", "services")}))
+    print(json.dumps({k: v for k, v in r.items() if k not in ("memory", "cpu_ms_per_solve", "machine_busy", "sql_per_solve", "floor_ms", "sustained_per_s", "services", "api_calls")}))
 
 
 if __name__ == "__main__":

@@ -170,7 +170,10 @@ class Connector(ABC):
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         raise self._unsupported("read tickets")
 
-    def fetch_history(self, ticket_id: str) -> TicketHistory:
+    def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
+        """The ticket and what happened to it. `ticket`, when the caller has just read it with
+        fetch_ticket (the survey's send did), is used by a kind whose history would begin by reading
+        it again; a kind whose history reads the ticket with more in the same call ignores it."""
         raise self._unsupported("read a ticket's history")
 
     def recent_tickets(self, requester: Person, since: datetime) -> list[Ticket]:

@@ -66,28 +66,12 @@ class Queue:
 
     def drain(self, rt, limit: int = 1000) -> list[tuple[str, int]]:
         """Run what was enqueued, in order, as a worker would (without Celery)."""
-        from ces.worker.alerts.send import send_alert
-        from ces.worker.events import process_event
-        from ces.worker.jobs import run_job
-        from ces.worker.surveys.remind import send_reminder
-        from ces.worker.surveys.send import send_survey
-        from ces.worker.tasks import HANDLERS
+        from ces.worker.tasks import TASKS
 
-        def process_events(rt, ids):
-            for i in ids:
-                process_event(rt, i)
-
-        def run_jobs(rt, ids):
-            for i in ids:
-                run_job(rt, i, HANDLERS)
-
-        run = {"ces.process_event": process_event, "ces.process_events": process_events, "ces.send_survey": send_survey,
-               "ces.send_reminder": send_reminder, "ces.run_job": lambda rt, i: run_job(rt, i, HANDLERS), "ces.run_jobs": run_jobs,
-               "ces.send_alert": send_alert}
         done = []
         while self.items and len(done) < limit:
             task, row_id = self.items.popleft()
-            run[task](rt, row_id)
+            TASKS[task](rt, row_id)
             done.append((task, row_id))
         return done
 

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from ces.worker.db.models import AssessmentRecord, Job, Ticket, TicketHistoryRecord, TicketSignalsRecord
 from ces.worker.scheduler import tick
@@ -201,3 +202,52 @@ def test_flags_and_the_report_by_signal(rt, queue, sink, zendesk_api, capsys):
     with pytest.raises(SystemExit):
         main(["report", "--by", "signal"])
     assert "high_effort_share" in capsys.readouterr().out
+
+
+def ticket_reads(api) -> int:
+    return sum(1 for c in api.calls if c.request.url.split("?")[0] == f"{ZENDESK}/api/v2/tickets/5158.json")
+
+
+def test_the_send_collects_the_signals_with_the_ticket_it_has_read(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)
+    mock_history(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)  # the event, then the send: no sweep of the scheduler in between
+    assert surveys(rt)[0].state == "sent" and signals_row(rt).group_transfers == 1
+    assert ticket_reads(zendesk_api) == 1  # one read of the ticket serves the survey and the signals
+    with rt.transaction() as s:
+        assert s.scalars(select(Job.kind)).all() == ["recheck"]
+
+
+def test_a_signals_job_another_worker_holds_is_left_to_it(rt, queue, sink, zendesk_api, clock):
+    mock_ticket(zendesk_api)
+    mock_history(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt, limit=1)  # the event: the survey is queued, the signals job due
+    with rt.transaction() as s:  # a worker the scheduler gave the job to has claimed it
+        s.execute(update(Job).where(Job.kind == "collect").values(state="running", attempts=1,
+                                                                  lease_until=clock.now + timedelta(seconds=60)))
+    queue.drain(rt)
+    assert surveys(rt)[0].state == "sent" and signals_row(rt) is None and ticket_reads(zendesk_api) == 1
+    clock.advance(61)  # that worker died: the job is taken over once its lease is over, and run once
+    run_due(rt, queue)
+    assert signals_row(rt).group_transfers == 1 and ticket_reads(zendesk_api) == 2
+
+
+def test_the_survey_stays_sent_whatever_happens_to_its_signals_job(rt, queue, sink, zendesk_api, monkeypatch, capsys):
+    from ces.worker import tasks
+
+    def database_gone(*args, **kw):
+        raise OperationalError("UPDATE jobs", {}, Exception("server closed the connection unexpectedly"))
+
+    mock_ticket(zendesk_api)
+    mock_history(zendesk_api)
+    run_job_of_solve = tasks.run_job_of_solve
+    monkeypatch.setattr(tasks, "run_job_of_solve", database_gone)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    assert surveys(rt)[0].state == "sent" and len(sink.messages) == 1 and signals_row(rt) is None
+    assert "after_send_failed" in capsys.readouterr().err
+    monkeypatch.setattr(tasks, "run_job_of_solve", run_job_of_solve)
+    run_due(rt, queue)  # the scheduler's sweep finds the job due as usual
+    assert signals_row(rt).group_transfers == 1 and len(sink.messages) == 1

@@ -19,8 +19,8 @@ from ces.config import load_settings
 from ces.worker.db.models import Base
 from ces.worker.health import counters as counters_module
 from ces.worker.health import rules
-from ces.worker.health.counters import Counters
 from ces.worker.health.check import HEALTH_CHECK, on_sweep, run_check, watch_once
+from ces.worker.health.counters import Counters
 from ces.worker.health.report import health
 from ces.worker.mail import MailNotSent, send_mail
 from ces.worker.web.app import create_app

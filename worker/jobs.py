@@ -5,6 +5,8 @@ schedule() upserts the one job of a kind for a ticket; schedule_alone() adds the
 without a ticket unless it is there already; run_job() claims either with a lease, runs the
 plain function of its kind and removes it — unless it was scheduled again meanwhile (a new
 version), in which case it stays due. Failures are retried by the same decision as everything else.
+run_job_of_solve() claims a solved ticket's job of a kind the same way, for a worker that has what
+it needs at hand (the send, the ticket it has just read).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -96,20 +98,29 @@ def mark_enqueued(rt: Runtime, ids: list[int]) -> None:
             next_try_at=rt.now() + timedelta(seconds=rt.settings.worker.requeue_after_seconds)))
 
 
-JOBS = Job.__table__
-# Built once, run with parameters: every solve's signals job is claimed and removed by these.
-_CLAIM = (update(JOBS).where(
-    JOBS.c.id == bindparam("b_id"), JOBS.c.due_at <= bindparam("b_now"),
-    or_(JOBS.c.state == "due", and_(JOBS.c.state == "running", JOBS.c.lease_until < bindparam("b_now"))))
-    .values(state="running", attempts=JOBS.c.attempts + 1, lease_until=case(
-        *((JOBS.c.kind == kind, bindparam(f"b_lease_{kind}", type_=UTCDateTime)) for kind in LEASE_SECONDS),
-        else_=bindparam("b_lease", type_=UTCDateTime)))
-    .returning(JOBS.c.kind, JOBS.c.ticket_pk, JOBS.c.version, JOBS.c.attempts))
+JOBS, SOLVES = Job.__table__, Solve.__table__
+
+
+def _claiming(*which):
+    """The claim of the job `which` names, if it is due: built once, run with parameters (every
+    solve's signals job is claimed and removed by these)."""
+    now = bindparam("b_now")
+    return (update(JOBS).where(*which, JOBS.c.due_at <= now, or_(
+        JOBS.c.state == "due", and_(JOBS.c.state == "running", JOBS.c.lease_until < now)))
+        .values(state="running", attempts=JOBS.c.attempts + 1, lease_until=case(
+            *((JOBS.c.kind == kind, bindparam(f"b_lease_{kind}", type_=UTCDateTime)) for kind in LEASE_SECONDS),
+            else_=bindparam("b_lease", type_=UTCDateTime)))
+        .returning(JOBS.c.id, JOBS.c.kind, JOBS.c.ticket_pk, JOBS.c.version, JOBS.c.attempts))
+
+
+_CLAIM = _claiming(JOBS.c.id == bindparam("b_id"))
+_CLAIM_OF_SOLVE = _claiming(JOBS.c.kind == bindparam("b_kind"), JOBS.c.ticket_pk == select(SOLVES.c.ticket_pk).where(
+    SOLVES.c.id == bindparam("b_solve")).scalar_subquery())
 _DONE = delete(JOBS).where(JOBS.c.id == bindparam("b_id"), JOBS.c.version == bindparam("b_version"))
 
 
-def _claim_params(rt: Runtime, job_id: int, now: datetime) -> dict:
-    params = {"b_id": job_id, "b_now": now, "b_lease": now + timedelta(seconds=rt.settings.worker.lease_seconds)}
+def _claim_params(rt: Runtime, now: datetime, **which) -> dict:
+    params = {**which, "b_now": now, "b_lease": now + timedelta(seconds=rt.settings.worker.lease_seconds)}
     params.update({f"b_lease_{kind}": now + timedelta(seconds=seconds) for kind, seconds in LEASE_SECONDS.items()})
     return params
 
@@ -117,10 +128,23 @@ def _claim_params(rt: Runtime, job_id: int, now: datetime) -> dict:
 def run_job(rt: Runtime, job_id: int, handlers: dict[str, Callable[[Runtime, int | None], str]]) -> str | None:
     now = rt.now()
     with rt.transaction() as s:
-        row = s.execute(_CLAIM, _claim_params(rt, job_id, now)).first()
-    if row is None:
-        return None
-    kind, ticket_pk, version, attempt = row
+        row = s.execute(_CLAIM, _claim_params(rt, now, b_id=job_id)).first()
+    return _run(rt, row, handlers) if row else None
+
+
+def run_job_of_solve(rt: Runtime, kind: str, solve_id: int, handler: Callable[[Runtime, int | None], str]) -> str | None:
+    """The solved ticket's job of `kind`, run here and now if it is due (the send runs its
+    ticket's signals job with the ticket it has just read): claimed as any worker claims it, so
+    that it runs once whoever gets it first; None if it is not due or another worker has it."""
+    now = rt.now()
+    with rt.transaction() as s:
+        row = s.execute(_CLAIM_OF_SOLVE, _claim_params(rt, now, b_kind=kind, b_solve=solve_id)).first()
+    return _run(rt, row, {kind: handler}) if row else None
+
+
+def _run(rt: Runtime, row: Row, handlers: dict[str, Callable[[Runtime, int | None], str]]) -> str:
+    """A claimed job run and removed, or its failure recorded for a retry."""
+    job_id, kind, ticket_pk, version, attempt = row
     try:
         outcome = handlers[kind](rt, ticket_pk)
     except Exception as exc:

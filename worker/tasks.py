@@ -1,19 +1,26 @@
-"""Thin Celery tasks: each carries one row id and calls a plain function."""
+"""Thin Celery tasks: each carries a row id (or a few) and calls a plain function."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from celery import Celery
 
+from ces.connectors.models import Ticket
 from ces.worker.alerts.send import send_alert
-from ces.worker.alerts.trigger import check_answer
+from ces.worker.alerts.trigger import SEND_ALERT, check_answer
 from ces.worker.db.models import JobKind
 from ces.worker.events import process_event
-from ces.worker.health.check import run_check
-from ces.worker.jobs import run_job
+from ces.worker.health.check import HEALTH_CHECK, run_check
+from ces.worker.intake import PROCESS_EVENT, PROCESS_EVENTS
+from ces.worker.jobs import RUN_JOB, RUN_JOBS, run_job, run_job_of_solve
 from ces.worker.model.refit import refit
-from ces.worker.runtime import get_runtime
+from ces.worker.runtime import Runtime, get_runtime
 from ces.worker.signals.collect import collect, reassess, recheck
-from ces.worker.surveys.remind import send_reminder
+from ces.worker.surveys.create import SEND_SURVEY
+from ces.worker.surveys.remind import SEND_REMINDER, send_reminder
 from ces.worker.surveys.send import send_survey
 
 # What each kind of job runs (jobs.py): the signals stage, then the alert check, and the model's
@@ -23,39 +30,38 @@ HANDLERS = {JobKind.COLLECT: collect, JobKind.RECHECK: recheck, JobKind.ASSESS: 
             JobKind.ALERT: check_answer, JobKind.REFIT: refit}
 
 
+def send_then_collect(rt: Runtime, survey_id: int) -> str | None:
+    """Send the survey; then its ticket's signals job, if it is still due, with the ticket the send
+    read: a solve reads the ticket from the helpdesk once, and its signals need no message of their own."""
+    def collect_with(solve_id: int, ticket: Ticket) -> None:
+        run_job_of_solve(rt, JobKind.COLLECT, solve_id, functools.partial(collect, read=ticket))
+    return send_survey(rt, survey_id, then=collect_with)
+
+
+def process_events(rt: Runtime, event_ids: list[int]) -> None:
+    for event_id in event_ids:  # each claimed on its own: a redelivered batch does nothing twice
+        process_event(rt, event_id)
+
+
+def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
+    for job_id in job_ids:  # each claimed on its own: a redelivered batch does nothing twice
+        run_job(rt, job_id, HANDLERS)
+
+
+# Every task by the name its messages carry, and what it runs with the row id(s) they carry; tests
+# run the same table in place of a worker.
+TASKS: dict[str, Callable[[Runtime, Any], object]] = {
+    PROCESS_EVENT: process_event, PROCESS_EVENTS: process_events, SEND_SURVEY: send_then_collect,
+    SEND_REMINDER: send_reminder, RUN_JOB: lambda rt, job_id: run_job(rt, job_id, HANDLERS), RUN_JOBS: run_jobs,
+    HEALTH_CHECK: lambda rt, _unused: run_check(rt), SEND_ALERT: send_alert}
+
+
 def register_tasks(app: Celery) -> None:
-    @app.task(name="ces.process_event")
-    def process_event_task(event_id: int) -> None:
-        process_event(get_runtime(), event_id)
+    for name, run in TASKS.items():
+        app.task(name=name)(_task(run))
 
-    @app.task(name="ces.process_events")
-    def process_events_task(event_ids: list[int]) -> None:
-        rt = get_runtime()
-        for event_id in event_ids:  # each claimed on its own: a redelivered batch does nothing twice
-            process_event(rt, event_id)
 
-    @app.task(name="ces.send_survey")
-    def send_survey_task(survey_id: int) -> None:
-        send_survey(get_runtime(), survey_id)
-
-    @app.task(name="ces.send_reminder")
-    def send_reminder_task(survey_id: int) -> None:
-        send_reminder(get_runtime(), survey_id)
-
-    @app.task(name="ces.run_job")
-    def run_job_task(job_id: int) -> None:
-        run_job(get_runtime(), job_id, HANDLERS)
-
-    @app.task(name="ces.run_jobs")
-    def run_jobs_task(job_ids: list[int]) -> None:
-        rt = get_runtime()
-        for job_id in job_ids:  # each claimed on its own: a redelivered batch does nothing twice
-            run_job(rt, job_id, HANDLERS)
-
-    @app.task(name="ces.health_check")
-    def health_check_task(_unused: int) -> None:
-        run_check(get_runtime())
-
-    @app.task(name="ces.send_alert")
-    def send_alert_task(alert_id: int) -> None:
-        send_alert(get_runtime(), alert_id)
+def _task(run: Callable[[Runtime, Any], object]) -> Callable[[Any], None]:
+    def task(row_id: Any) -> None:
+        run(get_runtime(), row_id)
+    return task

@@ -152,9 +152,9 @@ class ChatwootConnector(Connector):
             created_at=parse_time(c.get("created_at")),
             updated_at=parse_time(c.get("last_activity_at") or c.get("timestamp")), url=self.ticket_url(c["id"]))
 
-    def fetch_history(self, ticket_id: str) -> TicketHistory:
+    def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
         """Messages and notes, and the activity messages for status, agent and team changes."""
-        history = TicketHistory(ticket=self.fetch_ticket(ticket_id))
+        history = TicketHistory(ticket=ticket or self.fetch_ticket(ticket_id))
         try:
             teams = {t.get("name") for t in self.api.get_json("teams", "teams") or [] if isinstance(t, dict)}
         except PermanentApiError:

@@ -337,7 +337,7 @@ class FreshdeskConnector(Connector):
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         return self._ticket(self._ticket_data(ticket_id))
 
-    def fetch_history(self, ticket_id: str) -> TicketHistory:
+    def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
         """Messages and notes from the conversations (the description is the first message);
         Freshdesk's stats give the first-response and resolution times. Status, group and agent
         changes are not in the API: they come from the stored webhooks."""

@@ -246,7 +246,7 @@ class FrontConnector(Connector):
                                                    "raw_channel": optional_str(message.get("type"))})
         return ticket
 
-    def fetch_history(self, ticket_id: str) -> TicketHistory:
+    def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
         """The events timeline holds assignments, moves between inboxes, archives and reopens, and
         every message and comment; without the events scope, messages alone are read instead."""
         ticket = self._ticket(self.api.get_json(f"conversations/{ticket_id}", "conversation"), self._inbox(ticket_id))

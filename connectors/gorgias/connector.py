@@ -162,10 +162,10 @@ class GorgiasConnector(Connector):
             created_at=parse_time(t.get("created_datetime")), updated_at=parse_time(t.get("updated_datetime")),
             url=self.ticket_url(str(t["id"])))
 
-    def fetch_history(self, ticket_id: str) -> TicketHistory:
+    def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
         """Customer messages, agent replies and notes with their times and channels; status,
         team and agent changes come from the stored webhooks (history_from_webhooks)."""
-        history = TicketHistory(ticket=self.fetch_ticket(ticket_id))
+        history = TicketHistory(ticket=ticket or self.fetch_ticket(ticket_id))
         path, params = f"tickets/{ticket_id}/messages", {"limit": 100}
         try:
             for page in self.api.paginate(path, "ticket messages", next_cursor(path, params), params=params):

@@ -270,7 +270,7 @@ class HelpScoutConnector(Connector):
         data = self.api.get_json(f"conversations/{ticket_id}", "conversation")
         return ticket_from_api(data, self._mailbox_names())
 
-    def fetch_history(self, ticket_id: str) -> TicketHistory:
+    def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
         """Status, assignee and mailbox changes and the messages, all from the threads (Help Scout
         keeps no counters of its own)."""
         conversation = self.api.get_json(f"conversations/{ticket_id}", "conversation")

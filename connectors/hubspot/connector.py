@@ -295,7 +295,7 @@ class HubspotConnector(Connector):
         raw = self._raw_ticket(ticket_id, history=False)
         return self._ticket(raw, self._requester(raw))
 
-    def fetch_history(self, ticket_id: str) -> TicketHistory:
+    def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
         """Stage, owner and team changes come from propertiesWithHistory. HubSpot keeps a ticket's
         e-mails and chats as separate engagements and inbox threads, which this connector does
         not read: messages are listed in `missing`."""

@@ -269,7 +269,7 @@ class IntercomConnector(Connector):
         conversation = self._conversation(ticket_id)
         return self._ticket(conversation, self._requester(conversation))
 
-    def fetch_history(self, ticket_id: str) -> TicketHistory:
+    def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
         """One call gives the conversation, its parts (up to 500) and Intercom's own statistics."""
         conversation = self._conversation(ticket_id)
         missing: list[str] = []

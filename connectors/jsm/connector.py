@@ -150,10 +150,10 @@ class JsmConnector(Connector):
         for page in self.api.paginate(path, label, next_page, params={start: 0}):
             yield from page.get("values") or []
 
-    def fetch_history(self, ticket_id: str) -> TicketHistory:
+    def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
         """Status, assignee and team changes from the changelog (a status's category from
         /rest/api/3/status, as the changelog names statuses only); replies and notes from the comments."""
-        ticket = self.fetch_ticket(ticket_id)
+        ticket = ticket or self.fetch_ticket(ticket_id)
         history = TicketHistory(ticket=ticket)
         customer = ticket.requester.id if ticket.requester else None
         try:

@@ -223,10 +223,10 @@ class ZammadConnector(Connector):
             tags = []
         return ticket_from_api(data, self.settings, customer=customer, owner=owner, tags=tags)
 
-    def fetch_history(self, ticket_id: str) -> TicketHistory:
+    def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
         """State, group and owner changes from the ticket history; messages and notes from the
         articles. Zammad keeps no counters of its own (no reopen or transfer counts)."""
-        ticket = self.fetch_ticket(ticket_id)
+        ticket = ticket or self.fetch_ticket(ticket_id)
         history = TicketHistory(ticket=ticket)
         customer_id = ticket.requester.id if ticket.requester else None
         entries: list[HistoryEntry] = []

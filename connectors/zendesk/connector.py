@@ -228,10 +228,10 @@ class ZendeskConnector(Connector):
         data = self.api.get_json(f"tickets/{ticket_id}.json", "ticket", include="users,groups,organizations")
         return ticket_from_api(data, self.settings.api_base)
 
-    def fetch_history(self, ticket_id: str) -> TicketHistory:
+    def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
         """Audits give the exact sequence; metrics give Zendesk's own counters, which stand in
         when the audits cannot be read (OAuth tokens need the global read scope for them)."""
-        ticket = self.fetch_ticket(ticket_id)
+        ticket = ticket or self.fetch_ticket(ticket_id)
         history = TicketHistory(ticket=ticket)
         try:
             metric = self.api.get_json(f"tickets/{ticket_id}/metrics.json", "ticket metrics").get("ticket_metric") or {}

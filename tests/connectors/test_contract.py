@@ -200,6 +200,34 @@ def test_each_declared_capability_works_and_the_others_say_unsupported(kit, kind
         assert c.request.url == kit.token_url or c.request.headers.get(kit.auth_header), c.request.url
 
 
+# The kinds whose history begins with the read fetch_ticket makes: given the ticket (the survey's
+# send has just read it), they do not read it again. The others read it with more in the same call.
+USE_THE_TICKET_GIVEN = {"chatwoot", "gorgias", "jsm", "zammad", "zendesk"}
+
+
+@responses.activate
+def test_a_history_given_the_ticket_just_read_is_the_same_with_no_more_calls(kit, kind, connector):
+    if not {base.TICKET, base.HISTORY} <= connector.capabilities:
+        pytest.skip("reads no tickets or no history")
+    kit.api()
+    api_calls = lambda: sum(1 for c in responses.calls if c.request.url != kit.token_url)  # noqa: E731
+    connector.fetch_history(kit.ticket_id)  # warm: what a connector reads once and keeps (names of teams…)
+    before = api_calls()
+    alone = connector.fetch_history(kit.ticket_id)
+    history_calls = api_calls() - before
+    before = api_calls()
+    ticket = connector.fetch_ticket(kit.ticket_id)
+    ticket_calls = api_calls() - before
+    before = api_calls()
+    given = connector.fetch_history(kit.ticket_id, ticket)
+    assert given.entries == alone.entries and given.counters == alone.counters and given.missing == alone.missing
+    assert given.ticket.id == kit.ticket_id
+    if kind in USE_THE_TICKET_GIVEN:
+        assert given.ticket is ticket and api_calls() - before == history_calls - ticket_calls
+    else:
+        assert api_calls() - before == history_calls
+
+
 @responses.activate
 def test_a_ticket_tells_its_agents_helpdesk_id_and_email(kit, connector):
     needs_tickets(connector)

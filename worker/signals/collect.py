@@ -82,16 +82,16 @@ def _webhook_entries(rt: Runtime, connector_id: str, ticket_id: str, kinds: froz
     return [e for e in entries if e.kind in kinds]
 
 
-def _history(rt: Runtime, ticket: Ticket, waits: list[float]) -> TicketHistory:
+def _history(rt: Runtime, ticket: Ticket, waits: list[float], read: Ticket_ | None) -> TicketHistory:
     conn = rt.connector(ticket.connector_id)
     if conn is None:
         raise Permanent(f"connector {ticket.connector_id!r} is no longer configured")
     try:
         if base.HISTORY in conn.capabilities:
-            history = conn.fetch_history(ticket.external_id)
+            history = conn.fetch_history(ticket.external_id, read)
             from_webhooks = conn.history_from_webhooks
         else:
-            history = TicketHistory(ticket=read_ticket(rt, ticket.connector_id, ticket.external_id))
+            history = TicketHistory(ticket=read or read_ticket(rt, ticket.connector_id, ticket.external_id))
             from_webhooks = frozenset(EntryKind)
     except ApiError as exc:
         if exc.permanent:
@@ -161,11 +161,12 @@ def _known_contacts(rt: Runtime, s: Session, ticket: Ticket, requester_hash: str
     return [Contact(connector=c, id=i, created_at=at, channel=ch) for c, i, at, ch in rows]
 
 
-def collect(rt: Runtime, ticket_pk: int) -> str:
+def collect(rt: Runtime, ticket_pk: int, read: Ticket_ | None = None) -> str:
+    """`read`: the ticket as the helpdesk told it a moment ago (the survey's send read it), not read again."""
     with rt.transaction() as s:
         ticket = s.execute(_TICKET, {"b_id": ticket_pk}).one()
     waits: list[float] = []  # Retry-After of every rate limit met on the way
-    history = _history(rt, ticket, waits)
+    history = _history(rt, ticket, waits, read)
     snapshot = history.ticket
     requester_hash = email_hash(rt, snapshot.requester.email if snapshot.requester else None)
     opened = snapshot.created_at or ticket.opened_at

@@ -123,9 +123,11 @@ class _Ready:
     data: bytes | None  # … and its bytes, as handed over
 
 
-def send_survey(rt: Runtime, survey_id: int) -> str | None:
+def send_survey(rt: Runtime, survey_id: int, then: Callable[[int, Ticket], object] | None = None) -> str | None:
     """Claim the survey, get it ready (ticket, policy, mail), mark it sending (the point of no
-    return), hand it over to the mail server or the helpdesk, and record what happened."""
+    return), hand it over to the mail server or the helpdesk, and record what happened. `then`,
+    once that is recorded, is given the solve and the ticket as read for it (tasks.py collects the
+    ticket's signals with it rather than reading the ticket again)."""
     claimed = _claim(rt, survey_id)
     if claimed is None:
         return None
@@ -135,10 +137,22 @@ def send_survey(rt: Runtime, survey_id: int) -> str | None:
     lease_until = rt.now() + timedelta(seconds=rt.settings.worker.lease_seconds)
     why_not, moved = _mark_sending(rt, ready, lease_until)
     if why_not:
-        return _finish(rt, ready.survey, ready.attempt, SurveyState.SKIPPED, why_not)
-    if not moved:
+        outcome = _finish(rt, ready.survey, ready.attempt, SurveyState.SKIPPED, why_not)
+    elif not moved:
         return None  # our lease expired and another worker took over
-    return _hand_over(rt, ready, lease_until)
+    else:
+        outcome = _hand_over(rt, ready, lease_until)
+    if then is not None and ready.survey.solve_id is not None:
+        _after(then, ready)
+    return outcome
+
+
+def _after(then: Callable[[int, Ticket], object], ready: _Ready) -> None:
+    """What follows the send; the survey's outcome is recorded whatever happens in it."""
+    try:
+        then(ready.survey.solve_id, ready.ticket)
+    except Exception as exc:  # e.g. the database went away: the scheduler enqueues the job as usual
+        log.warning("after_send_failed", survey_id=ready.survey.id, error=error_text(exc)[:200])
 
 
 def _get_ready(rt: Runtime, attempt: int, survey: Survey, abandoned: int) -> _Ready | str | None:
