@@ -92,12 +92,6 @@ def due_jobs(rt: Runtime, limit: int = 1000) -> list[int]:
             .order_by(Job.due_at).limit(limit)))
 
 
-def mark_enqueued(rt: Runtime, ids: list[int]) -> None:
-    with rt.transaction() as s:
-        s.execute(update(Job).where(Job.id.in_(ids)).values(
-            next_try_at=rt.now() + timedelta(seconds=rt.settings.worker.requeue_after_seconds)))
-
-
 JOBS, SOLVES = Job.__table__, Solve.__table__
 
 

@@ -21,10 +21,10 @@ from sqlalchemy import and_, or_, select, update
 from ces.worker import audit
 from ces.worker.alerts.trigger import SEND_ALERT, digest_due
 from ces.worker.console.sessions import drop_expired
-from ces.worker.db.models import Alert, AlertState, EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
+from ces.worker.db.models import Alert, AlertState, EventState, Job, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.health.check import on_sweep
 from ces.worker.intake import PROCESS_EVENT
-from ces.worker.jobs import JOBS_PER_MESSAGE, RUN_JOBS, due_jobs, mark_enqueued
+from ces.worker.jobs import JOBS_PER_MESSAGE, RUN_JOBS, due_jobs
 from ces.worker.logs import error_text
 from ces.worker.model.refit import queue_refit
 from ces.worker.privacy import apply_retention
@@ -101,10 +101,7 @@ def _reminders(rt: Runtime) -> int:
 
 
 def _jobs(rt: Runtime) -> int:
-    sent = _enqueued(rt, RUN_JOBS, due_jobs(rt), JOBS_PER_MESSAGE)
-    if sent:
-        mark_enqueued(rt, sent)
-    return len(sent)
+    return _held_back(rt, Job, _enqueued(rt, RUN_JOBS, due_jobs(rt), JOBS_PER_MESSAGE), rt.now())
 
 
 def _alerts(rt: Runtime) -> int:
