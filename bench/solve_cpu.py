@@ -1,5 +1,6 @@
-"""CPU per solve of the worker's three tasks, in one process, without Celery: the same functions
-the tasks call (process_event, send_survey, run_job for the signals), on PostgreSQL, against the
+"""CPU per solve of the worker's tasks, in one process, without Celery: the same functions the
+tasks call (worker/tasks.py TASKS: the events, which send the last survey they made due; the send,
+which runs its ticket's signals job; run_job for what is left), on PostgreSQL, against the
 simulated Zendesk (answering at once) and the SMTP sink, which run in other threads: the figure is
 the CPU time of the thread running the tasks. For comparing versions on a shared machine,
 where bench/e2e.py's figures drift with the neighbours' load: `--tree DIR` runs another checkout's
@@ -60,8 +61,11 @@ def measure(solves: int) -> dict:
         event.listen(rt.engine, "commit", lambda *a: counts.__setitem__("transactions", counts["transactions"] + 1))
         agent = sim.add_user("Priya Patel", "priya@acme.test", role="agent")
         conn = rt.connector("zendesk-bench")
-        # What the send task runs (a tree before TASKS: the send alone; its signals job runs below).
-        send = getattr(tasks, "TASKS", {}).get("ces.send_survey", send_survey)
+        # What the tasks run (a tree before TASKS: the functions alone; what they leave runs below).
+        run_tasks = getattr(tasks, "TASKS", {})
+        events = run_tasks.get("ces.process_events")
+        process = (lambda rt, i: events(rt, [i])) if events else process_event
+        send = run_tasks.get("ces.send_survey", send_survey)
 
         def solve_all(n: int) -> dict:
             tickets = [sim.create_ticket(sim.add_user(f"C {i}", f"c{i}-{time.time_ns()}@example.com", locale="en-US"),
@@ -75,7 +79,7 @@ def measure(solves: int) -> dict:
                 [ids] = store_batch(rt, [request_rows(conn, req, conn.parse(req), 60)])
                 event_ids += ids
             out = {}
-            for name, run, ids in (("event", lambda i: process_event(rt, i), lambda: event_ids),
+            for name, run, ids in (("event", lambda i: process(rt, i), lambda: event_ids),
                                    ("send", lambda i: send(rt, i), lambda: list(queued)),
                                    ("signals", lambda i: run_job(rt, i, HANDLERS), lambda: collect_jobs())):
                 todo = ids()

@@ -64,6 +64,16 @@ class Queue:
             raise ConnectionError("broker down (test)")
         self.items.append((task, row_id))
 
+    def events_only(self, rt) -> None:
+        """Apply the first queued message of events, their surveys queued rather than sent: a
+        test's moment between a solve and its send (a worker's event task sends one itself)."""
+        from ces.worker.events import process_event
+
+        task, ids = self.items.popleft()
+        assert task in ("ces.process_event", "ces.process_events"), task
+        for event_id in ids if isinstance(ids, list) else [ids]:
+            process_event(rt, event_id)
+
     def drain(self, rt, limit: int = 1000) -> list[tuple[str, int]]:
         """Run what was enqueued, in order, as a worker would (without Celery)."""
         from ces.worker.tasks import TASKS

@@ -195,7 +195,7 @@ def test_an_uncertain_survey_is_resent_only_when_the_admin_says_it_did_not_arriv
     rt = make_rt(clock=clock)
     mock_ticket(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt, limit=1)  # the event: the survey is created, its send not run
+    queue.events_only(rt)  # the event: the survey is created, its send not run
     queue.items.clear()
     [survey] = surveys(rt)
     with rt.transaction() as s:  # a worker died between the SMTP hand-over and its commit
@@ -286,7 +286,7 @@ def test_dry_run_decides_and_sends_nothing(config, make_rt, queue, sink, zendesk
 def test_concurrent_sends_of_one_survey_send_one_mail(rt, queue, sink, zendesk_api):
     mock_ticket(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt, limit=1)  # process the event only
+    queue.events_only(rt)  # process the event only
     [(task, survey_id)] = list(queue.items)
     threads = [threading.Thread(target=send_survey, args=(rt, survey_id)) for _ in range(6)]
     for t in threads:
@@ -299,7 +299,7 @@ def test_concurrent_sends_of_one_survey_send_one_mail(rt, queue, sink, zendesk_a
 def left_by_a_dead_worker(rt, queue, clock, state: str) -> int:
     """A solve's survey, queued; a worker took it to `state` (attempt 1, leased for 5 s) and died there."""
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt, limit=1)
+    queue.events_only(rt)
     [(_, survey_id)] = list(queue.items)
     with rt.transaction() as s:
         s.execute(update(Survey).where(Survey.id == survey_id).values(
@@ -508,3 +508,20 @@ def test_freshdesk_an_identical_body_is_a_retry_within_the_window_and_a_new_solv
         assert len(sink.messages) == 2
     finally:
         sim.stop()
+
+
+def test_an_event_message_sends_its_last_survey_itself_and_queues_the_others(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)
+    mock_ticket(zendesk_api, "5159", email="li.wei@example.com", name="Li Wei")
+    receive(rt, "status_changed_solved.json", "inv-1")
+    receive(rt, "x", "inv-2", body=status_body("solved", "open", ticket_id="5159"))
+    ids = [event_id for _, event_id in queue.items]
+    queue.items.clear()
+    queue.items.append(("ces.process_events", ids))  # one message for both, as intake's group commit sends
+    queue.drain(rt, limit=1)
+    # The last survey sent by the event's task (a message fewer), the other queued: no event of a
+    # batch waits on a send.
+    assert [s.state for s in surveys(rt)] == [SurveyState.PENDING, SurveyState.SENT]
+    assert [task for task, _ in queue.items] == ["ces.send_survey"]
+    queue.drain(rt)
+    assert [s.state for s in surveys(rt)] == [SurveyState.SENT] * 2 and len(sink.messages) == 2

@@ -95,7 +95,7 @@ def test_a_survey_that_stops_every_worker_fails_after_max_attempts(rt, queue, si
 
     mock_ticket(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt, limit=1)
+    queue.events_only(rt)
     [(_, survey_id)] = list(queue.items)
     queue.items.clear()
     with monkeypatch.context() as patched:

@@ -33,8 +33,9 @@ _OUTCOME = update(EVENTS).where(EVENTS.c.id == bindparam("b_id"))
 _NEW_SOLVE = insert(SOLVES).returning(SOLVES.c.id)
 
 
-def process_event(rt: Runtime, event_id: int) -> str | None:
+def process_event(rt: Runtime, event_id: int, due: list[int] | None = None) -> str | None:
     """Apply one stored event exactly once; returns its outcome, or None if another worker has it.
+    The surveys it makes due now are queued, or added to `due` for the caller to send.
 
     The claim, the change and the outcome are one transaction: a failure (or a worker that dies)
     undoes all three, and the event waits for its next try as it was; a second worker's claim
@@ -57,8 +58,11 @@ def process_event(rt: Runtime, event_id: int) -> str | None:
             raise  # the claim itself failed (the database is away): the scheduler enqueues it again
         _failed(rt, event, exc)
         return None
-    for survey_id in due_now:
-        rt.enqueue(SEND_SURVEY, survey_id)
+    if due is not None:
+        due += due_now
+    else:
+        for survey_id in due_now:
+            rt.enqueue(SEND_SURVEY, survey_id)
     log.info("event_processed", event_id=event_id, outcome=outcome)
     return outcome
 
