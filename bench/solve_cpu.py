@@ -2,7 +2,8 @@
 tasks call (worker/tasks.py TASKS: the events, which send the last survey they made due; the send,
 which runs its ticket's signals job; run_job for what is left), on PostgreSQL, against the
 simulated Zendesk (answering at once) and the SMTP sink, which run in other threads: the figure is
-the CPU time of the thread running the tasks. For comparing versions on a shared machine,
+the CPU time of the thread running the tasks (with the tasks of 6 December on, "event" holds the
+whole solve and the two others what is left to them). For comparing versions on a shared machine,
 where bench/e2e.py's figures drift with the neighbours' load: `--tree DIR` runs another checkout's
 code (e.g. `git archive <commit> | tar -x -C DIR`) in the same minute, alternated with this one.
 

@@ -212,7 +212,7 @@ def test_the_send_collects_the_signals_with_the_ticket_it_has_read(rt, queue, si
     mock_ticket(zendesk_api)
     mock_history(zendesk_api)
     receive(rt, "status_changed_solved.json", "inv-1")
-    queue.drain(rt)  # the event, then the send: no sweep of the scheduler in between
+    queue.drain(rt)  # the event's task sends the survey, then collects: no sweep of the scheduler
     assert surveys(rt)[0].state == "sent" and signals_row(rt).group_transfers == 1
     assert ticket_reads(zendesk_api) == 1  # one read of the ticket serves the survey and the signals
     with rt.transaction() as s:
@@ -251,3 +251,35 @@ def test_the_survey_stays_sent_whatever_happens_to_its_signals_job(rt, queue, si
     monkeypatch.setattr(tasks, "run_job_of_solve", run_job_of_solve)
     run_due(rt, queue)  # the scheduler's sweep finds the job due as usual
     assert signals_row(rt).group_transfers == 1 and len(sink.messages) == 1
+
+
+def test_an_event_message_delivered_twice_sends_once_and_reads_the_ticket_once(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)
+    mock_history(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    message = queue.items[0]
+    queue.drain(rt)
+    queue.items.append(message)  # the broker gives it again (a worker lost before its ack)
+    queue.drain(rt)
+    assert len(sink.messages) == 1 and ticket_reads(zendesk_api) == 1 and signals_row(rt).group_transfers == 1
+
+
+def test_a_ticket_changed_after_the_sends_read_is_read_again_for_its_signals(rt, queue, sink, zendesk_api, clock,
+                                                                            monkeypatch):
+    from ces.worker import tasks
+
+    run_job_of_solve = tasks.run_job_of_solve
+
+    def reopened_meanwhile(*args, **kw):  # between the send's read of the ticket and its collect
+        clock.advance(1)
+        receive(rt, "status_changed_reopened.json", "inv-2")
+        queue.events_only(rt)
+        return run_job_of_solve(*args, **kw)
+
+    mock_ticket(zendesk_api)
+    mock_history(zendesk_api)
+    monkeypatch.setattr(tasks, "run_job_of_solve", reopened_meanwhile)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    queue.drain(rt)
+    assert surveys(rt)[0].state == "sent" and signals_row(rt) is not None
+    assert ticket_reads(zendesk_api) == 2  # the reopen's collect reads the ticket as it is now

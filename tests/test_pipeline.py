@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from ces.worker.db.models import EventState, Survey, SurveyAttempt, SurveyState, WebhookEvent
 from ces.worker.events import process_event
@@ -525,3 +526,27 @@ def test_an_event_message_sends_its_last_survey_itself_and_queues_the_others(rt,
     assert [task for task, _ in queue.items] == ["ces.send_survey"]
     queue.drain(rt)
     assert [s.state for s in surveys(rt)] == [SurveyState.SENT] * 2 and len(sink.messages) == 2
+
+
+def test_a_message_of_events_failing_midway_queues_the_surveys_of_the_events_done(rt, queue, sink, zendesk_api,
+                                                                                 monkeypatch):
+    from ces.worker import tasks
+
+    mock_ticket(zendesk_api)
+    receive(rt, "status_changed_solved.json", "inv-1")
+    receive(rt, "x", "inv-2", body=status_body("solved", "open", ticket_id="5159"))
+    ids = [event_id for _, event_id in queue.items]
+    queue.items.clear()
+    queue.items.append(("ces.process_events", ids))
+    process = tasks.process_event
+
+    def database_gone_at_the_second(rt, event_id, due):
+        if event_id == ids[1]:
+            raise OperationalError("UPDATE webhook_events", {}, Exception("server closed the connection"))
+        return process(rt, event_id, due)
+
+    monkeypatch.setattr(tasks, "process_event", database_gone_at_the_second)
+    with pytest.raises(OperationalError):
+        queue.drain(rt, limit=1)
+    [survey] = surveys(rt)
+    assert list(queue.items) == [("ces.send_survey", survey.id)]  # queued at once, not left for the sweep

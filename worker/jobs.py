@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Row, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -95,11 +95,11 @@ def due_jobs(rt: Runtime, limit: int = 1000) -> list[int]:
 JOBS, SOLVES = Job.__table__, Solve.__table__
 
 
-def _claiming(*which):
-    """The claim of the job `which` names, if it is due: built once, run with parameters (every
-    solve's signals job is claimed and removed by these)."""
+def _claiming(*naming_the_job: ColumnElement[bool]):
+    """The claim of one job, if it is due: built once, run with parameters (every solve's signals
+    job is claimed and removed by these)."""
     now = bindparam("b_now")
-    return (update(JOBS).where(*which, JOBS.c.due_at <= now, or_(
+    return (update(JOBS).where(*naming_the_job, JOBS.c.due_at <= now, or_(
         JOBS.c.state == "due", and_(JOBS.c.state == "running", JOBS.c.lease_until < now)))
         .values(state="running", attempts=JOBS.c.attempts + 1, lease_until=case(
             *((JOBS.c.kind == kind, bindparam(f"b_lease_{kind}", type_=UTCDateTime)) for kind in LEASE_SECONDS),
@@ -126,7 +126,8 @@ def run_job(rt: Runtime, job_id: int, handlers: dict[str, Callable[[Runtime, int
     return _run(rt, row, handlers) if row else None
 
 
-def run_job_of_solve(rt: Runtime, kind: str, solve_id: int, handler: Callable[[Runtime, int | None], str]) -> str | None:
+def run_job_of_solve(rt: Runtime, kind: str, solve_id: int,
+                     handler: Callable[[Runtime, int | None], str]) -> str | None:
     """The solved ticket's job of `kind`, run here and now if it is due (the send runs its
     ticket's signals job with the ticket it has just read): claimed as any worker claims it, so
     that it runs once whoever gets it first; None if it is not due or another worker has it."""

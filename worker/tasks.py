@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from celery import Celery
@@ -33,8 +34,8 @@ HANDLERS = {JobKind.COLLECT: collect, JobKind.RECHECK: recheck, JobKind.ASSESS: 
 def send_then_collect(rt: Runtime, survey_id: int) -> str | None:
     """Send the survey; then its ticket's signals job, if it is still due, with the ticket the send
     read: a solve reads the ticket from the helpdesk once, and its signals need no message of their own."""
-    def collect_with(solve_id: int, ticket: Ticket) -> None:
-        run_job_of_solve(rt, JobKind.COLLECT, solve_id, functools.partial(collect, read=ticket))
+    def collect_with(solve_id: int, ticket: Ticket, read_at: datetime) -> None:
+        run_job_of_solve(rt, JobKind.COLLECT, solve_id, functools.partial(collect, just_read=(ticket, read_at)))
     return send_survey(rt, survey_id, then=collect_with)
 
 
@@ -42,12 +43,24 @@ def process_events(rt: Runtime, event_ids: list[int]) -> None:
     """The events, then the surveys they made due: all queued but the last, which this task sends
     itself (a message fewer per solve; no event waits on a send, which comes after them all)."""
     due: list[int] = []
-    for event_id in event_ids:  # each claimed on its own: a redelivered batch does nothing twice
-        process_event(rt, event_id, due)
-    for survey_id in due[:-1]:
-        rt.enqueue(SEND_SURVEY, survey_id)
+    try:
+        for event_id in event_ids:  # each claimed on its own: a redelivered batch does nothing twice
+            process_event(rt, event_id, due)
+    except BaseException:
+        _queue_sends(rt, due)  # the surveys of the events done are sent at once all the same
+        raise
+    _queue_sends(rt, due[:-1])
     if due:
         send_then_collect(rt, due[-1])
+
+
+def _queue_sends(rt: Runtime, survey_ids: list[int]) -> None:
+    for survey_id in survey_ids:
+        rt.enqueue(SEND_SURVEY, survey_id)
+
+
+def process_one_event(rt: Runtime, event_id: int) -> None:
+    process_events(rt, [event_id])
 
 
 def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
@@ -55,12 +68,20 @@ def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
         run_job(rt, job_id, HANDLERS)
 
 
+def run_one_job(rt: Runtime, job_id: int) -> None:
+    run_job(rt, job_id, HANDLERS)
+
+
+def health_check(rt: Runtime, _unused: int) -> None:
+    run_check(rt)
+
+
 # Every task by the name its messages carry, and what it runs with the row id(s) they carry; tests
 # run the same table in place of a worker.
 TASKS: dict[str, Callable[[Runtime, Any], object]] = {
-    PROCESS_EVENT: lambda rt, event_id: process_events(rt, [event_id]), PROCESS_EVENTS: process_events, SEND_SURVEY: send_then_collect,
-    SEND_REMINDER: send_reminder, RUN_JOB: lambda rt, job_id: run_job(rt, job_id, HANDLERS), RUN_JOBS: run_jobs,
-    HEALTH_CHECK: lambda rt, _unused: run_check(rt), SEND_ALERT: send_alert}
+    PROCESS_EVENT: process_one_event, PROCESS_EVENTS: process_events, SEND_SURVEY: send_then_collect,
+    SEND_REMINDER: send_reminder, RUN_JOB: run_one_job, RUN_JOBS: run_jobs, HEALTH_CHECK: health_check,
+    SEND_ALERT: send_alert}
 
 
 def register_tasks(app: Celery) -> None:

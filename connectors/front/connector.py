@@ -248,7 +248,8 @@ class FrontConnector(Connector):
 
     def fetch_history(self, ticket_id: str, ticket: Ticket | None = None) -> TicketHistory:
         """The events timeline holds assignments, moves between inboxes, archives and reopens, and
-        every message and comment; without the events scope, messages alone are read instead."""
+        every message and comment; without the events scope, messages alone are read instead. A
+        ticket given is not used: the conversation is read here with its inbox."""
         ticket = self._ticket(self.api.get_json(f"conversations/{ticket_id}", "conversation"), self._inbox(ticket_id))
         history = TicketHistory(ticket=ticket)
         messages: list[dict] = []

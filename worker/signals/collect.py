@@ -82,16 +82,16 @@ def _webhook_entries(rt: Runtime, connector_id: str, ticket_id: str, kinds: froz
     return [e for e in entries if e.kind in kinds]
 
 
-def _history(rt: Runtime, ticket: Ticket, waits: list[float], read: Ticket_ | None) -> TicketHistory:
+def _history(rt: Runtime, ticket: Ticket, just_read: Ticket_ | None, waits: list[float]) -> TicketHistory:
     conn = rt.connector(ticket.connector_id)
     if conn is None:
         raise Permanent(f"connector {ticket.connector_id!r} is no longer configured")
     try:
         if base.HISTORY in conn.capabilities:
-            history = conn.fetch_history(ticket.external_id, read)
+            history = conn.fetch_history(ticket.external_id, just_read)
             from_webhooks = conn.history_from_webhooks
         else:
-            history = TicketHistory(ticket=read or read_ticket(rt, ticket.connector_id, ticket.external_id))
+            history = TicketHistory(ticket=just_read or read_ticket(rt, ticket.connector_id, ticket.external_id))
             from_webhooks = frozenset(EntryKind)
     except ApiError as exc:
         if exc.permanent:
@@ -100,8 +100,8 @@ def _history(rt: Runtime, ticket: Ticket, waits: list[float], read: Ticket_ | No
             waits.append(exc.retry_after)
         # Assess with what we have now (marked partial); the job retries for the rest.
         history = _stored_history(rt, ticket.id) or TicketHistory(
-            ticket=Ticket_(id=ticket.external_id, status=Status.SOLVED, channel=ticket.channel or "other",
-                           created_at=ticket.opened_at),
+            ticket=just_read or Ticket_(id=ticket.external_id, status=Status.SOLVED, channel=ticket.channel or "other",
+                                        created_at=ticket.opened_at),
             counters={"reopens": float(ticket.reopen_count)})
         history.missing = [m for m in history.missing if "(retrying)" not in m]
         history.missing.append(f"history: {_failed(exc)} (retrying)")
@@ -161,12 +161,14 @@ def _known_contacts(rt: Runtime, s: Session, ticket: Ticket, requester_hash: str
     return [Contact(connector=c, id=i, created_at=at, channel=ch) for c, i, at, ch in rows]
 
 
-def collect(rt: Runtime, ticket_pk: int, read: Ticket_ | None = None) -> str:
-    """`read`: the ticket as the helpdesk told it a moment ago (the survey's send read it), not read again."""
+def collect(rt: Runtime, ticket_pk: int, just_read: tuple[Ticket_, datetime] | None = None) -> str:
+    """`just_read`: the ticket as the helpdesk told it a moment ago (the survey's send read it) and
+    when; used instead of reading it again unless an event has changed the ticket since (a reopen)."""
     with rt.transaction() as s:
         ticket = s.execute(_TICKET, {"b_id": ticket_pk}).one()
+    fresh = just_read[0] if just_read and ticket.updated_at <= just_read[1] else None
     waits: list[float] = []  # Retry-After of every rate limit met on the way
-    history = _history(rt, ticket, waits, read)
+    history = _history(rt, ticket, fresh, waits)
     snapshot = history.ticket
     requester_hash = email_hash(rt, snapshot.requester.email if snapshot.requester else None)
     opened = snapshot.created_at or ticket.opened_at

@@ -45,6 +45,7 @@ log = structlog.get_logger("ces.surveys")
 LONG_AGO = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ABANDONED = "the worker stopped while preparing the survey, before recording an outcome"
 T = TypeVar("T")
+AfterSend = Callable[[int, Ticket, datetime], object]  # (solve id, the ticket as read, when it was read)
 SURVEYS, ATTEMPTS, RECIPIENTS, OPT_OUTS = (m.__table__ for m in (Survey, SurveyAttempt, Recipient, OptOut))
 # Built once and run with parameters (every statement of a send is on every solve's path): the
 # survey's change of state, guarded by the state and the attempt it is expected in, and its attempt.
@@ -117,17 +118,18 @@ class _Ready:
     survey: Survey
     policy: SurveySettings
     ticket: Ticket
+    read_at: datetime  # when the ticket was read from the helpdesk
     hashed: str | None  # the customer's keyed e-mail hash, for fatigue
     mail: SurveyMail
     message: EmailMessage | None  # by mail: built; None for a helpdesk reply
     data: bytes | None  # … and its bytes, as handed over
 
 
-def send_survey(rt: Runtime, survey_id: int, then: Callable[[int, Ticket], object] | None = None) -> str | None:
+def send_survey(rt: Runtime, survey_id: int, then: AfterSend | None = None) -> str | None:
     """Claim the survey, get it ready (ticket, policy, mail), mark it sending (the point of no
     return), hand it over to the mail server or the helpdesk, and record what happened. `then`,
-    once that is recorded, is given the solve and the ticket as read for it (tasks.py collects the
-    ticket's signals with it rather than reading the ticket again)."""
+    once that is recorded, is given the solve, the ticket as read for it and when it was read, for
+    work that would otherwise read the ticket again."""
     claimed = _claim(rt, survey_id)
     if claimed is None:
         return None
@@ -147,10 +149,10 @@ def send_survey(rt: Runtime, survey_id: int, then: Callable[[int, Ticket], objec
     return outcome
 
 
-def _after(then: Callable[[int, Ticket], object], ready: _Ready) -> None:
+def _after(then: AfterSend, ready: _Ready) -> None:
     """What follows the send; the survey's outcome is recorded whatever happens in it."""
     try:
-        then(ready.survey.solve_id, ready.ticket)
+        then(ready.survey.solve_id, ready.ticket, ready.read_at)
     except Exception as exc:  # e.g. the database went away: the scheduler enqueues the job as usual
         log.warning("after_send_failed", survey_id=ready.survey.id, error=error_text(exc)[:200])
 
@@ -162,6 +164,7 @@ def _get_ready(rt: Runtime, attempt: int, survey: Survey, abandoned: int) -> _Re
         return _finish(rt, survey, attempt, SurveyState.FAILED, f"gave up after {made} attempts: {ABANDONED}",
                        attempts=attempt - 1)
     policy = rt.settings.survey_for(survey.connector_id)
+    read_at = rt.now()
     try:
         ticket = read_ticket(rt, survey.connector_id, survey.ticket_external_id)
         hashed = _policy(rt, policy, survey, ticket)
@@ -173,7 +176,7 @@ def _get_ready(rt: Runtime, attempt: int, survey: Survey, abandoned: int) -> _Re
         return _wait(rt, survey, attempt, exc.when, exc.reason)
     except Exception as exc:
         return _retry_or_fail(rt, survey, attempt, exc)
-    return _Ready(attempt, survey, policy, ticket, hashed, mail, message, data)
+    return _Ready(attempt, survey, policy, ticket, read_at, hashed, mail, message, data)
 
 
 def _mark_sending(rt: Runtime, ready: _Ready, lease_until: datetime) -> tuple[str | None, bool]:
