@@ -61,10 +61,14 @@ def process_event(rt: Runtime, event_id: int, due: list[int] | None = None) -> s
     if due is not None:
         due += due_now
     else:
-        for survey_id in due_now:
-            rt.enqueue(SEND_SURVEY, survey_id)
+        queue_sends(rt, due_now)
     log.info("event_processed", event_id=event_id, outcome=outcome)
     return outcome
+
+
+def queue_sends(rt: Runtime, survey_ids: list[int]) -> None:
+    for survey_id in survey_ids:
+        rt.enqueue(SEND_SURVEY, survey_id)
 
 
 def _failed(rt: Runtime, event: Row, exc: Exception) -> None:

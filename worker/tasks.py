@@ -13,7 +13,7 @@ from ces.connectors.models import Ticket
 from ces.worker.alerts.send import send_alert
 from ces.worker.alerts.trigger import SEND_ALERT, check_answer
 from ces.worker.db.models import JobKind
-from ces.worker.events import process_event
+from ces.worker.events import process_event, queue_sends
 from ces.worker.health.check import HEALTH_CHECK, run_check
 from ces.worker.intake import PROCESS_EVENT, PROCESS_EVENTS
 from ces.worker.jobs import RUN_JOB, RUN_JOBS, run_job, run_job_of_solve
@@ -47,16 +47,11 @@ def process_events(rt: Runtime, event_ids: list[int]) -> None:
         for event_id in event_ids:  # each claimed on its own: a redelivered batch does nothing twice
             process_event(rt, event_id, due)
     except BaseException:
-        _queue_sends(rt, due)  # the surveys of the events done are sent at once all the same
+        queue_sends(rt, due)  # the surveys of the events done are sent at once all the same
         raise
-    _queue_sends(rt, due[:-1])
+    queue_sends(rt, due[:-1])
     if due:
         send_then_collect(rt, due[-1])
-
-
-def _queue_sends(rt: Runtime, survey_ids: list[int]) -> None:
-    for survey_id in survey_ids:
-        rt.enqueue(SEND_SURVEY, survey_id)
 
 
 def process_one_event(rt: Runtime, event_id: int) -> None:
