@@ -511,14 +511,20 @@ def test_freshdesk_an_identical_body_is_a_retry_within_the_window_and_a_new_solv
         sim.stop()
 
 
-def test_an_event_message_sends_its_last_survey_itself_and_queues_the_others(rt, queue, sink, zendesk_api):
-    mock_ticket(zendesk_api)
-    mock_ticket(zendesk_api, "5159", email="li.wei@example.com", name="Li Wei")
+def two_solves_in_one_message(rt, queue) -> list[int]:
+    """Tickets 5158 and 5159 solved, their events in one message, as intake's group commit sends them."""
     receive(rt, "status_changed_solved.json", "inv-1")
     receive(rt, "x", "inv-2", body=status_body("solved", "open", ticket_id="5159"))
     ids = [event_id for _, event_id in queue.items]
     queue.items.clear()
-    queue.items.append(("ces.process_events", ids))  # one message for both, as intake's group commit sends
+    queue.items.append(("ces.process_events", ids))
+    return ids
+
+
+def test_an_event_message_sends_its_last_survey_itself_and_queues_the_others(rt, queue, sink, zendesk_api):
+    mock_ticket(zendesk_api)
+    mock_ticket(zendesk_api, "5159", email="li.wei@example.com", name="Li Wei")
+    two_solves_in_one_message(rt, queue)
     queue.drain(rt, limit=1)
     # The last survey sent by the event's task (a message fewer), the other queued: no event of a
     # batch waits on a send.
@@ -533,11 +539,7 @@ def test_a_message_of_events_failing_midway_queues_the_surveys_of_the_events_don
     from ces.worker import tasks
 
     mock_ticket(zendesk_api)
-    receive(rt, "status_changed_solved.json", "inv-1")
-    receive(rt, "x", "inv-2", body=status_body("solved", "open", ticket_id="5159"))
-    ids = [event_id for _, event_id in queue.items]
-    queue.items.clear()
-    queue.items.append(("ces.process_events", ids))
+    ids = two_solves_in_one_message(rt, queue)
     process = tasks.process_event
 
     def database_gone_at_the_second(rt, event_id, due):
