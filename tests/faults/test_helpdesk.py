@@ -3,7 +3,10 @@ timeout, a permanent 404; and its rate limit shared by two `ces worker` processe
 
 Every solve makes two kinds of calls to GET /api/v2/tickets/{id}.json: the survey's read-back
 before sending and the signals' collect job. Each is tried at most max_attempts (3) times, each
-try at most 1 + http.retries (3) requests for a transient failure; counts below are exact."""
+try at most 1 + http.retries (3) requests for a transient failure; counts of failures below are
+exact. Once the API has recovered there are one or two answers: a send that has handed its mail
+over runs the collect job itself with the ticket it read, if the job is due by then (else a worker
+runs it on its own, reading again), and which comes first is a race between two retries."""
 
 from __future__ import annotations
 
@@ -51,14 +54,14 @@ def test_429_500_timeouts_and_404_are_retried_within_bounds_and_sent_once_recove
     waited, sent = db.attempts(survey["id"])
     assert waited["outcome"] == "retry" and "429, retry after 1 s" in waited["detail"]
     assert sent["outcome"] == "sent" and sent["started_at"] - waited["finished_at"] >= timedelta(seconds=1)
-    # Each of the two callers got one 429 and then one answer: nobody called again within Retry-After.
+    # Each of the two callers got one 429 and then at most one answer: nobody called again within Retry-After.
     answers = faults.answers(limited.id)
-    assert [a.status for a in answers] == [429, 429, 200, 200]
+    assert [a.status for a in answers] in ([429, 429, 200], [429, 429, 200, 200])
     assert min(a.at for a in answers[2:]) - answers[0].at >= 1.0
-    # 500s: four failures in all, then one answer per caller.
-    assert faults.statuses(storm.id) == [500, 500, 500, 500, 200, 200]
-    # Timeouts: the two stalled requests were given up on and retried; then one answer per caller.
-    assert faults.count(slow.id) == 4
+    # 500s: four failures in all, then at most one answer per caller.
+    assert faults.statuses(storm.id) in ([500] * 4 + [200], [500] * 4 + [200, 200])
+    # Timeouts: the two stalled requests were given up on and retried; then at most one answer per caller.
+    assert faults.count(slow.id) in (3, 4)
     # The signals of the tickets whose API recovered are complete, not partial.
     partial = {r["external_id"]: r["partial"] for r in db.rows(
         "SELECT t.external_id, s.partial FROM ticket_signals s JOIN tickets t ON t.id = s.ticket_pk")}
