@@ -140,6 +140,7 @@ def test_what_a_token_cannot_do_is_a_clear_json_error(rt, planted, server):
         "not our kind": (get(server, "/api/v1/answers", "Basic abc"), 401, "unauthorized"),
         "another scope": (get(server, "/api/v1/flags", answers_only), 403, "forbidden"),
         "bad date": (get(server, "/api/v1/answers", answers_only, since="yesterday"), 400, "bad_request"),
+        "year 1": (get(server, "/api/v1/answers", answers_only, since="0001-01-01"), 400, "bad_request"),
         "bad cursor": (get(server, "/api/v1/answers", answers_only, cursor="!!"), 400, "bad_request"),
         "bad limit": (get(server, "/api/v1/answers", answers_only, limit=0), 422, "invalid_request"),
     }

@@ -123,7 +123,7 @@ def test_the_csv_holds_what_the_page_shows_and_no_formula(rt, planted, console):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("query", ["since=yesterday", "since=2026-11-21&until=2026-11-20", "scale=nps", "score=9",
-                                   "q=" + "x" * 201])
+                                   "q=" + "x" * 201, "from=0026-11-07&to=2026-11-20", "to=9999-12-31"])
 def test_a_bad_filter_is_a_clear_400(rt, console, query):
     lead = new_signed_in(console, rt, "lee@acme.test", "lead")
     for path in ("/answers", "/answers.csv"):

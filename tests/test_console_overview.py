@@ -190,3 +190,32 @@ def test_every_number_opens_the_answers_behind_it(rt, console):
     assert answers_total(lead, transfers) == 5  # the five low answers were transferred
     for href in set(re.findall(r'href="(/answers\?[^"]+)"', overview + teams + drivers)):
         answers_total(lead, href)  # each one opens (200), whatever it carries
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_day_out_of_the_calendars_reach_leaves_the_range_at_its_default(rt, console):
+    """A year typed as 0026 in a date box, or 9999: the report pages keep their default for that end."""
+    admin = new_signed_in(console, rt, "ada@acme.test", "admin")
+    for path in ("/", "/teams", "/drivers", "/follow-ups"):
+        for query in ("from=0026-11-07&to=2026-11-29", "from=9999-12-31&to=9999-12-31", "to=0001-01-05"):
+            page = admin.get(f"{path}?{query}")
+            assert page.status_code == 200, (path, query)
+    page = admin.get("/?from=0026-11-07&to=2026-11-29").text
+    assert 'min="2000-01-01" max="2999-12-31" value="2026-10-31"' in page  # the 30 days up to `to`
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_page_that_fails_is_a_page_with_the_consoles_headers_and_tells_nothing_stored(rt, console, monkeypatch):
+    from ces.worker.console import overview
+
+    admin = new_signed_in(console, rt, "ada@acme.test", "admin")
+
+    def broken(*_args, **_kw):
+        raise RuntimeError("the database said something it should not have")
+
+    monkeypatch.setattr(overview.ces, "summary", broken)
+    page = admin.get(f"/?{RANGE}")
+    assert page.status_code == 500 and "Something went wrong" in page.text
+    assert "should not have" not in page.text and "script-src 'self'" in page.headers["content-security-policy"]
+    monkeypatch.undo()
+    assert admin.get(f"/?{RANGE}").status_code == 200

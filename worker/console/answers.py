@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from ces.worker.console.auth import Caller, require
 from ces.worker.console.overview import DRIVER_NAMES
+from ces.worker.console.ranges import a_day
 from ces.worker.console.render import Problem, page
 from ces.worker.console.security import console_router
 from ces.worker.console.services import rt_of
@@ -52,9 +53,10 @@ def _day(params, name: str, default: date) -> date:
     if not value:
         return default
     try:
-        return date.fromisoformat(value)
+        return a_day(value)
     except ValueError:
-        raise FilterProblem(N_("“%(value)s” is not a date like 2026-01-31."), value=value[:40]) from None
+        raise FilterProblem(N_("“%(value)s” is not a date like 2026-01-31 between the years 2000 and 2999."),
+                            value=value[:40]) from None
 
 
 def _score(params) -> tuple[int, int] | None:

@@ -18,6 +18,9 @@ from ces.worker.queries.reports import default_range
 from ces.worker.surveys.scales import SCALES
 
 FILTER_NAMES = ("connector", "channel", "group", "agent", "language")
+# The days a filter may name: any helpdesk's history fits, and a range, the period of the same length
+# before it and the day after its end are always dates (a year typed as 0026 would overflow them).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,18 @@ class Range:
         return f"{path}?{urlencode(self.params(**extra))}"
 
 
+def a_day(value: str) -> date:
+    """A day from a query parameter, between FIRST_DAY and LAST_DAY; ValueError if it is not one."""
+    day = date.fromisoformat(value)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{value} is outside {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
 def day_or_none(value: str | None) -> date | None:
-    """A day from a query parameter; what does not parse is no day (the page keeps its default)."""
+    """A day from a query parameter; what is not one is no day (the page keeps its default)."""
     try:
-        return date.fromisoformat(value) if value else None
+        return a_day(value) if value else None
     except ValueError:
         return None
 

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ces.worker.console import csrf
 from ces.worker.console.nav import ADMIN_NAV, nav_for
+from ces.worker.console.ranges import FIRST_DAY, LAST_DAY
 from ces.worker.i18n import N_
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,7 +39,7 @@ def environment(locale: str) -> Environment:
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(
         gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[locale], fallback=True), newstyle=True)
-    env.globals.update(static=static_url, product=PRODUCT)
+    env.globals.update(static=static_url, product=PRODUCT, day_min=FIRST_DAY.isoformat(), day_max=LAST_DAY.isoformat())
     return env
 
 

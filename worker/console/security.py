@@ -7,15 +7,22 @@ A console router is made with `console_router()`; then a page cannot forget any 
 
 from __future__ import annotations
 
+import structlog
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from ces.worker.console import csrf
 from ces.worker.console.render import STATIC_DIR, Problem
 from ces.worker.console.sessions import live_session
 from ces.worker.i18n import N_
+from ces.worker.logs import error_text
 from ces.worker.web.bodies import TooLarge
+
+log = structlog.get_logger("ces.console")
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -61,6 +68,10 @@ class ConsoleRoute(APIRoute):
                 response = await handler(request)
             except Problem as problem:
                 response = problem.response(request, getattr(request.state, "caller", None))
+            except (HTTPException, RequestValidationError, ClientDisconnect):
+                raise  # the app's handlers answer these
+            except Exception as exc:
+                response = _failed(request, exc)
             for name, value in HEADERS.items():
                 response.headers.setdefault(name, value)
             new_token = getattr(request.state, "new_csrf_cookie", None)
@@ -69,6 +80,19 @@ class ConsoleRoute(APIRoute):
             return response
 
         return console_handler
+
+
+def _failed(request: Request, exc: Exception):
+    """A page that failed answers as a page, with the console's headers, and the connection stays
+    open; the log has the why (the exception's text is not shown: it may quote what was stored)."""
+    log.error("console_page_failed", path=request.url.path, error=error_text(exc)[:200], exc_info=exc)
+    problem = Problem(N_("Something went wrong"),
+                      N_("Try again in a moment. If it happens again, tell your administrator: the "
+                         "server's log says what failed."), status=500)
+    try:
+        return problem.response(request, getattr(request.state, "caller", None))
+    except Exception:
+        raise exc from None  # the page itself cannot be drawn: the app's own answer
 
 
 def console_router() -> APIRouter:
