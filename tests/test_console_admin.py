@@ -300,3 +300,17 @@ def test_the_single_sign_on_group_mapping_is_shown_as_configured(config, make_rt
     rows = re.findall(r"<tr><td dir=\"auto\">([^<]+)</td><td>([^<]+)</td><td dir=\"auto\">([^<]+)</td></tr>", page)
     assert rows == [("ces-admins", "admin", "–"), ("support-leads", "lead", "Billing"), ("team-returns", "–", "Returns")]
     assert "https://login.acme.example" in page and "not-used-here" not in page
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_an_invite_too_long_for_its_columns_is_a_clear_400_and_no_command_line_advice(rt, console):
+    admin = new_signed_in(console, rt, "ada@acme.test", "admin")
+    for form, said in (({"email": "eve@acme.test", "name": "E" * 201}, "a name is at most 200 characters"),
+                       ({"email": "e" * 65 + "@acme.test"}, "is too long for an e-mail address"),
+                       ({"email": "eve@" + "a" * 250 + ".test"}, "is too long for an e-mail address")):
+        resp = admin.post("/admin/people/invite", {"role": "lead", **form})
+        assert resp.status_code == 400 and said in resp.text, form
+    assert admin.post("/admin/people/invite", {"email": "eve@acme.test", "name": "E" * 200, "role": "lead"}).ok
+    again = admin.post("/admin/people/invite", {"email": "eve@acme.test", "role": "lead"})
+    assert again.status_code == 400 and "eve@acme.test has an account already" in again.text
+    assert "ces users" not in again.text  # the page has its own button for a new link

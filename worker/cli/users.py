@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ces.worker.cli.common import FORMAT, Format, call, settings
+from ces.worker.cli.common import FORMAT, CliError, Format, call, settings
 from ces.worker.console import users
 from ces.worker.db.models import Role
 from ces.worker.privacy import normalize_email
@@ -17,7 +17,10 @@ users_app = typer.Typer(no_args_is_help=True, help="Console accounts: add, list,
 
 
 def _run(fn, *args, **kwargs):
-    return call(fn, *args, errors=(users.UserError,), **kwargs)
+    try:
+        return call(fn, *args, errors=(), **kwargs)
+    except users.UserError as exc:
+        raise CliError(exc.for_cli) from None
 
 
 def _role(value: str) -> str:

@@ -21,11 +21,18 @@ from ces.worker.console import passwords
 from ces.worker.db.models import ApiToken, AuditEntry, ConsoleSession, Role, SignInLink, User
 from ces.worker.privacy import normalize_email
 
+NAME_LENGTH = User.__table__.c.name.type.length
+
 INVITE, RESET = "invite", "reset"
 
 
 class UserError(Exception):
-    """One line for the admin (the CLI) or the person (a page)."""
+    """One line for the admin (the CLI) or the person (a page); `cli_hint`, what to type next, is
+    added only on the command line (a page has its own buttons for it)."""
+
+    def __init__(self, message: str, cli_hint: str = ""):
+        super().__init__(message)
+        self.for_cli = f"{message} ({cli_hint})" if cli_hint else message
 
 
 @dataclass(frozen=True)
@@ -59,8 +66,18 @@ def _valid_email(email: str) -> str:
     address = normalize_email(email)
     local, _, domain = address.partition("@")
     if not local or "." not in domain or any(c.isspace() for c in address):
-        raise UserError(f"{email!r} is not an e-mail address")
+        raise UserError(f"{email[:100]!r} is not an e-mail address")
+    if len(local) > 64 or len(address) > 254:  # RFC 5321's limits: no mail server takes a longer one
+        raise UserError(f"{email[:100]!r}… is too long for an e-mail address (64 characters before the @, "
+                        "254 in all)")
     return address
+
+
+def _valid_name(name: str | None) -> str | None:
+    name = (name or "").strip()
+    if len(name) > NAME_LENGTH:
+        raise UserError(f"a name is at most {NAME_LENGTH} characters")
+    return name or None
 
 
 def find(s: Session, email: str) -> User | None:
@@ -70,7 +87,7 @@ def find(s: Session, email: str) -> User | None:
 def _user(s: Session, email: str) -> User:
     user = find(s, email)
     if user is None:
-        raise UserError(f"no user {normalize_email(email)!r} (see `ces users list`)")
+        raise UserError(f"no user {normalize_email(email)!r}", "see `ces users list`")
     return user
 
 
@@ -99,10 +116,10 @@ def add(rt, email: str, role: str, teams: list[str], name: str | None = None, *,
         origin: str | None = None) -> str:
     """Create the account; returns its one-time link, where the person sets a password.
     (`origin`: the client address of a console request, for the audit log.)"""
-    address = _valid_email(email)
+    address, name = _valid_email(email), _valid_name(name)
     try:
         with rt.transaction() as s:
-            user = User(email=address, name=(name or "").strip() or None, role=_role(role), teams=_teams(teams),
+            user = User(email=address, name=name, role=_role(role), teams=_teams(teams),
                         created_at=rt.now())
             s.add(user)
             s.flush()
@@ -110,7 +127,8 @@ def add(rt, email: str, role: str, teams: list[str], name: str | None = None, *,
                          teams=user.teams)
             return _new_link(rt, s, user, INVITE)
     except IntegrityError:
-        raise UserError(f"{address} has an account already (`ces users reset {address}` for a new link)") from None
+        raise UserError(f"{address} has an account already",
+                        f"`ces users reset {address}` for a new link") from None
 
 
 def reset(rt, email: str, *, totp: bool = False, actor: str = audit.CLI, origin: str | None = None) -> str:
@@ -285,6 +303,6 @@ def single_sign_on(rt, subject: str, email: str, name: str | None, role: str, te
         if user.disabled_at is not None:
             return None
         user.oidc_subject, user.role, user.teams = subject, role, teams
-        user.name = (name or "").strip() or user.name
+        user.name = (name or "").strip()[:NAME_LENGTH] or user.name  # the provider's, cut to fit its column
         s.flush()
         return Person.of(user)
