@@ -219,3 +219,39 @@ def test_a_page_that_fails_is_a_page_with_the_consoles_headers_and_tells_nothing
     assert "should not have" not in page.text and "script-src 'self'" in page.headers["content-security-policy"]
     monkeypatch.undo()
     assert admin.get(f"/?{RANGE}").status_code == 200
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_surveys_without_a_team_or_agent_are_shown_last_never_ranked_nor_linked(rt, console):
+    from datetime import datetime, timedelta, timezone
+
+    from ces.worker.db.models import Answer, Ticket
+    from tests.planted import solved_and_surveyed
+
+    with rt.transaction() as s:  # twelve easy answers on tickets nobody was assigned: the best CES of all
+        for n in range(12):
+            at = datetime(2026, 11, 3 + n, 9, tzinfo=timezone.utc)
+            t = Ticket(connector_id="zendesk-main", external_id=str(900 + n), solve_count=1, reopen_count=0,
+                       created_at=at, updated_at=at, last_solved_at=at, channel="email")
+            s.add(t)
+            s.flush()
+            v = solved_and_surveyed(s, t, at, token=f"none{n}", state="sent", scale="ces7", send_after=at,
+                                    created_at=at, sent_at=at, channel="email", attempts=1, locale="en")
+            s.add(Answer(survey_id=v.id, scale="ces7", score=7, answered_at=at + timedelta(hours=1),
+                         updated_at=at + timedelta(hours=1)))
+    page = new_signed_in(console, rt, "ada@acme.test", "admin").get(f"/teams?{RANGE}").text
+    assert lines(page, "CES per team") == [["1", "Billing", "14", "64%", "39%–84%", "4.86"],
+                                           ["–", "Returns", "4", "too few answers"],
+                                           ["–", "(none)", "12", "100%", "76%–100%", "7.00"]]
+    agents = lines(page, "CES per agent (the agent when the survey was sent)")
+    assert [a[:3] for a in agents] == [["1", "Amy Agent", "12"], ["–", "Cy Agent", "4"], ["–", "Bob Agent", "2"],
+                                       ["–", "(none)", "12"]]
+    assert '<th scope="row" dir="auto">(none)</th>' in page  # no link: the answers page cannot filter on "none"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_week_without_surveys_between_two_with_them_is_shown_empty(rt, console):
+    page = new_signed_in(console, rt, "ada@acme.test", "admin").get("/?from=2026-10-19&to=2026-11-29").text
+    weeks = lines(page, "CES and responses per week (weeks start on Monday, UTC)")
+    assert [w[:3] for w in weeks] == [["2026-10-19", "1", "0%"], ["2026-10-26", "0", "–"], ["2026-11-02", "5", "80%"],
+                                      ["2026-11-09", "6", "67%"], ["2026-11-16", "4", "75%"], ["2026-11-23", "3", "33%"]]

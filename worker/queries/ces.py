@@ -147,17 +147,23 @@ def monday(d: date) -> date:
 
 def weekly(scope: Scope, rt, since: date, until: date, filters: Filters) -> list[tuple[date, Numbers]]:
     """Per week (starting Monday, UTC) that has surveys sent in the range."""
-    return summary(scope, rt, since, until, filters)[1]
+    return [(w, n) for w, n in summary(scope, rt, since, until, filters)[1] if n.surveys_sent]
 
 
 def summary(scope: Scope, rt, since: date, until: date, filters: Filters
             ) -> tuple[Numbers, list[tuple[date, Numbers]]]:
-    """The range's totals and its weeks (as `weekly`), from one read of the days."""
+    """The range's totals and its weeks from the first to the last that had surveys sent, those
+    between without any included (a chart must not join two weeks across a silent one), from one
+    read of the days."""
     total, weeks = Numbers(filters.scale), {}
     for (day,), numbers in grouped(scope, rt, since, until, filters, ("day",)):
         total.add(numbers)
         weeks.setdefault(monday(day), Numbers(filters.scale)).add(numbers)
-    return total, sorted(((w, n) for w, n in weeks.items() if n.surveys_sent), key=lambda wn: wn[0])
+    sent = sorted(w for w, n in weeks.items() if n.surveys_sent)
+    if not sent:
+        return total, []
+    span = (sent[0] + timedelta(weeks=i) for i in range((sent[-1] - sent[0]).days // 7 + 1))
+    return total, [(w, weeks.get(w) or Numbers(filters.scale)) for w in span]
 
 
 def previous_period(since: date, until: date) -> tuple[date, date]:
@@ -201,25 +207,27 @@ def choices(scope: Scope, rt) -> dict[str, list[tuple[str, str]]]:
 
 @dataclass
 class Line:
-    """One group's or agent's CES on the Teams page."""
+    """One group's or agent's CES on the Teams page; the line of surveys with no group (or agent) has
+    the key "" and is never ranked: it is not a team, nor somebody."""
 
     key: str
     label: str
     numbers: Numbers
     rank: int | None = None
-
-    @property
-    def enough(self) -> bool:
-        return self.rank is not None
+    enough: bool = False  # answers enough to show its CES
 
 
 def _ranked(lines: list[Line], minimum: int) -> list[Line]:
-    """Highest CES first among those with at least `minimum` answers; the others after, unranked."""
-    ranked = sorted((x for x in lines if x.numbers.answers >= minimum and x.numbers.answers),
+    """Highest CES first among those with at least `minimum` answers; the others after, unranked,
+    and the line without a group or agent last."""
+    for line in lines:
+        line.enough = line.numbers.answers >= max(minimum, 1)
+    ranked = sorted((x for x in lines if x.enough and x.key),
                     key=lambda x: (-x.numbers.ces, -x.numbers.answers, x.label.lower()))
     for i, line in enumerate(ranked, start=1):
         line.rank = i
-    rest = sorted((x for x in lines if x.rank is None), key=lambda x: (-x.numbers.answers, x.label.lower()))
+    rest = sorted((x for x in lines if x.rank is None),
+                  key=lambda x: (not x.key, -x.numbers.answers, x.label.lower()))
     return ranked + rest
 
 

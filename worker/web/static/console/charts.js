@@ -16,7 +16,8 @@
         return v === null ? null : v * scale;
       });
     }
-    var line = { pointRadius: 3, borderWidth: 2, tension: 0.2, yAxisID: "share", spanGaps: true };
+    // A week without answers has no CES: the line stops there rather than join its neighbours.
+    var line = { pointRadius: 3, borderWidth: 2, tension: 0.2, yAxisID: "share", spanGaps: false };
     new window.Chart(canvas, {
       data: {
         labels: weeks,
