@@ -7,10 +7,28 @@ import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from ces.config.secrets import SecretsModel
 
 _URL = re.compile(r"^https?://[^\s/?#]+(?::\d+)?(/[^\s?#]*)?$")
+
+
+DATABASE_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
+def check_database_url(value: str) -> str:
+    """SQLite or PostgreSQL through psycopg, the drivers this project installs. The value is not
+    quoted back: it may hold a password."""
+    try:
+        driver = make_url(value).drivername
+    except ArgumentError:
+        driver = None
+    if driver not in DATABASE_DRIVERS:
+        raise ValueError("not a database URL this version can use: sqlite:///path/to/ces.db or "
+                         "postgresql://user:password@host:5432/name")
+    return value
 
 
 def check_http_url(value: str) -> str:

@@ -32,6 +32,7 @@ from ces.config.models import (
     SmtpSettings,
     SurveySettings,
     WorkerSettings,
+    check_database_url,
     check_http_url,
 )
 from ces.config.problems import ConfigError, Problem, describe, fields_at
@@ -76,6 +77,11 @@ class Settings(BaseSettings):
     @classmethod
     def _public_url(cls, value: str) -> str:
         return check_http_url(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return check_database_url(value)
 
     @property
     def connectors(self) -> list[ConnectorSettings]:

@@ -45,6 +45,16 @@ def test_config_check_names_file_key_and_fix(config, capsys):
     assert all(line.startswith(path) for line in lines)
 
 
+@pytest.mark.parametrize("url", ["notaurl", "mysql://ces:s3cret-pw@db/ces"])
+def test_a_database_url_this_version_cannot_use_is_a_config_problem_without_its_password(config, capsys,
+                                                                                        monkeypatch, url):
+    monkeypatch.setenv("CES_DATABASE_URL", url)
+    for args in (("config", "check", "--offline"), ("surveys",)):
+        code, _, err = call(capsys, *args)
+        assert code == 1 and "database_url: not a database URL this version can use" in err, args
+        assert "s3cret" not in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
+
+
 def test_config_check_reports_a_missing_secret_variable(config, capsys, monkeypatch):
     monkeypatch.delenv("TEST_ZENDESK_SECRET")
     code, _, err = call(capsys, "config", "check")
@@ -107,6 +117,15 @@ def test_usage_errors_exit_2(config):
     (["report", "--since", "yesterday"],
      "ces: error: Invalid value for --since: 'yesterday' is not a date like 2026-01-31 (see `ces report --help`)"),
     (["events", "replay"], "ces: error: Missing argument 'event_id'. (see `ces events replay --help`)"),
+    (["surveys", "--limit", "-1"],
+     "ces: error: Invalid value for '--limit': Input should be greater than or equal to 1 (see `ces surveys --help`)"),
+    (["flags", "--limit", "99999999999999999999"],
+     "ces: error: Invalid value for '--limit': Input should be less than or equal to 100000 (see `ces flags --help`)"),
+    (["worker", "--pool", "bogus"],
+     "ces: error: Invalid value for '--pool': 'bogus' is not one of 'threads', 'prefork', 'solo'. "
+     "(see `ces worker --help`)"),
+    (["model", "show", "--format", "csv"],
+     "ces: error: Invalid value for '--format': 'csv' is not one of 'table', 'json'. (see `ces model show --help`)"),
 ])
 def test_a_usage_error_is_one_line(args, line):
     code, out, err = run(*args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ces.worker.cli.common import FORMAT, UNCERTAIN_TOO, Format, ids_argument, out, resend_each, runtime
+from ces.worker.cli.common import FORMAT, LIMIT, UNCERTAIN_TOO, Format, ids_argument, out, resend_each, runtime
 from ces.worker.queries import listings
 from ces.worker.queries.formats import render
 from ces.worker.queries.scope import Scope
@@ -15,7 +15,7 @@ alerts_app = typer.Typer(help="Alert deliveries: list them (with --failed, the o
 @alerts_app.callback(invoke_without_command=True)
 def alerts_cmd(ctx: typer.Context,
                failed: bool = typer.Option(False, "--failed", help="only failed and uncertain deliveries"),
-               limit: int = typer.Option(50, help="how many, newest first"), fmt: Format = FORMAT):
+               limit: int = LIMIT, fmt: Format = FORMAT):
     """Alert deliveries with their state, age and the follow-up state (webhook URLs never shown)."""
     if ctx.invoked_subcommand:
         return

@@ -34,6 +34,8 @@ class Format(str, Enum):
 
 
 FORMAT = typer.Option(Format.table, "--format", help="table, json or csv")
+MOST = 100_000  # rows a listing prints at the most (a larger --limit is a usage error, not a database's)
+LIMIT = typer.Option(50, min=1, max=MOST, help="how many, newest first")
 
 
 def settings() -> Settings:

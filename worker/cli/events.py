@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ces.worker.cli.common import FORMAT, CliError, Format, out, runtime
+from ces.worker.cli.common import FORMAT, LIMIT, CliError, Format, out, runtime
 from ces.worker.queries import listings
 from ces.worker.queries.formats import render
 from ces.worker.resend import NotResent, replay_event
@@ -14,7 +14,7 @@ events_app = typer.Typer(help="Stored webhook events: list them, replay a failed
 
 @events_app.callback(invoke_without_command=True)
 def events(ctx: typer.Context, failed: bool = typer.Option(False, "--failed", help="only failed events"),
-           limit: int = typer.Option(50, help="how many, newest first"), fmt: Format = FORMAT):
+           limit: int = LIMIT, fmt: Format = FORMAT):
     """Stored webhook events with their state and outcome, newest first."""
     if ctx.invoked_subcommand:
         return

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, time, timezone
+from enum import Enum
 from typing import Optional
 
 import typer
 
-from ces.worker.cli.common import runtime
+from ces.worker.cli.common import FORMAT, Format, runtime
 from ces.worker.model import store
 from ces.worker.model.adopt import apply
 from ces.worker.model.data import response_profile
@@ -65,8 +66,13 @@ def _coefficients(model: dict) -> list[dict]:
     return sorted(rows, key=lambda r: -abs(r["coefficient"]))
 
 
+class ShowFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 @model_app.command("show")
-def show(fmt: str = typer.Option("table", "--format", help="table or json")):
+def show(fmt: ShowFormat = typer.Option(ShowFormat.table, "--format", help="table or json")):
     """The model in use, how it compares with the fixed weights, and whether the answers represent
     the silent customers (the share with each signal among those who answered and those who did not)."""
     rt = runtime(quiet=True)
@@ -102,7 +108,7 @@ def _show_lines(in_use, last, profile) -> list[str]:
 
 
 @model_app.command("history")
-def history_cmd(fmt: str = typer.Option("table", "--format", help="table, json or csv")):
+def history_cmd(fmt: Format = FORMAT):
     """Every fit, newest first: when, on how many answers, how it scored, adopted or why not."""
     rt = runtime(quiet=True)
     with rt.transaction() as s:

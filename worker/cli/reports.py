@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ces.worker.cli.common import FORMAT, Format, ScaleChoice, date_range, out, parse_date, runtime
+from ces.worker.cli.common import FORMAT, LIMIT, Format, ScaleChoice, date_range, out, parse_date, runtime
 from ces.worker.queries.flags import flags
 from ces.worker.queries.formats import render, table
 from ces.worker.queries.reports import GROUPS, ces_report, follow_up_report, signal_report
@@ -73,7 +73,7 @@ def _by_signal(result: dict, fmt: Format) -> str:
 def flags_cmd(level: Level = typer.Option("high", help="high, medium, low or all"),
               since: Optional[str] = typer.Option(None, help="assessed on or after this UTC date"),
               connector: Optional[str] = typer.Option(None, help="only this connector"),
-              limit: int = typer.Option(50, help="how many, newest first"), fmt: Format = FORMAT):
+              limit: int = LIMIT, fmt: Format = FORMAT):
     """High-effort tickets with their reasons, newest first."""
     level = Level(level).value
     rt = runtime()

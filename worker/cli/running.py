@@ -10,7 +10,7 @@ import sys
 import time
 import warnings
 from enum import Enum
-from typing import Optional
+from typing import Optional, get_args
 
 import structlog
 import typer
@@ -18,6 +18,7 @@ import uvicorn
 from celery.exceptions import SecurityWarning
 from celery.signals import worker_process_init, worker_process_shutdown, worker_shutting_down
 
+from ces.config.models import WorkerSettings
 from ces.config.settings import config_source
 from ces.worker import scheduler as sched
 from ces.worker.celery_app import make_celery
@@ -69,8 +70,11 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     uvicorn.run(create_app(rt, only=only), **options)
 
 
-def worker(concurrency: Optional[int] = typer.Option(None, help="tasks at once (default from [worker])"),
-           pool: Optional[str] = typer.Option(None, help="threads, prefork or solo (default from [worker])")):
+Pool = Enum("Pool", {p: p for p in get_args(WorkerSettings.model_fields["pool"].annotation)}, type=str)
+
+
+def worker(concurrency: Optional[int] = typer.Option(None, min=1, help="tasks at once (default: worker.concurrency)"),
+           pool: Optional[Pool] = typer.Option(None, help="threads, prefork or solo (default: worker.pool)")):
     """Run a Celery worker; start as many as you like, on any machine."""
     rt = runtime()
     settings = rt.settings
@@ -88,7 +92,7 @@ def worker(concurrency: Optional[int] = typer.Option(None, help="tasks at once (
 
     celery = make_celery(settings)
     register_tasks(celery)
-    argv = ["--quiet", "worker", "-Q", settings.queue, "-P", pool or settings.worker.pool,
+    argv = ["--quiet", "worker", "-Q", settings.queue, "-P", pool.value if pool else settings.worker.pool,
             "-c", str(concurrency or settings.worker.concurrency), "-l", settings.log_level,
             "-n", f"ces-{os.getpid()}@{socket.gethostname()}",
             "--without-gossip", "--without-mingle", "--without-heartbeat"]

@@ -9,7 +9,7 @@ from ces.worker.health import rules
 from ces.worker.health.report import health
 from ces.worker.queries.formats import render, to_json
 
-STATUS_FORMAT = typer.Option(Format.table, "--format", help="table or json")
+STATUS_FORMAT = typer.Option(Format.table, "--format", help="table, json or csv")
 
 
 def lines(report: dict) -> list[dict]:

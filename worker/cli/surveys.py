@@ -10,6 +10,7 @@ import typer
 
 from ces.worker.cli.common import (
     FORMAT,
+    LIMIT,
     UNCERTAIN_TOO,
     Format,
     ScaleChoice,
@@ -29,7 +30,7 @@ surveys_app = typer.Typer(help="Surveys: list them (with --failed, the ones that
 
 @surveys_app.callback(invoke_without_command=True)
 def surveys(ctx: typer.Context, failed: bool = typer.Option(False, "--failed", help="only failed and uncertain"),
-            limit: int = typer.Option(50, help="how many, newest first"), fmt: Format = FORMAT):
+            limit: int = LIMIT, fmt: Format = FORMAT):
     """Surveys with their state and reason, newest first."""
     if ctx.invoked_subcommand:
         return
@@ -46,8 +47,8 @@ def surveys_resend(survey_ids: list[int] = ids_argument("survey"), uncertain: bo
 
 @surveys_app.command("preview")
 def surveys_preview(locale: str = typer.Option("en", help="language, e.g. es, pt-BR, ar"),
-                    scale: Optional[ScaleChoice] = typer.Option(None, help="ces7 or effort5 (default: [survey] scale)"),
-                    connector: Optional[str] = typer.Option(None, help="use this connector's [connectors.survey]"),
+                    scale: Optional[ScaleChoice] = typer.Option(None, help="ces7 or effort5 (default: survey.scale)"),
+                    connector: Optional[str] = typer.Option(None, help="use this connector's survey settings"),
                     out_: Optional[str] = typer.Option(None, "--out",
                                                        help="folder for the HTML files (default: a new one)")):
     """Render the survey mail and pages as a customer would see them."""

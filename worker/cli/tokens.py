@@ -9,7 +9,7 @@ import typer
 
 from ces.worker import audit
 from ces.worker.api import tokens
-from ces.worker.cli.common import FORMAT, Format, call, runtime
+from ces.worker.cli.common import FORMAT, MOST, Format, call, runtime
 from ces.worker.queries.formats import render
 
 tokens_app = typer.Typer(no_args_is_help=True, help="Read API tokens: create, list, revoke.")
@@ -49,7 +49,7 @@ def revoke(token_id: int = typer.Argument(..., help="its id, from `ces tokens li
 def audit_cmd(since: Optional[str] = typer.Option(None, help="from this UTC date"),
               actor: Optional[str] = typer.Option(None, help="who: user:5, token:3, cli, or an account's e-mail"),
               action: Optional[str] = typer.Option(None, help="what, e.g. sign_in, user.disable, survey.resend"),
-              limit: int = typer.Option(100, help="how many, newest first"),
+              limit: int = typer.Option(100, min=1, max=MOST, help="how many, newest first"),
               fmt: Format = FORMAT):
     """Who did what: sign-ins, account and token changes, API calls (newest first)."""
     start = None
