@@ -28,6 +28,7 @@ class Range:
     since: date
     until: date  # exclusive
     filters: Filters
+    unread: tuple[str, ...] = ()  # the days given that are not days (`from`, `to`): the page says so
 
     @property
     def last_day(self) -> date:
@@ -72,6 +73,7 @@ def range_of(request: Request, caller) -> Range:
     q = request.query_params
     since, until = default_range(request.app.state.rt.now().date())
     first, last = day_or_none(q.get("from")), day_or_none(q.get("to"))
+    unread = tuple(q[name][:40] for name, day in (("from", first), ("to", last)) if q.get(name) and day is None)
     if first and last and first > last:
         first, last = last, first
     if last:
@@ -84,7 +86,7 @@ def range_of(request: Request, caller) -> Range:
     chosen = {name: (q.get(name) or "").strip()[:320] or None for name in FILTER_NAMES}
     if caller.role == "agent":
         chosen["agent"] = None
-    return Range(since, until, Filters(scale=scale, **chosen))
+    return Range(since, until, Filters(scale=scale, **chosen), unread)
 
 
 def percent(value: float | None, digits: int = 0) -> str:
