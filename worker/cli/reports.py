@@ -19,7 +19,7 @@ By = Enum("By", {key: key for key in (*GROUPS, "signal")}, type=str)
 Level = Enum("Level", {key: key for key in ("high", "medium", "low", "all")}, type=str)
 
 
-def report(since: Optional[str] = typer.Option(None, help="first day, UTC (default: 30 days ago)"),
+def report(since: Optional[str] = typer.Option(None, help="first day, UTC (default: the last 30 days, today included)"),
            until: Optional[str] = typer.Option(None, help="day after the last, UTC, exclusive (default: tomorrow)"),
            scale: ScaleChoice = typer.Option("ces7", help="ces7 or effort5 (never mixed)"),
            by: Optional[By] = typer.Option(None, help="connector, channel, group, agent, week or signal"),

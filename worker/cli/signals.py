@@ -13,7 +13,7 @@ signals_app = typer.Typer(no_args_is_help=True, help="Signals from the tickets' 
 @signals_app.command("rebuild")
 def signals_rebuild(since: str = typer.Option(..., help="tickets solved on or after this UTC date"),
                     restart: bool = typer.Option(False, help="start over instead of resuming"),
-                    batch: int = typer.Option(2000, help="tickets per transaction")):
+                    batch: int = typer.Option(2000, min=1, max=100_000, help="tickets per transaction")):
     """Recompute signals and assessments from the stored histories (no helpdesk calls); resumable."""
     rt = runtime()
     d_since = parse_date(since, "--since")
