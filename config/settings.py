@@ -147,12 +147,22 @@ def _absent(data: Any, loc: tuple) -> bool:
     return path != loc and isinstance(node, dict)
 
 
+def _from_environment(loc: tuple) -> str | None:
+    """The variable that set this key (CES_SMTP__PORT for smtp.port), if one did."""
+    name = "CES_" + "__".join(str(p) for p in loc).upper()
+    return next((k for k in os.environ if k.upper() == name), None) if loc else None
+
+
 def _problem(error: dict, source: str, data: Any, model: type[BaseModel], prefix: tuple = (),
              original: Callable[[tuple], tuple] = lambda loc: loc) -> Problem:
     loc = tuple(error["loc"])
     path = _locate(data, loc)
-    if error["type"] == "missing" or _absent(data, loc):
-        path = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+    named = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+    variable = None if prefix else _from_environment(named)  # it overrides the file's value, if any
+    if error["type"] == "missing" or variable or _absent(data, loc):
+        path = named
+    if variable:  # not the file's doing: name what the admin has to change
+        source = f"environment ({variable})"
     key = _key(prefix + original(path))
     message, fix = describe(error, key, fields_at(model, path) if path else None)
     return Problem(key=key, message=message, fix=fix, source=source)

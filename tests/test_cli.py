@@ -55,6 +55,14 @@ def test_a_database_url_this_version_cannot_use_is_a_config_problem_without_its_
         assert "s3cret" not in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
 
 
+def test_a_problem_set_by_the_environment_is_named_after_its_variable_not_the_file(config, capsys, monkeypatch):
+    monkeypatch.setenv("CES_SMTP__PORT", "abc")  # overrides the file's good value
+    monkeypatch.setenv("CES_SMTP__COLOUR", "red")
+    code, _, err = call(capsys, "config", "check", "--offline")
+    assert code == 1 and "environment (CES_SMTP__PORT): smtp.port: must be a whole number, not 'abc'" in err
+    assert "environment (CES_SMTP__COLOUR): smtp.colour: unknown key" in err and str(config.path) not in err
+
+
 def test_config_check_reports_a_missing_secret_variable(config, capsys, monkeypatch):
     monkeypatch.delenv("TEST_ZENDESK_SECRET")
     code, _, err = call(capsys, "config", "check")
