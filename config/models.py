@@ -23,7 +23,7 @@ def check_database_url(value: str) -> str:
     quoted back: it may hold a password."""
     try:
         driver = make_url(value).drivername
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # a port that is no number, e.g. a password without its host
         driver = None
     if driver not in DATABASE_DRIVERS:
         raise ValueError("not a database URL this version can use: sqlite:///path/to/ces.db or "

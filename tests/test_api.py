@@ -141,12 +141,15 @@ def test_what_a_token_cannot_do_is_a_clear_json_error(rt, planted, server):
         "another scope": (get(server, "/api/v1/flags", answers_only), 403, "forbidden"),
         "bad date": (get(server, "/api/v1/answers", answers_only, since="yesterday"), 400, "bad_request"),
         "year 1": (get(server, "/api/v1/answers", answers_only, since="0001-01-01"), 400, "bad_request"),
+        "year 3001": (get(server, "/api/v1/answers", answers_only, until="3000-01-02"), 400, "bad_request"),
         "bad cursor": (get(server, "/api/v1/answers", answers_only, cursor="!!"), 400, "bad_request"),
         "bad limit": (get(server, "/api/v1/answers", answers_only, limit=0), 422, "invalid_request"),
     }
     for name, (resp, status, code) in cases.items():
         assert (resp.status_code, resp.json()["error"], set(resp.json())) == (status, code, {"error", "detail"}), name
     assert cases["no token"][0].headers["www-authenticate"] == "Bearer"
+    everything = get(server, "/api/v1/answers", answers_only, since="1970-01-01", until="3000-01-01")
+    assert everything.status_code == 200 and everything.json()["items"]
 
 
 def test_revoked_expired_and_disabled_tokens_stop_working(rt, planted, server, capsys):

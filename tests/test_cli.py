@@ -45,7 +45,7 @@ def test_config_check_names_file_key_and_fix(config, capsys):
     assert all(line.startswith(path) for line in lines)
 
 
-@pytest.mark.parametrize("url", ["notaurl", "mysql://ces:s3cret-pw@db/ces"])
+@pytest.mark.parametrize("url", ["notaurl", "mysql://ces:s3cret-pw@db/ces", "postgresql://ces:s3cret/ces"])
 def test_a_database_url_this_version_cannot_use_is_a_config_problem_without_its_password(config, capsys,
                                                                                         monkeypatch, url):
     monkeypatch.setenv("CES_DATABASE_URL", url)

@@ -314,3 +314,8 @@ def test_an_invite_too_long_for_its_columns_is_a_clear_400_and_no_command_line_a
     again = admin.post("/admin/people/invite", {"email": "eve@acme.test", "role": "lead"})
     assert again.status_code == 400 and "eve@acme.test has an account already" in again.text
     assert "ces users" not in again.text  # the page has its own button for a new link
+    assert admin.post("/admin/people/invite", {"email": "user%relay@acme.test", "role": "lead"}).ok
+    again = admin.post("/admin/people/invite", {"email": "user%relay@acme.test", "role": "lead"})
+    assert again.status_code == 400 and "user%relay@acme.test has an account already" in again.text
+    odd = admin.post("/admin/people/invite", {"email": "%(x)s" + "e" * 70 + "@acme.test", "role": "lead"})
+    assert odd.status_code == 400 and "%(x)s" in odd.text

@@ -201,10 +201,10 @@ def test_a_day_out_of_the_calendars_reach_leaves_the_range_at_its_default(rt, co
             page = admin.get(f"{path}?{query}")
             assert page.status_code == 200, (path, query)
     page = admin.get("/?from=0026-11-07&to=2026-11-29").text
-    assert 'min="2000-01-01" max="2999-12-31" value="2026-10-31"' in page  # the 30 days up to `to`
-    assert "Not a day between 2000-01-01 and 2999-12-31: 0026-11-07. The range shown is the default" in page
+    assert 'min="1900-01-01" max="2999-12-31" value="2026-10-31"' in page  # the 30 days up to `to`
+    assert "Not a day between 1900-01-01 and 2999-12-31: 0026-11-07. The range shown is the default" in page
     page = admin.get("/teams?from=%3Cb%3Ex%3C/b%3E&to=2026-11-29").text
-    assert "Not a day between 2000-01-01 and 2999-12-31: &lt;b&gt;x&lt;/b&gt;." in page
+    assert "Not a day between 1900-01-01 and 2999-12-31: &lt;b&gt;x&lt;/b&gt;." in page
     assert "Not a day" not in admin.get(f"/?{RANGE}").text
 
 

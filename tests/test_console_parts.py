@@ -41,6 +41,16 @@ def test_sign_in_links_are_redacted_in_the_access_log():
     assert redact("/login") == "/login"
 
 
+def test_sign_in_links_are_redacted_in_every_log_line():
+    """e.g. `console_page_failed` names the path of a page that failed, /login/link/{token} too."""
+    from ces.worker import logs
+
+    token = "Zq3_k-" * 8
+    line = logs.redact(None, "error", {"event": "console_page_failed", "path": f"/login/link/{token}",
+                                        "error": f"while opening https://ces.acme.test/login/link/{token}"})
+    assert token not in str(line) and line["path"] == "/login/link/<token>"
+
+
 @pytest.mark.parametrize(("peer", "forwarded", "trusted", "client"), [
     ("198.51.100.7", "203.0.113.9", [], "198.51.100.7"),  # no proxy trusted: the header is anyone's words
     ("198.51.100.7", "203.0.113.9", ["10.0.0.0/8"], "198.51.100.7"),  # not from a trusted proxy

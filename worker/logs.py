@@ -18,7 +18,7 @@ import structlog
 threshold = logging.INFO
 
 _SECRET_KEYS = re.compile(r"(pass(word)?|secret|token|authorization|api[_-]?key|cookie)", re.I)
-_TOKEN_PATH = re.compile(r"/([sua])/[A-Za-z0-9_-]{16,}")
+_TOKEN_PATH = re.compile(r"/([sua]|login/link)/[A-Za-z0-9_-]{16,}")  # survey, unsubscribe, alert, sign-in links
 
 
 def _scrub(value):

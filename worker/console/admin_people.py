@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from ces.worker.console import users
 from ces.worker.console.admin_pages import ADMIN_ONLY, acting, number_or_none
 from ces.worker.console.auth import Caller
-from ces.worker.console.render import NotFound, page, redirect
+from ces.worker.console.render import NotFound, page, redirect, verbatim
 from ces.worker.console.security import console_router
 from ces.worker.console.services import rt_of
 from ces.worker.db.models import Role
@@ -58,7 +58,7 @@ async def invite(request: Request, caller: Caller = ADMIN_ONLY):
                                        _teams(str(form.get("teams") or "")), str(form.get("name") or "") or None,
                                        **acting(request, caller))
     except users.UserError as exc:
-        return await _people(request, caller, status=400, error=str(exc))
+        return await _people(request, caller, status=400, error=verbatim(str(exc)))
     return await _people(request, caller, link=link, link_for=email.strip().lower())
 
 
@@ -83,5 +83,5 @@ async def act(request: Request, person: str, action: str, caller: Caller = ADMIN
         else:
             await run_in_threadpool(users.disable, rt, email, keep_an_admin=True, **acting(request, caller))
     except users.UserError as exc:
-        return await _people(request, caller, status=409, error=str(exc))
+        return await _people(request, caller, status=409, error=verbatim(str(exc)))
     return redirect(f"/admin/people?done={'changed' if action == 'change' else 'disabled'}")

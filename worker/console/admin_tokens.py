@@ -13,7 +13,7 @@ from ces.worker.api import tokens
 from ces.worker.console import users
 from ces.worker.console.admin_pages import ADMIN_ONLY, acting, number_or_none
 from ces.worker.console.auth import Caller
-from ces.worker.console.render import NotFound, page, redirect
+from ces.worker.console.render import NotFound, page, redirect, verbatim
 from ces.worker.console.security import console_router
 from ces.worker.console.services import rt_of
 from ces.worker.i18n import N_
@@ -55,7 +55,7 @@ async def create(request: Request, caller: Caller = ADMIN_ONLY):
     except ValueError:
         return await _tokens(request, caller, status=400, error=N_("Days: a number from 1 to 3650."))
     except tokens.TokenError as exc:
-        return await _tokens(request, caller, status=400, error=str(exc))
+        return await _tokens(request, caller, status=400, error=verbatim(str(exc)))
     return await _tokens(request, caller, secret=secret, secret_id=token_id)
 
 
@@ -67,5 +67,5 @@ async def revoke(request: Request, token: str, caller: Caller = ADMIN_ONLY):
     try:
         await run_in_threadpool(tokens.revoke, rt_of(request), token_id, **acting(request, caller))
     except tokens.TokenError as exc:
-        return await _tokens(request, caller, status=409, error=str(exc))
+        return await _tokens(request, caller, status=409, error=verbatim(str(exc)))
     return redirect("/admin/tokens?done=revoked")

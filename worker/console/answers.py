@@ -53,9 +53,9 @@ def _day(params, name: str, default: date) -> date:
     if not value:
         return default
     try:
-        return a_day(value)
+        return a_day(value, exclusive_end=name == "until")
     except ValueError:
-        raise FilterProblem(N_("“%(value)s” is not a date like 2026-01-31 between the years 2000 and 2999."),
+        raise FilterProblem(N_("“%(value)s” is not a date like 2026-01-31 between the years 1900 and 2999."),
                             value=value[:40]) from None
 
 

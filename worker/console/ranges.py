@@ -20,7 +20,7 @@ from ces.worker.surveys.scales import SCALES
 FILTER_NAMES = ("connector", "channel", "group", "agent", "language")
 # The days a filter may name: any helpdesk's history fits, and a range, the period of the same length
 # before it and the day after its end are always dates (a year typed as 0026 would overflow them).
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,11 @@ class Range:
         return f"{path}?{urlencode(self.params(**extra))}"
 
 
-def a_day(value: str) -> date:
-    """A day from a query parameter, between FIRST_DAY and LAST_DAY; ValueError if it is not one."""
+def a_day(value: str, *, exclusive_end: bool = False) -> date:
+    """A day from a query parameter, between FIRST_DAY and LAST_DAY (the day after it, for the end
+    of a range that excludes it: the API's `until`); ValueError if it is not one."""
     day = date.fromisoformat(value)
-    if not FIRST_DAY <= day <= LAST_DAY:
+    if not FIRST_DAY <= day <= LAST_DAY + timedelta(days=exclusive_end):
         raise ValueError(f"{value} is outside {FIRST_DAY} to {LAST_DAY}")
     return day
 
@@ -81,7 +82,7 @@ def range_of(request: Request, caller) -> Range:
     if first:
         since = first
     elif last:
-        since = until - timedelta(days=30)
+        since = max(until - timedelta(days=30), FIRST_DAY)
     scale = q.get("scale") if q.get("scale") in SCALES else "ces7"
     chosen = {name: (q.get(name) or "").strip()[:320] or None for name in FILTER_NAMES}
     if caller.role == "agent":

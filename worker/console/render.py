@@ -26,6 +26,12 @@ DOMAIN = "console"
 PRODUCT = "ces-worker"
 
 
+def verbatim(text: str) -> str:
+    """A message that is no msgid (it may quote what someone typed, e.g. an address with a %), made
+    safe for the templates' `_()`, which formats every message it is given."""
+    return text.replace("%", "%%")
+
+
 @cache
 def static_url(path: str) -> str:
     """/static/<path>?v=<hash of the file>: cached for a year, and a new file is a new URL."""

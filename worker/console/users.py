@@ -68,8 +68,8 @@ def _valid_email(email: str) -> str:
     if not local or "." not in domain or any(c.isspace() for c in address):
         raise UserError(f"{email[:100]!r} is not an e-mail address")
     if len(local) > 64 or len(address) > 254:  # RFC 5321's limits: no mail server takes a longer one
-        raise UserError(f"{email[:100]!r}… is too long for an e-mail address (64 characters before the @, "
-                        "254 in all)")
+        shown = repr(email) if len(email) <= 100 else f"{email[:100]!r}…"
+        raise UserError(f"{shown} is too long for an e-mail address (64 characters before the @, 254 in all)")
     return address
 
 
