@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+from selenium.webdriver.common.by import By
 from sqlalchemy import func, select
 
 from ces.worker.api import tokens
@@ -27,7 +28,7 @@ from ces.worker.db.models import (
 from ces.worker.privacy import erase
 from ces.worker.web.app import create_app
 from tests.admin_data import CUSTOMER, failed_survey, parked_event
-from tests.console import Client, add_user, new_signed_in
+from tests.console import SIZES, Client, add_user, new_signed_in, screenshot, sign_in
 from tests.followup_data import seed
 from tests.support import ServedApp, cli
 
@@ -319,3 +320,28 @@ def test_an_invite_too_long_for_its_columns_is_a_clear_400_and_no_command_line_a
     assert again.status_code == 400 and "user%relay@acme.test has an account already" in again.text
     odd = admin.post("/admin/people/invite", {"email": "%(x)s" + "e" * 70 + "@acme.test", "role": "lead"})
     assert odd.status_code == 400 and "%(x)s" in odd.text
+
+
+def page_widths(browser) -> dict[str, int]:
+    """How wide the page lays out at each of the screenshots' sizes (wider than the viewport: it
+    scrolls sideways as a whole)."""
+    widths = {}
+    try:
+        for label, (width, height) in SIZES.items():
+            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", dict(
+                width=width, height=height, deviceScaleFactor=1, mobile=label != "desktop"))
+            widths[label] = browser.execute_script("return document.documentElement.scrollWidth")
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return widths
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_people_page_keeps_its_width_whatever_the_names(rt, console, browser):
+    add_user(rt, "ada@acme.test", "admin", name="Ada Admin")
+    users.add(rt, "x" * 64 + "@" + "long-domain-" * 10 + "acme.test", "lead", ["Billing"], "N" * 200)
+    sign_in(browser, console.url, "ada@acme.test", next_path="/admin/people")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "People"
+    widths = page_widths(browser)
+    assert all(widths[label] <= width for label, (width, _) in SIZES.items()), widths
+    screenshot(browser, "console-admin-people")
