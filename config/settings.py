@@ -149,7 +149,8 @@ def _absent(data: Any, loc: tuple) -> bool:
 
 def _from_environment(loc: tuple) -> str | None:
     """The variable that set this key (CES_SMTP__PORT for smtp.port), if one did."""
-    name = "CES_" + "__".join(str(p) for p in loc).upper()
+    config = Settings.model_config
+    name = (config["env_prefix"] + config["env_nested_delimiter"].join(str(p) for p in loc)).upper()
     return next((k for k in os.environ if k.upper() == name), None) if loc else None
 
 

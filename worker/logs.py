@@ -18,7 +18,9 @@ import structlog
 threshold = logging.INFO
 
 _SECRET_KEYS = re.compile(r"(pass(word)?|secret|token|authorization|api[_-]?key|cookie)", re.I)
-_TOKEN_PATH = re.compile(r"/([sua]|login/link)/[A-Za-z0-9_-]{16,}")  # survey, unsubscribe, alert, sign-in links
+# The paths whose next segment is a secret: survey, unsubscribe, alert and sign-in links.
+TOKEN_LINKS = r"[sua]|login/link"
+_TOKEN_PATH = re.compile(rf"/({TOKEN_LINKS})/[A-Za-z0-9_-]{{16,}}")
 
 
 def _scrub(value):

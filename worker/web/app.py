@@ -31,7 +31,7 @@ from ces.worker.web.security import PageHeaders, is_page, plain_page
 log = structlog.get_logger("ces.http")
 
 # Survey, unsubscribe, alert and sign-in links carry secrets: access logs show only their shape.
-_TOKEN_PATH = re.compile(r"^/([sua]|login/link)/[^/]+")
+_TOKEN_PATH = re.compile(rf"^/({logs.TOKEN_LINKS})/[^/]+")
 
 
 def redact(path: str) -> str:
